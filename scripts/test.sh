@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Runs every test: the C suite in a plain build, again in an ASan+UBSan
+# build, and again under valgrind. Prints "N passed, N failed" at the end.
+# SEED=n and STEPS=n are passed through to the randomized tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+passed=0
+failed=0
+
+# run_suite NAME BUILD_DIR [meson test args...]: runs meson test, tallies.
+run_suite() {
+  local name=$1 dir=$2
+  shift 2
+  echo "== $name"
+  local log
+  log=$(mktemp)
+  local rc=0
+  meson test -C "$dir" --print-errorlogs "$@" 2>&1 | tee "$log" || rc=$?
+  local ok fail
+  ok=$(awk '/^Ok:/ {print $2}' "$log" | tail -n1)
+  fail=$(awk '/^Fail:/ {print $2}' "$log" | tail -n1)
+  passed=$((passed + ${ok:-0}))
+  failed=$((failed + ${fail:-0}))
+  if [ "$rc" -ne 0 ] && [ "${fail:-0}" -eq 0 ]; then failed=$((failed + 1)); fi
+  rm -f "$log"
+}
+
+# setup DIR [meson setup args...]: configures DIR, or reconfigures it.
+setup() {
+  local dir=$1
+  shift
+  if [ -d "$dir" ]; then
+    meson setup --reconfigure "$dir" "$@" >/dev/null
+  else
+    meson setup "$dir" "$@" >/dev/null
+  fi
+  meson compile -C "$dir" >/dev/null
+}
+
+setup build-plain --buildtype=debugoptimized
+run_suite "plain build" build-plain
+
+setup build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false \
+  -Dc_args=-fno-sanitize-recover=all
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  run_suite "ASan+UBSan build" build-asan
+
+if command -v valgrind >/dev/null; then
+  STEPS=${STEPS:-1000} run_suite "valgrind (plain build)" build-plain \
+    --wrapper 'valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=all -q' \
+    --timeout-multiplier 10
+else
+  echo "valgrind not found: run scripts/install-test-deps.sh" >&2
+  failed=$((failed + 1))
+fi
+
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,1220 @@
+/*
+ * bpt.c — the B+ tree core.
+ *
+ * Shape: leaves hold keys and values and form a doubly linked chain; branches
+ * hold separators, children and per-child item counts. Each node has room for
+ * one item more than its capacity, so an insert always goes into the node
+ * first and an overfull node is then split in two: no three-way merge of old
+ * items, new item and new node.
+ *
+ * Error model: every operation does all its comparisons and allocations
+ * before its first structural change (see docs/design.md). Separators are
+ * maintained structurally — each one is the very word stored as the first key
+ * of its right subtree — so they stay valid whatever a comparator answers.
+ */
+#include "bpt_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Status names --------------------------------------------------------- */
+
+const char *bpt_status_str(bpt_status status)
+{
+    switch (status) {
+    case BPT_OK: return "ok";
+    case BPT_NOTFOUND: return "not found";
+    case BPT_EXISTS: return "exists";
+    case BPT_REPLACED: return "replaced";
+    case BPT_ENOMEM: return "out of memory";
+    case BPT_ECMP: return "comparison failed";
+    case BPT_EINVAL: return "invalid argument";
+    case BPT_ESTALE: return "cursor invalidated by a modification";
+    }
+    return "unknown status";
+}
+
+/* ---- Memory --------------------------------------------------------------- */
+
+static void *default_alloc(size_t size, void *ctx)
+{
+    (void)ctx;
+    return malloc(size);
+}
+
+static void default_free(void *ptr, size_t size, void *ctx)
+{
+    (void)size;
+    (void)ctx;
+    free(ptr);
+}
+
+static void *mem_alloc(const bpt_allocator *a, size_t size)
+{
+    return a->alloc(size, a->ctx);
+}
+
+static void mem_free(const bpt_allocator *a, void *ptr, size_t size)
+{
+    a->free(ptr, size, a->ctx);
+}
+
+/* Nodes have room for cap + 1 items (see bpt_internal.h). */
+static size_t leaf_bytes(const bpt *t)
+{
+    return sizeof(bpt_leaf) + 2 * ((size_t)t->cfg.leaf_capacity + 1) * sizeof(void *);
+}
+
+static size_t branch_bytes(const bpt *t)
+{
+    size_t slots = (size_t)t->cfg.branch_capacity + 1;
+    return sizeof(bpt_branch) + slots * (sizeof(size_t) + sizeof(bpt_node *) + sizeof(void *));
+}
+
+static bpt_node *node_new(const bpt *t, bool leaf)
+{
+    bpt_node *n = mem_alloc(&t->cfg.allocator, leaf ? leaf_bytes(t) : branch_bytes(t));
+    if (!n)
+        return NULL;
+    n->n = 0;
+    n->leaf = leaf;
+    if (leaf) {
+        bpt_leaf *l = (bpt_leaf *)n;
+        l->prev = l->next = NULL;
+    }
+    return n;
+}
+
+static void node_free(const bpt *t, bpt_node *n)
+{
+    mem_free(&t->cfg.allocator, n, n->leaf ? leaf_bytes(t) : branch_bytes(t));
+}
+
+static void retain_item(const bpt *t, void *key, void *value)
+{
+    if (t->cfg.retain_key)
+        t->cfg.retain_key(key, t->cfg.ctx);
+    if (t->cfg.retain_value)
+        t->cfg.retain_value(value, t->cfg.ctx);
+}
+
+static void release_key(const bpt *t, void *key)
+{
+    if (t->cfg.release_key)
+        t->cfg.release_key(key, t->cfg.ctx);
+}
+
+static void release_value(const bpt *t, void *value)
+{
+    if (t->cfg.release_value)
+        t->cfg.release_value(value, t->cfg.ctx);
+}
+
+/*
+ * subtree_free frees every node under root, without recursion, releasing the
+ * leaves' items when release is set. Branches may be partly built: only their
+ * first n children are visited.
+ */
+static void subtree_free(const bpt *t, bpt_node *root, bool release)
+{
+    bpt_node *stack[BPT_MAX_HEIGHT + 1];
+    uint32_t next[BPT_MAX_HEIGHT + 1];
+    int sp = 0;
+
+    if (!root)
+        return;
+    stack[0] = root;
+    next[0] = 0;
+    while (sp >= 0) {
+        bpt_node *n = stack[sp];
+        if (!n->leaf && next[sp] < n->n) {
+            bpt_node *child = branch_children(t, (bpt_branch *)n)[next[sp]++];
+            stack[++sp] = child;
+            next[sp] = 0;
+            continue;
+        }
+        if (n->leaf && release) {
+            bpt_leaf *l = (bpt_leaf *)n;
+            for (uint32_t i = 0; i < l->h.n; i++) {
+                release_key(t, leaf_keys(l)[i]);
+                release_value(t, leaf_vals(t, l)[i]);
+            }
+        }
+        node_free(t, n);
+        sp--;
+    }
+}
+
+/* ---- Searching ------------------------------------------------------------ */
+
+/*
+ * search_node returns the lower bound of key in keys[0..n) and sets *exact,
+ * or returns -1 when a comparison fails. It uses the embedder's hook when
+ * there is one and clamps its answer into [0, n].
+ */
+static int search_node(const bpt *t, void *const *keys, int n, void *key, int *exact)
+{
+    if (t->cfg.search) {
+        int e = 0;
+        int i = t->cfg.search(keys, n, key, t->cfg.ctx, &e);
+        if (i < 0)
+            return -1;
+        if (i >= n) {
+            *exact = 0;
+            return n;
+        }
+        *exact = e != 0;
+        return i;
+    }
+    int lo = 0, hi = n, hi_equal = 0;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        int c = t->cfg.compare(keys[mid], key, t->cfg.ctx);
+        if (c == BPT_CMP_ERROR)
+            return -1;
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+            hi_equal = c == 0;
+        }
+    }
+    *exact = lo < n && hi_equal;
+    return lo;
+}
+
+/*
+ * A path records a descent: node[d] is the node at depth d and idx[d] the
+ * child taken (branches) or the key position (the leaf, at depth - 1).
+ */
+typedef struct path {
+    bpt_node *node[BPT_MAX_HEIGHT];
+    int idx[BPT_MAX_HEIGHT];
+    int depth;
+} path;
+
+static bpt_leaf *path_leaf(const path *p) { return (bpt_leaf *)p->node[p->depth - 1]; }
+static int path_pos(const path *p) { return p->idx[p->depth - 1]; }
+
+/* descend_edge records the path to the first (last == false) or last item. */
+static void descend_edge(const bpt *t, path *p, bool last)
+{
+    bpt_node *n = t->root;
+    int d = 0;
+    for (;;) {
+        int i = last ? (int)n->n - 1 : 0;
+        p->node[d] = n;
+        p->idx[d++] = i;
+        if (n->leaf)
+            break;
+        n = branch_children(t, (bpt_branch *)n)[i];
+    }
+    p->depth = d;
+}
+
+/*
+ * descend records the path to the lower bound of key (the leaf position may
+ * be one past the leaf's last key). Returns 1 when key is present, 0 when it
+ * is not, -1 when a comparison failed. The tree must not be empty.
+ */
+static int descend(const bpt *t, void *key, path *p)
+{
+    bpt_node *n = t->root;
+    int d = 0, exact = 0;
+    while (!n->leaf) {
+        bpt_branch *b = (bpt_branch *)n;
+        int i = search_node(t, branch_keys(t, b), (int)n->n - 1, key, &exact);
+        if (i < 0)
+            return -1;
+        i += exact;
+        p->node[d] = n;
+        p->idx[d++] = i;
+        n = branch_children(t, b)[i];
+        if (exact) {
+            /* key is the first key of this subtree: no more comparisons. */
+            while (!n->leaf) {
+                p->node[d] = n;
+                p->idx[d++] = 0;
+                n = branch_children(t, (bpt_branch *)n)[0];
+            }
+            p->node[d] = n;
+            p->idx[d] = 0;
+            p->depth = d + 1;
+            return 1;
+        }
+    }
+    bpt_leaf *l = (bpt_leaf *)n;
+    int i = search_node(t, leaf_keys(l), (int)l->h.n, key, &exact);
+    if (i < 0)
+        return -1;
+    p->node[d] = n;
+    p->idx[d] = i;
+    p->depth = d + 1;
+    return exact;
+}
+
+/* descend_at records the path to the item at position index < size. */
+static void descend_at(const bpt *t, size_t index, path *p)
+{
+    bpt_node *n = t->root;
+    int d = 0;
+    while (!n->leaf) {
+        bpt_branch *b = (bpt_branch *)n;
+        uint32_t i = 0;
+        while (i + 1 < n->n && index >= branch_counts(t, b)[i])
+            index -= branch_counts(t, b)[i++];
+        p->node[d] = n;
+        p->idx[d++] = (int)i;
+        n = branch_children(t, b)[i];
+    }
+    p->node[d] = n;
+    p->idx[d] = (int)index;
+    p->depth = d + 1;
+}
+
+/* path_rank returns the number of items before the path's position. */
+static size_t path_rank(const bpt *t, const path *p)
+{
+    size_t rank = (size_t)path_pos(p);
+    for (int d = 0; d < p->depth - 1; d++) {
+        bpt_branch *b = (bpt_branch *)p->node[d];
+        for (int i = 0; i < p->idx[d]; i++)
+            rank += branch_counts(t, b)[i];
+    }
+    return rank;
+}
+
+/*
+ * leaf_item resolves position i of leaf l, where i may be -1 (the previous
+ * leaf's last item) or l->n (the next leaf's first item). Returns false when
+ * that steps off either end of the tree.
+ */
+static bool leaf_item(bpt_leaf *l, int i, bpt_leaf **lo, int *io)
+{
+    if (i < 0) {
+        l = l->prev;
+        if (!l)
+            return false;
+        i = (int)l->h.n - 1;
+    } else if (i >= (int)l->h.n) {
+        l = l->next;
+        if (!l)
+            return false;
+        i = 0;
+    }
+    *lo = l;
+    *io = i;
+    return true;
+}
+
+static bpt_status give_item(const bpt *t, bpt_leaf *l, int i, void **key_out, void **value_out)
+{
+    if (key_out)
+        *key_out = leaf_keys(l)[i];
+    if (value_out)
+        *value_out = leaf_vals(t, l)[i];
+    return BPT_OK;
+}
+
+/* ---- Life cycle ----------------------------------------------------------- */
+
+bpt_status bpt_new(const bpt_config *cfg, bpt **out)
+{
+    bpt_config c;
+
+    if (!cfg || !cfg->compare || !out)
+        return BPT_EINVAL;
+    c = *cfg;
+    if (!c.leaf_capacity)
+        c.leaf_capacity = BPT_DEFAULT_LEAF_CAPACITY;
+    if (!c.branch_capacity)
+        c.branch_capacity = BPT_DEFAULT_BRANCH_CAPACITY;
+    if (c.leaf_capacity < BPT_MIN_CAPACITY || c.leaf_capacity > BPT_MAX_CAPACITY ||
+        c.branch_capacity < BPT_MIN_CAPACITY || c.branch_capacity > BPT_MAX_CAPACITY)
+        return BPT_EINVAL;
+    if (!c.allocator.alloc != !c.allocator.free)
+        return BPT_EINVAL;
+    if (!c.allocator.alloc) {
+        c.allocator.alloc = default_alloc;
+        c.allocator.free = default_free;
+        c.allocator.ctx = NULL;
+    }
+    bpt *t = mem_alloc(&c.allocator, sizeof *t);
+    if (!t)
+        return BPT_ENOMEM;
+    memset(t, 0, sizeof *t);
+    t->cfg = c;
+    *out = t;
+    return BPT_OK;
+}
+
+void bpt_clear(bpt *t)
+{
+    subtree_free(t, t->root, true);
+    t->root = NULL;
+    t->first = t->last = NULL;
+    t->size = 0;
+    t->height = 0;
+    t->version++;
+}
+
+void bpt_free(bpt *t)
+{
+    if (!t)
+        return;
+    bpt_clear(t);
+    mem_free(&t->cfg.allocator, t, sizeof *t);
+}
+
+size_t bpt_size(const bpt *t) { return t->size; }
+unsigned bpt_leaf_capacity(const bpt *t) { return t->cfg.leaf_capacity; }
+unsigned bpt_branch_capacity(const bpt *t) { return t->cfg.branch_capacity; }
+
+/*
+ * node_clone allocates a copy of src's header and contents; branch children
+ * are left for the caller to attach (the copy starts with n == 0).
+ */
+static bpt_node *node_clone(const bpt *t, const bpt_node *src)
+{
+    bpt_node *n = node_new(t, src->leaf);
+    if (!n)
+        return NULL;
+    if (src->leaf) {
+        bpt_leaf *s = (bpt_leaf *)src, *l = (bpt_leaf *)n;
+        memcpy(leaf_keys(l), leaf_keys(s), s->h.n * sizeof(void *));
+        memcpy(leaf_vals(t, l), leaf_vals(t, s), s->h.n * sizeof(void *));
+        l->h.n = s->h.n;
+    } else {
+        bpt_branch *s = (bpt_branch *)src, *b = (bpt_branch *)n;
+        memcpy(branch_counts(t, b), branch_counts(t, s), s->h.n * sizeof(size_t));
+        memcpy(branch_keys(t, b), branch_keys(t, s), (s->h.n - 1) * sizeof(void *));
+    }
+    return n;
+}
+
+bpt_status bpt_copy(const bpt *t, bpt **out)
+{
+    bpt *c;
+    bpt_status rc = bpt_new(&t->cfg, &c);
+    if (rc != BPT_OK)
+        return rc;
+    if (!t->root) {
+        *out = c;
+        return BPT_OK;
+    }
+
+    /* Depth-first, left to right, so leaves are met in chain order. */
+    const bpt_node *src[BPT_MAX_HEIGHT];
+    bpt_node *dst[BPT_MAX_HEIGHT];
+    bpt_leaf *prev_leaf = NULL;
+    int sp = 0;
+
+    c->root = dst[0] = node_clone(c, t->root);
+    if (!c->root)
+        goto oom;
+    src[0] = t->root;
+    for (;;) {
+        const bpt_node *s = src[sp];
+        bpt_node *d = dst[sp];
+        if (s->leaf) {
+            bpt_leaf *l = (bpt_leaf *)d;
+            l->prev = prev_leaf;
+            if (prev_leaf)
+                prev_leaf->next = l;
+            else
+                c->first = l;
+            prev_leaf = l;
+        } else if (d->n < s->n) {
+            const bpt_node *schild = branch_children(t, (bpt_branch *)s)[d->n];
+            bpt_node *dchild = node_clone(c, schild);
+            if (!dchild)
+                goto oom;
+            branch_children(c, (bpt_branch *)d)[d->n++] = dchild;
+            src[++sp] = schild;
+            dst[sp] = dchild;
+            continue;
+        }
+        if (sp == 0)
+            break;
+        sp--;
+    }
+    c->last = prev_leaf;
+    c->size = t->size;
+    c->height = t->height;
+    for (bpt_leaf *l = c->first; l; l = l->next)
+        for (uint32_t i = 0; i < l->h.n; i++)
+            retain_item(c, leaf_keys(l)[i], leaf_vals(c, l)[i]);
+    *out = c;
+    return BPT_OK;
+oom:
+    subtree_free(c, c->root, false);
+    c->root = NULL;
+    c->first = c->last = NULL;
+    bpt_free(c);
+    return BPT_ENOMEM;
+}
+
+/* ---- Lookups -------------------------------------------------------------- */
+
+bpt_status bpt_get(const bpt *t, void *key, void **key_out, void **value_out)
+{
+    path p;
+    if (!t->root)
+        return BPT_NOTFOUND;
+    int found = descend(t, key, &p);
+    if (found < 0)
+        return BPT_ECMP;
+    if (!found)
+        return BPT_NOTFOUND;
+    return give_item(t, path_leaf(&p), path_pos(&p), key_out, value_out);
+}
+
+bpt_status bpt_first(const bpt *t, void **key_out, void **value_out)
+{
+    if (!t->first)
+        return BPT_NOTFOUND;
+    return give_item(t, t->first, 0, key_out, value_out);
+}
+
+bpt_status bpt_last(const bpt *t, void **key_out, void **value_out)
+{
+    if (!t->last)
+        return BPT_NOTFOUND;
+    return give_item(t, t->last, (int)t->last->h.n - 1, key_out, value_out);
+}
+
+/* The four neighbour relations, as offsets from the lower bound. */
+typedef enum { NB_FLOOR, NB_CEILING, NB_LOWER, NB_HIGHER } neighbour_kind;
+
+/*
+ * locate finds the leaf position of the neighbour of key: returns 1 and sets
+ * *lo, *io when there is one, 0 when there is none, -1 on comparison failure.
+ */
+static int locate(const bpt *t, void *key, neighbour_kind kind, bpt_leaf **lo, int *io)
+{
+    path p;
+    if (!t->root)
+        return 0;
+    int found = descend(t, key, &p);
+    if (found < 0)
+        return -1;
+    int i = path_pos(&p);
+    switch (kind) {
+    case NB_FLOOR: i -= !found; break;
+    case NB_CEILING: break;
+    case NB_LOWER: i -= 1; break;
+    case NB_HIGHER: i += found; break;
+    }
+    return leaf_item(path_leaf(&p), i, lo, io);
+}
+
+static bpt_status neighbour(const bpt *t, void *key, neighbour_kind kind, void **key_out,
+                            void **value_out)
+{
+    bpt_leaf *l;
+    int i;
+    int rc = locate(t, key, kind, &l, &i);
+    if (rc < 0)
+        return BPT_ECMP;
+    if (!rc)
+        return BPT_NOTFOUND;
+    return give_item(t, l, i, key_out, value_out);
+}
+
+bpt_status bpt_floor(const bpt *t, void *key, void **key_out, void **value_out)
+{
+    return neighbour(t, key, NB_FLOOR, key_out, value_out);
+}
+
+bpt_status bpt_ceiling(const bpt *t, void *key, void **key_out, void **value_out)
+{
+    return neighbour(t, key, NB_CEILING, key_out, value_out);
+}
+
+bpt_status bpt_lower(const bpt *t, void *key, void **key_out, void **value_out)
+{
+    return neighbour(t, key, NB_LOWER, key_out, value_out);
+}
+
+bpt_status bpt_higher(const bpt *t, void *key, void **key_out, void **value_out)
+{
+    return neighbour(t, key, NB_HIGHER, key_out, value_out);
+}
+
+bpt_status bpt_rank(const bpt *t, void *key, size_t *rank)
+{
+    path p;
+    if (!t->root) {
+        *rank = 0;
+        return BPT_NOTFOUND;
+    }
+    int found = descend(t, key, &p);
+    if (found < 0)
+        return BPT_ECMP;
+    *rank = path_rank(t, &p);
+    return found ? BPT_OK : BPT_NOTFOUND;
+}
+
+bpt_status bpt_at(const bpt *t, size_t index, void **key_out, void **value_out)
+{
+    path p;
+    if (index >= t->size)
+        return BPT_NOTFOUND;
+    descend_at(t, index, &p);
+    return give_item(t, path_leaf(&p), path_pos(&p), key_out, value_out);
+}
+
+/* ---- Structural helpers --------------------------------------------------- */
+
+/*
+ * set_first_key stores key as the separator that names the first key of the
+ * subtree whose leftmost leaf is the path's leaf: the separator just left of
+ * the deepest ancestor edge that is not a leftmost child. None exists when
+ * the leaf is the tree's first.
+ */
+static void set_first_key(const bpt *t, const path *p, void *key)
+{
+    for (int d = p->depth - 2; d >= 0; d--) {
+        if (p->idx[d] > 0) {
+            branch_keys(t, (bpt_branch *)p->node[d])[p->idx[d] - 1] = key;
+            return;
+        }
+    }
+}
+
+/* branch_total returns the number of items under the children of b. */
+static size_t branch_total(const bpt *t, bpt_branch *b)
+{
+    size_t total = 0;
+    for (uint32_t i = 0; i < b->h.n; i++)
+        total += branch_counts(t, b)[i];
+    return total;
+}
+
+/* leaf_move copies count items from src[si] to dst[di] (may overlap). */
+static void leaf_move(const bpt *t, bpt_leaf *dst, uint32_t di, bpt_leaf *src, uint32_t si,
+                      uint32_t count)
+{
+    memmove(leaf_keys(dst) + di, leaf_keys(src) + si, count * sizeof(void *));
+    memmove(leaf_vals(t, dst) + di, leaf_vals(t, src) + si, count * sizeof(void *));
+}
+
+/* branch_move copies count children (with counts) from src[si] to dst[di]. */
+static void branch_move(const bpt *t, bpt_branch *dst, uint32_t di, bpt_branch *src, uint32_t si,
+                        uint32_t count)
+{
+    memmove(branch_counts(t, dst) + di, branch_counts(t, src) + si, count * sizeof(size_t));
+    memmove(branch_children(t, dst) + di, branch_children(t, src) + si,
+            count * sizeof(bpt_node *));
+}
+
+/* branch_move_keys copies count separators from src[si] to dst[di]. */
+static void branch_move_keys(const bpt *t, bpt_branch *dst, uint32_t di, bpt_branch *src,
+                             uint32_t si, uint32_t count)
+{
+    memmove(branch_keys(t, dst) + di, branch_keys(t, src) + si, count * sizeof(void *));
+}
+
+/*
+ * branch_insert puts child (holding count items, first key sep) at position
+ * j >= 1 of b, which has a spare slot.
+ */
+static void branch_insert(const bpt *t, bpt_branch *b, uint32_t j, void *sep, bpt_node *child,
+                          size_t count)
+{
+    branch_move(t, b, j + 1, b, j, b->h.n - j);
+    branch_move_keys(t, b, j, b, j - 1, b->h.n - j);
+    branch_counts(t, b)[j] = count;
+    branch_children(t, b)[j] = child;
+    branch_keys(t, b)[j - 1] = sep;
+    b->h.n++;
+}
+
+/* branch_remove drops child j >= 1 of b and the separator before it. */
+static void branch_remove(const bpt *t, bpt_branch *b, uint32_t j)
+{
+    branch_move(t, b, j, b, j + 1, b->h.n - j - 1);
+    branch_move_keys(t, b, j - 1, b, j, b->h.n - j - 1);
+    b->h.n--;
+}
+
+/*
+ * split moves the upper half of the overfull node n into the fresh node r and
+ * returns the first key of r's subtree; *moved gets r's item count.
+ */
+static void *split(bpt *t, bpt_node *n, bpt_node *r, size_t *moved)
+{
+    uint32_t keep = (n->n + 1) / 2, give = n->n - keep;
+    if (n->leaf) {
+        bpt_leaf *l = (bpt_leaf *)n, *rl = (bpt_leaf *)r;
+        leaf_move(t, rl, 0, l, keep, give);
+        rl->next = l->next;
+        rl->prev = l;
+        if (l->next)
+            l->next->prev = rl;
+        else
+            t->last = rl;
+        l->next = rl;
+        *moved = give;
+        l->h.n = keep;
+        rl->h.n = give;
+        return leaf_keys(rl)[0];
+    }
+    bpt_branch *b = (bpt_branch *)n, *rb = (bpt_branch *)r;
+    void *up = branch_keys(t, b)[keep - 1];
+    branch_move(t, rb, 0, b, keep, give);
+    branch_move_keys(t, rb, 0, b, keep, give - 1);
+    b->h.n = keep;
+    rb->h.n = give;
+    *moved = branch_total(t, rb);
+    return up;
+}
+
+/*
+ * insert_at stores key -> value at the path's leaf position, splitting as far
+ * up as needed. Every node it may need is allocated before anything changes.
+ */
+static bpt_status insert_at(bpt *t, path *p, void *key, void *value)
+{
+    bpt_node *spare[BPT_MAX_HEIGHT + 1];
+    int nspare = 0;
+    bpt_leaf *l = path_leaf(p);
+    int pos = path_pos(p);
+
+    if (l->h.n >= t->cfg.leaf_capacity) {
+        int d = p->depth - 2;
+        if (!(spare[nspare++] = node_new(t, true)))
+            goto oom;
+        while (d >= 0 && p->node[d]->n >= t->cfg.branch_capacity) {
+            if (!(spare[nspare++] = node_new(t, false)))
+                goto oom;
+            d--;
+        }
+        if (d < 0 && !(spare[nspare++] = node_new(t, false)))
+            goto oom;
+    }
+
+    retain_item(t, key, value);
+    leaf_move(t, l, (uint32_t)pos + 1, l, (uint32_t)pos, l->h.n - (uint32_t)pos);
+    leaf_keys(l)[pos] = key;
+    leaf_vals(t, l)[pos] = value;
+    l->h.n++;
+    if (pos == 0)
+        set_first_key(t, p, key);
+    for (int d = 0; d < p->depth - 1; d++)
+        branch_counts(t, (bpt_branch *)p->node[d])[p->idx[d]]++;
+    t->size++;
+    t->version++;
+
+    /* Split overfull nodes bottom-up; the spares are used in order. */
+    int used = 0;
+    bpt_node *n = &l->h;
+    for (int d = p->depth - 1;; d--) {
+        unsigned cap = n->leaf ? t->cfg.leaf_capacity : t->cfg.branch_capacity;
+        if (n->n <= cap)
+            break;
+        bpt_node *r = spare[used++];
+        size_t moved;
+        void *sep = split(t, n, r, &moved);
+        if (d == 0) {
+            bpt_branch *root = (bpt_branch *)spare[used++];
+            root->h.n = 2;
+            branch_counts(t, root)[0] = t->size - moved;
+            branch_counts(t, root)[1] = moved;
+            branch_children(t, root)[0] = n;
+            branch_children(t, root)[1] = r;
+            branch_keys(t, root)[0] = sep;
+            t->root = &root->h;
+            t->height++;
+            break;
+        }
+        bpt_branch *parent = (bpt_branch *)p->node[d - 1];
+        uint32_t j = (uint32_t)p->idx[d - 1];
+        branch_counts(t, parent)[j] -= moved;
+        branch_insert(t, parent, j + 1, sep, r, moved);
+        n = &parent->h;
+    }
+    return BPT_OK;
+oom:
+    while (nspare > 0)
+        if (spare[--nspare])
+            node_free(t, spare[nspare]);
+    return BPT_ENOMEM;
+}
+
+/* insert_first makes the first leaf of an empty tree. */
+static bpt_status insert_first(bpt *t, void *key, void *value)
+{
+    bpt_leaf *l = (bpt_leaf *)node_new(t, true);
+    if (!l)
+        return BPT_ENOMEM;
+    retain_item(t, key, value);
+    leaf_keys(l)[0] = key;
+    leaf_vals(t, l)[0] = value;
+    l->h.n = 1;
+    t->root = &l->h;
+    t->first = t->last = l;
+    t->size = 1;
+    t->height = 1;
+    t->version++;
+    return BPT_OK;
+}
+
+/*
+ * rebalance_pair evens out or merges the siblings at positions j and j + 1
+ * of parent, one of which is underfull. Returns true when it merged (the
+ * parent lost a child), false when it redistributed.
+ */
+static bool rebalance_pair(bpt *t, bpt_branch *parent, uint32_t j)
+{
+    bpt_node **children = branch_children(t, parent);
+    bpt_node *ln = children[j], *rn = children[j + 1];
+    unsigned cap = ln->leaf ? t->cfg.leaf_capacity : t->cfg.branch_capacity;
+    uint32_t total = ln->n + rn->n;
+
+    if (total >= 2 * bpt_min_fill(cap)) {
+        uint32_t want = total / 2;
+        if (ln->leaf) {
+            bpt_leaf *l = (bpt_leaf *)ln, *r = (bpt_leaf *)rn;
+            if (l->h.n < want) {
+                uint32_t m = want - l->h.n;
+                leaf_move(t, l, l->h.n, r, 0, m);
+                leaf_move(t, r, 0, r, m, r->h.n - m);
+            } else {
+                uint32_t m = l->h.n - want;
+                leaf_move(t, r, m, r, 0, r->h.n);
+                leaf_move(t, r, 0, l, want, m);
+            }
+            l->h.n = want;
+            r->h.n = total - want;
+            branch_counts(t, parent)[j] = want;
+            branch_counts(t, parent)[j + 1] = r->h.n;
+            branch_keys(t, parent)[j] = leaf_keys(r)[0];
+        } else {
+            bpt_branch *l = (bpt_branch *)ln, *r = (bpt_branch *)rn;
+            void **sep = &branch_keys(t, parent)[j];
+            if (l->h.n < want) {
+                uint32_t m = want - l->h.n;
+                branch_keys(t, l)[l->h.n - 1] = *sep;
+                branch_move_keys(t, l, l->h.n, r, 0, m - 1);
+                branch_move(t, l, l->h.n, r, 0, m);
+                *sep = branch_keys(t, r)[m - 1];
+                branch_move_keys(t, r, 0, r, m, r->h.n - 1 - m);
+                branch_move(t, r, 0, r, m, r->h.n - m);
+            } else {
+                uint32_t m = l->h.n - want;
+                branch_move_keys(t, r, m, r, 0, r->h.n - 1);
+                branch_move(t, r, m, r, 0, r->h.n);
+                branch_keys(t, r)[m - 1] = *sep;
+                branch_move_keys(t, r, 0, l, want, m - 1);
+                branch_move(t, r, 0, l, want, m);
+                *sep = branch_keys(t, l)[want - 1];
+            }
+            l->h.n = want;
+            r->h.n = total - want;
+            branch_counts(t, parent)[j] = branch_total(t, l);
+            branch_counts(t, parent)[j + 1] = branch_total(t, r);
+        }
+        return false;
+    }
+
+    if (ln->leaf) {
+        bpt_leaf *l = (bpt_leaf *)ln, *r = (bpt_leaf *)rn;
+        leaf_move(t, l, l->h.n, r, 0, r->h.n);
+        l->next = r->next;
+        if (r->next)
+            r->next->prev = l;
+        else
+            t->last = l;
+    } else {
+        bpt_branch *l = (bpt_branch *)ln, *r = (bpt_branch *)rn;
+        branch_keys(t, l)[l->h.n - 1] = branch_keys(t, parent)[j];
+        branch_move_keys(t, l, l->h.n, r, 0, r->h.n - 1);
+        branch_move(t, l, l->h.n, r, 0, r->h.n);
+    }
+    ln->n = total;
+    branch_counts(t, parent)[j] += branch_counts(t, parent)[j + 1];
+    branch_remove(t, parent, j + 1);
+    node_free(t, rn);
+    return true;
+}
+
+/*
+ * remove_span removes count >= 1 items of the path's leaf from its position
+ * on, then restores the fill bounds up the path. With owned out-parameters
+ * (count == 1 only) the item is handed back; otherwise it is released.
+ * Needs no comparison and no allocation, so it cannot fail.
+ */
+static void remove_span(bpt *t, path *p, uint32_t count, void **key_out, void **value_out)
+{
+    bpt_leaf *l = path_leaf(p);
+    uint32_t pos = (uint32_t)path_pos(p);
+
+    for (uint32_t i = pos; i < pos + count; i++) {
+        if (key_out)
+            *key_out = leaf_keys(l)[i];
+        else
+            release_key(t, leaf_keys(l)[i]);
+        if (value_out)
+            *value_out = leaf_vals(t, l)[i];
+        else
+            release_value(t, leaf_vals(t, l)[i]);
+    }
+    leaf_move(t, l, pos, l, pos + count, l->h.n - pos - count);
+    l->h.n -= count;
+    for (int d = 0; d < p->depth - 1; d++)
+        branch_counts(t, (bpt_branch *)p->node[d])[p->idx[d]] -= count;
+    t->size -= count;
+    t->version++;
+
+    /*
+     * The subtree's first key changed: name its new first key — the next
+     * leaf's when this one emptied (rebalancing below then fixes or drops
+     * the separators next to this leaf).
+     */
+    if (pos == 0) {
+        if (l->h.n)
+            set_first_key(t, p, leaf_keys(l)[0]);
+        else if (l->next)
+            set_first_key(t, p, leaf_keys(l->next)[0]);
+    }
+
+    int d = p->depth - 1;
+    bpt_node *n = &l->h;
+    while (d > 0) {
+        unsigned cap = n->leaf ? t->cfg.leaf_capacity : t->cfg.branch_capacity;
+        if (n->n >= bpt_min_fill(cap))
+            return;
+        bpt_branch *parent = (bpt_branch *)p->node[d - 1];
+        uint32_t j = (uint32_t)p->idx[d - 1];
+        if (!rebalance_pair(t, parent, j > 0 ? j - 1 : j))
+            return;
+        n = &parent->h;
+        d--;
+    }
+
+    /* At the root: drop an empty leaf, collapse a branch with one child. */
+    if (n->leaf && n->n == 0) {
+        node_free(t, n);
+        t->root = NULL;
+        t->first = t->last = NULL;
+        t->height = 0;
+    } else if (!n->leaf && n->n == 1) {
+        t->root = branch_children(t, (bpt_branch *)n)[0];
+        node_free(t, n);
+        t->height--;
+    }
+}
+
+/* ---- Updates -------------------------------------------------------------- */
+
+bpt_status bpt_put(bpt *t, void *key, void *value, void **old_value)
+{
+    path p;
+    if (!t->root)
+        return insert_first(t, key, value);
+    int found = descend(t, key, &p);
+    if (found < 0)
+        return BPT_ECMP;
+    if (!found)
+        return insert_at(t, &p, key, value);
+
+    void **slot = &leaf_vals(t, path_leaf(&p))[path_pos(&p)];
+    void *old = *slot;
+    if (t->cfg.retain_value)
+        t->cfg.retain_value(value, t->cfg.ctx);
+    *slot = value;
+    if (old_value)
+        *old_value = old;
+    else
+        release_value(t, old);
+    return BPT_REPLACED;
+}
+
+bpt_status bpt_insert(bpt *t, void *key, void *value, void **existing)
+{
+    path p;
+    if (!t->root)
+        return insert_first(t, key, value);
+    int found = descend(t, key, &p);
+    if (found < 0)
+        return BPT_ECMP;
+    if (!found)
+        return insert_at(t, &p, key, value);
+    if (existing)
+        *existing = leaf_vals(t, path_leaf(&p))[path_pos(&p)];
+    return BPT_EXISTS;
+}
+
+bpt_status bpt_remove(bpt *t, void *key, void **key_out, void **value_out)
+{
+    path p;
+    if (!t->root)
+        return BPT_NOTFOUND;
+    int found = descend(t, key, &p);
+    if (found < 0)
+        return BPT_ECMP;
+    if (!found)
+        return BPT_NOTFOUND;
+    remove_span(t, &p, 1, key_out, value_out);
+    return BPT_OK;
+}
+
+static bpt_status pop_edge(bpt *t, bool last, void **key_out, void **value_out)
+{
+    path p;
+    if (!t->root)
+        return BPT_NOTFOUND;
+    descend_edge(t, &p, last);
+    remove_span(t, &p, 1, key_out, value_out);
+    return BPT_OK;
+}
+
+bpt_status bpt_pop_first(bpt *t, void **key_out, void **value_out)
+{
+    return pop_edge(t, false, key_out, value_out);
+}
+
+bpt_status bpt_pop_last(bpt *t, void **key_out, void **value_out)
+{
+    return pop_edge(t, true, key_out, value_out);
+}
+
+bpt_status bpt_remove_range(bpt *t, void *const *lo, void *const *hi, size_t *removed)
+{
+    size_t from = 0, to = t->size;
+    if (removed)
+        *removed = 0;
+    if (lo && bpt_rank(t, *lo, &from) == BPT_ECMP)
+        return BPT_ECMP;
+    if (hi && bpt_rank(t, *hi, &to) == BPT_ECMP)
+        return BPT_ECMP;
+    if (to <= from)
+        return BPT_OK;
+
+    /* Remove leaf-sized chunks; each descent is by position, not by key. */
+    size_t left = to - from;
+    while (left) {
+        path p;
+        descend_at(t, from, &p);
+        uint32_t avail = path_leaf(&p)->h.n - (uint32_t)path_pos(&p);
+        uint32_t chunk = left < avail ? (uint32_t)left : avail;
+        remove_span(t, &p, chunk, NULL, NULL);
+        left -= chunk;
+    }
+    if (removed)
+        *removed = to - from;
+    return BPT_OK;
+}
+
+/* ---- Bulk load ------------------------------------------------------------ */
+
+bpt_status bpt_bulk_load(bpt *t, void *const *keys, void *const *values, size_t n)
+{
+    if (t->root)
+        return BPT_EINVAL;
+    if (n == 0)
+        return BPT_OK;
+    for (size_t i = 1; i < n; i++) {
+        int c = t->cfg.compare(keys[i - 1], keys[i], t->cfg.ctx);
+        if (c == BPT_CMP_ERROR)
+            return BPT_ECMP;
+        if (c >= 0)
+            return BPT_EINVAL;
+    }
+
+    /* Level sizes, bottom-up, each node filled evenly to at most capacity. */
+    size_t level_nodes[BPT_MAX_HEIGHT];
+    int levels = 0;
+    size_t total_nodes = 0;
+    size_t count = n;
+    unsigned cap = t->cfg.leaf_capacity;
+    do {
+        count = (count + cap - 1) / cap;
+        level_nodes[levels++] = count;
+        total_nodes += count;
+        cap = t->cfg.branch_capacity;
+    } while (count > 1);
+
+    /* Allocate every node up front, so that failure changes nothing. */
+    size_t nodes_bytes = total_nodes * sizeof(bpt_node *);
+    bpt_node **nodes = mem_alloc(&t->cfg.allocator, nodes_bytes);
+    if (!nodes)
+        return BPT_ENOMEM;
+    size_t made = 0;
+    for (int lv = 0; lv < levels; lv++) {
+        for (size_t i = 0; i < level_nodes[lv]; i++, made++) {
+            nodes[made] = node_new(t, lv == 0);
+            if (!nodes[made]) {
+                while (made > 0)
+                    node_free(t, nodes[--made]);
+                mem_free(&t->cfg.allocator, nodes, nodes_bytes);
+                return BPT_ENOMEM;
+            }
+        }
+    }
+
+    /* Leaves. */
+    bpt_leaf *prev = NULL;
+    size_t m = level_nodes[0], next = 0;
+    for (size_t i = 0; i < m; i++) {
+        bpt_leaf *l = (bpt_leaf *)nodes[i];
+        size_t take = n / m + (i < n % m);
+        for (size_t k = 0; k < take; k++, next++) {
+            void *v = values ? values[next] : NULL;
+            retain_item(t, keys[next], v);
+            leaf_keys(l)[k] = keys[next];
+            leaf_vals(t, l)[k] = v;
+        }
+        l->h.n = (uint32_t)take;
+        l->prev = prev;
+        if (prev)
+            prev->next = l;
+        prev = l;
+    }
+    t->first = (bpt_leaf *)nodes[0];
+    t->last = prev;
+
+    /* Branch levels: each takes its children from the level below. */
+    size_t below = 0;
+    for (int lv = 1; lv < levels; lv++) {
+        size_t children = level_nodes[lv - 1], parents = level_nodes[lv];
+        size_t here = below + children, child = below;
+        for (size_t i = 0; i < parents; i++) {
+            bpt_branch *b = (bpt_branch *)nodes[here + i];
+            size_t take = children / parents + (i < children % parents);
+            for (size_t k = 0; k < take; k++, child++) {
+                bpt_node *c = nodes[child];
+                branch_children(t, b)[k] = c;
+                branch_counts(t, b)[k] = c->leaf ? c->n : branch_total(t, (bpt_branch *)c);
+                if (k > 0) {
+                    while (!c->leaf)
+                        c = branch_children(t, (bpt_branch *)c)[0];
+                    branch_keys(t, b)[k - 1] = leaf_keys((bpt_leaf *)c)[0];
+                }
+            }
+            b->h.n = (uint32_t)take;
+        }
+        below = here;
+    }
+    t->root = nodes[total_nodes - 1];
+    t->height = levels;
+    t->size = n;
+    t->version++;
+    mem_free(&t->cfg.allocator, nodes, nodes_bytes);
+    return BPT_OK;
+}
+
+/* ---- Cursors -------------------------------------------------------------- */
+
+typedef enum { AT_BEFORE = -1, AT_ITEM = 0, AT_AFTER = 1 } cursor_state;
+
+struct bpt_cursor {
+    bpt *t;
+    bpt_leaf *leaf;
+    int idx;
+    cursor_state state;
+    uint64_t version;
+};
+
+bpt_status bpt_cursor_new(bpt *t, bpt_cursor **out)
+{
+    bpt_cursor *c = mem_alloc(&t->cfg.allocator, sizeof *c);
+    if (!c)
+        return BPT_ENOMEM;
+    c->t = t;
+    c->leaf = NULL;
+    c->idx = 0;
+    c->state = AT_BEFORE;
+    c->version = t->version;
+    *out = c;
+    return BPT_OK;
+}
+
+void bpt_cursor_free(bpt_cursor *c)
+{
+    if (c)
+        mem_free(&c->t->cfg.allocator, c, sizeof *c);
+}
+
+/* cursor_place positions c at (l, i), or off an end when l is NULL. */
+static bpt_status cursor_place(bpt_cursor *c, bpt_leaf *l, int i, cursor_state off_end)
+{
+    c->version = c->t->version;
+    c->leaf = l;
+    c->idx = i;
+    c->state = l ? AT_ITEM : off_end;
+    return l ? BPT_OK : BPT_NOTFOUND;
+}
+
+bpt_status bpt_cursor_first(bpt_cursor *c)
+{
+    return cursor_place(c, c->t->first, 0, AT_AFTER);
+}
+
+bpt_status bpt_cursor_last(bpt_cursor *c)
+{
+    bpt_leaf *l = c->t->last;
+    return cursor_place(c, l, l ? (int)l->h.n - 1 : 0, AT_BEFORE);
+}
+
+static bpt_status cursor_seek(bpt_cursor *c, void *key, neighbour_kind kind)
+{
+    bpt_leaf *l = NULL;
+    int i = 0;
+    int rc = locate(c->t, key, kind, &l, &i);
+    if (rc < 0)
+        return BPT_ECMP;
+    return cursor_place(c, rc ? l : NULL, i, AT_AFTER);
+}
+
+bpt_status bpt_cursor_seek_ge(bpt_cursor *c, void *key)
+{
+    return cursor_seek(c, key, NB_CEILING);
+}
+
+bpt_status bpt_cursor_seek_gt(bpt_cursor *c, void *key)
+{
+    return cursor_seek(c, key, NB_HIGHER);
+}
+
+bpt_status bpt_cursor_seek_at(bpt_cursor *c, size_t index)
+{
+    path p;
+    if (index >= c->t->size)
+        return cursor_place(c, NULL, 0, AT_AFTER);
+    descend_at(c->t, index, &p);
+    return cursor_place(c, path_leaf(&p), path_pos(&p), AT_AFTER);
+}
+
+/* cursor_step moves c by one item in direction dir (+1 or -1). */
+static bpt_status cursor_step(bpt_cursor *c, int dir)
+{
+    if (c->version != c->t->version)
+        return BPT_ESTALE;
+    if (c->state == (dir > 0 ? AT_AFTER : AT_BEFORE))
+        return BPT_NOTFOUND;
+    if (c->state != AT_ITEM) {
+        /* Entering from the far end. */
+        if (dir > 0)
+            return bpt_cursor_first(c) == BPT_OK ? BPT_OK : BPT_NOTFOUND;
+        return bpt_cursor_last(c) == BPT_OK ? BPT_OK : BPT_NOTFOUND;
+    }
+    bpt_leaf *l;
+    int i;
+    if (!leaf_item(c->leaf, c->idx + dir, &l, &i))
+        return cursor_place(c, NULL, 0, dir > 0 ? AT_AFTER : AT_BEFORE);
+    return cursor_place(c, l, i, AT_AFTER);
+}
+
+bpt_status bpt_cursor_next(bpt_cursor *c) { return cursor_step(c, 1); }
+bpt_status bpt_cursor_prev(bpt_cursor *c) { return cursor_step(c, -1); }
+
+bpt_status bpt_cursor_get(const bpt_cursor *c, void **key_out, void **value_out)
+{
+    if (c->version != c->t->version)
+        return BPT_ESTALE;
+    if (c->state != AT_ITEM)
+        return BPT_NOTFOUND;
+    return give_item(c->t, c->leaf, c->idx, key_out, value_out);
+}

@@ -1,0 +1,380 @@
+/* diff.c — see diff.h. */
+#include "diff.h"
+
+#include <string.h>
+
+enum {
+    OP_PUT, OP_INSERT, OP_REMOVE, OP_GET, OP_NEIGHBOUR, OP_EDGE, OP_POP, OP_RANGE,
+    OP_RANK, OP_AT, OP_CURSOR, OP_COPY, OP_BULK, OP_CLEAR, OP_COUNT
+};
+
+/* Relative frequencies: updates dominate so trees grow and shrink. */
+static const unsigned op_weight[OP_COUNT] = {
+    [OP_PUT] = 30, [OP_INSERT] = 10, [OP_REMOVE] = 30, [OP_GET] = 6, [OP_NEIGHBOUR] = 6,
+    [OP_EDGE] = 2, [OP_POP] = 4, [OP_RANGE] = 3, [OP_RANK] = 3, [OP_AT] = 3,
+    [OP_CURSOR] = 3, [OP_COPY] = 1, [OP_BULK] = 1, [OP_CLEAR] = 1,
+};
+
+uint64_t diff_rng_choose(void *src, uint64_t n)
+{
+    return rng_below(src, n);
+}
+
+void diff_init(diff *d, unsigned leaf_cap, unsigned branch_cap, int search_kind,
+               int64_t key_space)
+{
+    memset(d, 0, sizeof *d);
+    CHECK(key_space > 0 && key_space <= REF_WORDS);
+    d->key_space = key_space;
+    d->ctx.refs = &d->refs;
+    ref_init(&d->m);
+    d->cfg = test_config(&d->ctx, leaf_cap, branch_cap, search_kind, &d->alloc);
+    CHECK_EQ(bpt_new(&d->cfg, &d->t), BPT_OK);
+}
+
+/* The caller owns a handed-back word: it drops its reference here. */
+static void drop_key(diff *d, void *w)
+{
+    d->cfg.release_key(w, d->cfg.ctx);
+}
+
+static void drop_value(diff *d, void *w)
+{
+    d->cfg.release_value(w, d->cfg.ctx);
+}
+
+/* check_item checks a borrowed (key, value) against model item i. */
+static void check_item(const diff *d, void *k, void *v, size_t i)
+{
+    CHECK(i < d->m.n);
+    CHECK_EQ(I(k), d->m.items[i].key);
+    CHECK_EQ(I(v), d->m.items[i].value);
+}
+
+/* check_found checks a lookup-like result against model index i (or none). */
+static void check_found(const diff *d, bpt_status rc, void *k, void *v, bool exists, size_t i)
+{
+    if (!exists) {
+        CHECK_EQ(rc, BPT_NOTFOUND);
+        return;
+    }
+    CHECK_EQ(rc, BPT_OK);
+    check_item(d, k, v, i);
+}
+
+static bool failed(bpt_status rc)
+{
+    return rc == BPT_ENOMEM || rc == BPT_ECMP;
+}
+
+static bpt_status op_cursor(diff *d, diff_choose_fn choose, void *src)
+{
+    bpt_cursor *c;
+    bpt_status rc = bpt_cursor_new(d->t, &c);
+    if (failed(rc))
+        return rc;
+    CHECK_EQ(rc, BPT_OK);
+    const ref_map *m = &d->m;
+    int64_t key = (int64_t)choose(src, (uint64_t)d->key_space + 2) - 1;
+    /* pos is the model position: -1 before the first, m->n after the last. */
+    long pos;
+    switch (choose(src, 5)) {
+    case 0:
+        rc = bpt_cursor_first(c);
+        pos = m->n ? 0 : (long)m->n;
+        break;
+    case 1:
+        rc = bpt_cursor_last(c);
+        pos = (long)m->n - 1;
+        break;
+    case 2:
+        rc = bpt_cursor_seek_ge(c, W(key));
+        pos = (long)ref_lower(m, key);
+        break;
+    case 3:
+        rc = bpt_cursor_seek_gt(c, W(key));
+        pos = (long)ref_lower(m, key + 1);
+        break;
+    default: {
+        size_t at = choose(src, m->n + 2);
+        rc = bpt_cursor_seek_at(c, at);
+        pos = at < m->n ? (long)at : (long)m->n;
+    }
+    }
+    if (rc == BPT_ECMP) {
+        bpt_cursor_free(c);
+        return rc;
+    }
+    for (int steps = (int)choose(src, 24); steps >= 0; steps--) {
+        void *k, *v;
+        bool on_item = pos >= 0 && pos < (long)m->n;
+        CHECK_EQ(rc, on_item ? BPT_OK : BPT_NOTFOUND);
+        rc = bpt_cursor_get(c, &k, &v);
+        CHECK_EQ(rc, on_item ? BPT_OK : BPT_NOTFOUND);
+        if (on_item)
+            check_item(d, k, v, (size_t)pos);
+        if (choose(src, 4)) {
+            rc = bpt_cursor_next(c);
+            if (pos < (long)m->n)
+                pos++;
+        } else {
+            rc = bpt_cursor_prev(c);
+            if (pos >= 0)
+                pos--;
+        }
+    }
+    bpt_cursor_free(c);
+    return BPT_OK;
+}
+
+/* op_bulk bulk-loads the (empty) tree. */
+static bpt_status op_bulk(diff *d, diff_choose_fn choose, void *src)
+{
+
+    size_t n = choose(src, (uint64_t)d->key_space / 2 + 1);
+    void **keys = malloc((n + 1) * sizeof *keys), **vals = malloc((n + 1) * sizeof *vals);
+    CHECK(keys && vals);
+    int64_t k = (int64_t)choose(src, 3);
+    for (size_t i = 0; i < n; i++, k += 1 + (int64_t)choose(src, 2)) {
+        keys[i] = W(k % d->key_space);
+        vals[i] = W(choose(src, REF_WORDS));
+    }
+    /* Keys may wrap around key_space: then the input is not sorted. */
+    bool sorted = true;
+    for (size_t i = 1; i < n; i++)
+        sorted = sorted && I(keys[i - 1]) < I(keys[i]);
+    if (n >= 2 && choose(src, 8) == 0) {
+        size_t i = choose(src, n - 1);
+        keys[i + 1] = keys[i]; /* a duplicate */
+        sorted = false;
+    }
+    long live = d->alloc.live;
+    bpt_status rc = bpt_bulk_load(d->t, keys, vals, n);
+    if (!failed(rc)) {
+        CHECK_EQ(rc, sorted ? BPT_OK : BPT_EINVAL);
+        if (sorted)
+            for (size_t i = 0; i < n; i++)
+                ref_put(&d->m, I(keys[i]), I(vals[i]), NULL);
+    }
+    if (rc != BPT_OK)
+        CHECK_EQ(d->alloc.live, live);
+    free(keys);
+    free(vals);
+    return rc == BPT_EINVAL ? BPT_OK : rc;
+}
+
+static bpt_status op_copy(diff *d, diff_choose_fn choose, void *src)
+{
+    bpt *c;
+    bpt_status rc = bpt_copy(d->t, &c);
+    if (failed(rc))
+        return rc;
+    CHECK_EQ(rc, BPT_OK);
+    CHECK_MATCH(c, &d->m);
+    /* Keep one of the two; the other goes, releasing its references. */
+    if (choose(src, 2)) {
+        bpt_free(d->t);
+        d->t = c;
+    } else {
+        bpt_free(c);
+    }
+    return BPT_OK;
+}
+
+void diff_step(diff *d, diff_choose_fn choose, void *src)
+{
+    unsigned total = 0;
+    for (int i = 0; i < OP_COUNT; i++)
+        total += op_weight[i];
+    unsigned pick = (unsigned)choose(src, total);
+    int op = 0;
+    while (pick >= op_weight[op])
+        pick -= op_weight[op++];
+
+    if (op == OP_BULK) {
+        /* A bulk load needs an empty tree: empty it before the snapshot. */
+        bpt_clear(d->t);
+        d->m.n = 0;
+    }
+    bpt *t = d->t;
+    ref_map *m = &d->m;
+    int64_t key = (int64_t)choose(src, (uint64_t)d->key_space);
+    int64_t value = (int64_t)choose(src, REF_WORDS);
+    bool want_out = choose(src, 4) != 0;
+    uint64_t fp = tree_fingerprint(t);
+    long live = d->alloc.live;
+    void *k = NULL, *v = NULL;
+    size_t i;
+    bpt_status rc = BPT_OK;
+
+    switch (op) {
+    case OP_PUT: {
+        rc = bpt_put(t, W(key), W(value), want_out ? &v : NULL);
+        if (failed(rc))
+            break;
+        int64_t old = 0;
+        CHECK_EQ(rc, ref_put(m, key, value, &old) ? BPT_REPLACED : BPT_OK);
+        if (rc == BPT_REPLACED && want_out) {
+            CHECK_EQ(I(v), old);
+            drop_value(d, v);
+        }
+        break;
+    }
+    case OP_INSERT: {
+        bool exists = ref_find(m, key, &i);
+        rc = bpt_insert(t, W(key), W(value), want_out ? &v : NULL);
+        if (failed(rc))
+            break;
+        CHECK_EQ(rc, exists ? BPT_EXISTS : BPT_OK);
+        if (exists && want_out)
+            CHECK_EQ(I(v), m->items[i].value);
+        if (!exists)
+            ref_put(m, key, value, NULL);
+        break;
+    }
+    case OP_REMOVE:
+    case OP_POP: {
+        bool exists;
+        if (op == OP_REMOVE) {
+            exists = ref_find(m, key, &i);
+            rc = bpt_remove(t, W(key), want_out ? &k : NULL, want_out ? &v : NULL);
+        } else {
+            bool last = value & 1;
+            exists = m->n > 0;
+            i = last ? m->n - 1 : 0;
+            rc = (last ? bpt_pop_last : bpt_pop_first)(t, want_out ? &k : NULL,
+                                                      want_out ? &v : NULL);
+        }
+        if (failed(rc))
+            break;
+        CHECK_EQ(rc, exists ? BPT_OK : BPT_NOTFOUND);
+        if (exists) {
+            if (want_out) {
+                check_item(d, k, v, i);
+                drop_key(d, k);
+                drop_value(d, v);
+            }
+            ref_remove(m, m->items[i].key, NULL);
+        }
+        break;
+    }
+    case OP_GET:
+        rc = bpt_get(t, W(key), &k, &v);
+        if (!failed(rc)) {
+            bool exists = ref_find(m, key, &i);
+            check_found(d, rc, k, v, exists, i);
+        }
+        break;
+    case OP_NEIGHBOUR: {
+        static bpt_status (*const fn[4])(const bpt *, void *, void **, void **) = {
+            bpt_floor, bpt_ceiling, bpt_lower, bpt_higher};
+        int kind = (int)(value & 3);
+        rc = fn[kind](t, W(key), &k, &v);
+        if (failed(rc))
+            break;
+        size_t lo = ref_lower(m, key);
+        bool exact = lo < m->n && m->items[lo].key == key;
+        long want = kind == 0 ? (long)lo - !exact
+                  : kind == 1 ? (long)lo
+                  : kind == 2 ? (long)lo - 1
+                              : (long)lo + exact;
+        check_found(d, rc, k, v, want >= 0 && want < (long)m->n, (size_t)want);
+        break;
+    }
+    case OP_EDGE:
+        if (value & 1) {
+            rc = bpt_last(t, &k, &v);
+            check_found(d, rc, k, v, m->n > 0, m->n - 1);
+        } else {
+            rc = bpt_first(t, &k, &v);
+            check_found(d, rc, k, v, m->n > 0, 0);
+        }
+        break;
+    case OP_RANGE: {
+        int64_t lo = key, hi = key + (int64_t)choose(src, (uint64_t)d->key_space / 4 + 2) - 1;
+        bool has_lo = choose(src, 6) != 0, has_hi = choose(src, 6) != 0;
+        size_t removed = 0;
+        rc = bpt_remove_range(t, has_lo ? (void *[]){W(lo)} : NULL,
+                              has_hi ? (void *[]){W(hi)} : NULL, want_out ? &removed : NULL);
+        if (failed(rc))
+            break;
+        CHECK_EQ(rc, BPT_OK);
+        size_t want = ref_remove_range(m, has_lo ? &lo : NULL, has_hi ? &hi : NULL);
+        if (want_out)
+            CHECK_EQ(removed, want);
+        break;
+    }
+    case OP_RANK: {
+        size_t r = 0;
+        rc = bpt_rank(t, W(key), &r);
+        if (failed(rc))
+            break;
+        bool exists = ref_find(m, key, &i);
+        CHECK_EQ(rc, exists ? BPT_OK : BPT_NOTFOUND);
+        CHECK_EQ(r, i);
+        break;
+    }
+    case OP_AT: {
+        size_t at = choose(src, m->n + 2);
+        rc = bpt_at(t, at, &k, &v);
+        check_found(d, rc, k, v, at < m->n, at);
+        break;
+    }
+    case OP_CURSOR:
+        rc = op_cursor(d, choose, src);
+        break;
+    case OP_COPY:
+        rc = op_copy(d, choose, src);
+        break;
+    case OP_BULK:
+        rc = op_bulk(d, choose, src);
+        break;
+    case OP_CLEAR:
+        bpt_clear(t);
+        m->n = 0;
+        break;
+    }
+
+    if (failed(rc)) {
+        /* A failed operation leaves the tree exactly as it was. */
+        d->failed_ops++;
+        CHECK(tree_fingerprint(d->t) == fp);
+        CHECK_EQ(d->alloc.live, live);
+    }
+    CHECK_MATCH(d->t, m);
+    if (++d->steps % 64 == 0)
+        CHECK(refs_match(&d->refs, m));
+}
+
+void diff_finish(diff *d)
+{
+    CHECK_MATCH(d->t, &d->m);
+    CHECK(refs_match(&d->refs, &d->m));
+    /* Full scans both ways with a cursor. */
+    bpt_cursor *c;
+    d->alloc.fail_at = 0;
+    d->alloc.random = false;
+    d->ctx.cmp_fail_at = 0;
+    CHECK_EQ(bpt_cursor_new(d->t, &c), BPT_OK);
+    size_t i = 0;
+    for (bpt_status rc = bpt_cursor_first(c); rc == BPT_OK; rc = bpt_cursor_next(c), i++) {
+        void *k, *v;
+        CHECK_EQ(bpt_cursor_get(c, &k, &v), BPT_OK);
+        check_item(d, k, v, i);
+    }
+    CHECK_EQ(i, d->m.n);
+    for (bpt_status rc = bpt_cursor_last(c); rc == BPT_OK; rc = bpt_cursor_prev(c)) {
+        void *k, *v;
+        CHECK_EQ(bpt_cursor_get(c, &k, &v), BPT_OK);
+        check_item(d, k, v, --i);
+    }
+    CHECK_EQ(i, 0);
+    bpt_cursor_free(c);
+    bpt_free(d->t);
+    d->t = NULL;
+    CHECK_EQ(d->alloc.live, 0);
+    ref_map empty;
+    ref_init(&empty);
+    CHECK(refs_match(&d->refs, &empty));
+    ref_free(&d->m);
+}

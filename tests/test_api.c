@@ -1,0 +1,702 @@
+/* test_api.c — one or more unit tests for every public function. */
+#include "testlib.h"
+
+#include <math.h>
+#include <string.h>
+
+static test_refs refs;
+static test_ctx ctx;
+static test_alloc alloc;
+
+/* new_tree makes an int64 tree with ownership accounting and counted memory. */
+static bpt *new_tree(unsigned cap)
+{
+    bpt *t;
+    memset(&refs, 0, sizeof refs);
+    memset(&ctx, 0, sizeof ctx);
+    memset(&alloc, 0, sizeof alloc);
+    ctx.refs = &refs;
+    bpt_config cfg = test_config(&ctx, cap, cap, 0, &alloc);
+    CHECK_EQ(bpt_new(&cfg, &t), BPT_OK);
+    return t;
+}
+
+/* done frees t and checks that nothing leaked, in memory or references. */
+static void done(bpt *t)
+{
+    bpt_free(t);
+    CHECK_EQ(alloc.live, 0);
+    ref_map empty;
+    ref_init(&empty);
+    CHECK(refs_match(&refs, &empty));
+}
+
+/* fill inserts keys 0, step, 2*step... (n of them) with value = key + 1. */
+static void fill(bpt *t, ref_map *m, int n, int step)
+{
+    for (int i = 0; i < n; i++) {
+        CHECK_EQ(bpt_put(t, W(i * step), W(i * step + 1), NULL), BPT_OK);
+        if (m)
+            ref_put(m, i * step, i * step + 1, NULL);
+    }
+    CHECK_TREE(t);
+}
+
+static void test_status_str(void)
+{
+    bpt_status all[] = {BPT_OK,     BPT_NOTFOUND, BPT_EXISTS, BPT_REPLACED,
+                        BPT_ENOMEM, BPT_ECMP,     BPT_EINVAL, BPT_ESTALE};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
+        CHECK(strlen(bpt_status_str(all[i])) > 0);
+        for (size_t j = 0; j < i; j++)
+            CHECK(strcmp(bpt_status_str(all[i]), bpt_status_str(all[j])) != 0);
+    }
+    CHECK(strcmp(bpt_status_str((bpt_status)42), "unknown status") == 0);
+}
+
+static void test_new_rejects_bad_config(void)
+{
+    bpt *t = NULL;
+    bpt_config cfg = {0};
+    CHECK_EQ(bpt_new(NULL, &t), BPT_EINVAL);
+    CHECK_EQ(bpt_new(&cfg, &t), BPT_EINVAL); /* no comparator */
+    cfg.compare = bpt_compare_i64;
+    CHECK_EQ(bpt_new(&cfg, NULL), BPT_EINVAL);
+    cfg.leaf_capacity = BPT_MIN_CAPACITY - 1;
+    CHECK_EQ(bpt_new(&cfg, &t), BPT_EINVAL);
+    cfg.leaf_capacity = BPT_MAX_CAPACITY + 1;
+    CHECK_EQ(bpt_new(&cfg, &t), BPT_EINVAL);
+    cfg.leaf_capacity = 0;
+    cfg.branch_capacity = BPT_MIN_CAPACITY - 1;
+    CHECK_EQ(bpt_new(&cfg, &t), BPT_EINVAL);
+    cfg.branch_capacity = 0;
+    cfg.allocator.alloc = NULL;
+    cfg.allocator.free = (void (*)(void *, size_t, void *))1; /* half an allocator */
+    CHECK_EQ(bpt_new(&cfg, &t), BPT_EINVAL);
+    CHECK(t == NULL);
+}
+
+static void test_new_defaults_and_free(void)
+{
+    bpt *t;
+    bpt_config cfg = {.compare = bpt_compare_i64};
+    CHECK_EQ(bpt_new(&cfg, &t), BPT_OK);
+    CHECK_EQ(bpt_leaf_capacity(t), BPT_DEFAULT_LEAF_CAPACITY);
+    CHECK_EQ(bpt_branch_capacity(t), BPT_DEFAULT_BRANCH_CAPACITY);
+    CHECK_EQ(bpt_size(t), 0);
+    CHECK_TREE(t);
+    bpt_free(t);
+    bpt_free(NULL);
+
+    cfg.leaf_capacity = BPT_MIN_CAPACITY;
+    cfg.branch_capacity = BPT_MAX_CAPACITY;
+    CHECK_EQ(bpt_new(&cfg, &t), BPT_OK);
+    CHECK_EQ(bpt_leaf_capacity(t), BPT_MIN_CAPACITY);
+    CHECK_EQ(bpt_branch_capacity(t), BPT_MAX_CAPACITY);
+    bpt_free(t);
+
+    /* The tree's own struct comes from the allocator too. */
+    bpt *u = new_tree(4);
+    CHECK_EQ(alloc.live, 1);
+    done(u);
+}
+
+static void test_put_insert_get(void)
+{
+    bpt *t = new_tree(4);
+    void *k, *v;
+    CHECK_EQ(bpt_get(t, W(1), &k, &v), BPT_NOTFOUND);
+    CHECK_EQ(bpt_put(t, W(1), W(10), NULL), BPT_OK);
+    CHECK_EQ(refs.key[1], 1);
+    CHECK_EQ(refs.value[10], 1);
+    CHECK_EQ(bpt_get(t, W(1), &k, &v), BPT_OK);
+    CHECK_EQ(I(k), 1);
+    CHECK_EQ(I(v), 10);
+    CHECK_EQ(bpt_get(t, W(1), NULL, NULL), BPT_OK);
+
+    /* Replace: old value handed back, owned; the new value retained. */
+    void *old = NULL;
+    CHECK_EQ(bpt_put(t, W(1), W(11), &old), BPT_REPLACED);
+    CHECK_EQ(I(old), 10);
+    CHECK_EQ(refs.value[10], 1); /* the caller's now */
+    refs.value[10]--;
+    CHECK_EQ(refs.value[11], 1);
+    CHECK_EQ(refs.key[1], 1); /* the passed key was not retained */
+    /* Replace without an out-parameter: the tree releases the old value. */
+    CHECK_EQ(bpt_put(t, W(1), W(12), NULL), BPT_REPLACED);
+    CHECK_EQ(refs.value[11], 0);
+    CHECK_EQ(refs.value[12], 1);
+
+    /* Insert-if-absent. */
+    void *existing = NULL;
+    CHECK_EQ(bpt_insert(t, W(1), W(99), &existing), BPT_EXISTS);
+    CHECK_EQ(I(existing), 12);
+    CHECK_EQ(refs.value[99], 0);
+    CHECK_EQ(bpt_insert(t, W(1), W(99), NULL), BPT_EXISTS);
+    CHECK_EQ(bpt_insert(t, W(2), W(20), NULL), BPT_OK);
+    CHECK_EQ(bpt_insert(t, W(0), W(5), &existing), BPT_OK);
+    CHECK_EQ(bpt_size(t), 3);
+    CHECK_EQ(bpt_get(t, W(2), NULL, &v), BPT_OK);
+    CHECK_EQ(I(v), 20);
+
+    /* Enough keys for a few levels, in descending order. */
+    for (int i = 300; i >= 3; i--)
+        CHECK_EQ(bpt_insert(t, W(i), W(i), NULL), BPT_OK);
+    CHECK_TREE(t);
+    CHECK(tree_height(t) >= 4);
+    for (int i = 3; i <= 300; i++) {
+        CHECK_EQ(bpt_get(t, W(i), &k, &v), BPT_OK);
+        CHECK_EQ(I(k), i);
+    }
+    CHECK_EQ(bpt_get(t, W(301), NULL, NULL), BPT_NOTFOUND);
+    CHECK_EQ(bpt_get(t, W(-1), NULL, NULL), BPT_NOTFOUND);
+    done(t);
+}
+
+static void test_remove(void)
+{
+    bpt *t = new_tree(4);
+    ref_map m;
+    ref_init(&m);
+    void *k, *v;
+    CHECK_EQ(bpt_remove(t, W(1), &k, &v), BPT_NOTFOUND);
+    fill(t, &m, 200, 2);
+    CHECK_EQ(bpt_remove(t, W(3), &k, &v), BPT_NOTFOUND);
+    /* Handed back, owned. */
+    CHECK_EQ(bpt_remove(t, W(10), &k, &v), BPT_OK);
+    CHECK_EQ(I(k), 10);
+    CHECK_EQ(I(v), 11);
+    CHECK_EQ(refs.key[10], 1);
+    refs.key[10]--;
+    refs.value[11]--;
+    ref_remove(&m, 10, NULL);
+    CHECK_MATCH(t, &m);
+    /* Released by the tree. */
+    CHECK_EQ(bpt_remove(t, W(12), NULL, NULL), BPT_OK);
+    ref_remove(&m, 12, NULL);
+    CHECK(refs_match(&refs, &m));
+    /* Remove all, alternating ends, checking after each. */
+    int lo = 0, hi = 398;
+    while (lo <= hi) {
+        int key = (lo + hi) % 4 ? lo : hi;
+        if (key == lo)
+            lo += 2;
+        else
+            hi -= 2;
+        bpt_status rc = bpt_remove(t, W(key), NULL, NULL);
+        CHECK_EQ(rc, ref_remove(&m, key, NULL) ? BPT_OK : BPT_NOTFOUND);
+        CHECK_MATCH(t, &m);
+    }
+    CHECK_EQ(bpt_size(t), 0);
+    CHECK_EQ(tree_height(t), 0);
+    CHECK(refs_match(&refs, &m));
+    ref_free(&m);
+    done(t);
+}
+
+static void test_first_last_neighbours(void)
+{
+    bpt *t = new_tree(4);
+    void *k, *v;
+    CHECK_EQ(bpt_first(t, &k, &v), BPT_NOTFOUND);
+    CHECK_EQ(bpt_last(t, &k, &v), BPT_NOTFOUND);
+    CHECK_EQ(bpt_floor(t, W(0), &k, &v), BPT_NOTFOUND);
+    CHECK_EQ(bpt_ceiling(t, W(0), &k, &v), BPT_NOTFOUND);
+    CHECK_EQ(bpt_lower(t, W(0), &k, &v), BPT_NOTFOUND);
+    CHECK_EQ(bpt_higher(t, W(0), &k, &v), BPT_NOTFOUND);
+    fill(t, NULL, 100, 10); /* keys 0, 10, ..., 990 */
+    CHECK_EQ(bpt_first(t, &k, &v), BPT_OK);
+    CHECK_EQ(I(k), 0);
+    CHECK_EQ(I(v), 1);
+    CHECK_EQ(bpt_last(t, &k, NULL), BPT_OK);
+    CHECK_EQ(I(k), 990);
+    CHECK_EQ(bpt_last(t, NULL, &v), BPT_OK);
+    CHECK_EQ(I(v), 991);
+    for (int q = -5; q <= 1000; q++) {
+        int floor_k = q < 0 ? -1 : (q > 990 ? 990 : q / 10 * 10);
+        int ceil_k = q <= 0 ? 0 : ((q + 9) / 10 * 10 > 990 ? -1 : (q + 9) / 10 * 10);
+        int lower_k = q <= 0 ? -1 : (q > 990 ? 990 : (q - 1) / 10 * 10);
+        int higher_k = q < 0 ? 0 : (q >= 990 ? -1 : q / 10 * 10 + 10);
+        struct {
+            bpt_status (*fn)(const bpt *, void *, void **, void **);
+            int want;
+        } cases[] = {{bpt_floor, floor_k}, {bpt_ceiling, ceil_k},
+                     {bpt_lower, lower_k}, {bpt_higher, higher_k}};
+        for (int c = 0; c < 4; c++) {
+            bpt_status rc = cases[c].fn(t, W(q), &k, &v);
+            if (cases[c].want < 0) {
+                CHECK_EQ(rc, BPT_NOTFOUND);
+            } else {
+                CHECK_EQ(rc, BPT_OK);
+                CHECK_EQ(I(k), cases[c].want);
+                CHECK_EQ(I(v), cases[c].want + 1);
+            }
+        }
+    }
+    done(t);
+}
+
+static void test_pop(void)
+{
+    bpt *t = new_tree(5);
+    void *k, *v;
+    CHECK_EQ(bpt_pop_first(t, &k, &v), BPT_NOTFOUND);
+    CHECK_EQ(bpt_pop_last(t, &k, &v), BPT_NOTFOUND);
+    ref_map m;
+    ref_init(&m);
+    fill(t, &m, 150, 1);
+    for (int i = 0; i < 75; i++) {
+        CHECK_EQ(bpt_pop_first(t, &k, &v), BPT_OK);
+        CHECK_EQ(I(k), i);
+        CHECK_EQ(I(v), i + 1);
+        refs.key[i]--;
+        refs.value[i + 1]--;
+        ref_remove(&m, i, NULL);
+        CHECK_EQ(bpt_pop_last(t, NULL, NULL), BPT_OK);
+        ref_remove(&m, 149 - i, NULL);
+        CHECK_MATCH(t, &m);
+        CHECK(refs_match(&refs, &m));
+    }
+    CHECK_EQ(bpt_size(t), 0);
+    ref_free(&m);
+    done(t);
+}
+
+static void test_clear(void)
+{
+    bpt *t = new_tree(4);
+    bpt_clear(t);
+    CHECK_TREE(t);
+    fill(t, NULL, 500, 1);
+    long before = alloc.live;
+    CHECK(before > 100);
+    bpt_clear(t);
+    CHECK_TREE(t);
+    CHECK_EQ(bpt_size(t), 0);
+    CHECK_EQ(alloc.live, 1); /* just the tree */
+    ref_map empty;
+    ref_init(&empty);
+    CHECK(refs_match(&refs, &empty));
+    fill(t, NULL, 10, 1); /* usable afterwards */
+    CHECK_EQ(bpt_size(t), 10);
+    done(t);
+}
+
+static void test_copy(void)
+{
+    bpt *t = new_tree(4), *c;
+    CHECK_EQ(bpt_copy(t, &c), BPT_OK); /* empty */
+    CHECK_TREE(c);
+    CHECK_EQ(bpt_size(c), 0);
+    bpt_free(c);
+
+    ref_map m, twice;
+    ref_init(&m);
+    ref_init(&twice);
+    fill(t, &m, 300, 3);
+    long blocks = alloc.live;
+    long cmp_before = ctx.cmp_calls;
+    CHECK_EQ(bpt_copy(t, &c), BPT_OK);
+    CHECK_EQ(ctx.cmp_calls, cmp_before); /* structural: no comparisons */
+    CHECK_EQ(alloc.live, 2 * blocks);     /* same number of nodes */
+    CHECK_MATCH(c, &m);
+    CHECK_EQ(tree_height(c), tree_height(t));
+    /* Every key and value is now held twice. */
+    for (size_t i = 0; i < m.n; i++) {
+        CHECK_EQ(refs.key[m.items[i].key], 2);
+        CHECK_EQ(refs.value[m.items[i].value], 2);
+    }
+    /* Independent: changing one leaves the other alone. */
+    CHECK_EQ(bpt_remove(c, W(0), NULL, NULL), BPT_OK);
+    CHECK_EQ(bpt_put(c, W(1), W(1), NULL), BPT_OK);
+    CHECK_MATCH(t, &m);
+    bpt_free(c);
+    CHECK(refs_match(&refs, &m));
+    ref_free(&m);
+    ref_free(&twice);
+    done(t);
+}
+
+static void test_bulk_load(void)
+{
+    enum { N = 1000 };
+    void *keys[N], *vals[N];
+    for (int i = 0; i < N; i++) {
+        keys[i] = W(2 * i);
+        vals[i] = W(2 * i + 1);
+    }
+    for (size_t n = 0; n <= N; n = n ? n * 3 : 1) {
+        bpt *t = new_tree(4);
+        ref_map m;
+        ref_init(&m);
+        for (size_t i = 0; i < n; i++)
+            ref_put(&m, 2 * (int64_t)i, 2 * (int64_t)i + 1, NULL);
+        CHECK_EQ(bpt_bulk_load(t, keys, vals, n), BPT_OK);
+        CHECK_MATCH(t, &m);
+        CHECK(refs_match(&refs, &m));
+        /* Not empty any more: a second load is refused. */
+        if (n) {
+            long live = alloc.live;
+            CHECK_EQ(bpt_bulk_load(t, keys, vals, n), BPT_EINVAL);
+            CHECK_EQ(alloc.live, live);
+        }
+        /* The loaded tree takes ordinary updates. */
+        CHECK_EQ(bpt_put(t, W(-1), W(0), NULL), BPT_OK);
+        ref_put(&m, -1, 0, NULL);
+        CHECK_MATCH(t, &m);
+        ref_free(&m);
+        done(t);
+    }
+    /* Fill: a full load of capacity-sized leaves uses the fewest leaves. */
+    bpt *t = new_tree(8);
+    CHECK_EQ(bpt_bulk_load(t, keys, vals, 64), BPT_OK);
+    CHECK_EQ(alloc.live, 1 + 8 + 1); /* tree, 8 full leaves, one root */
+    done(t);
+
+    /* Values may be omitted. */
+    t = new_tree(4);
+    CHECK_EQ(bpt_bulk_load(t, keys, NULL, 10), BPT_OK);
+    void *v = W(7);
+    CHECK_EQ(bpt_get(t, W(4), NULL, &v), BPT_OK);
+    CHECK(v == NULL);
+    done(t);
+
+    /* Unsorted or duplicate input builds nothing. */
+    t = new_tree(4);
+    void *bad[] = {W(1), W(2), W(2), W(3)};
+    CHECK_EQ(bpt_bulk_load(t, bad, NULL, 4), BPT_EINVAL);
+    void *down[] = {W(1), W(3), W(2)};
+    CHECK_EQ(bpt_bulk_load(t, down, NULL, 3), BPT_EINVAL);
+    CHECK_EQ(bpt_size(t), 0);
+    CHECK_EQ(alloc.live, 1);
+    CHECK_TREE(t);
+    done(t);
+}
+
+static void test_remove_range(void)
+{
+    for (unsigned cap = 4; cap <= 9; cap += 5) {
+        for (int lo = -10; lo <= 420; lo += 43) {
+            for (int hi = lo - 20; hi <= 430; hi += 37) {
+                bpt *t = new_tree(cap);
+                ref_map m;
+                ref_init(&m);
+                fill(t, &m, 200, 2);
+                int64_t l = lo, h = hi;
+                size_t removed = 99;
+                CHECK_EQ(bpt_remove_range(t, (void *[]){W(lo)}, (void *[]){W(hi)}, &removed),
+                         BPT_OK);
+                CHECK_EQ(removed, ref_remove_range(&m, &l, &h));
+                CHECK_MATCH(t, &m);
+                CHECK(refs_match(&refs, &m));
+                ref_free(&m);
+                done(t);
+            }
+        }
+    }
+    /* Unbounded sides. */
+    bpt *t = new_tree(4);
+    ref_map m;
+    ref_init(&m);
+    size_t removed;
+    CHECK_EQ(bpt_remove_range(t, NULL, NULL, &removed), BPT_OK);
+    CHECK_EQ(removed, 0);
+    fill(t, &m, 300, 1);
+    int64_t k = 250;
+    CHECK_EQ(bpt_remove_range(t, (void *[]){W(250)}, NULL, &removed), BPT_OK);
+    CHECK_EQ(removed, ref_remove_range(&m, &k, NULL));
+    CHECK_MATCH(t, &m);
+    k = 50;
+    CHECK_EQ(bpt_remove_range(t, NULL, (void *[]){W(50)}, NULL), BPT_OK);
+    ref_remove_range(&m, NULL, &k);
+    CHECK_MATCH(t, &m);
+    CHECK_EQ(bpt_remove_range(t, NULL, NULL, &removed), BPT_OK);
+    CHECK_EQ(removed, 200);
+    CHECK_EQ(bpt_size(t), 0);
+    CHECK_TREE(t);
+    ref_free(&m);
+    done(t);
+
+    /* Faster than one at a time: far fewer comparisons. */
+    t = new_tree(64);
+    fill(t, NULL, 4000, 1);
+    long before = ctx.cmp_calls;
+    CHECK_EQ(bpt_remove_range(t, (void *[]){W(100)}, (void *[]){W(3900)}, &removed), BPT_OK);
+    CHECK_EQ(removed, 3800);
+    CHECK(ctx.cmp_calls - before < 100);
+    CHECK_TREE(t);
+    done(t);
+}
+
+static void test_rank_at(void)
+{
+    bpt *t = new_tree(4);
+    size_t r = 99;
+    void *k, *v;
+    CHECK_EQ(bpt_rank(t, W(5), &r), BPT_NOTFOUND);
+    CHECK_EQ(r, 0);
+    CHECK_EQ(bpt_at(t, 0, &k, &v), BPT_NOTFOUND);
+    fill(t, NULL, 500, 2);
+    for (int q = -1; q <= 1000; q++) {
+        bpt_status rc = bpt_rank(t, W(q), &r);
+        CHECK_EQ(rc, q >= 0 && q < 1000 && q % 2 == 0 ? BPT_OK : BPT_NOTFOUND);
+        CHECK_EQ(r, q < 0 ? 0 : (q + 1) / 2 > 500 ? 500 : (q + 1) / 2);
+    }
+    for (size_t i = 0; i < 500; i++) {
+        CHECK_EQ(bpt_at(t, i, &k, &v), BPT_OK);
+        CHECK_EQ(I(k), 2 * (int64_t)i);
+        CHECK_EQ(I(v), 2 * (int64_t)i + 1);
+    }
+    CHECK_EQ(bpt_at(t, 500, &k, &v), BPT_NOTFOUND);
+    CHECK_EQ(bpt_at(t, (size_t)-1, NULL, NULL), BPT_NOTFOUND);
+    done(t);
+}
+
+static void test_cursor(void)
+{
+    bpt *t = new_tree(4);
+    bpt_cursor *c;
+    void *k, *v;
+    CHECK_EQ(bpt_cursor_new(t, &c), BPT_OK);
+    /* Empty tree. */
+    CHECK_EQ(bpt_cursor_get(c, &k, &v), BPT_NOTFOUND);
+    CHECK_EQ(bpt_cursor_first(c), BPT_NOTFOUND);
+    CHECK_EQ(bpt_cursor_last(c), BPT_NOTFOUND);
+    CHECK_EQ(bpt_cursor_next(c), BPT_NOTFOUND);
+    CHECK_EQ(bpt_cursor_prev(c), BPT_NOTFOUND);
+    CHECK_EQ(bpt_cursor_seek_ge(c, W(1)), BPT_NOTFOUND);
+    CHECK_EQ(bpt_cursor_seek_at(c, 0), BPT_NOTFOUND);
+
+    fill(t, NULL, 200, 3); /* 0, 3, ..., 597 */
+    /* Forward from the start, then back to the start. */
+    CHECK_EQ(bpt_cursor_first(c), BPT_OK);
+    for (int i = 0; i < 200; i++) {
+        CHECK_EQ(bpt_cursor_get(c, &k, &v), BPT_OK);
+        CHECK_EQ(I(k), 3 * i);
+        CHECK_EQ(I(v), 3 * i + 1);
+        CHECK_EQ(bpt_cursor_next(c), i < 199 ? BPT_OK : BPT_NOTFOUND);
+    }
+    CHECK_EQ(bpt_cursor_get(c, &k, &v), BPT_NOTFOUND);
+    CHECK_EQ(bpt_cursor_next(c), BPT_NOTFOUND);
+    CHECK_EQ(bpt_cursor_prev(c), BPT_OK); /* after the last: back to it */
+    CHECK_EQ(bpt_cursor_get(c, &k, NULL), BPT_OK);
+    CHECK_EQ(I(k), 597);
+    for (int i = 198; i >= 0; i--) {
+        CHECK_EQ(bpt_cursor_prev(c), BPT_OK);
+        CHECK_EQ(bpt_cursor_get(c, &k, NULL), BPT_OK);
+        CHECK_EQ(I(k), 3 * i);
+    }
+    CHECK_EQ(bpt_cursor_prev(c), BPT_NOTFOUND);
+    CHECK_EQ(bpt_cursor_prev(c), BPT_NOTFOUND);
+    CHECK_EQ(bpt_cursor_next(c), BPT_OK); /* before the first: forward to it */
+    CHECK_EQ(bpt_cursor_get(c, &k, NULL), BPT_OK);
+    CHECK_EQ(I(k), 0);
+
+    /* Last. */
+    CHECK_EQ(bpt_cursor_last(c), BPT_OK);
+    CHECK_EQ(bpt_cursor_get(c, &k, NULL), BPT_OK);
+    CHECK_EQ(I(k), 597);
+    /* Seeks. */
+    for (int q = -2; q <= 600; q++) {
+        int ge = q <= 0 ? 0 : (q + 2) / 3 * 3, gt = q < 0 ? 0 : q / 3 * 3 + 3;
+        CHECK_EQ(bpt_cursor_seek_ge(c, W(q)), ge > 597 ? BPT_NOTFOUND : BPT_OK);
+        if (ge <= 597) {
+            CHECK_EQ(bpt_cursor_get(c, &k, NULL), BPT_OK);
+            CHECK_EQ(I(k), ge);
+        } else {
+            CHECK_EQ(bpt_cursor_prev(c), BPT_OK); /* from after the end */
+            CHECK_EQ(bpt_cursor_get(c, &k, NULL), BPT_OK);
+            CHECK_EQ(I(k), 597);
+        }
+        CHECK_EQ(bpt_cursor_seek_gt(c, W(q)), gt > 597 ? BPT_NOTFOUND : BPT_OK);
+        if (gt <= 597) {
+            CHECK_EQ(bpt_cursor_get(c, &k, NULL), BPT_OK);
+            CHECK_EQ(I(k), gt);
+        }
+    }
+    for (size_t i = 0; i < 200; i += 7) {
+        CHECK_EQ(bpt_cursor_seek_at(c, i), BPT_OK);
+        CHECK_EQ(bpt_cursor_get(c, &k, NULL), BPT_OK);
+        CHECK_EQ(I(k), 3 * (int64_t)i);
+    }
+    CHECK_EQ(bpt_cursor_seek_at(c, 200), BPT_NOTFOUND);
+
+    /* Replacing a value keeps the cursor valid; structural change does not. */
+    CHECK_EQ(bpt_cursor_seek_ge(c, W(300)), BPT_OK);
+    CHECK_EQ(bpt_put(t, W(300), W(7), NULL), BPT_REPLACED);
+    CHECK_EQ(bpt_cursor_get(c, &k, &v), BPT_OK);
+    CHECK_EQ(I(v), 7);
+    CHECK_EQ(bpt_put(t, W(301), W(7), NULL), BPT_OK);
+    CHECK_EQ(bpt_cursor_get(c, &k, &v), BPT_ESTALE);
+    CHECK_EQ(bpt_cursor_next(c), BPT_ESTALE);
+    CHECK_EQ(bpt_cursor_prev(c), BPT_ESTALE);
+    CHECK_EQ(bpt_cursor_seek_ge(c, W(300)), BPT_OK); /* a seek revalidates */
+    CHECK_EQ(bpt_cursor_next(c), BPT_OK);
+    CHECK_EQ(bpt_cursor_get(c, &k, NULL), BPT_OK);
+    CHECK_EQ(I(k), 301);
+    CHECK_EQ(bpt_remove(t, W(0), NULL, NULL), BPT_OK);
+    CHECK_EQ(bpt_cursor_next(c), BPT_ESTALE);
+    CHECK_EQ(bpt_cursor_first(c), BPT_OK);
+    bpt_clear(t);
+    CHECK_EQ(bpt_cursor_get(c, &k, NULL), BPT_ESTALE);
+    bpt_cursor_free(c);
+    bpt_cursor_free(NULL);
+    done(t);
+}
+
+static void test_builtin_compare(void)
+{
+    /* int64 and uint64 across the whole range. */
+    CHECK(bpt_compare_i64(W(INT64_MIN), W(INT64_MAX), NULL) < 0);
+    CHECK(bpt_compare_i64(W(-1), W(0), NULL) < 0);
+    CHECK(bpt_compare_i64(W(5), W(5), NULL) == 0);
+    CHECK(bpt_compare_u64(bpt_word_from_u64(UINT64_MAX), bpt_word_from_u64(0), NULL) > 0);
+    CHECK_EQ(bpt_word_to_u64(bpt_word_from_u64(UINT64_MAX)) == UINT64_MAX, 1);
+
+    /* Doubles: numeric order, -0 == 0, NaN after +inf and equal to NaN. */
+    double ds[] = {-INFINITY, -1e300, -1.5, -0.0, 0.0, 1e-300, 2.5, INFINITY, NAN};
+    int rank[] = {0, 1, 2, 3, 3, 4, 5, 6, 7};
+    for (int i = 0; i < 9; i++) {
+        CHECK(bpt_word_to_double(bpt_word_from_double(ds[i])) == ds[i] || isnan(ds[i]));
+        for (int j = 0; j < 9; j++) {
+            int c = bpt_compare_double(bpt_word_from_double(ds[i]), bpt_word_from_double(ds[j]),
+                                       NULL);
+            int want = (rank[i] > rank[j]) - (rank[i] < rank[j]);
+            CHECK_EQ((c > 0) - (c < 0), want);
+        }
+    }
+
+    /* Bytes: memcmp order, a prefix first, empty strings allowed. */
+    bpt_bytes e = {0, NULL}, a = {1, "a"}, ab = {2, "ab"}, b = {1, "b"}, hi = {1, "\xff"};
+    CHECK(bpt_compare_bytes(&e, &a, NULL) < 0);
+    CHECK(bpt_compare_bytes(&a, &ab, NULL) < 0);
+    CHECK(bpt_compare_bytes(&ab, &b, NULL) < 0);
+    CHECK(bpt_compare_bytes(&b, &hi, NULL) < 0); /* unsigned bytes */
+    CHECK(bpt_compare_bytes(&ab, &ab, NULL) == 0);
+    CHECK(bpt_compare_bytes(&e, &e, NULL) == 0);
+    CHECK(bpt_compare_bytes(&hi, &e, NULL) > 0);
+}
+
+/* Each built-in search must agree with the plain lower bound. */
+static void test_builtin_search(void)
+{
+    rng r = {42};
+    void *keys[80];
+    double dv[80];
+    bpt_bytes bv[80];
+    char text[80][4];
+    for (int n = 0; n <= 80; n += 1 + n / 4) {
+        for (int round = 0; round < 20; round++) {
+            /* Sorted distinct ints with gaps, in [-n*4, n*4). */
+            int64_t v = -4 * n + (int64_t)rng_below(&r, 3);
+            for (int i = 0; i < n; i++, v += 1 + (int64_t)rng_below(&r, 3)) {
+                keys[i] = W(v);
+                dv[i] = (double)v / 2;
+                snprintf(text[i], sizeof text[i], "%03d", (int)(v + 400));
+                bv[i] = (bpt_bytes){3, text[i]};
+            }
+            int64_t q = -4 * n - 2 + (int64_t)rng_below(&r, (uint64_t)(8 * n + 5));
+            size_t want = 0;
+            while (want < (size_t)n && I(keys[want]) < q)
+                want++;
+            int want_exact = want < (size_t)n && I(keys[want]) == q;
+            int exact = -1;
+            CHECK_EQ(bpt_search_i64(keys, n, W(q), NULL, &exact), want);
+            CHECK_EQ(exact, want_exact);
+            exact = -1;
+            CHECK_EQ(bpt_search_u64(keys, n, W(q), NULL, &exact) >= 0, 1);
+            void *dkeys[80];
+            for (int i = 0; i < n; i++)
+                dkeys[i] = bpt_word_from_double(dv[i]);
+            exact = -1;
+            CHECK_EQ(bpt_search_double(dkeys, n, bpt_word_from_double((double)q / 2), NULL,
+                                       &exact),
+                     want);
+            CHECK_EQ(exact, want_exact);
+            void *bkeys[80];
+            for (int i = 0; i < n; i++)
+                bkeys[i] = &bv[i];
+            char qt[8];
+            snprintf(qt, sizeof qt, "%03d", (int)(q + 400));
+            bpt_bytes qb = {3, qt};
+            exact = -1;
+            CHECK_EQ(bpt_search_bytes(bkeys, n, &qb, NULL, &exact), want);
+            CHECK_EQ(exact, want_exact);
+        }
+    }
+    /* uint64 order differs from int64 order for negative words. */
+    void *u[] = {bpt_word_from_u64(1), bpt_word_from_u64(UINT64_MAX)};
+    int exact;
+    CHECK_EQ(bpt_search_u64(u, 2, bpt_word_from_u64(UINT64_MAX - 1), NULL, &exact), 1);
+    CHECK_EQ(exact, 0);
+}
+
+/* Built-in comparator trees of every kind, end to end. */
+static void test_builtin_trees(void)
+{
+    bpt *t;
+    bpt_config cfg = {.compare = bpt_compare_double, .search = bpt_search_double,
+                      .leaf_capacity = 4, .branch_capacity = 4};
+    CHECK_EQ(bpt_new(&cfg, &t), BPT_OK);
+    for (int i = 0; i < 100; i++)
+        CHECK_EQ(bpt_put(t, bpt_word_from_double((i * 37 % 100) - 49.5), W(i), NULL), BPT_OK);
+    CHECK_EQ(bpt_put(t, bpt_word_from_double(NAN), W(1), NULL), BPT_OK);
+    CHECK_EQ(bpt_put(t, bpt_word_from_double(-NAN), W(2), NULL), BPT_REPLACED);
+    CHECK_TREE(t);
+    void *k;
+    CHECK_EQ(bpt_last(t, &k, NULL), BPT_OK);
+    CHECK(isnan(bpt_word_to_double(k)));
+    CHECK_EQ(bpt_first(t, &k, NULL), BPT_OK);
+    CHECK(bpt_word_to_double(k) == -49.5);
+    bpt_free(t);
+
+    static const char *words[] = {"pear", "apple", "fig", "", "apricot", "banana", "app"};
+    bpt_bytes b[7];
+    cfg = (bpt_config){.compare = bpt_compare_bytes, .search = bpt_search_bytes};
+    CHECK_EQ(bpt_new(&cfg, &t), BPT_OK);
+    for (int i = 0; i < 7; i++) {
+        b[i] = (bpt_bytes){strlen(words[i]), words[i]};
+        CHECK_EQ(bpt_put(t, &b[i], NULL, NULL), BPT_OK);
+    }
+    CHECK_TREE(t);
+    bpt_bytes q = {3, "apq"};
+    CHECK_EQ(bpt_ceiling(t, &q, &k, NULL), BPT_OK);
+    CHECK(((bpt_bytes *)k)->data == words[4]); /* "apricot" */
+    bpt_free(t);
+}
+
+/* A custom allocator sees every byte back, with the size it handed out. */
+static void test_allocator_accounting(void)
+{
+    bpt *t = new_tree(6);
+    bpt_cursor *c;
+    CHECK_EQ(bpt_cursor_new(t, &c), BPT_OK);
+    CHECK_EQ(alloc.live, 2);
+    fill(t, NULL, 1000, 1);
+    CHECK(alloc.bytes > 1000 * 2 * sizeof(void *));
+    bpt_cursor_free(c);
+    done(t);
+    CHECK_EQ(alloc.bytes, 0);
+}
+
+int main(void)
+{
+    RUN(test_status_str);
+    RUN(test_new_rejects_bad_config);
+    RUN(test_new_defaults_and_free);
+    RUN(test_put_insert_get);
+    RUN(test_remove);
+    RUN(test_first_last_neighbours);
+    RUN(test_pop);
+    RUN(test_clear);
+    RUN(test_copy);
+    RUN(test_bulk_load);
+    RUN(test_remove_range);
+    RUN(test_rank_at);
+    RUN(test_cursor);
+    RUN(test_builtin_compare);
+    RUN(test_builtin_search);
+    RUN(test_builtin_trees);
+    RUN(test_allocator_accounting);
+    return 0;
+}
