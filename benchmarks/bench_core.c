@@ -14,8 +14,10 @@
 #include "bplustree3.h"
 #include "bpt_check.h"
 
+#include <malloc.h>
 #include <search.h>
 #include <stdbool.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +53,15 @@ static int cmp_tsearch(const void *a, const void *b)
 }
 
 static void noop_free(void *p) { (void)p; }
+
+static uint64_t walk_sum;
+
+static void walk_action(const void *node, VISIT which, int depth)
+{
+    (void)depth;
+    if (which == postorder || which == leaf) /* each node once, in order */
+        walk_sum += (uint64_t)(intptr_t) * (void *const *)node;
+}
 
 static volatile uint64_t sink;
 
@@ -107,10 +118,14 @@ static workload make_workload(size_t n, uint64_t seed)
 
 /* ---- Measurements --------------------------------------------------------- */
 
-enum { OP_INSERT, OP_HIT, OP_MISS, OP_SCAN, OP_RANGE10, OP_RANGE1000, OP_BULK, OP_DELETE, NOPS };
+enum {
+    OP_INSERT, OP_HIT, OP_MISS, OP_SCAN, OP_SCAN_STEP, OP_RANGE10, OP_RANGE1000, OP_BULK,
+    OP_DELETE, NOPS
+};
 static const char *op_names[NOPS] = {
     "insert (random)", "lookup hit", "lookup miss", "full scan (per item)",
-    "range scan 10", "range scan 1000", "bulk load (per item)", "delete (random)",
+    "scan by next (per item)", "range scan 10", "range scan 1000", "bulk load (per item)",
+    "delete (random)",
 };
 
 enum { C_BPT_I64, C_BPT_CMP, C_TSEARCH, C_ARRAY, NCONT };
@@ -156,24 +171,42 @@ static void time_bpt(const workload *w, bool builtin_search, unsigned leaf, unsi
         acc += bpt_get(t, bpt_word_from_i64(w->misses[i]), NULL, NULL) == BPT_OK;
     results[OP_MISS] = (now_ns() - t0) / (double)n;
 
+    /* Scans read keys and values a chunk at a time, as a C user would. */
+    enum { CHUNK = 256 };
+    void *kbuf[CHUNK], *vbuf[CHUNK];
     bpt_cursor *c;
     bpt_cursor_new(t, &c);
+    size_t got, seen = 0;
     t0 = now_ns();
-    for (bpt_status rc = bpt_cursor_first(c); rc == BPT_OK; rc = bpt_cursor_next(c)) {
-        void *k;
-        bpt_cursor_get(c, &k, NULL);
-        acc += (uint64_t)k;
+    bpt_cursor_first(c);
+    while (bpt_cursor_read(c, kbuf, vbuf, CHUNK, &got) == BPT_OK) {
+        for (size_t k = 0; k < got; k++)
+            acc += (uint64_t)kbuf[k] + (uint64_t)vbuf[k];
+        seen += got;
     }
     results[OP_SCAN] = (now_ns() - t0) / (double)n;
+    if (seen != n) {
+        fprintf(stderr, "bench: scan saw %zu items\n", seen);
+        exit(1);
+    }
+    t0 = now_ns();
+    for (bpt_status rc = bpt_cursor_first(c); rc == BPT_OK; rc = bpt_cursor_next(c)) {
+        void *k, *v;
+        bpt_cursor_get(c, &k, &v);
+        acc += (uint64_t)k + (uint64_t)v;
+    }
+    results[OP_SCAN_STEP] = (now_ns() - t0) / (double)n;
 
-    for (int len = 10, op = OP_RANGE10; op <= OP_RANGE1000; len *= 100, op++) {
+    for (size_t len = 10, op = OP_RANGE10; op <= OP_RANGE1000; len *= 100, op++) {
         t0 = now_ns();
         for (size_t i = 0; i < NRANGES; i++) {
-            bpt_status rc = bpt_cursor_seek_ge(c, bpt_word_from_i64(w->misses[i % n]));
-            for (int k = 0; k < len && rc == BPT_OK; k++, rc = bpt_cursor_next(c)) {
-                void *key;
-                bpt_cursor_get(c, &key, NULL);
-                acc += (uint64_t)key;
+            bpt_cursor_seek_ge(c, bpt_word_from_i64(w->misses[i % n]));
+            size_t want = len;
+            while (want && bpt_cursor_read(c, kbuf, vbuf, want < CHUNK ? want : CHUNK, &got) ==
+                               BPT_OK) {
+                for (size_t k = 0; k < got; k++)
+                    acc += (uint64_t)kbuf[k] + (uint64_t)vbuf[k];
+                want -= got;
             }
         }
         results[op] = (now_ns() - t0) / NRANGES;
@@ -225,13 +258,18 @@ static void time_tsearch(const workload *w, double *results)
     for (size_t i = 0; i < n; i++)
         acc += tfind((void *)(intptr_t)w->misses[i], &root, cmp_tsearch) != NULL;
     results[OP_MISS] = (now_ns() - t0) / (double)n;
+    /* twalk is tsearch's only scan: an in-order callback over every node. */
+    walk_sum = 0;
+    t0 = now_ns();
+    twalk(root, walk_action);
+    results[OP_SCAN] = (now_ns() - t0) / (double)n;
     t0 = now_ns();
     for (size_t i = 0; i < n; i++)
         tdelete((void *)(intptr_t)w->order2[i], &root, cmp_tsearch);
     results[OP_DELETE] = (now_ns() - t0) / (double)n;
     tdestroy(root, noop_free);
-    results[OP_SCAN] = results[OP_RANGE10] = results[OP_RANGE1000] = results[OP_BULK] = -1;
-    sink += acc;
+    results[OP_SCAN_STEP] = results[OP_RANGE10] = results[OP_RANGE1000] = results[OP_BULK] = -1;
+    sink += acc + walk_sum;
 }
 
 static void time_array(const workload *w, double *results)
@@ -286,10 +324,12 @@ static void usage(void)
 static void sweep(const workload *w, int reps)
 {
     static const unsigned leaves[] = {16, 32, 64, 128, 256};
-    static const unsigned branches[] = {16, 32, 64, 128};
+    static const unsigned branches[] = {16, 32, 64, 128, 256};
     printf("capacity sweep, %zu keys, median of %d, ns/op (int64 node search)\n", w->n, reps);
     printf("%6s %6s %9s %9s %9s %9s %9s\n", "leaf", "branch", "insert", "hit", "miss", "delete",
            "scan");
+    double warm[NOPS];
+    time_bpt(w, true, 0, 0, warm);
     for (size_t i = 0; i < sizeof leaves / sizeof *leaves; i++) {
         for (size_t j = 0; j < sizeof branches / sizeof *branches; j++) {
             double runs[NOPS][16];
@@ -334,6 +374,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "need -n >= 1000 and 1 <= -r <= 16\n");
         return 2;
     }
+#ifdef __GLIBC__
+    /* Keep freed memory in the process: no contender pays for page faults
+     * that an earlier one's frees caused by trimming the heap. */
+    mallopt(M_TRIM_THRESHOLD, INT_MAX);
+    mallopt(M_MMAP_THRESHOLD, INT_MAX);
+#endif
     workload w = make_workload(n, 12345);
     if (do_sweep) {
         sweep(&w, reps);
@@ -341,21 +387,24 @@ int main(int argc, char **argv)
     }
 
     double runs[NCONT][NOPS][16];
-    /* Interleave the contenders in each repetition, so drift hits all. */
+    double res[NOPS];
+    /* A warm-up round, not counted, grows the heap once for everyone. */
+    time_tsearch(&w, res);
+    time_bpt(&w, true, leaf, branch, res);
+    /* Interleave the contenders in each repetition, rotating who goes first,
+     * so that drift on a noisy machine hits all of them alike. */
     for (int r = 0; r < reps; r++) {
-        double res[NOPS];
-        time_bpt(&w, true, leaf, branch, res);
-        for (int op = 0; op < NOPS; op++)
-            runs[C_BPT_I64][op][r] = res[op];
-        time_bpt(&w, false, leaf, branch, res);
-        for (int op = 0; op < NOPS; op++)
-            runs[C_BPT_CMP][op][r] = res[op];
-        time_tsearch(&w, res);
-        for (int op = 0; op < NOPS; op++)
-            runs[C_TSEARCH][op][r] = res[op];
-        time_array(&w, res);
-        for (int op = 0; op < NOPS; op++)
-            runs[C_ARRAY][op][r] = res[op];
+        for (int k = 0; k < NCONT; k++) {
+            int c = (k + r) % NCONT;
+            switch (c) {
+            case C_BPT_I64: time_bpt(&w, true, leaf, branch, res); break;
+            case C_BPT_CMP: time_bpt(&w, false, leaf, branch, res); break;
+            case C_TSEARCH: time_tsearch(&w, res); break;
+            default: time_array(&w, res); break;
+            }
+            for (int op = 0; op < NOPS; op++)
+                runs[c][op][r] = res[op];
+        }
         fprintf(stderr, "\rrepetition %d/%d", r + 1, reps);
     }
     fprintf(stderr, "\n");

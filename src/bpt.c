@@ -184,6 +184,27 @@ static int search_node(const bpt *t, void *const *keys, int n, void *key, int *e
 }
 
 /*
+ * prefetch_node asks for the cache lines a search of n will read: the header
+ * and the keys (and a leaf's values, which a hit reads next). Issued as soon
+ * as the child is known, the misses overlap instead of following one another
+ * through the binary search.
+ */
+static inline void prefetch_node(const bpt *t, const bpt_node *n, bool leaf)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    const char *p = (const char *)n;
+    size_t bytes = leaf ? leaf_bytes(t) : sizeof(bpt_branch) +
+                                              ((size_t)t->cfg.branch_capacity + 1) * sizeof(void *);
+    for (size_t off = 0; off < bytes; off += 64)
+        __builtin_prefetch(p + off);
+#else
+    (void)t;
+    (void)n;
+    (void)leaf;
+#endif
+}
+
+/*
  * A path records a descent: node[d] is the node at depth d and idx[d] the
  * child taken (branches) or the key position (the leaf, at depth - 1).
  */
@@ -230,6 +251,7 @@ static int descend(const bpt *t, void *key, path *p)
         p->node[d] = n;
         p->idx[d++] = i;
         n = branch_children(t, b)[i];
+        prefetch_node(t, n, d == t->height - 1);
         if (exact) {
             /* key is the first key of this subtree: no more comparisons. */
             while (!n->leaf) {
@@ -1205,6 +1227,70 @@ static bpt_status cursor_step(bpt_cursor *c, int dir)
     if (!leaf_item(c->leaf, c->idx + dir, &l, &i))
         return cursor_place(c, NULL, 0, dir > 0 ? AT_AFTER : AT_BEFORE);
     return cursor_place(c, l, i, AT_AFTER);
+}
+
+/*
+ * cursor_read copies items from the cursor on, in direction dir, a leaf's
+ * run at a time, prefetching two leaves ahead of the one being copied.
+ */
+static bpt_status cursor_read(bpt_cursor *c, int dir, void **keys, void **values, size_t max,
+                              size_t *count)
+{
+    *count = 0;
+    if (c->version != c->t->version)
+        return BPT_ESTALE;
+    if (c->state != AT_ITEM)
+        return BPT_NOTFOUND;
+    const bpt *t = c->t;
+    bpt_leaf *l = c->leaf;
+    int i = c->idx;
+    size_t got = 0;
+    bpt_leaf *after = dir > 0 ? l->next : l->prev;
+    if (after)
+        prefetch_node(t, &after->h, true);
+    while (l && got < max) {
+        /* Two leaves ahead: the next one was asked for a round ago. */
+        after = dir > 0 ? l->next : l->prev;
+        bpt_leaf *ahead = after ? (dir > 0 ? after->next : after->prev) : NULL;
+        if (ahead)
+            prefetch_node(t, &ahead->h, true);
+        size_t avail = dir > 0 ? l->h.n - (uint32_t)i : (size_t)i + 1;
+        size_t take = max - got < avail ? max - got : avail;
+        if (dir > 0) {
+            if (keys)
+                memcpy(keys + got, leaf_keys(l) + i, take * sizeof(void *));
+            if (values)
+                memcpy(values + got, leaf_vals(t, l) + i, take * sizeof(void *));
+        } else {
+            for (size_t k = 0; k < take; k++) {
+                if (keys)
+                    keys[got + k] = leaf_keys(l)[i - (int)k];
+                if (values)
+                    values[got + k] = leaf_vals(t, l)[i - (int)k];
+            }
+        }
+        got += take;
+        if (take < avail) {
+            i += dir * (int)take;
+            break;
+        }
+        l = after;
+        i = l ? (dir > 0 ? 0 : (int)l->h.n - 1) : 0;
+    }
+    *count = got;
+    cursor_place(c, l, i, dir > 0 ? AT_AFTER : AT_BEFORE);
+    return BPT_OK;
+}
+
+bpt_status bpt_cursor_read(bpt_cursor *c, void **keys, void **values, size_t max, size_t *count)
+{
+    return cursor_read(c, 1, keys, values, max, count);
+}
+
+bpt_status bpt_cursor_read_prev(bpt_cursor *c, void **keys, void **values, size_t max,
+                                size_t *count)
+{
+    return cursor_read(c, -1, keys, values, max, count);
 }
 
 bpt_status bpt_cursor_next(bpt_cursor *c) { return cursor_step(c, 1); }

@@ -17,11 +17,12 @@ static int cmp_bytes(void *a, void *b)
 }
 
 /*
- * DEFINE_SEARCH defines a branch-free lower-bound search over n keys for a
- * comparison cmp(a, b) that cannot fail: the candidate range halves each
- * step with a conditional move instead of a jump.
+ * DEFINE_SEARCH defines a branch-free lower-bound search over n keys, given
+ * less(a, b) (0 or 1) and cmp(a, b) that cannot fail: the candidate range
+ * halves each step by a masked add, not a jump the CPU would mispredict, and
+ * only the last key is compared three ways.
  */
-#define DEFINE_SEARCH(name, cmp)                                                \
+#define DEFINE_SEARCH(name, less, cmp)                                         \
     int name(void *const *keys, int n, void *key, void *ctx, int *exact)       \
     {                                                                          \
         (void)ctx;                                                             \
@@ -33,14 +34,18 @@ static int cmp_bytes(void *a, void *b)
         int len = n;                                                           \
         while (len > 1) {                                                      \
             int half = len / 2;                                                \
-            base = cmp(base[half - 1], key) < 0 ? base + half : base;          \
+            base += half & -less(base[half - 1], key);                         \
             len -= half;                                                       \
         }                                                                      \
         int c = cmp(base[0], key);                                             \
-        int i = (int)(base - keys) + (c < 0);                                  \
         *exact = c == 0;                                                       \
-        return i;                                                              \
+        return (int)(base - keys) + (c < 0);                                   \
     }
+
+static int less_bytes(void *a, void *b)
+{
+    return cmp_bytes(a, b) < 0;
+}
 
 int bpt_compare_bytes(void *a, void *b, void *ctx)
 {
@@ -48,7 +53,7 @@ int bpt_compare_bytes(void *a, void *b, void *ctx)
     return cmp_bytes(a, b);
 }
 
-DEFINE_SEARCH(bpt_search_bytes, cmp_bytes)
+DEFINE_SEARCH(bpt_search_bytes, less_bytes, cmp_bytes)
 
 #ifdef BPT_HAVE_WORD64
 
@@ -110,8 +115,23 @@ int bpt_compare_double(void *a, void *b, void *ctx)
     return cmp_double(a, b);
 }
 
-DEFINE_SEARCH(bpt_search_i64, cmp_i64)
-DEFINE_SEARCH(bpt_search_u64, cmp_u64)
-DEFINE_SEARCH(bpt_search_double, cmp_double)
+static inline int less_i64(void *a, void *b)
+{
+    return bpt_word_to_i64(a) < bpt_word_to_i64(b);
+}
+
+static inline int less_u64(void *a, void *b)
+{
+    return bpt_word_to_u64(a) < bpt_word_to_u64(b);
+}
+
+static inline int less_double(void *a, void *b)
+{
+    return cmp_double(a, b) < 0;
+}
+
+DEFINE_SEARCH(bpt_search_i64, less_i64, cmp_i64)
+DEFINE_SEARCH(bpt_search_u64, less_u64, cmp_u64)
+DEFINE_SEARCH(bpt_search_double, less_double, cmp_double)
 
 #endif

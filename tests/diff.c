@@ -113,14 +113,32 @@ static bpt_status op_cursor(diff *d, diff_choose_fn choose, void *src)
         CHECK_EQ(rc, on_item ? BPT_OK : BPT_NOTFOUND);
         if (on_item)
             check_item(d, k, v, (size_t)pos);
-        if (choose(src, 4)) {
+        unsigned move = (unsigned)choose(src, 8);
+        if (move < 4) {
             rc = bpt_cursor_next(c);
             if (pos < (long)m->n)
                 pos++;
-        } else {
+        } else if (move < 6) {
             rc = bpt_cursor_prev(c);
             if (pos >= 0)
                 pos--;
+        } else {
+            /* A chunked read, forward (6) or backward (7). */
+            void *keys[16], *vals[16];
+            size_t max = choose(src, 17), got = 99;
+            bool fwd = move == 6;
+            rc = (fwd ? bpt_cursor_read : bpt_cursor_read_prev)(c, keys, vals, max, &got);
+            CHECK_EQ(rc, on_item ? BPT_OK : BPT_NOTFOUND);
+            if (on_item) {
+                size_t avail = fwd ? m->n - (size_t)pos : (size_t)pos + 1;
+                CHECK_EQ(got, max < avail ? max : avail);
+                for (size_t j = 0; j < got; j++)
+                    check_item(d, keys[j], vals[j], fwd ? (size_t)pos + j : (size_t)pos - j);
+                pos += fwd ? (long)got : -(long)got;
+            } else {
+                CHECK_EQ(got, 0);
+            }
+            rc = pos >= 0 && pos < (long)m->n ? BPT_OK : BPT_NOTFOUND;
         }
     }
     bpt_cursor_free(c);

@@ -537,6 +537,36 @@ static void test_cursor(void)
     CHECK_EQ(bpt_remove(t, W(0), NULL, NULL), BPT_OK);
     CHECK_EQ(bpt_cursor_next(c), BPT_ESTALE);
     CHECK_EQ(bpt_cursor_first(c), BPT_OK);
+
+    /* Chunked reads: keys 3, 6, ..., 597 and 301 are left. */
+    void *keys[300], *vals[300];
+    size_t got = 0;
+    CHECK_EQ(bpt_cursor_read(c, keys, vals, 5, &got), BPT_OK);
+    CHECK_EQ(got, 5);
+    CHECK_EQ(I(keys[0]), 3);
+    CHECK_EQ(I(vals[4]), 16);
+    CHECK_EQ(bpt_cursor_get(c, &k, NULL), BPT_OK);
+    CHECK_EQ(I(k), 18); /* the cursor moved past what it read */
+    CHECK_EQ(bpt_cursor_read(c, keys, NULL, 300, &got), BPT_OK);
+    CHECK_EQ(got, 195); /* 200 - 1 removed + 1 inserted - 5 read */
+    CHECK_EQ(I(keys[194]), 597);
+    CHECK_EQ(bpt_cursor_read(c, keys, vals, 10, &got), BPT_NOTFOUND);
+    CHECK_EQ(got, 0);
+    CHECK_EQ(bpt_cursor_prev(c), BPT_OK); /* back from after the end */
+    CHECK_EQ(bpt_cursor_read_prev(c, NULL, vals, 3, &got), BPT_OK);
+    CHECK_EQ(got, 3);
+    CHECK_EQ(I(vals[0]), 598);
+    CHECK_EQ(I(vals[2]), 592);
+    CHECK_EQ(bpt_cursor_read_prev(c, keys, vals, 0, &got), BPT_OK);
+    CHECK_EQ(got, 0);
+    CHECK_EQ(bpt_cursor_read_prev(c, keys, vals, 1000, &got), BPT_OK);
+    CHECK_EQ(got, 197);
+    CHECK_EQ(I(keys[196]), 3);
+    CHECK_EQ(bpt_cursor_read_prev(c, keys, vals, 1, &got), BPT_NOTFOUND);
+    CHECK_EQ(bpt_cursor_next(c), BPT_OK); /* forward from before the start */
+    CHECK_EQ(bpt_put(t, W(1), W(1), NULL), BPT_OK);
+    CHECK_EQ(bpt_cursor_read(c, keys, vals, 1, &got), BPT_ESTALE);
+    CHECK_EQ(bpt_cursor_first(c), BPT_OK);
     bpt_clear(t);
     CHECK_EQ(bpt_cursor_get(c, &k, NULL), BPT_ESTALE);
     bpt_cursor_free(c);
