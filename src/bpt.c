@@ -478,16 +478,23 @@ oom:
 
 /* ---- Lookups -------------------------------------------------------------- */
 
+/* find records the path to key: BPT_OK when present, BPT_NOTFOUND, BPT_ECMP. */
+static bpt_status find(const bpt *t, void *key, path *p)
+{
+    if (!t->root)
+        return BPT_NOTFOUND;
+    int found = descend(t, key, p);
+    if (found < 0)
+        return BPT_ECMP;
+    return found ? BPT_OK : BPT_NOTFOUND;
+}
+
 bpt_status bpt_get(const bpt *t, void *key, void **key_out, void **value_out)
 {
     path p;
-    if (!t->root)
-        return BPT_NOTFOUND;
-    int found = descend(t, key, &p);
-    if (found < 0)
-        return BPT_ECMP;
-    if (!found)
-        return BPT_NOTFOUND;
+    bpt_status rc = find(t, key, &p);
+    if (rc != BPT_OK)
+        return rc;
     return give_item(t, path_leaf(&p), path_pos(&p), key_out, value_out);
 }
 
@@ -930,17 +937,28 @@ static void remove_span(bpt *t, path *p, uint32_t count, void **key_out, void **
 
 /* ---- Updates -------------------------------------------------------------- */
 
-bpt_status bpt_put(bpt *t, void *key, void *value, void **old_value)
+/*
+ * insert_absent inserts key -> value when no equal key is present (BPT_OK);
+ * otherwise it returns BPT_EXISTS with p leading to the present item.
+ */
+static bpt_status insert_absent(bpt *t, void *key, void *value, path *p)
 {
-    path p;
     if (!t->root)
         return insert_first(t, key, value);
-    int found = descend(t, key, &p);
+    int found = descend(t, key, p);
     if (found < 0)
         return BPT_ECMP;
     if (!found)
-        return insert_at(t, &p, key, value);
+        return insert_at(t, p, key, value);
+    return BPT_EXISTS;
+}
 
+bpt_status bpt_put(bpt *t, void *key, void *value, void **old_value)
+{
+    path p;
+    bpt_status rc = insert_absent(t, key, value, &p);
+    if (rc != BPT_EXISTS)
+        return rc;
     void **slot = &leaf_vals(t, path_leaf(&p))[path_pos(&p)];
     void *old = *slot;
     if (t->cfg.retain_value)
@@ -956,30 +974,19 @@ bpt_status bpt_put(bpt *t, void *key, void *value, void **old_value)
 bpt_status bpt_insert(bpt *t, void *key, void *value, void **existing)
 {
     path p;
-    if (!t->root)
-        return insert_first(t, key, value);
-    int found = descend(t, key, &p);
-    if (found < 0)
-        return BPT_ECMP;
-    if (!found)
-        return insert_at(t, &p, key, value);
-    if (existing)
+    bpt_status rc = insert_absent(t, key, value, &p);
+    if (rc == BPT_EXISTS && existing)
         *existing = leaf_vals(t, path_leaf(&p))[path_pos(&p)];
-    return BPT_EXISTS;
+    return rc;
 }
 
 bpt_status bpt_remove(bpt *t, void *key, void **key_out, void **value_out)
 {
     path p;
-    if (!t->root)
-        return BPT_NOTFOUND;
-    int found = descend(t, key, &p);
-    if (found < 0)
-        return BPT_ECMP;
-    if (!found)
-        return BPT_NOTFOUND;
-    remove_span(t, &p, 1, key_out, value_out);
-    return BPT_OK;
+    bpt_status rc = find(t, key, &p);
+    if (rc == BPT_OK)
+        remove_span(t, &p, 1, key_out, value_out);
+    return rc;
 }
 
 static bpt_status pop_edge(bpt *t, bool last, void **key_out, void **value_out)
