@@ -18,7 +18,9 @@
  * "owned" out-parameter (removals, replaced values) carries the tree's
  * reference: the caller now owns it. Passing NULL for such an out-parameter
  * makes the tree release the word instead. Words handed back through a
- * "borrowed" out-parameter (lookups, cursors) stay owned by the tree.
+ * "borrowed" out-parameter (lookups, cursors) stay owned by the tree. The
+ * callbacks see every stored word, NULL included (bpt_bulk_load without
+ * values stores NULL values).
  *
  * Callbacks (compare, search, retain, release, allocator) must not call into
  * the same tree, except that compare and search may call read-only functions.
@@ -72,10 +74,12 @@ typedef int (*bpt_compare_fn)(void *a, void *b, void *ctx);
 /*
  * bpt_search_fn is the node-search hook: it returns the index of the first of
  * keys[0..n) that is not less than key (n when every key is less), and sets
- * *exact to 1 when that key is equal to key, else 0. It returns -1 when a
- * comparison fails. keys[0..n) is strictly increasing. Results outside
- * [-1, n] are clamped by the tree, so even an inconsistent hook cannot make
- * the tree touch memory it does not own.
+ * *exact to 1 when that key is equal to key, else 0. Any negative result
+ * means a comparison failed. keys[0..n) is strictly increasing. A result
+ * above n is taken as n, so even an inconsistent hook cannot make the tree
+ * touch memory it does not own; it can only make the order wrong (an
+ * "exact" answer at a branch, for instance, sends bpt_put to the first key
+ * of that subtree), which bpt_check reports.
  */
 typedef int (*bpt_search_fn)(void *const *keys, int n, void *key, void *ctx,
                              int *exact);
@@ -291,8 +295,9 @@ bpt_status bpt_cursor_seek_at(bpt_cursor *c, size_t index);
 /*
  * bpt_cursor_next and bpt_cursor_prev move one item forward or back. Before
  * the first item, next goes to the first; after the last, prev goes to the
- * last. They return BPT_NOTFOUND when they step off either end, BPT_ESTALE
- * when the tree changed since the last seek.
+ * last. They return BPT_NOTFOUND when they step off either end (on an empty
+ * tree, next leaves the cursor after the end and prev before the start),
+ * BPT_ESTALE when the tree changed since the last seek.
  */
 bpt_status bpt_cursor_next(bpt_cursor *c);
 bpt_status bpt_cursor_prev(bpt_cursor *c);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: the C suite in a plain build, again in an ASan+UBSan
-# build, and again under valgrind. Prints "N passed, N failed" at the end.
-# SEED=n and STEPS=n are passed through to the randomized tests.
+# Runs every test: the C suite and the fuzz corpus replay in a plain build,
+# again in an ASan+UBSan build, again under valgrind, then each libFuzzer
+# target for FUZZ_SECONDS (default 60; 0 skips). Prints "N passed, N failed"
+# at the end. SEED=n and STEPS=n are passed through to the randomized tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,6 +55,27 @@ if command -v valgrind >/dev/null; then
 else
   echo "valgrind not found: run scripts/install-test-deps.sh" >&2
   failed=$((failed + 1))
+fi
+
+fuzz_seconds=${FUZZ_SECONDS:-60}
+if [ "$fuzz_seconds" -gt 0 ]; then
+  if command -v clang-19 >/dev/null; then
+    for target in ops oom cmpfail; do
+      echo "== fuzz $target for ${fuzz_seconds}s"
+      log=$(mktemp)
+      if fuzz/run.sh "$target" "$fuzz_seconds" >"$log" 2>&1; then
+        passed=$((passed + 1))
+        grep -E '^#[0-9]+ +DONE|stat::number_of_executed_units|stat::average_exec_per_sec' "$log" || true
+      else
+        failed=$((failed + 1))
+        tail -n 60 "$log"
+      fi
+      rm -f "$log"
+    done
+  else
+    echo "clang-19 not found: run scripts/install-test-deps.sh" >&2
+    failed=$((failed + 1))
+  fi
 fi
 
 echo "tests: $passed passed, $failed failed"

@@ -372,6 +372,8 @@ bpt_status bpt_new(const bpt_config *cfg, bpt **out)
 
 void bpt_clear(bpt *t)
 {
+    if (!t->root)
+        return; /* nothing changes, so cursors stay valid */
     subtree_free(t, t->root, true);
     t->root = NULL;
     t->first = t->last = NULL;
@@ -870,8 +872,9 @@ static bool rebalance_pair(bpt *t, bpt_branch *parent, uint32_t j)
 
 /*
  * remove_span removes count >= 1 items of the path's leaf from its position
- * on, then restores the fill bounds up the path. With owned out-parameters
- * (count == 1 only) the item is handed back; otherwise it is released.
+ * on, then restores the fill bounds up the path. Owned out-parameters hand
+ * the item back and are only for count == 1 (single removals and pops);
+ * range removal passes NULL and every item is released.
  * Needs no comparison and no allocation, so it cannot fail.
  */
 static void remove_span(bpt *t, path *p, uint32_t count, void **key_out, void **value_out)

@@ -98,8 +98,7 @@ bpt_allocator test_allocator(test_alloc *a)
 int test_compare(void *a, void *b, void *ctx)
 {
     test_ctx *c = ctx;
-    c->cmp_calls++;
-    if (c->cmp_fail_at && c->cmp_calls == c->cmp_fail_at) {
+    if (!c->quiet && ++c->cmp_calls == c->cmp_fail_at) {
         c->cmp_failures++;
         return BPT_CMP_ERROR;
     }

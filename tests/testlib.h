@@ -90,6 +90,7 @@ typedef struct test_ctx {
     long cmp_calls;      /* comparator calls so far */
     long cmp_fail_at;    /* fail comparator call number cmp_fail_at; 0: never */
     long cmp_failures;
+    bool quiet;          /* set while a test checks: not counted, never fails */
     test_refs *refs;     /* NULL: no ownership accounting */
 } test_ctx;
 
