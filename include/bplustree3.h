@@ -166,6 +166,12 @@ double bpt_word_to_double(void *w);
  */
 bpt_status bpt_new(const bpt_config *cfg, bpt **out);
 
+/*
+ * bpt_set_context changes the ctx passed to t's callbacks, for instance for
+ * a copy whose keys belong to another owner than the original's.
+ */
+void bpt_set_context(bpt *t, void *ctx);
+
 /* bpt_free releases every key and value, then frees the tree. NULL is ok. */
 void bpt_free(bpt *t);
 
@@ -225,6 +231,13 @@ bpt_status bpt_rank(const bpt *t, void *key, size_t *rank);
 /* bpt_at returns (borrowed) the item at 0-based position index, O(log n). */
 bpt_status bpt_at(const bpt *t, size_t index, void **key_out, void **value_out);
 
+/*
+ * bpt_visit calls fn(key, value, arg) for every item in order (borrowed),
+ * without allocating, and stops at the first non-zero return, which it
+ * returns (0 when every call returned 0). fn must not modify the tree.
+ */
+int bpt_visit(const bpt *t, int (*fn)(void *key, void *value, void *arg), void *arg);
+
 /* ---- Updates ------------------------------------------------------------- */
 
 /*
@@ -270,7 +283,8 @@ bpt_status bpt_remove_range(bpt *t, void *const *lo, void *const *hi,
  * Any change to the tree's structure (insert, remove, clear, bulk load...)
  * invalidates it: its next move or read returns BPT_ESTALE until it is
  * positioned again. Replacing a value (bpt_put on a present key) does not.
- * Free a tree's cursors before the tree.
+ * Do not use a cursor after its tree is freed; freeing it then is allowed
+ * (it keeps its own copy of the allocator).
  */
 
 /* bpt_cursor_new creates a cursor over t, positioned before the first item. */

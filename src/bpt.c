@@ -370,6 +370,11 @@ bpt_status bpt_new(const bpt_config *cfg, bpt **out)
     return BPT_OK;
 }
 
+void bpt_set_context(bpt *t, void *ctx)
+{
+    t->cfg.ctx = ctx;
+}
+
 void bpt_clear(bpt *t)
 {
     if (!t->root)
@@ -584,6 +589,18 @@ bpt_status bpt_rank(const bpt *t, void *key, size_t *rank)
         return BPT_ECMP;
     *rank = path_rank(t, &p);
     return found ? BPT_OK : BPT_NOTFOUND;
+}
+
+int bpt_visit(const bpt *t, int (*fn)(void *key, void *value, void *arg), void *arg)
+{
+    for (bpt_leaf *l = t->first; l; l = l->next) {
+        for (uint32_t i = 0; i < l->h.n; i++) {
+            int rc = fn(leaf_keys(l)[i], leaf_vals(t, l)[i], arg);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
 }
 
 bpt_status bpt_at(const bpt *t, size_t index, void **key_out, void **value_out)
@@ -1143,6 +1160,7 @@ typedef enum { AT_BEFORE = -1, AT_ITEM = 0, AT_AFTER = 1 } cursor_state;
 
 struct bpt_cursor {
     bpt *t;
+    bpt_allocator allocator; /* its own copy: freeing needs no tree */
     bpt_leaf *leaf;
     int idx;
     cursor_state state;
@@ -1155,6 +1173,7 @@ bpt_status bpt_cursor_new(bpt *t, bpt_cursor **out)
     if (!c)
         return BPT_ENOMEM;
     c->t = t;
+    c->allocator = t->cfg.allocator;
     c->leaf = NULL;
     c->idx = 0;
     c->state = AT_BEFORE;
@@ -1166,7 +1185,7 @@ bpt_status bpt_cursor_new(bpt *t, bpt_cursor **out)
 void bpt_cursor_free(bpt_cursor *c)
 {
     if (c)
-        mem_free(&c->t->cfg.allocator, c, sizeof *c);
+        mem_free(&c->allocator, c, sizeof *c);
 }
 
 /* cursor_place positions c at (l, i), or off an end when l is NULL. */

@@ -306,6 +306,20 @@ static void test_copy(void)
         CHECK_EQ(refs.key[m.items[i].key], 2);
         CHECK_EQ(refs.value[m.items[i].value], 2);
     }
+    /* A copy can be handed to another owner's callbacks. */
+    test_refs other_refs;
+    memset(&other_refs, 0, sizeof other_refs);
+    other_refs.key[3] = other_refs.value[4] = 1; /* the copy's references to 3 -> 4 */
+    refs.key[3]--;                               /* now counted by the other owner */
+    refs.value[4]--;
+    test_ctx other = {.refs = &other_refs};
+    bpt_set_context(c, &other);
+    CHECK_EQ(bpt_remove(c, W(3), NULL, NULL), BPT_OK);
+    CHECK_EQ(other_refs.key[3], 0); /* released through the new context */
+    CHECK_EQ(other_refs.value[4], 0);
+    CHECK(other.cmp_calls > 0);
+    CHECK_EQ(refs.key[3], 1); /* the original's own reference is untouched */
+    bpt_set_context(c, &ctx);
     /* Independent: changing one leaves the other alone. */
     CHECK_EQ(bpt_remove(c, W(0), NULL, NULL), BPT_OK);
     CHECK_EQ(bpt_put(c, W(1), W(1), NULL), BPT_OK);
@@ -695,6 +709,49 @@ static void test_builtin_trees(void)
     bpt_free(t);
 }
 
+typedef struct visit_state {
+    int64_t next_key;
+    int calls, stop_after;
+} visit_state;
+
+static int visit_check(void *key, void *value, void *arg)
+{
+    visit_state *s = arg;
+    CHECK_EQ(I(key), s->next_key);
+    CHECK_EQ(I(value), s->next_key + 1);
+    s->next_key += 2;
+    return ++s->calls == s->stop_after ? 7 : 0;
+}
+
+static void test_visit(void)
+{
+    bpt *t = new_tree(4);
+    visit_state s = {0, 0, 0};
+    CHECK_EQ(bpt_visit(t, visit_check, &s), 0);
+    CHECK_EQ(s.calls, 0);
+    fill(t, NULL, 300, 2);
+    long allocs = alloc.calls;
+    CHECK_EQ(bpt_visit(t, visit_check, &s), 0);
+    CHECK_EQ(s.calls, 300);
+    CHECK_EQ(alloc.calls, allocs); /* no allocation */
+    s = (visit_state){0, 0, 123};
+    CHECK_EQ(bpt_visit(t, visit_check, &s), 7); /* stops when told */
+    CHECK_EQ(s.calls, 123);
+    done(t);
+}
+
+/* A cursor may be freed after its tree. */
+static void test_cursor_outlives_tree(void)
+{
+    bpt *t = new_tree(4);
+    bpt_cursor *c;
+    CHECK_EQ(bpt_cursor_new(t, &c), BPT_OK);
+    bpt_free(t);
+    CHECK_EQ(alloc.live, 1);
+    bpt_cursor_free(c);
+    CHECK_EQ(alloc.live, 0);
+}
+
 /* A custom allocator sees every byte back, with the size it handed out. */
 static void test_allocator_accounting(void)
 {
@@ -727,6 +784,8 @@ int main(void)
     RUN(test_builtin_compare);
     RUN(test_builtin_search);
     RUN(test_builtin_trees);
+    RUN(test_visit);
+    RUN(test_cursor_outlives_tree);
     RUN(test_allocator_accounting);
     return 0;
 }

@@ -1,0 +1,210 @@
+"""bplustree3: a B+ tree ordered map with a C core.
+
+>>> from bplustree3 import BPlusTreeMap
+>>> m = BPlusTreeMap({3: "c", 1: "a", 2: "b"})
+>>> list(m.items())
+[(1, 'a'), (2, 'b'), (3, 'c')]
+>>> m.floor(2.5)
+(2, 'b')
+>>> list(m.irange(2, 3))
+[2, 3]
+"""
+
+from collections.abc import ItemsView, KeysView, Mapping, MutableMapping, ValuesView
+import reprlib
+
+from ._bplustree3 import (
+    DEFAULT_CAPACITY,
+    MAX_CAPACITY,
+    MIN_CAPACITY,
+    BPlusTreeMapBase,
+    InvariantError,
+)
+
+__all__ = ["BPlusTreeMap", "InvariantError", "DEFAULT_CAPACITY", "MIN_CAPACITY", "MAX_CAPACITY"]
+
+try:
+    from importlib.metadata import version as _version
+
+    __version__ = _version("bplustree3")
+except Exception:  # not installed as a distribution (a source checkout)
+    __version__ = "0+unknown"
+
+_KEYS, _VALUES, _ITEMS = 0, 1, 2
+
+
+class _Keys(KeysView):
+    """A live, set-like, reversible view of a BPlusTreeMap's keys."""
+
+    __slots__ = ()
+
+    def __iter__(self):
+        return self._mapping._iter(_KEYS, False, None, None, True, False)
+
+    def __reversed__(self):
+        return self._mapping._iter(_KEYS, True, None, None, True, False)
+
+
+class _Values(ValuesView):
+    """A live, reversible view of a BPlusTreeMap's values."""
+
+    __slots__ = ()
+
+    def __iter__(self):
+        return self._mapping._iter(_VALUES, False, None, None, True, False)
+
+    def __reversed__(self):
+        return self._mapping._iter(_VALUES, True, None, None, True, False)
+
+
+class _Items(ItemsView):
+    """A live, set-like, reversible view of a BPlusTreeMap's items."""
+
+    __slots__ = ()
+
+    def __iter__(self):
+        return self._mapping._iter(_ITEMS, False, None, None, True, False)
+
+    def __reversed__(self):
+        return self._mapping._iter(_ITEMS, True, None, None, True, False)
+
+
+class BPlusTreeMap(BPlusTreeMapBase):
+    """A mutable mapping that keeps its keys sorted, backed by a C B+ tree.
+
+    ``BPlusTreeMap(items=(), /, *, capacity=None)``: ``items`` is a mapping
+    or an iterable of (key, value) pairs; ``capacity`` (4 to 4096, default
+    64) is the number of keys per node. Keys are ordered with ``<``; all
+    keys must be comparable with each other.
+
+    Lookups, insertions and deletions cost O(log n) comparisons; ``len`` is
+    O(1); iteration walks the leaves without re-descending.
+    """
+
+    __slots__ = ()
+
+    def keys(self, start_key=None, end_key=None):
+        """Keys in [start_key, end_key) as an iterator, or, with no
+        arguments, a live set-like view. O(log n) to start, O(1) per key.
+
+        >>> list(BPlusTreeMap({1: 0, 2: 0, 3: 0}).keys(2))
+        [2, 3]
+        """
+        if start_key is None and end_key is None:
+            return _Keys(self)
+        return self._iter(_KEYS, False, start_key, end_key, True, False)
+
+    def values(self, start_key=None, end_key=None):
+        """Values of the keys in [start_key, end_key), or a live view.
+
+        >>> list(BPlusTreeMap({1: "a", 2: "b"}).values(None, 2))
+        ['a']
+        """
+        if start_key is None and end_key is None:
+            return _Values(self)
+        return self._iter(_VALUES, False, start_key, end_key, True, False)
+
+    def items(self, start_key=None, end_key=None):
+        """(key, value) pairs with key in [start_key, end_key), or a live view.
+
+        >>> list(BPlusTreeMap({1: "a", 2: "b"}).items(2))
+        [(2, 'b')]
+        """
+        if start_key is None and end_key is None:
+            return _Items(self)
+        return self._iter(_ITEMS, False, start_key, end_key, True, False)
+
+    def range(self, start_key=None, end_key=None):
+        """(key, value) pairs with key in [start_key, end_key), as an iterator.
+        O(log n) to start, O(1) per item.
+
+        >>> list(BPlusTreeMap({1: "a", 2: "b", 3: "c"}).range(2, 3))
+        [(2, 'b')]
+        """
+        return self._iter(_ITEMS, False, start_key, end_key, True, False)
+
+    def irange(self, minimum=None, maximum=None, inclusive=(True, True), reverse=False):
+        """Keys between minimum and maximum (None: unbounded), each end
+        included or not as ``inclusive`` says, as in sortedcontainers.
+        O(log n) to start, O(1) per key.
+
+        >>> list(BPlusTreeMap.fromkeys(range(6)).irange(1, 4, (False, True), reverse=True))
+        [4, 3, 2]
+        """
+        lo_incl, hi_incl = inclusive
+        return self._iter(_KEYS, bool(reverse), minimum, maximum, bool(lo_incl), bool(hi_incl))
+
+    @classmethod
+    def fromkeys(cls, iterable, value=None):
+        """A new map with keys from iterable, each mapped to value."""
+        m = cls()
+        for key in iterable:
+            m[key] = value
+        return m
+
+    def __eq__(self, other):
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        if len(self) != len(other):
+            return False
+        for key, value in self.items():
+            try:
+                theirs = other[key]
+            except KeyError:
+                return False
+            if not (theirs is value or theirs == value):
+                return False
+        return True
+
+    __hash__ = None  # mutable
+
+    @reprlib.recursive_repr()
+    def __repr__(self):
+        items = ", ".join(f"{k!r}: {v!r}" for k, v in self.items())
+        return f"{type(self).__name__}({{{items}}})"
+
+    def __or__(self, other):
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        new = self.copy()
+        new.update(other)
+        return new
+
+    def __ror__(self, other):
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        new = type(self)(other, capacity=self.capacity)
+        new.update(self)
+        return new
+
+    def __ior__(self, other):
+        self.update(other)
+        return self
+
+    def __reduce__(self):
+        state = getattr(self, "__dict__", None) or None
+        return (_rebuild, (type(self), list(self.items()), self.capacity), state)
+
+    def __copy__(self):
+        return self.copy()
+
+    def __deepcopy__(self, memo):
+        import copy
+
+        new = type(self)(capacity=self.capacity)
+        memo[id(self)] = new
+        for key, value in self.items():
+            new[copy.deepcopy(key, memo)] = copy.deepcopy(value, memo)
+        return new
+
+    def __class_getitem__(cls, params):
+        import types
+
+        return types.GenericAlias(cls, params)
+
+
+def _rebuild(cls, items, capacity):
+    return cls.from_sorted_items(items, capacity=capacity)
+
+
+MutableMapping.register(BPlusTreeMap)

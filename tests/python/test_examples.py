@@ -1,0 +1,35 @@
+"""The examples run and print exactly what their comments promise."""
+
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
+
+EXPECTED = {
+    "basic_usage.py": [
+        "['alice', 'carol', 'dave']",
+        "95 3",
+        "('alice', 95) ('dave', 88)",
+        "('alice', 95)",
+        "{'carol': 82, 'dave': 88}",
+    ],
+    "range_queries.py": [
+        "[20, 30, 40]",
+        "[20, 30, 40, 50]",
+        "[40, 30]",
+        "(30, 'event-30') (40, 'event-40')",
+        "(20, 'event-20') None",
+        "3",
+        "[0, 10, 20, 30, 40, 50, 90]",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_prints_what_it_says(name):
+    out = subprocess.run([sys.executable, str(EXAMPLES / name)], check=True,
+                         capture_output=True, text=True).stdout.splitlines()
+    assert out == EXPECTED[name]
