@@ -19,6 +19,7 @@
 #include <Python.h>
 
 #include <stdbool.h>
+#include <string.h>
 
 #include "bplustree3.h"
 #include "bpt_check.h"
@@ -45,8 +46,17 @@ static int PyModule_AddObjectRef(PyObject *mod, const char *name, PyObject *valu
 
 static PyObject *InvariantError;
 
+/*
+ * The keys a map holds, for type-specialised searches (as CPython's list.sort
+ * picks unsafe_long_compare and friends): exact ints that fit in 64 bits,
+ * exact floats, exact strs, or anything (compared with <).
+ */
+typedef enum { KEYS_NONE, KEYS_INT, KEYS_FLOAT, KEYS_STR, KEYS_ANY } key_kind;
+
 typedef struct {
     PyObject_HEAD
+    key_kind kinds;      /* of every key stored; KEYS_NONE when empty */
+    key_kind call_kind;  /* the search the current core call uses */
     bpt *tree;           /* NULL only after tp_clear; see tree_of */
     unsigned capacity;
     int busy;            /* core calls in progress that may run Python code */
@@ -71,14 +81,96 @@ static int py_compare(void *a, void *b, void *ctx)
     return gt;
 }
 
+/* kind_of classifies one key. */
+static key_kind kind_of(PyObject *key)
+{
+    if (PyLong_CheckExact(key)) {
+        int overflow;
+        (void)PyLong_AsLongLongAndOverflow(key, &overflow);
+        return overflow ? KEYS_ANY : KEYS_INT;
+    }
+    if (PyFloat_CheckExact(key))
+        return KEYS_FLOAT;
+    if (PyUnicode_CheckExact(key))
+        return KEYS_STR;
+    return KEYS_ANY;
+}
+
 /*
- * py_search is the node search for any keys: a binary search that asks only
- * "keys[mid] < key", then one "key < keys[i]" to tell equality, as bisect
- * and sortedcontainers do.
+ * str_less orders two exact strs as str.__lt__ does (by code point): memcmp
+ * when both are one byte per character, PyUnicode_Compare otherwise (which
+ * cannot fail for two exact strs).
+ */
+static inline int str_less(PyObject *a, PyObject *b)
+{
+    if (PyUnicode_KIND(a) == PyUnicode_1BYTE_KIND && PyUnicode_KIND(b) == PyUnicode_1BYTE_KIND) {
+        Py_ssize_t la = PyUnicode_GET_LENGTH(a), lb = PyUnicode_GET_LENGTH(b);
+        int c = memcmp(PyUnicode_1BYTE_DATA(a), PyUnicode_1BYTE_DATA(b),
+                       (size_t)(la < lb ? la : lb));
+        return c < 0 || (c == 0 && la < lb);
+    }
+    return PyUnicode_Compare(a, b) < 0;
+}
+
+/*
+ * DEFINE_TYPED_SEARCH defines a lower-bound search over keys all of one
+ * exact type, with the search key's value read once (prep) and each node
+ * key's read without a call (value), compared with less; no comparison
+ * can fail or run Python code.
+ */
+#define DEFINE_TYPED_SEARCH(name, T, prep, value, less)                        \
+    static int name(void *const *keys, int n, PyObject *key, int *exact)       \
+    {                                                                          \
+        T k = prep(key);                                                       \
+        int lo = 0, hi = n;                                                    \
+        while (lo < hi) {                                                      \
+            int mid = lo + (hi - lo) / 2;                                      \
+            if (less(value((PyObject *)keys[mid]), k))                         \
+                lo = mid + 1;                                                  \
+            else                                                               \
+                hi = mid;                                                      \
+        }                                                                      \
+        *exact = lo < n && !less(k, value((PyObject *)keys[lo]));              \
+        return lo;                                                             \
+    }
+
+static inline long long int_value(PyObject *o)
+{
+    /* An exact int known to fit. PyLong_AsLongLong goes through a byte
+     * array for ints of more than one digit; this walks the digits. */
+    int overflow;
+    return PyLong_AsLongLongAndOverflow(o, &overflow);
+}
+
+static inline PyObject *same(PyObject *o)
+{
+    return o;
+}
+
+#define LESS(a, b) ((a) < (b))
+
+DEFINE_TYPED_SEARCH(search_int, long long, int_value, int_value, LESS)
+DEFINE_TYPED_SEARCH(search_float, double, PyFloat_AS_DOUBLE, PyFloat_AS_DOUBLE, LESS)
+DEFINE_TYPED_SEARCH(search_str, PyObject *, same, same, str_less)
+
+/*
+ * py_search is the node search. With keys of one exact type and a search
+ * key of that type it uses the typed search; otherwise a binary search that
+ * asks only "keys[mid] < key", then one "key < keys[i]" to tell equality, as
+ * bisect and sortedcontainers do.
  */
 static int py_search(void *const *keys, int n, void *key, void *ctx, int *exact)
 {
-    (void)ctx;
+    switch (ctx ? ((MapObject *)ctx)->call_kind : KEYS_ANY) {
+    case KEYS_INT:
+        return search_int(keys, n, key, exact);
+    case KEYS_FLOAT:
+        return search_float(keys, n, key, exact);
+    case KEYS_STR:
+        return search_str(keys, n, key, exact);
+    default:
+        break;
+    }
     int lo = 0, hi = n;
     while (lo < hi) {
         int mid = lo + (hi - lo) / 2;
@@ -116,16 +208,22 @@ static void py_release(void *w, void *ctx)
         m->releasing--;
 }
 
+/* Blocks the core holds (trees, nodes, cursors), for the leak tests. */
+static Py_ssize_t live_blocks;
+
 static void *py_alloc(size_t size, void *ctx)
 {
     (void)ctx;
-    return PyMem_Malloc(size);
+    void *p = PyMem_Malloc(size);
+    live_blocks += p != NULL;
+    return p;
 }
 
 static void py_free(void *p, size_t size, void *ctx)
 {
     (void)size;
     (void)ctx;
+    live_blocks--;
     PyMem_Free(p);
 }
 
@@ -174,6 +272,46 @@ static int guard_write(MapObject *m)
         return -1;
     }
     return 0;
+}
+
+/*
+ * enter starts a core call that may search for keys a and b (either may be
+ * NULL): it marks the map busy and picks the typed search when the map's
+ * keys and the call's keys are all of one type. It returns the search kind
+ * to restore in leave: a comparison in an outer call may have run Python
+ * code that made this (nested, read-only) call.
+ */
+static key_kind enter(MapObject *m, PyObject *a, PyObject *b)
+{
+    key_kind saved = m->call_kind, k = m->kinds;
+    if (k == KEYS_NONE || (a && kind_of(a) != k) || (b && kind_of(b) != k))
+        k = KEYS_ANY;
+    m->call_kind = k;
+    m->busy++;
+    return saved;
+}
+
+static void leave(MapObject *m, key_kind saved)
+{
+    m->busy--;
+    m->call_kind = saved;
+}
+
+/* note_insert records the kind of a key just added. */
+static void note_insert(MapObject *m, PyObject *key)
+{
+    key_kind k = kind_of(key);
+    if (bpt_size(m->tree) == 1)
+        m->kinds = k;
+    else if (m->kinds != k)
+        m->kinds = KEYS_ANY;
+}
+
+/* note_removal forgets the kinds once the map is empty. */
+static void note_removal(MapObject *m)
+{
+    if (!m->tree || bpt_size(m->tree) == 0)
+        m->kinds = KEYS_NONE;
 }
 
 /* tree_of returns m's tree, making one if tp_clear took it. */
@@ -295,6 +433,7 @@ static void detach_tree(MapObject *m)
 {
     bpt *old = m->tree;
     m->tree = NULL;
+    m->kinds = KEYS_NONE;
     m->generation++;
     if (old) {
         bpt_set_context(old, NULL); /* m is already empty: __del__ may use it */
@@ -359,9 +498,9 @@ static int lookup(MapObject *m, PyObject *key, PyObject **value)
     if (!m->tree)
         return 0;
     void *v = NULL;
-    m->busy++;
+    key_kind saved = enter(m, key, NULL);
     bpt_status rc = bpt_get(m->tree, key, NULL, &v);
-    m->busy--;
+    leave(m, saved);
     if (rc < 0)
         return raise_status(rc);
     *value = v;
@@ -396,13 +535,15 @@ static int put(MapObject *m, PyObject *key, PyObject *value)
     if (!t)
         return -1;
     void *old = NULL;
-    m->busy++;
+    key_kind saved = enter(m, key, NULL);
     bpt_status rc = bpt_put(t, key, value, &old);
-    m->busy--;
+    leave(m, saved);
     if (rc < 0)
         return raise_status(rc);
     if (rc == BPT_REPLACED)
         Py_DECREF((PyObject *)old);
+    else
+        note_insert(m, key);
     return 0;
 }
 
@@ -414,13 +555,14 @@ static int take(MapObject *m, PyObject *key, PyObject **value)
     if (!m->tree)
         return 0;
     void *k = NULL, *v = NULL;
-    m->busy++;
+    key_kind saved = enter(m, key, NULL);
     bpt_status rc = bpt_remove(m->tree, key, &k, &v);
-    m->busy--;
+    leave(m, saved);
     if (rc < 0)
         return raise_status(rc);
     if (rc == BPT_NOTFOUND)
         return 0;
+    note_removal(m);
     Py_DECREF((PyObject *)k);
     *value = v;
     return 1;
@@ -581,6 +723,7 @@ static PyObject *pop_edge(MapObject *m, bool last)
         PyErr_SetString(PyExc_KeyError, "popitem(): BPlusTreeMap is empty");
         return NULL;
     }
+    note_removal(m);
     PyObject *pair = PyTuple_New(2);
     if (!pair) {
         /* The item is out of the tree already: drop it rather than leak. */
@@ -614,13 +757,15 @@ static PyObject *Map_setdefault(MapObject *m, PyObject *const *args, Py_ssize_t 
     if (!t)
         return NULL;
     void *existing = NULL;
-    m->busy++;
+    key_kind saved = enter(m, args[0], NULL);
     bpt_status rc = bpt_insert(t, args[0], dflt, &existing);
-    m->busy--;
+    leave(m, saved);
     if (rc < 0) {
         raise_status(rc);
         return NULL;
     }
+    if (rc == BPT_OK)
+        note_insert(m, args[0]);
     return Py_NewRef(rc == BPT_EXISTS ? (PyObject *)existing : dflt);
 }
 
@@ -633,6 +778,7 @@ static PyObject *Map_clear(MapObject *m, PyObject *Py_UNUSED(ignored))
         return NULL;
     bpt *old = m->tree;
     m->tree = fresh;
+    m->kinds = KEYS_NONE;
     m->generation++;
     if (old) {
         bpt_set_context(old, NULL); /* __del__ of its items sees an empty, usable map */
@@ -694,6 +840,7 @@ static PyObject *Map_copy(MapObject *m, PyObject *Py_UNUSED(ignored))
         /* The copy's callbacks must point at the new map. */
         bpt_free(c->tree);
         c->tree = copy;
+        c->kinds = m->kinds;
         bpt_set_context(copy, c);
     }
     return (PyObject *)c;
@@ -739,9 +886,9 @@ static PyObject *neighbour(MapObject *m, PyObject *key, neighbour_fn fn)
     if (!m->tree)
         Py_RETURN_NONE;
     void *k, *v;
-    m->busy++;
+    key_kind saved = enter(m, key, NULL);
     bpt_status rc = fn(m->tree, key, &k, &v);
-    m->busy--;
+    leave(m, saved);
     if (rc < 0) {
         raise_status(rc);
         return NULL;
@@ -762,9 +909,9 @@ static PyObject *Map_higher(MapObject *m, PyObject *key) { return neighbour(m, k
  */
 static int bound_rank(MapObject *m, PyObject *key, bool after_equal, size_t *rank)
 {
-    m->busy++;
+    key_kind saved = enter(m, key, NULL);
     bpt_status rc = bpt_rank(m->tree, key, rank);
-    m->busy--;
+    leave(m, saved);
     if (rc < 0)
         return raise_status(rc);
     if (rc == BPT_OK && after_equal)
@@ -802,14 +949,15 @@ static PyObject *Map_delete_range(MapObject *m, PyObject *args, PyObject *kwds)
         return PyLong_FromLong(0);
     void *lo_w = lo, *hi_w = hi;
     size_t removed = 0;
-    m->busy++;
+    key_kind saved = enter(m, lo == Py_None ? NULL : lo, hi == Py_None ? NULL : hi);
     bpt_status rc = bpt_remove_range(m->tree, lo == Py_None ? NULL : &lo_w,
                                      hi == Py_None ? NULL : &hi_w, &removed);
-    m->busy--;
+    leave(m, saved);
     if (rc < 0) {
         raise_status(rc);
         return NULL;
     }
+    note_removal(m);
     return PyLong_FromSize_t(removed);
 }
 
@@ -885,6 +1033,12 @@ static PyObject *Map_from_sorted_items(PyTypeObject *type, PyObject *args, PyObj
     m->busy++;
     bpt_status rc = bpt_bulk_load(m->tree, keys, vals, (size_t)n);
     m->busy--;
+    if (rc == BPT_OK && n > 0) {
+        m->kinds = kind_of(keys[0]);
+        for (Py_ssize_t i = 1; i < n && m->kinds != KEYS_ANY; i++)
+            if (kind_of(keys[i]) != m->kinds)
+                m->kinds = KEYS_ANY;
+    }
     if (rc == BPT_EINVAL) {
         PyErr_SetString(PyExc_ValueError,
                         "from_sorted_items() needs keys in strictly increasing order");
@@ -1145,11 +1299,24 @@ static PyTypeObject MapType = {
     .tp_weaklistoffset = offsetof(MapObject, weakreflist),
 };
 
+static PyObject *mod_live_blocks(PyObject *mod, PyObject *Py_UNUSED(ignored))
+{
+    (void)mod;
+    return PyLong_FromSsize_t(live_blocks);
+}
+
+static PyMethodDef module_methods[] = {
+    {"_live_blocks", mod_live_blocks, METH_NOARGS,
+     "_live_blocks() -> blocks the C core holds now (trees, nodes, cursors)."},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "bplustree3._bplustree3",
     .m_doc = "C core of bplustree3.",
     .m_size = -1,
+    .m_methods = module_methods,
 };
 
 PyMODINIT_FUNC PyInit__bplustree3(void)
