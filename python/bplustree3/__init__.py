@@ -136,7 +136,12 @@ class BPlusTreeMap(BPlusTreeMapBase):
 
     @classmethod
     def fromkeys(cls, iterable, value=None):
-        """A new map with keys from iterable, each mapped to value."""
+        """A new map with keys from iterable, each mapped to value.
+        O(k log k) for k keys.
+
+        >>> BPlusTreeMap.fromkeys("ba", 0)
+        BPlusTreeMap({'a': 0, 'b': 0})
+        """
         m = cls()
         for key in iterable:
             m[key] = value

@@ -4,6 +4,7 @@ and merges happen constantly, and runs the C invariant checker after every
 step."""
 
 import bisect
+import pickle
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -134,6 +135,17 @@ def machine(keys):
             c.check()
             self.m = c
 
+        @rule(items=st.dictionaries(keys, values, max_size=8))
+        def merge(self, items):
+            merged = self.m | items
+            assert merged == {**self.model, **items}
+            self.m |= items
+            self.model.update(items)
+
+        @rule()
+        def pickle_round_trip(self):
+            self.m = pickle.loads(pickle.dumps(self.m))
+
         @rule()
         def rebuild_sorted(self):
             self.m = BPlusTreeMap.from_sorted_items(sorted(self.model.items()),
@@ -151,6 +163,7 @@ def machine(keys):
 
         @invariant()
         def same(self):
+            assert self.m == self.model
             assert len(self.m) == len(self.model)
             assert list(self.m.items()) == sorted(self.model.items())
             assert list(reversed(self.m)) == sorted(self.model, reverse=True)
