@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test: the C suite and the fuzz corpus replay in a plain build,
 # again in an ASan+UBSan build, again under valgrind; the Python package
-# (pip install ., then pytest with the hypothesis "ci" profile); then each
-# libFuzzer target for FUZZ_SECONDS (default 60; 0 skips). Prints
+# (pip install ., then pytest with the hypothesis "ci" profile); the
+# coverage gate (coverage/run.sh: 95% lines, 90% branches of the C, 95% of
+# the Python); then each libFuzzer target for FUZZ_SECONDS (default 60;
+# 0 skips). Prints
 # "N passed, N failed" at the end. SEED=n and STEPS=n are passed through to
 # the randomized C tests, HYPOTHESIS_PROFILE to the Python ones.
 set -euo pipefail
@@ -70,6 +72,14 @@ passed=$((passed + py_passed))
 failed=$((failed + py_failed))
 if [ "$rc" -ne 0 ] && [ "$py_failed" -eq 0 ]; then failed=$((failed + 1)); fi
 rm -f "$log"
+
+echo "== coverage gate (coverage/run.sh)"
+if bash coverage/run.sh; then
+  passed=$((passed + 1))
+else
+  echo "coverage gate failed" >&2
+  failed=$((failed + 1))
+fi
 
 fuzz_seconds=${FUZZ_SECONDS:-60}
 if [ "$fuzz_seconds" -gt 0 ]; then

@@ -27,7 +27,7 @@ try:
     from importlib.metadata import version as _version
 
     __version__ = _version("bplustree3")
-except Exception:  # not installed as a distribution (a source checkout)
+except Exception:  # pragma: no cover - only in a source checkout, never installed
     __version__ = "0+unknown"
 
 _KEYS, _VALUES, _ITEMS = 0, 1, 2

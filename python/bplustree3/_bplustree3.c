@@ -57,7 +57,7 @@ typedef struct {
     PyObject_HEAD
     key_kind kinds;      /* of every key stored; KEYS_NONE when empty */
     key_kind call_kind;  /* the search the current core call uses */
-    bpt *tree;           /* NULL only after tp_clear; see tree_of */
+    bpt *tree;           /* never NULL once tp_new succeeded */
     unsigned capacity;
     int busy;            /* core calls in progress that may run Python code */
     int releasing;       /* > 0 while the core drops a reference */
@@ -211,9 +211,14 @@ static void py_release(void *w, void *ctx)
 /* Blocks the core holds (trees, nodes, cursors), for the leak tests. */
 static Py_ssize_t live_blocks;
 
+/* Fault injection for the tests: the fail_in-th allocation from now fails. */
+static Py_ssize_t fail_in;
+
 static void *py_alloc(size_t size, void *ctx)
 {
     (void)ctx;
+    if (fail_in > 0 && --fail_in == 0)
+        return NULL;
     void *p = PyMem_Malloc(size);
     live_blocks += p != NULL;
     return p;
@@ -310,16 +315,8 @@ static void note_insert(MapObject *m, PyObject *key)
 /* note_removal forgets the kinds once the map is empty. */
 static void note_removal(MapObject *m)
 {
-    if (!m->tree || bpt_size(m->tree) == 0)
+    if (bpt_size(m->tree) == 0)
         m->kinds = KEYS_NONE;
-}
-
-/* tree_of returns m's tree, making one if tp_clear took it. */
-static bpt *tree_of(MapObject *m)
-{
-    if (!m->tree)
-        m->tree = new_tree(m, m->capacity);
-    return m->tree;
 }
 
 /* raise_status turns a core error into a Python exception; returns -1. */
@@ -409,7 +406,7 @@ static int Map_init(MapObject *m, PyObject *args, PyObject *kwds)
     if (cap < 0)
         return -1;
     if (cap_obj != Py_None && (unsigned)cap != m->capacity) {
-        if (m->tree && bpt_size(m->tree) > 0) {
+        if (bpt_size(m->tree) > 0) {
             PyErr_SetString(PyExc_ValueError,
                             "the capacity of a non-empty BPlusTreeMap cannot change");
             return -1;
@@ -428,15 +425,13 @@ static int Map_init(MapObject *m, PyObject *args, PyObject *kwds)
     return 0;
 }
 
-/* detach_tree takes m's tree away (for tp_clear and dealloc) and frees it. */
-static void detach_tree(MapObject *m)
+/* free_tree frees m's tree when m is deallocated. */
+static void free_tree(MapObject *m)
 {
     bpt *old = m->tree;
     m->tree = NULL;
-    m->kinds = KEYS_NONE;
-    m->generation++;
     if (old) {
-        bpt_set_context(old, NULL); /* m is already empty: __del__ may use it */
+        bpt_set_context(old, NULL); /* m is gone: nothing to mark */
         bpt_free(old);
     }
 }
@@ -462,15 +457,17 @@ static int Map_traverse(MapObject *m, visitproc visit, void *arg)
      * they are not walked: objects then look referenced from outside, which
      * only delays collecting a cycle, never frees a live object.
      */
-    if (!m->tree || m->releasing)
+    if (m->releasing)
         return 0;
     visitor v = {visit, arg};
     return bpt_visit(m->tree, visit_item, &v);
 }
 
+/* tp_clear empties the tree in place (it cannot fail, unlike a new tree). */
 static int Map_clear_gc(MapObject *m)
 {
-    detach_tree(m);
+    m->kinds = KEYS_NONE;
+    bpt_clear(m->tree);
     return 0;
 }
 
@@ -479,7 +476,7 @@ static void Map_dealloc(MapObject *m)
     PyObject_GC_UnTrack(m);
     if (m->weakreflist)
         PyObject_ClearWeakRefs((PyObject *)m);
-    detach_tree(m);
+    free_tree(m);
     Py_TYPE(m)->tp_free((PyObject *)m);
 }
 
@@ -487,7 +484,7 @@ static void Map_dealloc(MapObject *m)
 
 static Py_ssize_t Map_length(MapObject *m)
 {
-    return m->tree ? (Py_ssize_t)bpt_size(m->tree) : 0;
+    return (Py_ssize_t)bpt_size(m->tree);
 }
 
 /* lookup finds key: 1 with *value borrowed, 0 when absent, -1 on error. */
@@ -495,8 +492,6 @@ static int lookup(MapObject *m, PyObject *key, PyObject **value)
 {
     if (guard_read(m) < 0)
         return -1;
-    if (!m->tree)
-        return 0;
     void *v = NULL;
     key_kind saved = enter(m, key, NULL);
     bpt_status rc = bpt_get(m->tree, key, NULL, &v);
@@ -531,9 +526,7 @@ static int put(MapObject *m, PyObject *key, PyObject *value)
 {
     if (guard_write(m) < 0)
         return -1;
-    bpt *t = tree_of(m);
-    if (!t)
-        return -1;
+    bpt *t = m->tree;
     void *old = NULL;
     key_kind saved = enter(m, key, NULL);
     bpt_status rc = bpt_put(t, key, value, &old);
@@ -552,8 +545,6 @@ static int take(MapObject *m, PyObject *key, PyObject **value)
 {
     if (guard_write(m) < 0)
         return -1;
-    if (!m->tree)
-        return 0;
     void *k = NULL, *v = NULL;
     key_kind saved = enter(m, key, NULL);
     bpt_status rc = bpt_remove(m->tree, key, &k, &v);
@@ -717,8 +708,7 @@ static PyObject *pop_edge(MapObject *m, bool last)
     if (guard_write(m) < 0)
         return NULL;
     void *k, *v;
-    bpt_status rc = m->tree ? (last ? bpt_pop_last : bpt_pop_first)(m->tree, &k, &v)
-                            : BPT_NOTFOUND;
+    bpt_status rc = (last ? bpt_pop_last : bpt_pop_first)(m->tree, &k, &v);
     if (rc == BPT_NOTFOUND) {
         PyErr_SetString(PyExc_KeyError, "popitem(): BPlusTreeMap is empty");
         return NULL;
@@ -753,9 +743,7 @@ static PyObject *Map_setdefault(MapObject *m, PyObject *const *args, Py_ssize_t 
     PyObject *dflt = nargs > 1 ? args[1] : Py_None;
     if (guard_write(m) < 0)
         return NULL;
-    bpt *t = tree_of(m);
-    if (!t)
-        return NULL;
+    bpt *t = m->tree;
     void *existing = NULL;
     key_kind saved = enter(m, args[0], NULL);
     bpt_status rc = bpt_insert(t, args[0], dflt, &existing);
@@ -829,7 +817,7 @@ static PyObject *Map_copy(MapObject *m, PyObject *Py_UNUSED(ignored))
     MapObject *c = new_empty_like(Py_TYPE(m), m->capacity);
     if (!c)
         return NULL;
-    if (m->tree && bpt_size(m->tree)) {
+    if (bpt_size(m->tree)) {
         bpt *copy;
         bpt_status rc = bpt_copy(m->tree, &copy);
         if (rc != BPT_OK) {
@@ -857,7 +845,7 @@ static PyObject *Map_first(MapObject *m, PyObject *Py_UNUSED(ignored))
     void *k, *v;
     if (guard_read(m) < 0)
         return NULL;
-    if (!m->tree || bpt_first(m->tree, &k, &v) != BPT_OK) {
+    if (bpt_first(m->tree, &k, &v) != BPT_OK) {
         PyErr_SetString(PyExc_KeyError, "first(): BPlusTreeMap is empty");
         return NULL;
     }
@@ -869,7 +857,7 @@ static PyObject *Map_last(MapObject *m, PyObject *Py_UNUSED(ignored))
     void *k, *v;
     if (guard_read(m) < 0)
         return NULL;
-    if (!m->tree || bpt_last(m->tree, &k, &v) != BPT_OK) {
+    if (bpt_last(m->tree, &k, &v) != BPT_OK) {
         PyErr_SetString(PyExc_KeyError, "last(): BPlusTreeMap is empty");
         return NULL;
     }
@@ -883,8 +871,6 @@ static PyObject *neighbour(MapObject *m, PyObject *key, neighbour_fn fn)
 {
     if (guard_read(m) < 0)
         return NULL;
-    if (!m->tree)
-        Py_RETURN_NONE;
     void *k, *v;
     key_kind saved = enter(m, key, NULL);
     bpt_status rc = fn(m->tree, key, &k, &v);
@@ -945,8 +931,6 @@ static PyObject *Map_delete_range(MapObject *m, PyObject *args, PyObject *kwds)
         return NULL;
     if (guard_write(m) < 0)
         return NULL;
-    if (!m->tree)
-        return PyLong_FromLong(0);
     void *lo_w = lo, *hi_w = hi;
     size_t removed = 0;
     key_kind saved = enter(m, lo == Py_None ? NULL : lo, hi == Py_None ? NULL : hi);
@@ -965,8 +949,6 @@ static PyObject *Map_check(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
     if (guard_read(m) < 0)
         return NULL;
-    if (!m->tree)
-        Py_RETURN_NONE;
     bpt_check_report r;
     m->busy++;
     bpt_invariant inv = bpt_check(m->tree, &r);
@@ -1074,9 +1056,7 @@ static PyObject *make_iter(MapObject *m, int kind, bool reverse, PyObject *lo, P
 {
     if (guard_read(m) < 0)
         return NULL;
-    bpt *t = tree_of(m);
-    if (!t)
-        return NULL;
+    bpt *t = m->tree;
     size_t from, to;
     if (span(m, lo, hi, lo_incl, hi_incl, &from, &to) < 0)
         return NULL;
@@ -1305,9 +1285,22 @@ static PyObject *mod_live_blocks(PyObject *mod, PyObject *Py_UNUSED(ignored))
     return PyLong_FromSsize_t(live_blocks);
 }
 
+static PyObject *mod_fail_allocation(PyObject *mod, PyObject *arg)
+{
+    (void)mod;
+    Py_ssize_t n = PyLong_AsSsize_t(arg);
+    if (n == -1 && PyErr_Occurred())
+        return NULL;
+    fail_in = n > 0 ? n : 0;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
     {"_live_blocks", mod_live_blocks, METH_NOARGS,
      "_live_blocks() -> blocks the C core holds now (trees, nodes, cursors)."},
+    {"_fail_allocation", mod_fail_allocation, METH_O,
+     "_fail_allocation(n): for tests, make the core's n-th allocation from now fail "
+     "(0: none)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -136,6 +136,7 @@ def test_views():
     assert list(k) == list(range(10))
     assert list(reversed(v)) == [str(x) for x in reversed(range(10))]
     assert list(reversed(i))[0] == (9, "9")
+    assert list(reversed(k)) == list(range(9, -1, -1))
     assert 3 in k and (3, "3") in i and (3, "x") not in i and "3" in v
     assert k & {1, 2, 99} == {1, 2}
     assert k - set(range(8)) == {8, 9}
@@ -202,6 +203,12 @@ def test_equality_repr_and_operators():
     assert m == {1: "a", 2: "b"} and m != {1: "a"} and m != {1: "a", 3: "b"}
     assert m == BPlusTreeMap({2: "b", 1: "a"})
     assert m != [1, 2]
+    assert m != {1: "a", 5: "b"}  # same size, a key missing
+    assert m != {1: "a", 2: "x"}  # same keys, a value differs
+    with pytest.raises(TypeError):
+        m | 5
+    with pytest.raises(TypeError):
+        5 | m
     assert repr(m) == "BPlusTreeMap({1: 'a', 2: 'b'})"
     r = BPlusTreeMap()
     r[1] = r
