@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the C suite and the fuzz corpus replay in a plain build,
 # again in an ASan+UBSan build, again under valgrind; the Python package
-# (pip install ., then pytest with the hypothesis "ci" profile); the
+# (pip install ., then pytest with the hypothesis "ci" profile, then again
+# against an ASan+UBSan build of the extension); the
 # coverage gate (coverage/run.sh: 95% lines, 90% branches of the C, 95% of
 # the Python); then each libFuzzer target for FUZZ_SECONDS (default 60;
 # 0 skips). Prints
@@ -61,17 +62,27 @@ else
   failed=$((failed + 1))
 fi
 
-echo "== Python package"
+# run_pytest NAME COMMAND...: runs a pytest command, tallies its summary.
+run_pytest() {
+  local name=$1
+  shift
+  echo "== $name"
+  local log rc=0
+  log=$(mktemp)
+  "$@" 2>&1 | tee "$log" || rc=$?
+  local ok bad
+  ok=$({ grep -Eo '[0-9]+ passed' "$log" || true; } | tail -n1 | grep -Eo '[0-9]+' || echo 0)
+  bad=$({ grep -Eo '[0-9]+ (failed|error)' "$log" || true; } | awk '{s += $1} END {print s + 0}')
+  passed=$((passed + ok))
+  failed=$((failed + bad))
+  if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then failed=$((failed + 1)); fi
+  rm -f "$log"
+}
+
 python3 -m pip install -q . 2>&1 | grep -v "Running pip as the 'root' user" || true
-log=$(mktemp)
-rc=0
-(cd tests/python && python3 -m pytest -q -p no:cacheprovider .) 2>&1 | tee "$log" || rc=$?
-py_passed=$(grep -Eo '[0-9]+ passed' "$log" | tail -n1 | grep -Eo '[0-9]+' || echo 0)
-py_failed=$({ grep -Eo '[0-9]+ (failed|error)' "$log" || true; } | awk '{s += $1} END {print s + 0}')
-passed=$((passed + py_passed))
-failed=$((failed + py_failed))
-if [ "$rc" -ne 0 ] && [ "$py_failed" -eq 0 ]; then failed=$((failed + 1)); fi
-rm -f "$log"
+run_pytest "Python package" \
+  bash -c 'cd tests/python && python3 -m pytest -q -p no:cacheprovider .'
+run_pytest "Python package, ASan+UBSan build" bash scripts/python-asan.sh
 
 echo "== coverage gate (coverage/run.sh)"
 if bash coverage/run.sh; then

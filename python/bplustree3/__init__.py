@@ -33,40 +33,38 @@ except Exception:  # pragma: no cover - only in a source checkout, never install
 _KEYS, _VALUES, _ITEMS = 0, 1, 2
 
 
-class _Keys(KeysView):
+class _View:
+    """Iteration for the views: straight to the C iterator, both ways."""
+
+    __slots__ = ()
+    _kind = _KEYS
+
+    def __iter__(self):
+        return self._mapping._iter(self._kind, False, None, None, True, False)
+
+    def __reversed__(self):
+        return self._mapping._iter(self._kind, True, None, None, True, False)
+
+
+class _Keys(_View, KeysView):
     """A live, set-like, reversible view of a BPlusTreeMap's keys."""
 
     __slots__ = ()
-
-    def __iter__(self):
-        return self._mapping._iter(_KEYS, False, None, None, True, False)
-
-    def __reversed__(self):
-        return self._mapping._iter(_KEYS, True, None, None, True, False)
+    _kind = _KEYS
 
 
-class _Values(ValuesView):
+class _Values(_View, ValuesView):
     """A live, reversible view of a BPlusTreeMap's values."""
 
     __slots__ = ()
-
-    def __iter__(self):
-        return self._mapping._iter(_VALUES, False, None, None, True, False)
-
-    def __reversed__(self):
-        return self._mapping._iter(_VALUES, True, None, None, True, False)
+    _kind = _VALUES
 
 
-class _Items(ItemsView):
+class _Items(_View, ItemsView):
     """A live, set-like, reversible view of a BPlusTreeMap's items."""
 
     __slots__ = ()
-
-    def __iter__(self):
-        return self._mapping._iter(_ITEMS, False, None, None, True, False)
-
-    def __reversed__(self):
-        return self._mapping._iter(_ITEMS, True, None, None, True, False)
+    _kind = _ITEMS
 
 
 class BPlusTreeMap(BPlusTreeMapBase):

@@ -840,28 +840,27 @@ static PyObject *item_tuple(void *k, void *v)
     return PyTuple_Pack(2, (PyObject *)k, (PyObject *)v);
 }
 
-static PyObject *Map_first(MapObject *m, PyObject *Py_UNUSED(ignored))
+/* edge returns the smallest or largest (key, value); KeyError if empty. */
+static PyObject *edge(MapObject *m, bool last)
 {
     void *k, *v;
     if (guard_read(m) < 0)
         return NULL;
-    if (bpt_first(m->tree, &k, &v) != BPT_OK) {
-        PyErr_SetString(PyExc_KeyError, "first(): BPlusTreeMap is empty");
+    if ((last ? bpt_last : bpt_first)(m->tree, &k, &v) != BPT_OK) {
+        PyErr_Format(PyExc_KeyError, "%s(): BPlusTreeMap is empty", last ? "last" : "first");
         return NULL;
     }
     return item_tuple(k, v);
 }
 
+static PyObject *Map_first(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    return edge(m, false);
+}
+
 static PyObject *Map_last(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
-    void *k, *v;
-    if (guard_read(m) < 0)
-        return NULL;
-    if (bpt_last(m->tree, &k, &v) != BPT_OK) {
-        PyErr_SetString(PyExc_KeyError, "last(): BPlusTreeMap is empty");
-        return NULL;
-    }
-    return item_tuple(k, v);
+    return edge(m, true);
 }
 
 typedef bpt_status (*neighbour_fn)(const bpt *, void *, void **, void **);
