@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian machine (as root,
-# or with sudo): a C toolchain, valgrind, clang 19 with libFuzzer, AFL++, and
-# meson + ninja from PyPI.
+# or with sudo): a C toolchain, valgrind, clang 19 with libFuzzer, AFL++,
+# shellcheck, and the Python packages in requirements-dev.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,5 +9,5 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq build-essential valgrind clang-19 libclang-rt-19-dev afl++ >/dev/null
+$SUDO apt-get install -y -qq build-essential valgrind clang-19 libclang-rt-19-dev afl++ shellcheck >/dev/null
 python3 -m pip install -q -r requirements-dev.txt
