@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian machine (as root,
 # or with sudo): a C toolchain, valgrind, clang 19 with libFuzzer, AFL++,
-# shellcheck, and the Python packages in requirements-dev.txt.
+# the shell linter that actionlint uses, and the Python packages in
+# requirements-dev.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

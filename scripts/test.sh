@@ -2,17 +2,26 @@
 # Runs every test: the C suite and the fuzz corpus replay in a plain build,
 # again in an ASan+UBSan build, again under valgrind; the Python package
 # (pip install ., then pytest with the hypothesis "ci" profile, then again
-# against an ASan+UBSan build of the extension); the
+# against an ASan+UBSan build of the extension); the workflow linters; the
 # coverage gate (coverage/run.sh: 95% lines, 90% branches of the C, 95% of
 # the Python); then each libFuzzer target for FUZZ_SECONDS (default 60;
-# 0 skips). Prints
-# "N passed, N failed" at the end. SEED=n and STEPS=n are passed through to
-# the randomized C tests, HYPOTHESIS_PROFILE to the Python ones.
+# 0 skips). Prints "N passed, N failed" at the end. SEED=n and STEPS=n are
+# passed through to the randomized C tests, HYPOTHESIS_PROFILE to the
+# Python ones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 passed=0
 failed=0
+
+# check COMMAND...: runs one pass/fail check and tallies it.
+check() {
+  if "$@"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+  fi
+}
 
 # run_suite NAME BUILD_DIR [meson test args...]: runs meson test, tallies.
 run_suite() {
@@ -85,39 +94,33 @@ run_pytest "Python package" \
 run_pytest "Python package, ASan+UBSan build" bash scripts/python-asan.sh
 
 echo "== workflow lint"
-if zizmor --offline --quiet .github/workflows; then
-  passed=$((passed + 1))
-else
-  failed=$((failed + 1))
-fi
-if actionlint; then  # also runs shellcheck on the run: steps
-  passed=$((passed + 1))
-else
-  failed=$((failed + 1))
-fi
+check zizmor --offline --quiet .github/workflows
+check actionlint # also runs shellcheck on the run: steps
 
 echo "== coverage gate (coverage/run.sh)"
-if bash coverage/run.sh; then
-  passed=$((passed + 1))
-else
-  echo "coverage gate failed" >&2
-  failed=$((failed + 1))
-fi
+check bash coverage/run.sh
+
+# fuzz_target TARGET SECONDS: fuzzes quietly; on failure shows the end of
+# libFuzzer's output.
+fuzz_target() {
+  local log rc=0
+  log=$(mktemp)
+  fuzz/run.sh "$1" "$2" >"$log" 2>&1 || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    grep -E '^#[0-9]+[[:space:]]+DONE' "$log" || true
+  else
+    tail -n 60 "$log"
+  fi
+  rm -f "$log"
+  return "$rc"
+}
 
 fuzz_seconds=${FUZZ_SECONDS:-60}
 if [ "$fuzz_seconds" -gt 0 ]; then
   if command -v clang-19 >/dev/null; then
     for target in ops oom cmpfail; do
       echo "== fuzz $target for ${fuzz_seconds}s"
-      log=$(mktemp)
-      if fuzz/run.sh "$target" "$fuzz_seconds" >"$log" 2>&1; then
-        passed=$((passed + 1))
-        grep -E '^#[0-9]+[[:space:]]+DONE' "$log" || true
-      else
-        failed=$((failed + 1))
-        tail -n 60 "$log"
-      fi
-      rm -f "$log"
+      check fuzz_target "$target" "$fuzz_seconds"
     done
   else
     echo "clang-19 not found: run scripts/install-test-deps.sh" >&2
