@@ -203,6 +203,30 @@ unsigned bpt_leaf_capacity(const bpt *t);
 unsigned bpt_branch_capacity(const bpt *t);
 
 /*
+ * bpt_stats describes a tree's memory: its nodes, and the bytes it asked
+ * its allocator for (the tree header and every node; cursors excluded).
+ * The average leaf holds items / leaves items.
+ */
+typedef struct bpt_stats {
+    size_t items;
+    size_t leaves;
+    size_t branches;
+    size_t bytes;
+    unsigned height;
+} bpt_stats;
+
+/* bpt_get_stats fills *out, walking every branch and leaf once: O(n / cap). */
+void bpt_get_stats(const bpt *t, bpt_stats *out);
+
+/*
+ * bpt_version returns a counter that every structural change (an insert of
+ * a new key, any removal, clear, bulk load) increases and nothing else
+ * does: replacing a value leaves it alone. Equal versions mean the same
+ * items in the same places, so borrowed keys read earlier are still valid.
+ */
+uint64_t bpt_version(const bpt *t);
+
+/*
  * bpt_get looks key up. On BPT_OK it stores the stored key and its value
  * (borrowed) in the out-parameters that are not NULL.
  */

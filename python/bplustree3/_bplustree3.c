@@ -2,9 +2,18 @@
  * _bplustree3.c — the C extension under bplustree3.BPlusTreeMap: the core
  * tree keyed by Python objects compared with "<".
  *
- * References: the tree holds one reference to each key and value it stores
- * (retain = Py_INCREF); removals hand theirs back to us, and we drop them
- * only after the core call returned and the tree is consistent.
+ * Packed keys: a map whose keys are all exact ints that fit in 64 bits, or
+ * all exact floats other than NaN, stores the numbers themselves in the
+ * nodes (the core's words) and holds no key objects: a search compares
+ * machine numbers and touches no object, the nodes are all the memory the
+ * keys cost, and keys handed out are made afresh. The first key that does
+ * not fit converts the map to object keys, once, in O(n); an empty map
+ * starts over. Lookups with a key of another type ("foreign" keys, 1.0 in
+ * a map of ints) compare it with each stored number made into an object.
+ *
+ * References: an object tree holds one reference to each key and value it
+ * stores (retain = Py_INCREF); removals hand theirs back to us, and we drop
+ * them only after the core call returned and the tree is consistent.
  *
  * Re-entrancy: a comparison runs arbitrary Python code in the middle of a
  * core call. The core does every comparison before its first structural
@@ -25,6 +34,16 @@
 #include "bpt_check.h"
 
 #define DEFAULT_CAPACITY 64
+
+/* PREFETCH asks for the cache line at p ahead of a write (refcounts),
+ * PREFETCH_READ ahead of a read. */
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(p) __builtin_prefetch((p), 1)
+#define PREFETCH_READ(p) __builtin_prefetch((p), 0)
+#else
+#define PREFETCH(p) ((void)(p))
+#define PREFETCH_READ(p) ((void)(p))
+#endif
 
 #if PY_VERSION_HEX < 0x030A0000
 static inline PyObject *Py_NewRef(PyObject *o)
@@ -47,29 +66,136 @@ static int PyModule_AddObjectRef(PyObject *mod, const char *name, PyObject *valu
 static PyObject *InvariantError;
 
 /*
- * The keys a map holds, for type-specialised searches (as CPython's list.sort
- * picks unsafe_long_compare and friends): exact ints that fit in 64 bits,
- * exact floats, exact strs, or anything (compared with <).
+ * What the stored keys are: exact ints that fit in 64 bits, exact floats
+ * other than NaN, exact strs, or anything else (compared with <).
  */
 typedef enum { KEYS_NONE, KEYS_INT, KEYS_FLOAT, KEYS_STR, KEYS_ANY } key_kind;
 
+/* How a tree stores its keys: as objects, or packed into the words. */
+typedef enum { PACK_NONE, PACK_INT, PACK_FLOAT } packing;
+
+/*
+ * The node search of one core call, as CPython's list.sort picks
+ * unsafe_long_compare and friends: packed numbers against a packed number,
+ * exact strs against an exact str, objects with <, or packed numbers made
+ * into objects against a foreign key.
+ */
+typedef enum { SEARCH_INT, SEARCH_FLOAT, SEARCH_STR, SEARCH_ANY, SEARCH_FOREIGN } search_kind;
+
 typedef struct {
     PyObject_HEAD
-    key_kind kinds;      /* of every key stored; KEYS_NONE when empty */
-    key_kind call_kind;  /* the search the current core call uses */
-    bpt *tree;           /* never NULL once tp_new succeeded */
+    bpt *tree;             /* never NULL once tp_new succeeded */
+    packing packing;       /* how tree stores keys */
+    key_kind kinds;        /* of every key stored; KEYS_NONE when empty */
+    search_kind search;    /* the search the current core call uses */
     unsigned capacity;
-    int busy;            /* core calls in progress that may run Python code */
-    int releasing;       /* > 0 while the core drops a reference */
-    uint64_t generation; /* bumped whenever tree is replaced */
+    int busy;              /* core calls in progress that may run Python code */
+    int releasing;         /* > 0 while the core drops a reference */
+    uint64_t generation;   /* bumped whenever tree is replaced */
+    uint64_t values_epoch; /* bumped whenever a stored value is replaced */
     PyObject *weakreflist;
 } MapObject;
 
+/* ---- Keys ----------------------------------------------------------------- */
+
+/*
+ * classify returns what key is, with *packed set to its packed word when it
+ * is KEYS_INT or KEYS_FLOAT. Runs no Python code.
+ */
+static key_kind classify(PyObject *key, void **packed)
+{
+    if (PyLong_CheckExact(key)) {
+        int overflow;
+        long long v = PyLong_AsLongLongAndOverflow(key, &overflow);
+        if (overflow)
+            return KEYS_ANY;
+        *packed = bpt_word_from_i64(v);
+        return KEYS_INT;
+    }
+    if (PyFloat_CheckExact(key)) {
+        double v = PyFloat_AS_DOUBLE(key);
+        if (v != v)
+            return KEYS_ANY;
+        *packed = bpt_word_from_double(v);
+        return KEYS_FLOAT;
+    }
+    return PyUnicode_CheckExact(key) ? KEYS_STR : KEYS_ANY;
+}
+
+/* packing_for returns the packing a map of keys of kind k uses. */
+static packing packing_for(key_kind k)
+{
+    return k == KEYS_INT ? PACK_INT : k == KEYS_FLOAT ? PACK_FLOAT : PACK_NONE;
+}
+
+/* key_object returns a new reference to the key stored as word. */
+static PyObject *key_object(packing p, void *word)
+{
+    switch (p) {
+    case PACK_INT:
+        return PyLong_FromLongLong(bpt_word_to_i64(word));
+    case PACK_FLOAT:
+        return PyFloat_FromDouble(bpt_word_to_double(word));
+    default:
+        return Py_NewRef((PyObject *)word);
+    }
+}
+
+/* drop_key drops a key word a removal handed back. */
+static void drop_key(packing p, void *word)
+{
+    if (p == PACK_NONE)
+        Py_DECREF((PyObject *)word);
+}
+
+/* load_be64 reads 8 bytes as a big-endian number: memcmp's order. */
+static inline uint64_t load_be64(const unsigned char *p)
+{
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__BYTE_ORDER__) &&                    \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_bswap64(v);
+#else
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+#endif
+}
+
+/*
+ * str_compare orders two exact strs as str's comparisons do (by code
+ * point): memcmp when both are one byte per character, PyUnicode_Compare
+ * otherwise (which cannot fail for two exact strs).
+ */
+static inline int str_compare(PyObject *a, PyObject *b)
+{
+    if (a == b)
+        return 0;
+    if (PyUnicode_KIND(a) == PyUnicode_1BYTE_KIND && PyUnicode_KIND(b) == PyUnicode_1BYTE_KIND) {
+        Py_ssize_t la = PyUnicode_GET_LENGTH(a), lb = PyUnicode_GET_LENGTH(b);
+        const unsigned char *pa = PyUnicode_1BYTE_DATA(a), *pb = PyUnicode_1BYTE_DATA(b);
+        size_t common = (size_t)(la < lb ? la : lb);
+        if (common >= 8) { /* most keys differ in their first eight characters */
+            uint64_t x = load_be64(pa), y = load_be64(pb);
+            if (x != y)
+                return x < y ? -1 : 1;
+        }
+        int c = memcmp(pa, pb, common);
+        return c ? c : (la > lb) - (la < lb);
+    }
+    return PyUnicode_Compare(a, b);
+}
+
 /* ---- Callbacks ------------------------------------------------------------ */
 
+/* py_compare orders two object keys (bulk load and the checker use it). */
 static int py_compare(void *a, void *b, void *ctx)
 {
     (void)ctx;
+    if (PyUnicode_CheckExact(a) && PyUnicode_CheckExact(b))
+        return str_compare(a, b);
     int lt = PyObject_RichCompareBool(a, b, Py_LT);
     if (lt < 0)
         return BPT_CMP_ERROR;
@@ -81,100 +207,72 @@ static int py_compare(void *a, void *b, void *ctx)
     return gt;
 }
 
-/* kind_of classifies one key. */
-static key_kind kind_of(PyObject *key)
+/* prefetch_str asks for a str's header and characters. */
+static inline void prefetch_str(PyObject *s)
 {
-    if (PyLong_CheckExact(key)) {
-        int overflow;
-        (void)PyLong_AsLongLongAndOverflow(key, &overflow);
-        return overflow ? KEYS_ANY : KEYS_INT;
+    PREFETCH_READ(s);
+    PREFETCH_READ((char *)s + sizeof(PyASCIIObject));
+}
+
+/* lower_bound_str is the first of keys[lo..hi) not less than key, or hi. */
+static inline int lower_bound_str(void *const *keys, int lo, int hi, PyObject *key)
+{
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (str_compare(keys[mid], key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    if (PyFloat_CheckExact(key))
-        return KEYS_FLOAT;
-    if (PyUnicode_CheckExact(key))
-        return KEYS_STR;
-    return KEYS_ANY;
+    return lo;
 }
 
 /*
- * str_less orders two exact strs as str.__lt__ does (by code point): memcmp
- * when both are one byte per character, PyUnicode_Compare otherwise (which
- * cannot fail for two exact strs).
+ * search_str is the lower bound of an exact str among exact strs. The strs
+ * lie all over memory, and each step of a plain binary search would wait
+ * for the cache miss of the step before. So it asks at once for about
+ * sqrt(n) evenly spaced keys, finds the stretch between two of them, then
+ * asks at once for that stretch's keys: two rounds of overlapping misses,
+ * and no more comparisons than a binary search makes.
  */
-static inline int str_less(PyObject *a, PyObject *b)
+static int search_str(void *const *keys, int n, PyObject *key, int *exact)
 {
-    if (PyUnicode_KIND(a) == PyUnicode_1BYTE_KIND && PyUnicode_KIND(b) == PyUnicode_1BYTE_KIND) {
-        Py_ssize_t la = PyUnicode_GET_LENGTH(a), lb = PyUnicode_GET_LENGTH(b);
-        int c = memcmp(PyUnicode_1BYTE_DATA(a), PyUnicode_1BYTE_DATA(b),
-                       (size_t)(la < lb ? la : lb));
-        return c < 0 || (c == 0 && la < lb);
+    int step = 1;
+    while (step * step < n)
+        step++;
+    int samples = n / step; /* keys[step - 1], keys[2 * step - 1], ... */
+    for (int j = 1; j <= samples; j++)
+        prefetch_str(keys[j * step - 1]);
+    int lo = 0, hi = samples;
+    while (lo < hi) { /* the first sample not less than key */
+        int mid = lo + (hi - lo) / 2;
+        if (str_compare(keys[(mid + 1) * step - 1], key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    return PyUnicode_Compare(a, b) < 0;
+    int from = lo * step, to = lo < samples ? from + step - 1 : n;
+    for (int i = from; i < to; i++)
+        prefetch_str(keys[i]);
+    int at = lower_bound_str(keys, from, to, key);
+    *exact = at < n && str_compare(key, keys[at]) == 0;
+    return at;
 }
 
 /*
- * DEFINE_TYPED_SEARCH defines a lower-bound search over keys all of one
- * exact type, with the search key's value read once (prep) and each node
- * key's read without a call (value), compared with less; no comparison
- * can fail or run Python code.
+ * search_objects is the lower bound of key with Python's <: a binary search
+ * that asks only "keys[mid] < key", then one "key < keys[i]" to tell
+ * equality, as bisect and sortedcontainers do. Packed keys are made into
+ * objects for the comparison. -1 when a comparison fails.
  */
-#define DEFINE_TYPED_SEARCH(name, T, prep, value, less)                        \
-    static int name(void *const *keys, int n, PyObject *key, int *exact)       \
-    {                                                                          \
-        T k = prep(key);                                                       \
-        int lo = 0, hi = n;                                                    \
-        while (lo < hi) {                                                      \
-            int mid = lo + (hi - lo) / 2;                                      \
-            if (less(value((PyObject *)keys[mid]), k))                         \
-                lo = mid + 1;                                                  \
-            else                                                               \
-                hi = mid;                                                      \
-        }                                                                      \
-        *exact = lo < n && !less(k, value((PyObject *)keys[lo]));              \
-        return lo;                                                             \
-    }
-
-static inline long long int_value(PyObject *o)
+static int search_objects(void *const *keys, int n, PyObject *key, packing p, int *exact)
 {
-    /* An exact int known to fit. PyLong_AsLongLong goes through a byte
-     * array for ints of more than one digit; this walks the digits. */
-    int overflow;
-    return PyLong_AsLongLongAndOverflow(o, &overflow);
-}
-
-static inline PyObject *same(PyObject *o)
-{
-    return o;
-}
-
-#define LESS(a, b) ((a) < (b))
-
-DEFINE_TYPED_SEARCH(search_int, long long, int_value, int_value, LESS)
-DEFINE_TYPED_SEARCH(search_float, double, PyFloat_AS_DOUBLE, PyFloat_AS_DOUBLE, LESS)
-DEFINE_TYPED_SEARCH(search_str, PyObject *, same, same, str_less)
-
-/*
- * py_search is the node search. With keys of one exact type and a search
- * key of that type it uses the typed search; otherwise a binary search that
- * asks only "keys[mid] < key", then one "key < keys[i]" to tell equality, as
- * bisect and sortedcontainers do.
- */
-static int py_search(void *const *keys, int n, void *key, void *ctx, int *exact)
-{
-    switch (ctx ? ((MapObject *)ctx)->call_kind : KEYS_ANY) {
-    case KEYS_INT:
-        return search_int(keys, n, key, exact);
-    case KEYS_FLOAT:
-        return search_float(keys, n, key, exact);
-    case KEYS_STR:
-        return search_str(keys, n, key, exact);
-    default:
-        break;
-    }
     int lo = 0, hi = n;
     while (lo < hi) {
         int mid = lo + (hi - lo) / 2;
-        int r = PyObject_RichCompareBool(keys[mid], key, Py_LT);
+        PyObject *k = key_object(p, keys[mid]);
+        int r = k ? PyObject_RichCompareBool(k, key, Py_LT) : -1;
+        Py_XDECREF(k);
         if (r < 0)
             return -1;
         if (r)
@@ -184,12 +282,32 @@ static int py_search(void *const *keys, int n, void *key, void *ctx, int *exact)
     }
     *exact = 0;
     if (lo < n) {
-        int r = PyObject_RichCompareBool(key, keys[lo], Py_LT);
+        PyObject *k = key_object(p, keys[lo]);
+        int r = k ? PyObject_RichCompareBool(key, k, Py_LT) : -1;
+        Py_XDECREF(k);
         if (r < 0)
             return -1;
         *exact = !r;
     }
     return lo;
+}
+
+/* py_search is the node search of every tree: the one its call chose. */
+static int py_search(void *const *keys, int n, void *key, void *ctx, int *exact)
+{
+    MapObject *m = ctx;
+    switch (m->search) {
+    case SEARCH_INT:
+        return bpt_search_i64(keys, n, key, NULL, exact);
+    case SEARCH_FLOAT:
+        return bpt_search_double(keys, n, key, NULL, exact);
+    case SEARCH_STR:
+        return search_str(keys, n, key, exact);
+    case SEARCH_ANY:
+        return search_objects(keys, n, key, PACK_NONE, exact);
+    default:
+        return search_objects(keys, n, key, m->packing, exact);
+    }
 }
 
 static void py_retain(void *w, void *ctx)
@@ -232,15 +350,19 @@ static void py_free(void *p, size_t size, void *ctx)
     PyMem_Free(p);
 }
 
-/* new_tree makes an empty core tree for m; NULL with MemoryError. */
-static bpt *new_tree(MapObject *m, unsigned capacity)
+/*
+ * new_tree makes an empty core tree for m with keys packed as p; NULL with
+ * MemoryError. Packed keys are numbers: no references to count.
+ */
+static bpt *new_tree(MapObject *m, unsigned capacity, packing p)
 {
     bpt_config cfg = {
-        .compare = py_compare,
+        .compare = p == PACK_INT ? bpt_compare_i64 : p == PACK_FLOAT ? bpt_compare_double
+                                                                     : py_compare,
         .search = py_search,
         .ctx = m,
-        .retain_key = py_retain,
-        .release_key = py_release,
+        .retain_key = p == PACK_NONE ? py_retain : NULL,
+        .release_key = p == PACK_NONE ? py_release : NULL,
         .retain_value = py_retain,
         .release_value = py_release,
         .leaf_capacity = capacity,
@@ -255,7 +377,27 @@ static bpt *new_tree(MapObject *m, unsigned capacity)
     return t;
 }
 
+/*
+ * replace_tree makes t (keys packed as p) m's tree and frees the old one.
+ * Its items are released with no map to mark: the map is consistent by
+ * then, so a __del__ they run sees the new tree.
+ */
+static void replace_tree(MapObject *m, bpt *t, packing p)
+{
+    bpt *old = m->tree;
+    m->tree = t;
+    m->packing = p;
+    m->generation++;
+    if (old) {
+        bpt_set_context(old, NULL);
+        bpt_free(old);
+    }
+}
+
 /* ---- Guards and errors ---------------------------------------------------- */
+
+static int raise_status(bpt_status rc);
+static PyObject *item_tuple(packing p, void *k, void *v);
 
 static int guard_read(MapObject *m)
 {
@@ -280,32 +422,146 @@ static int guard_write(MapObject *m)
 }
 
 /*
- * enter starts a core call that may search for keys a and b (either may be
- * NULL): it marks the map busy and picks the typed search when the map's
- * keys and the call's keys are all of one type. It returns the search kind
- * to restore in leave: a comparison in an outer call may have run Python
- * code that made this (nested, read-only) call.
+ * search_for picks the search for key in m's tree and the word that stands
+ * for key in the core call: the packed number when the tree is packed the
+ * same way, else the object itself.
  */
-static key_kind enter(MapObject *m, PyObject *a, PyObject *b)
+static search_kind search_for(MapObject *m, PyObject *key, void **word)
 {
-    key_kind saved = m->call_kind, k = m->kinds;
-    if (k == KEYS_NONE || (a && kind_of(a) != k) || (b && kind_of(b) != k))
-        k = KEYS_ANY;
-    m->call_kind = k;
+    void *packed = NULL;
+    key_kind k = classify(key, &packed);
+    *word = key;
+    if (m->packing == PACK_NONE)
+        return k == KEYS_STR && m->kinds == KEYS_STR ? SEARCH_STR : SEARCH_ANY;
+    if (packing_for(k) != m->packing)
+        return SEARCH_FOREIGN;
+    *word = packed;
+    return m->packing == PACK_INT ? SEARCH_INT : SEARCH_FLOAT;
+}
+
+/* begin starts a core call with search s; it returns the search to restore. */
+static search_kind begin(MapObject *m, search_kind s)
+{
+    search_kind saved = m->search;
+    m->search = s;
     m->busy++;
     return saved;
 }
 
-static void leave(MapObject *m, key_kind saved)
+/*
+ * enter starts a core call that may search for a and b (either may be NULL),
+ * setting the words that stand for them: it marks the map busy and picks
+ * one search for both. It returns the search to restore in leave: a
+ * comparison in an outer call may have run Python code that made this
+ * (nested, read-only) call.
+ */
+static search_kind enter(MapObject *m, PyObject *a, PyObject *b, void **wa, void **wb)
+{
+    search_kind s = a ? search_for(m, a, wa) : SEARCH_ANY;
+    if (b) {
+        search_kind sb = search_for(m, b, wb);
+        if (!a) {
+            s = sb;
+        } else if (sb != s) {
+            s = m->packing == PACK_NONE ? SEARCH_ANY : SEARCH_FOREIGN;
+            *wa = a;
+            *wb = b;
+        }
+    }
+    return begin(m, s);
+}
+
+static void leave(MapObject *m, search_kind saved)
 {
     m->busy--;
-    m->call_kind = saved;
+    m->search = saved;
+}
+
+/*
+ * unpack converts m's packed tree into one of key objects, in O(n): the
+ * numbers become objects and a bulk load builds the new tree, so a failure
+ * leaves the map as it was. 0, or -1 with MemoryError.
+ */
+static int unpack(MapObject *m)
+{
+    size_t n = bpt_size(m->tree), made = 0;
+    void **keys = PyMem_Malloc((n ? n : 1) * sizeof *keys);
+    void **vals = PyMem_Malloc((n ? n : 1) * sizeof *vals);
+    bpt_cursor *c = NULL;
+    bpt *t = NULL;
+    int rc = -1;
+    if (!keys || !vals || bpt_cursor_new(m->tree, &c) != BPT_OK) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    size_t got = 0;
+    bpt_cursor_first(c);
+    bpt_cursor_read(c, keys, vals, n, &got);
+    for (; made < n; made++)
+        if (!(keys[made] = key_object(m->packing, keys[made])))
+            goto done;
+    if (!(t = new_tree(m, m->capacity, PACK_NONE)))
+        goto done;
+    bpt_status st = bpt_bulk_load(t, keys, vals, n); /* numbers: no Python code */
+    if (st != BPT_OK) {
+        raise_status(st);
+        goto done;
+    }
+    replace_tree(m, t, PACK_NONE); /* the old tree's values are held by t */
+    t = NULL;
+    m->kinds = KEYS_ANY;
+    rc = 0;
+done:
+    bpt_free(t);
+    bpt_cursor_free(c);
+    while (made > 0)
+        Py_DECREF((PyObject *)keys[--made]);
+    PyMem_Free(keys);
+    PyMem_Free(vals);
+    return rc;
+}
+
+/*
+ * prepare_insert makes m's tree ready to store key and picks the word and
+ * the search that stand for it: an empty map's tree takes the packing key
+ * suits; a packed map given a foreign key equal to a stored one uses the
+ * stored number (1.0 replaces the value of 1, as in a dict), and one given
+ * any other foreign key is converted to object keys. Returns the search, or
+ * -1 with an exception (the map unchanged).
+ */
+static int prepare_insert(MapObject *m, PyObject *key, void **word)
+{
+    void *packed;
+    packing want = packing_for(classify(key, &packed));
+    if (want != m->packing && bpt_size(m->tree) == 0) {
+        bpt *t = new_tree(m, m->capacity, want);
+        if (!t)
+            return -1;
+        replace_tree(m, t, want);
+    }
+    search_kind s = search_for(m, key, word);
+    if (s != SEARCH_FOREIGN)
+        return (int)s;
+    void *stored, *w;
+    search_kind saved = enter(m, key, NULL, &w, NULL);
+    bpt_status rc = bpt_get(m->tree, w, &stored, NULL);
+    leave(m, saved);
+    if (rc < 0)
+        return raise_status(rc);
+    if (rc == BPT_OK) {
+        *word = stored;
+        return m->packing == PACK_INT ? SEARCH_INT : SEARCH_FLOAT;
+    }
+    if (unpack(m) < 0)
+        return -1;
+    return (int)search_for(m, key, word);
 }
 
 /* note_insert records the kind of a key just added. */
 static void note_insert(MapObject *m, PyObject *key)
 {
-    key_kind k = kind_of(key);
+    void *packed;
+    key_kind k = classify(key, &packed);
     if (bpt_size(m->tree) == 1)
         m->kinds = k;
     else if (m->kinds != k)
@@ -384,7 +640,7 @@ static PyObject *Map_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     if (!m)
         return NULL;
     m->capacity = DEFAULT_CAPACITY;
-    m->tree = new_tree(m, m->capacity);
+    m->tree = new_tree(m, m->capacity, PACK_NONE);
     if (!m->tree) {
         Py_DECREF(m);
         return NULL;
@@ -411,14 +667,11 @@ static int Map_init(MapObject *m, PyObject *args, PyObject *kwds)
                             "the capacity of a non-empty BPlusTreeMap cannot change");
             return -1;
         }
-        bpt *t = new_tree(m, (unsigned)cap);
+        bpt *t = new_tree(m, (unsigned)cap, m->packing);
         if (!t)
             return -1;
-        bpt *old = m->tree; /* empty */
-        m->tree = t;
+        replace_tree(m, t, m->packing); /* the old one is empty */
         m->capacity = (unsigned)cap;
-        m->generation++;
-        bpt_free(old);
     }
     if (items && update_from(m, items) < 0)
         return -1;
@@ -439,12 +692,13 @@ static void free_tree(MapObject *m)
 typedef struct visitor {
     visitproc visit;
     void *arg;
+    bool keys; /* the keys are objects */
 } visitor;
 
 static int visit_item(void *key, void *value, void *arg)
 {
     visitor *v = arg;
-    int rc = key ? v->visit((PyObject *)key, v->arg) : 0;
+    int rc = v->keys && key ? v->visit((PyObject *)key, v->arg) : 0;
     if (!rc && value)
         rc = v->visit((PyObject *)value, v->arg);
     return rc;
@@ -459,7 +713,7 @@ static int Map_traverse(MapObject *m, visitproc visit, void *arg)
      */
     if (m->releasing)
         return 0;
-    visitor v = {visit, arg};
+    visitor v = {visit, arg, m->packing == PACK_NONE};
     return bpt_visit(m->tree, visit_item, &v);
 }
 
@@ -492,9 +746,9 @@ static int lookup(MapObject *m, PyObject *key, PyObject **value)
 {
     if (guard_read(m) < 0)
         return -1;
-    void *v = NULL;
-    key_kind saved = enter(m, key, NULL);
-    bpt_status rc = bpt_get(m->tree, key, NULL, &v);
+    void *v = NULL, *w;
+    search_kind saved = enter(m, key, NULL, &w, NULL);
+    bpt_status rc = bpt_get(m->tree, w, NULL, &v);
     leave(m, saved);
     if (rc < 0)
         return raise_status(rc);
@@ -524,19 +778,21 @@ static int Map_contains(MapObject *m, PyObject *key)
 /* put stores key -> value; 0 or -1. */
 static int put(MapObject *m, PyObject *key, PyObject *value)
 {
-    if (guard_write(m) < 0)
+    void *old = NULL, *w;
+    int s = guard_write(m) < 0 ? -1 : prepare_insert(m, key, &w);
+    if (s < 0)
         return -1;
-    bpt *t = m->tree;
-    void *old = NULL;
-    key_kind saved = enter(m, key, NULL);
-    bpt_status rc = bpt_put(t, key, value, &old);
+    search_kind saved = begin(m, (search_kind)s);
+    bpt_status rc = bpt_put(m->tree, w, value, &old);
     leave(m, saved);
     if (rc < 0)
         return raise_status(rc);
-    if (rc == BPT_REPLACED)
+    if (rc == BPT_REPLACED) {
+        m->values_epoch++; /* before the old value's __del__ can run */
         Py_DECREF((PyObject *)old);
-    else
+    } else {
         note_insert(m, key);
+    }
     return 0;
 }
 
@@ -545,16 +801,16 @@ static int take(MapObject *m, PyObject *key, PyObject **value)
 {
     if (guard_write(m) < 0)
         return -1;
-    void *k = NULL, *v = NULL;
-    key_kind saved = enter(m, key, NULL);
-    bpt_status rc = bpt_remove(m->tree, key, &k, &v);
+    void *k = NULL, *v = NULL, *w;
+    search_kind saved = enter(m, key, NULL, &w, NULL);
+    bpt_status rc = bpt_remove(m->tree, w, &k, &v);
     leave(m, saved);
     if (rc < 0)
         return raise_status(rc);
     if (rc == BPT_NOTFOUND)
         return 0;
     note_removal(m);
-    Py_DECREF((PyObject *)k);
+    drop_key(m->packing, k);
     *value = v;
     return 1;
 }
@@ -702,27 +958,26 @@ static PyObject *Map_pop(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
     return NULL;
 }
 
-/* pop_edge removes the smallest or largest item as a (key, value) tuple. */
+/*
+ * pop_edge removes the smallest or largest item as a (key, value) tuple,
+ * made before the item leaves the map so that a failure loses nothing.
+ */
 static PyObject *pop_edge(MapObject *m, bool last)
 {
     if (guard_write(m) < 0)
         return NULL;
     void *k, *v;
-    bpt_status rc = (last ? bpt_pop_last : bpt_pop_first)(m->tree, &k, &v);
-    if (rc == BPT_NOTFOUND) {
-        PyErr_SetString(PyExc_KeyError, "popitem(): BPlusTreeMap is empty");
+    if ((last ? bpt_last : bpt_first)(m->tree, &k, &v) != BPT_OK) {
+        PyErr_Format(PyExc_KeyError, "%s(): BPlusTreeMap is empty", last ? "poplast" : "popitem");
         return NULL;
     }
+    PyObject *pair = item_tuple(m->packing, k, v);
+    if (!pair)
+        return NULL;
+    (last ? bpt_pop_last : bpt_pop_first)(m->tree, &k, &v);
     note_removal(m);
-    PyObject *pair = PyTuple_New(2);
-    if (!pair) {
-        /* The item is out of the tree already: drop it rather than leak. */
-        Py_DECREF((PyObject *)k);
-        Py_DECREF((PyObject *)v);
-        return NULL;
-    }
-    PyTuple_SET_ITEM(pair, 0, (PyObject *)k);
-    PyTuple_SET_ITEM(pair, 1, (PyObject *)v);
+    drop_key(m->packing, k); /* the pair holds its own references */
+    Py_DECREF((PyObject *)v);
     return pair;
 }
 
@@ -741,12 +996,12 @@ static PyObject *Map_setdefault(MapObject *m, PyObject *const *args, Py_ssize_t 
     if (!check_args("setdefault", nargs, 1, 2))
         return NULL;
     PyObject *dflt = nargs > 1 ? args[1] : Py_None;
-    if (guard_write(m) < 0)
+    void *existing = NULL, *w;
+    int s = guard_write(m) < 0 ? -1 : prepare_insert(m, args[0], &w);
+    if (s < 0)
         return NULL;
-    bpt *t = m->tree;
-    void *existing = NULL;
-    key_kind saved = enter(m, args[0], NULL);
-    bpt_status rc = bpt_insert(t, args[0], dflt, &existing);
+    search_kind saved = begin(m, (search_kind)s);
+    bpt_status rc = bpt_insert(m->tree, w, dflt, &existing);
     leave(m, saved);
     if (rc < 0) {
         raise_status(rc);
@@ -761,17 +1016,11 @@ static PyObject *Map_clear(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
     if (guard_write(m) < 0)
         return NULL;
-    bpt *fresh = new_tree(m, m->capacity);
+    bpt *fresh = new_tree(m, m->capacity, m->packing);
     if (!fresh)
         return NULL;
-    bpt *old = m->tree;
-    m->tree = fresh;
     m->kinds = KEYS_NONE;
-    m->generation++;
-    if (old) {
-        bpt_set_context(old, NULL); /* __del__ of its items sees an empty, usable map */
-        bpt_free(old);
-    }
+    replace_tree(m, fresh, m->packing); /* __del__ of the items sees an empty map */
     Py_RETURN_NONE;
 }
 
@@ -787,8 +1036,8 @@ static PyObject *Map_update(MapObject *m, PyObject *args, PyObject *kwds)
     Py_RETURN_NONE;
 }
 
-/* new_empty_like makes an empty map of m's type and capacity. */
-static MapObject *new_empty_like(PyTypeObject *type, unsigned capacity)
+/* new_empty_like makes an empty map of type, capacity and packing. */
+static MapObject *new_empty_like(PyTypeObject *type, unsigned capacity, packing p)
 {
     PyObject *empty = PyTuple_New(0);
     if (!empty)
@@ -797,14 +1046,13 @@ static MapObject *new_empty_like(PyTypeObject *type, unsigned capacity)
     Py_DECREF(empty);
     if (!c)
         return NULL;
-    if (capacity != c->capacity) {
-        bpt *t = new_tree(c, capacity);
+    if (capacity != c->capacity || p != c->packing) {
+        bpt *t = new_tree(c, capacity, p);
         if (!t) {
             Py_DECREF(c);
             return NULL;
         }
-        bpt_free(c->tree);
-        c->tree = t;
+        replace_tree(c, t, p);
         c->capacity = capacity;
     }
     return c;
@@ -814,7 +1062,7 @@ static PyObject *Map_copy(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
     if (guard_read(m) < 0)
         return NULL;
-    MapObject *c = new_empty_like(Py_TYPE(m), m->capacity);
+    MapObject *c = new_empty_like(Py_TYPE(m), m->capacity, PACK_NONE);
     if (!c)
         return NULL;
     if (bpt_size(m->tree)) {
@@ -825,19 +1073,27 @@ static PyObject *Map_copy(MapObject *m, PyObject *Py_UNUSED(ignored))
             raise_status(rc);
             return NULL;
         }
-        /* The copy's callbacks must point at the new map. */
-        bpt_free(c->tree);
-        c->tree = copy;
+        bpt_set_context(copy, c); /* its callbacks must point at the new map */
+        replace_tree(c, copy, m->packing);
         c->kinds = m->kinds;
-        bpt_set_context(copy, c);
     }
     return (PyObject *)c;
 }
 
 /* item_tuple returns a new (key, value) tuple from borrowed words. */
-static PyObject *item_tuple(void *k, void *v)
+static PyObject *item_tuple(packing p, void *k, void *v)
 {
-    return PyTuple_Pack(2, (PyObject *)k, (PyObject *)v);
+    PyObject *key = key_object(p, k);
+    if (!key)
+        return NULL;
+    PyObject *pair = PyTuple_New(2);
+    if (!pair) {
+        Py_DECREF(key);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(pair, 0, key);
+    PyTuple_SET_ITEM(pair, 1, Py_NewRef((PyObject *)v));
+    return pair;
 }
 
 /* edge returns the smallest or largest (key, value); KeyError if empty. */
@@ -850,7 +1106,7 @@ static PyObject *edge(MapObject *m, bool last)
         PyErr_Format(PyExc_KeyError, "%s(): BPlusTreeMap is empty", last ? "last" : "first");
         return NULL;
     }
-    return item_tuple(k, v);
+    return item_tuple(m->packing, k, v);
 }
 
 static PyObject *Map_first(MapObject *m, PyObject *Py_UNUSED(ignored))
@@ -870,9 +1126,9 @@ static PyObject *neighbour(MapObject *m, PyObject *key, neighbour_fn fn)
 {
     if (guard_read(m) < 0)
         return NULL;
-    void *k, *v;
-    key_kind saved = enter(m, key, NULL);
-    bpt_status rc = fn(m->tree, key, &k, &v);
+    void *k, *v, *w;
+    search_kind saved = enter(m, key, NULL, &w, NULL);
+    bpt_status rc = fn(m->tree, w, &k, &v);
     leave(m, saved);
     if (rc < 0) {
         raise_status(rc);
@@ -880,7 +1136,7 @@ static PyObject *neighbour(MapObject *m, PyObject *key, neighbour_fn fn)
     }
     if (rc == BPT_NOTFOUND)
         Py_RETURN_NONE;
-    return item_tuple(k, v);
+    return item_tuple(m->packing, k, v);
 }
 
 static PyObject *Map_floor(MapObject *m, PyObject *key) { return neighbour(m, key, bpt_floor); }
@@ -894,8 +1150,9 @@ static PyObject *Map_higher(MapObject *m, PyObject *key) { return neighbour(m, k
  */
 static int bound_rank(MapObject *m, PyObject *key, bool after_equal, size_t *rank)
 {
-    key_kind saved = enter(m, key, NULL);
-    bpt_status rc = bpt_rank(m->tree, key, rank);
+    void *w;
+    search_kind saved = enter(m, key, NULL, &w, NULL);
+    bpt_status rc = bpt_rank(m->tree, w, rank);
     leave(m, saved);
     if (rc < 0)
         return raise_status(rc);
@@ -930,11 +1187,11 @@ static PyObject *Map_delete_range(MapObject *m, PyObject *args, PyObject *kwds)
         return NULL;
     if (guard_write(m) < 0)
         return NULL;
-    void *lo_w = lo, *hi_w = hi;
+    PyObject *a = lo == Py_None ? NULL : lo, *b = hi == Py_None ? NULL : hi;
+    void *wa = NULL, *wb = NULL;
     size_t removed = 0;
-    key_kind saved = enter(m, lo == Py_None ? NULL : lo, hi == Py_None ? NULL : hi);
-    bpt_status rc = bpt_remove_range(m->tree, lo == Py_None ? NULL : &lo_w,
-                                     hi == Py_None ? NULL : &hi_w, &removed);
+    search_kind saved = enter(m, a, b, &wa, &wb);
+    bpt_status rc = bpt_remove_range(m->tree, a ? &wa : NULL, b ? &wb : NULL, &removed);
     leave(m, saved);
     if (rc < 0) {
         raise_status(rc);
@@ -971,6 +1228,12 @@ static PyObject *Map_check(MapObject *m, PyObject *Py_UNUSED(ignored))
     return NULL;
 }
 
+/*
+ * from_sorted_items reads the pairs once, in order, classifying each key as
+ * it goes (its packed number while every key so far packs), then bulk
+ * loads; the key objects of later pairs are prefetched, since the keys of
+ * a sorted list usually lie all over memory.
+ */
 static PyObject *Map_from_sorted_items(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"items", "capacity", NULL};
@@ -981,45 +1244,61 @@ static PyObject *Map_from_sorted_items(PyTypeObject *type, PyObject *args, PyObj
     long cap = parse_capacity(cap_obj);
     if (cap < 0)
         return NULL;
-    PyObject *seq = PySequence_List(items);
+    PyObject *seq = PySequence_List(items); /* ours: pairs stay alive in it */
     if (!seq)
         return NULL;
     Py_ssize_t n = PyList_GET_SIZE(seq);
     void **keys = PyMem_Malloc((size_t)(n ? n : 1) * sizeof *keys);
     void **vals = PyMem_Malloc((size_t)(n ? n : 1) * sizeof *vals);
-    PyObject *pairs = PyList_New(n); /* keeps each pair alive */
     MapObject *m = NULL;
-    if (!keys || !vals || !pairs) {
+    key_kind kinds = KEYS_NONE;
+    if (!keys || !vals) {
         PyErr_NoMemory();
         goto done;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *fast = PySequence_Fast(PyList_GET_ITEM(seq, i),
-                                         "from_sorted_items() needs (key, value) pairs");
-        if (!fast)
-            goto done;
-        PyList_SET_ITEM(pairs, i, fast);
-        if (PySequence_Fast_GET_SIZE(fast) != 2) {
-            PyErr_Format(PyExc_ValueError, "from_sorted_items() item #%zd has length %zd; 2 "
-                                           "is required",
-                         i, PySequence_Fast_GET_SIZE(fast));
-            goto done;
+        if (i + 16 < n) {
+            PyObject *ahead = PyList_GET_ITEM(seq, i + 16);
+            if (PyTuple_CheckExact(ahead) && PyTuple_GET_SIZE(ahead) == 2)
+                PREFETCH(PyTuple_GET_ITEM(ahead, 0));
         }
-        keys[i] = PySequence_Fast_GET_ITEM(fast, 0);
-        vals[i] = PySequence_Fast_GET_ITEM(fast, 1);
+        PyObject *pair = PyList_GET_ITEM(seq, i);
+        if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2) {
+            /* Another sequence: an immutable pair of its items takes its place. */
+            PyObject *fast = PySequence_Fast(pair, "from_sorted_items() needs (key, value) pairs");
+            if (!fast)
+                goto done;
+            if (PySequence_Fast_GET_SIZE(fast) != 2) {
+                PyErr_Format(PyExc_ValueError,
+                             "from_sorted_items() item #%zd has length %zd; 2 is required", i,
+                             PySequence_Fast_GET_SIZE(fast));
+                Py_DECREF(fast);
+                goto done;
+            }
+            PyObject *tuple = PyTuple_Pack(2, PySequence_Fast_GET_ITEM(fast, 0),
+                                           PySequence_Fast_GET_ITEM(fast, 1));
+            Py_DECREF(fast);
+            if (!tuple)
+                goto done;
+            PyList_SetItem(seq, i, tuple);
+            pair = tuple;
+        }
+        void *packed = NULL;
+        key_kind k = classify(PyTuple_GET_ITEM(pair, 0), &packed);
+        if (i > 0 && k != kinds && packing_for(kinds) != PACK_NONE)
+            for (Py_ssize_t j = 0; j < i; j++) /* unpack what was packed so far */
+                keys[j] = PyTuple_GET_ITEM(PyList_GET_ITEM(seq, j), 0);
+        kinds = i == 0 || k == kinds ? k : KEYS_ANY;
+        keys[i] = packing_for(kinds) != PACK_NONE ? packed : PyTuple_GET_ITEM(pair, 0);
+        vals[i] = PyTuple_GET_ITEM(pair, 1);
     }
-    m = new_empty_like(type, (unsigned)cap);
+    m = new_empty_like(type, (unsigned)cap, packing_for(kinds));
     if (!m)
         goto done;
     m->busy++;
     bpt_status rc = bpt_bulk_load(m->tree, keys, vals, (size_t)n);
     m->busy--;
-    if (rc == BPT_OK && n > 0) {
-        m->kinds = kind_of(keys[0]);
-        for (Py_ssize_t i = 1; i < n && m->kinds != KEYS_ANY; i++)
-            if (kind_of(keys[i]) != m->kinds)
-                m->kinds = KEYS_ANY;
-    }
+    m->kinds = kinds;
     if (rc == BPT_EINVAL) {
         PyErr_SetString(PyExc_ValueError,
                         "from_sorted_items() needs keys in strictly increasing order");
@@ -1031,7 +1310,6 @@ static PyObject *Map_from_sorted_items(PyTypeObject *type, PyObject *args, PyObj
 done:
     PyMem_Free(keys);
     PyMem_Free(vals);
-    Py_XDECREF(pairs);
     Py_DECREF(seq);
     return (PyObject *)m;
 }
@@ -1040,14 +1318,33 @@ done:
 
 enum { KIND_KEYS, KIND_VALUES, KIND_ITEMS };
 
+/* Items an iterator copies from the tree at a time (about a cache line's worth
+ * of pointers for each of keys and values, three lines in all). */
+#define ITER_CHUNK 24
+
+/*
+ * An iterator copies a chunk of borrowed words at a time and prefetches the
+ * objects it will hand out, so walking the leaves costs a few loads per item
+ * and the cache misses of scattered objects overlap. The words stay valid
+ * while the tree's version (its structure) and the map's values epoch are
+ * unchanged: a structural change is an error, a replaced value makes the
+ * iterator read its chunk again from the same position.
+ */
 typedef struct {
     PyObject_HEAD
-    MapObject *map;      /* NULL once exhausted */
-    bpt_cursor *cursor;
-    uint64_t generation;
-    size_t remaining;
+    MapObject *map;       /* NULL once exhausted */
+    bpt_cursor *cursor;   /* just past the chunk */
+    PyObject *result;     /* items: the last pair, reused when only we hold it */
+    uint64_t generation;  /* the map's tree */
+    uint64_t version;     /* the tree's structure */
+    uint64_t epoch;       /* the map's values when the chunk was read */
+    size_t remaining;     /* items to hand out, the chunk's included */
+    size_t position;      /* the next item's position in the map */
     int kind;
     bool reverse;
+    int len, next;        /* items in the chunk; the next one to hand out */
+    void *keys[ITER_CHUNK];
+    void *vals[ITER_CHUNK];
 } IterObject;
 
 static PyObject *make_iter(MapObject *m, int kind, bool reverse, PyObject *lo, PyObject *hi,
@@ -1064,17 +1361,22 @@ static PyObject *make_iter(MapObject *m, int kind, bool reverse, PyObject *lo, P
         return NULL;
     it->map = NULL;
     it->cursor = NULL;
+    it->result = NULL;
     it->kind = kind;
     it->reverse = reverse;
     it->remaining = to - from;
+    it->position = reverse ? to - 1 : from;
+    it->len = it->next = 0;
     it->generation = m->generation;
+    it->version = bpt_version(t);
+    it->epoch = m->values_epoch;
     if (bpt_cursor_new(t, &it->cursor) != BPT_OK) {
         Py_DECREF(it);
         PyErr_NoMemory();
         return NULL;
     }
     if (it->remaining)
-        bpt_cursor_seek_at(it->cursor, reverse ? to - 1 : from);
+        bpt_cursor_seek_at(it->cursor, it->position);
     it->map = (MapObject *)Py_NewRef(m);
     PyObject_GC_Track(it);
     return (PyObject *)it;
@@ -1085,19 +1387,85 @@ static void Iter_dealloc(IterObject *it)
     PyObject_GC_UnTrack(it);
     bpt_cursor_free(it->cursor);
     Py_XDECREF(it->map);
+    Py_XDECREF(it->result);
     PyObject_GC_Del(it);
 }
 
 static int Iter_traverse(IterObject *it, visitproc visit, void *arg)
 {
     Py_VISIT(it->map);
+    Py_VISIT(it->result);
     return 0;
 }
 
 static int Iter_clear(IterObject *it)
 {
     Py_CLEAR(it->map);
+    Py_CLEAR(it->result);
     return 0;
+}
+
+/*
+ * read_chunk copies the next chunk of words, from it->position on, and
+ * prefetches the objects among them. 0, or -1 with an exception.
+ */
+static int read_chunk(IterObject *it, MapObject *m)
+{
+    bpt_status rc = BPT_OK;
+    size_t want = it->remaining < ITER_CHUNK ? it->remaining : ITER_CHUNK, got = 0;
+    if (it->epoch != m->values_epoch) /* the chunk's values may be gone */
+        rc = bpt_cursor_seek_at(it->cursor, it->position);
+    bool keys = it->kind != KIND_VALUES, vals = it->kind != KIND_KEYS;
+    if (rc == BPT_OK)
+        rc = (it->reverse ? bpt_cursor_read_prev : bpt_cursor_read)(
+            it->cursor, keys ? it->keys : NULL, vals ? it->vals : NULL, want, &got);
+    if (rc < 0 || got == 0) { /* cannot happen while version and size agree */
+        PyErr_SetString(PyExc_RuntimeError, "BPlusTreeMap changed during iteration");
+        return -1;
+    }
+    for (size_t i = 0; i < got; i++) {
+        if (vals)
+            PREFETCH(it->vals[i]);
+        if (keys && m->packing == PACK_NONE)
+            PREFETCH(it->keys[i]);
+    }
+    it->epoch = m->values_epoch;
+    it->len = (int)got;
+    it->next = 0;
+    return 0;
+}
+
+/*
+ * pair_result returns (key, value) with both references stolen, in the
+ * tuple handed out last time when nobody else holds it (as dict's items
+ * iterator does), else in a new one.
+ */
+static PyObject *pair_result(IterObject *it, PyObject *key, PyObject *value)
+{
+    PyObject *r = it->result;
+#ifndef Py_GIL_DISABLED
+    if (r && Py_REFCNT(r) == 1) {
+        PyObject *old_key = PyTuple_GET_ITEM(r, 0), *old_value = PyTuple_GET_ITEM(r, 1);
+        PyTuple_SET_ITEM(r, 0, key);
+        PyTuple_SET_ITEM(r, 1, value);
+        Py_INCREF(r);
+        Py_DECREF(old_key);
+        Py_DECREF(old_value);
+        if (!PyObject_GC_IsTracked(r)) /* the collector may have untracked it */
+            PyObject_GC_Track(r);
+        return r;
+    }
+#endif
+    r = PyTuple_New(2);
+    if (!r) {
+        Py_DECREF(key);
+        Py_DECREF(value);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(r, 0, key);
+    PyTuple_SET_ITEM(r, 1, value);
+    Py_XSETREF(it->result, Py_NewRef(r));
+    return r;
 }
 
 static PyObject *Iter_next(IterObject *it)
@@ -1107,7 +1475,7 @@ static PyObject *Iter_next(IterObject *it)
         return NULL;
     if (guard_read(m) < 0)
         return NULL;
-    if (m->generation != it->generation) {
+    if (m->generation != it->generation || bpt_version(m->tree) != it->version) {
         PyErr_SetString(PyExc_RuntimeError, "BPlusTreeMap changed size during iteration");
         return NULL;
     }
@@ -1115,26 +1483,17 @@ static PyObject *Iter_next(IterObject *it)
         Py_CLEAR(it->map);
         return NULL;
     }
-    void *k, *v;
-    bpt_status rc = bpt_cursor_get(it->cursor, &k, &v);
-    if (rc < 0) {
-        raise_status(rc);
+    if ((it->next == it->len || it->epoch != m->values_epoch) && read_chunk(it, m) < 0)
         return NULL;
-    }
-    if (rc != BPT_OK) {
-        Py_CLEAR(it->map);
-        return NULL;
-    }
+    int i = it->next++;
     it->remaining--;
-    (it->reverse ? bpt_cursor_prev : bpt_cursor_next)(it->cursor);
-    switch (it->kind) {
-    case KIND_KEYS:
-        return Py_NewRef((PyObject *)k);
-    case KIND_VALUES:
-        return Py_NewRef((PyObject *)v);
-    default:
-        return item_tuple(k, v);
-    }
+    it->position += it->reverse ? (size_t)-1 : 1;
+    if (it->kind == KIND_VALUES)
+        return Py_NewRef((PyObject *)it->vals[i]);
+    PyObject *key = key_object(m->packing, it->keys[i]);
+    if (!key || it->kind == KIND_KEYS)
+        return key;
+    return pair_result(it, key, Py_NewRef((PyObject *)it->vals[i]));
 }
 
 static PyObject *Iter_length_hint(IterObject *it, PyObject *Py_UNUSED(ignored))
@@ -1186,6 +1545,14 @@ static PyObject *Map__iter(MapObject *m, PyObject *args)
         return NULL;
     }
     return make_iter(m, kind, reverse, lo, hi, lo_incl, hi_incl);
+}
+
+/* __sizeof__ counts the map and every block its tree holds (not the items). */
+static PyObject *Map_sizeof(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    bpt_stats st;
+    bpt_get_stats(m->tree, &st);
+    return PyLong_FromSize_t((size_t)Py_TYPE(m)->tp_basicsize + st.bytes);
 }
 
 static PyObject *Map_capacity(MapObject *m, void *Py_UNUSED(closure))
@@ -1240,11 +1607,23 @@ static PyMethodDef Map_methods[] = {
     {"__reversed__", (PyCFunction)Map_reversed, METH_NOARGS,
      "__reversed__() -> iterator over the keys, largest first."},
     {"_iter", (PyCFunction)Map__iter, METH_VARARGS, NULL},
+    {"__sizeof__", (PyCFunction)Map_sizeof, METH_NOARGS,
+     "__sizeof__() -> bytes of the map and its nodes, not counting keys and values. "
+     "O(n / capacity)."},
     {NULL, NULL, 0, NULL},
 };
 
+/* _key_storage tells the tests how the keys are stored. */
+static PyObject *Map_key_storage(MapObject *m, void *Py_UNUSED(closure))
+{
+    static const char *names[] = {"object", "int", "float"};
+    return PyUnicode_FromString(names[m->packing]);
+}
+
 static PyGetSetDef Map_getset[] = {
     {"capacity", (getter)Map_capacity, NULL, "the node capacity (keys per node)", NULL},
+    {"_key_storage", (getter)Map_key_storage, NULL,
+     "how the keys are stored: 'int' or 'float' (packed numbers) or 'object'", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

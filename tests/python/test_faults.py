@@ -35,6 +35,8 @@ OPS = {
                                                            capacity=4),
     "constructor": lambda m: BPlusTreeMap({1: 1}, capacity=8),
     "or": lambda m: m | {1000: 1},
+    "unpack": lambda m: m.__setitem__(101.5, 0),  # packed ints become objects
+    "first_float": lambda m: BPlusTreeMap(capacity=4).__setitem__(0.5, 0),
 }
 
 

@@ -1,0 +1,176 @@
+"""Packed keys: maps of exact ints (64-bit) or exact floats store the numbers
+in the nodes, and convert to object keys when a key that does not fit
+arrives. Every answer must be what a map of objects gives, and the
+iterators' chunked reads must see replaced values."""
+
+import math
+import pickle
+import random
+import sys
+
+import pytest
+
+from bplustree3 import BPlusTreeMap
+
+
+def test_storage_follows_the_keys():
+    assert BPlusTreeMap({1: 1, 2: 2})._key_storage == "int"
+    assert BPlusTreeMap({1.5: 1, -0.5: 2})._key_storage == "float"
+    assert BPlusTreeMap({"a": 1})._key_storage == "object"
+    assert BPlusTreeMap({(1, 2): 1})._key_storage == "object"
+    assert BPlusTreeMap({True: 1})._key_storage == "object"  # bool is not an exact int
+    assert BPlusTreeMap({2**63: 1})._key_storage == "object"  # does not fit 64 bits
+    assert BPlusTreeMap({-(2**63): 1})._key_storage == "int"
+    assert BPlusTreeMap({math.nan: 1})._key_storage == "object"
+    assert BPlusTreeMap.from_sorted_items([(1, 0), (2, 0)])._key_storage == "int"
+    assert BPlusTreeMap.from_sorted_items([(1.0, 0), (2.5, 0)])._key_storage == "float"
+    assert BPlusTreeMap.from_sorted_items([(1, 0), (2.5, 0)])._key_storage == "object"
+    assert BPlusTreeMap.from_sorted_items([(1, 0), (2**70, 0)])._key_storage == "object"
+    assert BPlusTreeMap.from_sorted_items([])._key_storage == "object"
+
+
+def test_keys_come_back_as_equal_objects_of_their_type():
+    m = BPlusTreeMap({3: "c", -(2**63): "min", 2**63 - 1: "max"})
+    assert list(m) == [-(2**63), 3, 2**63 - 1]
+    assert all(type(k) is int for k in m)
+    f = BPlusTreeMap({-0.0: "z", 1e300: "big", -math.inf: "ninf"})
+    f[0.0] = "zero"  # equal to -0.0: the stored key stays
+    assert list(f.items()) == [(-math.inf, "ninf"), (-0.0, "zero"), (1e300, "big")]
+    assert math.copysign(1, list(f)[1]) == -1
+
+
+@pytest.mark.parametrize("capacity", [4, 64])
+def test_foreign_keys_are_compared_as_objects(capacity):
+    m = BPlusTreeMap({i: str(i) for i in range(0, 100, 2)}, capacity=capacity)
+    assert m._key_storage == "int"
+    assert 4.0 in m and 5.0 not in m and True not in m  # True == 1: absent
+    assert m[4.0] == "4" and m.get(False) == "0"
+    assert m.floor(5.5) == (4, "4") and m.ceiling(5.5) == (6, "6")
+    assert m.lower(6.0) == (4, "4") and m.higher(6.0) == (8, "8")
+    assert m.floor(-0.5) is None and m.ceiling(98.5) is None
+    assert list(m.irange(3.5, 8.0)) == [4, 6, 8]
+    assert list(m.keys(3.5, 8)) == [4, 6]
+    assert list(m.items(2**70)) == [] and list(m.keys(None, 2**70)) == list(range(0, 100, 2))
+    assert m.delete_range(10.5, 14.0) == 1  # 10.5 <= k < 14: just 12
+    assert 12 not in m and 14 in m and 10 in m
+    assert m.pop(20.0) == "20" and 20 not in m
+    del m[22.0]
+    assert m._key_storage == "int"
+    with pytest.raises(TypeError):
+        m.get("a")
+    with pytest.raises(TypeError):
+        m.floor(None)
+    m.check()
+
+
+def test_a_foreign_key_equal_to_a_stored_one_keeps_the_map_packed():
+    m = BPlusTreeMap({1: "a", 2: "b"})
+    m[1.0] = "x"
+    m[True] = "y"  # True == 1 too
+    assert m.setdefault(2.0, "z") == "b"
+    assert m._key_storage == "int"
+    assert list(m.items()) == [(1, "y"), (2, "b")] and type(m.first()[0]) is int
+    f = BPlusTreeMap({2.0: "two"})
+    f[2] = "deux"
+    assert f._key_storage == "float" and list(f.items()) == [(2.0, "deux")]
+    m.check()
+    f.check()
+
+
+@pytest.mark.parametrize("newcomer", [1.5, 2**70, "s", (1,)])
+def test_a_new_foreign_key_converts_the_map(newcomer):
+    m = BPlusTreeMap({i: i for i in range(200)}, capacity=4)
+    before = list(m.items())
+    try:
+        m[newcomer] = "new"
+    except TypeError:  # not comparable with ints: nothing changes
+        assert m._key_storage == "int"
+        assert list(m.items()) == before
+    else:
+        assert m._key_storage == "object"
+        assert m[newcomer] == "new" and len(m) == 201
+        assert [(k, v) for k, v in m.items() if k != newcomer] == before
+        assert all(type(k) is int for k, _ in before)
+    m.check()
+
+
+def test_nan_is_not_packed_and_breaks_nothing():
+    # NaN is neither < nor > anything: under "<" it is equal to every key, so
+    # it replaces the first value it meets, as a map of objects does.
+    m = BPlusTreeMap({1.5: "a", 2.5: "b"})
+    m[math.nan] = "nan"
+    assert len(m) == 2 and m._key_storage == "float"
+    assert BPlusTreeMap({math.nan: 1, 1.0: 2})._key_storage == "object"
+    m.check()
+
+
+def test_float_maps_convert_for_ints_that_are_not_equal_to_a_key():
+    m = BPlusTreeMap({0.5: "a", 1.5: "b"})
+    m[1] = "one"
+    assert m._key_storage == "object"
+    assert list(m.items()) == [(0.5, "a"), (1, "one"), (1.5, "b")]
+    m.check()
+
+
+def test_an_emptied_map_starts_over():
+    m = BPlusTreeMap({1: 1})
+    del m[1]
+    assert m._key_storage == "int" and not m
+    m["x"] = 1
+    assert m._key_storage == "object"
+    m.clear()
+    m[2.5] = 1
+    assert m._key_storage == "float"
+    m.popitem()
+    m[7] = 1
+    assert m._key_storage == "int"
+    m.check()
+
+
+def test_copy_pickle_and_sizeof_of_packed_maps():
+    m = BPlusTreeMap({i: -i for i in range(1000)})
+    c = m.copy()
+    assert c._key_storage == "int" and c == m
+    c[1000] = 0
+    assert 1000 not in m
+    p = pickle.loads(pickle.dumps(m))
+    assert p._key_storage == "int" and p == m
+    empty = sys.getsizeof(BPlusTreeMap())
+    assert sys.getsizeof(m) > empty + 1000 * 16  # at least a key and a value word each
+
+
+def test_memory_per_item_after_random_inserts():
+    keys = random.Random(5).sample(range(2**62), 20000)
+    m = BPlusTreeMap()
+    for k in keys:
+        m[k] = None
+    per_item = (sys.getsizeof(m) - sys.getsizeof(BPlusTreeMap())) / len(m)
+    # Two 8-byte words per item, in nodes kept well filled by sharing with
+    # siblings before splitting.
+    assert 16 < per_item < 22, per_item
+
+
+@pytest.mark.parametrize("capacity", [4, 64])
+@pytest.mark.parametrize("keys", ["int", "str"])
+def test_iterators_see_values_replaced_while_they_run(capacity, keys):
+    n = 500
+    ks = list(range(n)) if keys == "int" else [f"{i:04}" for i in range(n)]
+    m = BPlusTreeMap({k: 0 for k in ks}, capacity=capacity)
+    seen = []
+    for i, (k, v) in enumerate(m.items()):
+        seen.append(v)
+        if i + 1 < n:
+            m[ks[i + 1]] = i + 1  # the next item, maybe already read ahead
+        m[k] = -1  # the current one: too late to be seen
+    assert seen == list(range(n))
+    assert list(m.values()) == [-1] * n
+    back = [v for v in reversed(m.values()) if m.__setitem__(ks[0], "late") is None]
+    assert back[:-1] == [-1] * (n - 1) and back[-1] == "late"
+
+
+def test_items_pairs_are_fresh_whenever_someone_keeps_them():
+    m = BPlusTreeMap({i: str(i) for i in range(100)})
+    kept = list(m.items())  # every pair still referenced: no reuse
+    assert kept == [(i, str(i)) for i in range(100)]
+    assert len({id(p) for p in kept}) == 100
+    assert [k + int(v) for k, v in m.items()] == [2 * i for i in range(100)]
