@@ -14,7 +14,7 @@ int fuzz_run(const uint8_t *data, size_t size, fuzz_mode mode)
     fdp_init(&p, data, size);
     unsigned leaf = 4 + (unsigned)fdp_below(&p, 29);
     unsigned branch = 4 + (unsigned)fdp_below(&p, 29);
-    int search = (int)fdp_below(&p, 3);
+    int search = (int)fdp_below(&p, TEST_SEARCH_KINDS);
     int64_t key_space = (int64_t)8 << fdp_below(&p, 7); /* 8 .. 512 */
     diff_init(&d, leaf, branch, search, key_space);
     for (int i = 0; i < MAX_OPS && !fdp_empty(&p); i++) {

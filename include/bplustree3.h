@@ -84,6 +84,22 @@ typedef int (*bpt_compare_fn)(void *a, void *b, void *ctx);
 typedef int (*bpt_search_fn)(void *const *keys, int n, void *key, void *ctx,
                              int *exact);
 
+/*
+ * bpt_hint_fn summarises a key in 64 bits, in its order: it stores in *hint
+ * a number such that a key less than another never has a greater hint and
+ * equal keys have equal hints (for strings: the first eight bytes,
+ * big-endian), and returns nonzero. With a hint function, every node keeps
+ * each key's hint beside it, and a search compares hints first: the
+ * comparator or search hook only sees the keys whose hint equals the sought
+ * key's, usually one, so keys that live far away in memory are rarely
+ * touched. It returns 0 for a key it cannot summarise (one of a type it
+ * does not know): such a key is looked up by comparing it with the keys as
+ * without hints, and cannot be stored (BPT_EINVAL). It cannot fail. A hint
+ * function that breaks these rules can make lookups miss (bpt_check reports
+ * it), never corrupt memory.
+ */
+typedef int (*bpt_hint_fn)(void *key, void *ctx, uint64_t *hint);
+
 /* bpt_word_fn is an ownership callback: retain or release one word. */
 typedef void (*bpt_word_fn)(void *word, void *ctx);
 
@@ -100,12 +116,14 @@ typedef struct bpt_allocator {
 /*
  * bpt_config describes a tree. Zero-initialise it and set at least compare.
  * Capacities of 0 pick the defaults (BPT_DEFAULT_*_CAPACITY); others must lie
- * in [BPT_MIN_CAPACITY, BPT_MAX_CAPACITY]. ctx is passed to compare, search
- * and the four ownership callbacks; any callback left NULL is a no-op.
+ * in [BPT_MIN_CAPACITY, BPT_MAX_CAPACITY]. ctx is passed to compare, search,
+ * hint and the four ownership callbacks; any callback left NULL is a no-op
+ * (search and hint: not used).
  */
 typedef struct bpt_config {
     bpt_compare_fn compare;
     bpt_search_fn search;
+    bpt_hint_fn hint;
     void *ctx;
     bpt_word_fn retain_key;
     bpt_word_fn release_key;
@@ -187,8 +205,8 @@ bpt_status bpt_copy(const bpt *t, bpt **out);
 /*
  * bpt_bulk_load fills an empty tree from n strictly increasing keys in O(n),
  * retaining each key and value. values may be NULL (every value is NULL).
- * Returns BPT_EINVAL when the tree is not empty or the keys are not strictly
- * increasing (nothing is built), BPT_ECMP, BPT_ENOMEM.
+ * Returns BPT_EINVAL when the tree is not empty, the keys are not strictly
+ * increasing or one has no hint (nothing is built), BPT_ECMP, BPT_ENOMEM.
  */
 bpt_status bpt_bulk_load(bpt *t, void *const *keys, void *const *values,
                          size_t n);
@@ -269,6 +287,7 @@ int bpt_visit(const bpt *t, int (*fn)(void *key, void *value, void *arg), void *
  * stored key is kept and the passed key is not retained). Returns BPT_OK when
  * it inserted, BPT_REPLACED when it replaced: the old value is then handed
  * back, owned, through *old_value, or released when old_value is NULL.
+ * BPT_EINVAL: the key is absent and has no hint (see bpt_hint_fn).
  */
 bpt_status bpt_put(bpt *t, void *key, void *value, void **old_value);
 
@@ -276,6 +295,7 @@ bpt_status bpt_put(bpt *t, void *key, void *value, void **old_value);
  * bpt_insert inserts key -> value only if no equal key is present. Returns
  * BPT_OK when inserted, BPT_EXISTS otherwise (the present value is then
  * stored, borrowed, in *existing when it is not NULL; nothing is retained).
+ * BPT_EINVAL: the key is absent and has no hint (see bpt_hint_fn).
  */
 bpt_status bpt_insert(bpt *t, void *key, void *value, void **existing);
 

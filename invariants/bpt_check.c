@@ -24,6 +24,7 @@ const char *bpt_invariant_name(bpt_invariant inv)
     case BPT_INV_LEAF_CHAIN: return "leaf-chain";
     case BPT_INV_COUNT: return "count";
     case BPT_INV_SIZE: return "size";
+    case BPT_INV_HINT: return "hint";
     }
     return "unknown";
 }
@@ -34,6 +35,7 @@ typedef struct frame {
     size_t items;       /* items found under the children visited so far */
     void *const *lo;    /* inclusive lower bound, NULL: none */
     void *const *hi;    /* exclusive upper bound, NULL: none */
+    const uint64_t *lo_hint, *hi_hint; /* their hints, in a tree with hints */
 } frame;
 
 typedef struct walk {
@@ -63,11 +65,41 @@ static int cmp(const walk *w, void *a, void *b)
     return w->t->cfg.compare(a, b, w->t->cfg.ctx);
 }
 
+/*
+ * check_hints verifies that each of keys[0..n) has its own hint beside it,
+ * and that hints never go down, within the node and against its bounds.
+ */
+static bpt_invariant check_hints(walk *w, int depth, void *const *keys, const uint64_t *hints,
+                                 uint32_t n, const frame *f)
+{
+    const bpt *t = w->t;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t h;
+        if (!t->cfg.hint(keys[i], t->cfg.ctx, &h))
+            return fail(w, BPT_INV_HINT, depth, i, "key %u has no hint", (unsigned)i);
+        if (hints[i] != h)
+            return fail(w, BPT_INV_HINT, depth, i, "the hint stored for key %u is not its hint",
+                        (unsigned)i);
+        if (i > 0 && hints[i] < hints[i - 1])
+            return fail(w, BPT_INV_HINT, depth, i, "hint %u is less than hint %u", (unsigned)i,
+                        (unsigned)(i - 1));
+    }
+    if (n && f->lo_hint && *f->lo_hint > hints[0])
+        return fail(w, BPT_INV_HINT, depth, 0, "hint 0 is less than the separator's to its left");
+    if (n && f->hi_hint && hints[n - 1] > *f->hi_hint)
+        return fail(w, BPT_INV_HINT, depth, n - 1,
+                    "hint %u is greater than the separator's to its right", (unsigned)(n - 1));
+    return BPT_INV_OK;
+}
+
 /* check_keys verifies order within keys[0..n) and the bounds [lo, hi). */
-static bpt_invariant check_keys(walk *w, int depth, void *const *keys, uint32_t n,
-                                const frame *f)
+static bpt_invariant check_keys(walk *w, int depth, void *const *keys, const uint64_t *hints,
+                                uint32_t n, const frame *f)
 {
     const char *what = depth == w->t->height - 1 ? "leaf" : "branch";
+    bpt_invariant inv;
+    if (hints && (inv = check_hints(w, depth, keys, hints, n, f)))
+        return inv;
     for (uint32_t i = 1; i < n; i++) {
         int c = cmp(w, keys[i - 1], keys[i]);
         if (c == BPT_CMP_ERROR)
@@ -142,7 +174,7 @@ static bpt_invariant check_node(walk *w, int depth, const frame *f, void *const 
     }
     if (n->leaf) {
         bpt_leaf *l = (bpt_leaf *)n;
-        if ((inv = check_keys(w, depth, leaf_keys(l), l->h.n, f)))
+        if ((inv = check_keys(w, depth, leaf_keys(l), leaf_hints(t, l), l->h.n, f)))
             return inv;
         if (*expect_first && **expect_first != leaf_keys(l)[0])
             return fail(w, BPT_INV_SEPARATOR, depth, 0,
@@ -151,7 +183,7 @@ static bpt_invariant check_node(walk *w, int depth, const frame *f, void *const 
         return BPT_INV_OK;
     }
     bpt_branch *b = (bpt_branch *)n;
-    return check_keys(w, depth, branch_keys(t, b), b->h.n - 1, f);
+    return check_keys(w, depth, branch_keys(t, b), branch_hints(t, b), b->h.n - 1, f);
 }
 
 /* check_chain verifies that leaf l follows prev in both directions. */
@@ -221,10 +253,13 @@ bpt_invariant bpt_check(const bpt *t, bpt_check_report *report)
         if (sp + 1 >= t->height)
             return fail(&w, BPT_INV_DEPTH, sp, i, "node below the bottom level");
         frame *c = &stack[++sp];
+        const uint64_t *hints = branch_hints(t, b);
         *c = (frame){
             .node = child,
             .lo = i > 0 ? &branch_keys(t, b)[i - 1] : f->lo,
             .hi = i + 1 < b->h.n ? &branch_keys(t, b)[i] : f->hi,
+            .lo_hint = !hints ? NULL : i > 0 ? &hints[i - 1] : f->lo_hint,
+            .hi_hint = !hints ? NULL : i + 1 < b->h.n ? &hints[i] : f->hi_hint,
         };
         w.nodes_at[sp]++;
         if (i > 0)

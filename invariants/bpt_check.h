@@ -24,7 +24,8 @@ typedef enum bpt_invariant {
     BPT_INV_SEPARATOR,  /* a separator is not the first key of its right subtree */
     BPT_INV_LEAF_CHAIN, /* next/prev links or first/last differ from in-order leaves */
     BPT_INV_COUNT,      /* a branch's count for a child differs from its items */
-    BPT_INV_SIZE        /* the tree's size differs from its items */
+    BPT_INV_SIZE,       /* the tree's size differs from its items */
+    BPT_INV_HINT        /* a stored hint differs from its key's, or hints go down */
 } bpt_invariant;
 
 /*

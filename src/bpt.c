@@ -59,16 +59,69 @@ static void mem_free(const bpt_allocator *a, void *ptr, size_t size)
     a->free(ptr, size, a->ctx);
 }
 
-/* Nodes have room for cap + 1 items (see bpt_internal.h). */
+/* Nodes have room for cap + 1 items, and their hints (see bpt_internal.h). */
 static size_t leaf_bytes(const bpt *t)
 {
-    return sizeof(bpt_leaf) + 2 * ((size_t)t->cfg.leaf_capacity + 1) * sizeof(void *);
+    size_t base = leaf_base_bytes(t);
+    if (!t->cfg.hint)
+        return base;
+    return hints_at(base) + ((size_t)t->cfg.leaf_capacity + 1) * sizeof(uint64_t);
 }
 
 static size_t branch_bytes(const bpt *t)
 {
-    size_t slots = (size_t)t->cfg.branch_capacity + 1;
-    return sizeof(bpt_branch) + slots * (sizeof(size_t) + sizeof(bpt_node *) + sizeof(void *));
+    size_t base = branch_base_bytes(t);
+    if (!t->cfg.hint)
+        return base;
+    return hints_at(base) + ((size_t)t->cfg.branch_capacity + 1) * sizeof(uint64_t);
+}
+
+/*
+ * A key as nodes hold it: the word and, in a tree with hints, its hint.
+ * Separators are copied from the slot of the key they name, hint and all.
+ */
+typedef struct slot {
+    void *key;
+    uint64_t hint;
+} slot;
+
+static slot leaf_slot(const bpt *t, bpt_leaf *l, uint32_t i)
+{
+    uint64_t *h = leaf_hints(t, l);
+    return (slot){leaf_keys(l)[i], h ? h[i] : 0};
+}
+
+static slot branch_slot(const bpt *t, bpt_branch *b, uint32_t i)
+{
+    uint64_t *h = branch_hints(t, b);
+    return (slot){branch_keys(t, b)[i], h ? h[i] : 0};
+}
+
+static void set_leaf_slot(const bpt *t, bpt_leaf *l, uint32_t i, slot k)
+{
+    uint64_t *h = leaf_hints(t, l);
+    leaf_keys(l)[i] = k.key;
+    if (h)
+        h[i] = k.hint;
+}
+
+static void set_branch_slot(const bpt *t, bpt_branch *b, uint32_t i, slot k)
+{
+    uint64_t *h = branch_hints(t, b);
+    branch_keys(t, b)[i] = k.key;
+    if (h)
+        h[i] = k.hint;
+}
+
+/*
+ * key_slot makes the slot of a key a caller passed in; false when the tree
+ * has hints and the key has none (it can be sought, not stored).
+ */
+static bool key_slot(const bpt *t, void *key, slot *out)
+{
+    out->key = key;
+    out->hint = 0;
+    return !t->cfg.hint || t->cfg.hint(key, t->cfg.ctx, &out->hint);
 }
 
 static bpt_node *node_new(const bpt *t, bool leaf)
@@ -162,11 +215,11 @@ static void subtree_free(const bpt *t, bpt_node *root, bool release)
 /* ---- Searching ------------------------------------------------------------ */
 
 /*
- * search_node returns the lower bound of key in keys[0..n) and sets *exact,
+ * search_keys returns the lower bound of key in keys[0..n) and sets *exact,
  * or returns -1 when a comparison fails. It uses the embedder's hook when
  * there is one and clamps its answer into [0, n].
  */
-static int search_node(const bpt *t, void *const *keys, int n, void *key, int *exact)
+static int search_keys(const bpt *t, void *const *keys, int n, void *key, int *exact)
 {
     if (t->cfg.search) {
         int e = 0;
@@ -198,24 +251,79 @@ static int search_node(const bpt *t, void *const *keys, int n, void *key, int *e
 }
 
 /*
- * prefetch_node asks for the cache lines a search of n will read: the header
- * and the keys (and a leaf's values, which a hit reads next). Issued as soon
- * as the child is known, the misses overlap instead of following one another
- * through the binary search.
+ * hint_bound returns the first of hints[from..n) above hint (upper) or not
+ * below it (!upper): a branch-free binary search.
  */
-static inline void prefetch_node(const bpt *t, const bpt_node *n, bool leaf)
+static int hint_bound(const uint64_t *hints, int from, int n, uint64_t hint, bool upper)
+{
+    const uint64_t *base = hints + from;
+    int len = n - from;
+    if (len <= 0)
+        return from;
+    while (len > 1) {
+        int half = len / 2;
+        uint64_t h = base[half - 1];
+        base += half & -(int)(upper ? h <= hint : h < hint);
+        len -= half;
+    }
+    return (int)(base - hints) + (upper ? base[0] <= hint : base[0] < hint);
+}
+
+/*
+ * search_node returns the lower bound of k in a node's keys[0..n) (with
+ * their hints, NULL without) and sets *exact, or returns -1 when a
+ * comparison fails. With hints, only the keys whose hint equals k's are
+ * compared: none when no hint does.
+ */
+static int search_node(const bpt *t, void *const *keys, const uint64_t *hints, int n, slot k,
+                       int *exact)
+{
+    int lo = 0, hi = n;
+    if (hints) {
+        lo = hint_bound(hints, 0, n, k.hint, false);
+        hi = hint_bound(hints, lo, n, k.hint, true);
+        if (lo == hi) {
+            *exact = 0;
+            return lo;
+        }
+    }
+    int i = search_keys(t, keys + lo, hi - lo, k.key, exact);
+    return i < 0 ? -1 : lo + i;
+}
+
+/* prefetch_lines asks for the cache lines of bytes at p. */
+static inline void prefetch_lines(const void *p, size_t bytes)
 {
 #if defined(__GNUC__) || defined(__clang__)
-    const char *p = (const char *)n;
-    size_t bytes = leaf ? leaf_bytes(t) : sizeof(bpt_branch) +
-                                              ((size_t)t->cfg.branch_capacity + 1) * sizeof(void *);
     for (size_t off = 0; off < bytes; off += 64)
-        __builtin_prefetch(p + off);
+        __builtin_prefetch((const char *)p + off);
 #else
-    (void)t;
-    (void)n;
-    (void)leaf;
+    (void)p;
+    (void)bytes;
 #endif
+}
+
+/*
+ * prefetch_node asks for the cache lines a search of n will read: a leaf
+ * whole (its values too, which a hit reads next), a branch's header and its
+ * keys, or its hints when it has them. Issued as soon as the child is
+ * known, the misses overlap instead of following one another through the
+ * binary search.
+ */
+static inline void prefetch_node(const bpt *t, bpt_node *n, bool leaf)
+{
+    if (leaf) {
+        prefetch_lines(n, leaf_bytes(t));
+        return;
+    }
+    size_t slots = (size_t)t->cfg.branch_capacity + 1;
+    uint64_t *hints = branch_hints(t, (bpt_branch *)n);
+    if (hints) {
+        prefetch_lines(n, sizeof(bpt_branch));
+        prefetch_lines(hints, slots * sizeof(uint64_t));
+    } else {
+        prefetch_lines(n, sizeof(bpt_branch) + slots * sizeof(void *));
+    }
 }
 
 /*
@@ -226,6 +334,8 @@ typedef struct path {
     bpt_node *node[BPT_MAX_HEIGHT];
     int idx[BPT_MAX_HEIGHT];
     int depth;
+    slot key;      /* the key a descent looked for, with its hint */
+    bool hinted;   /* the tree has hints and the key has one */
 } path;
 
 static bpt_leaf *path_leaf(const path *p) { return (bpt_leaf *)p->node[p->depth - 1]; }
@@ -256,9 +366,11 @@ static int descend(const bpt *t, void *key, path *p)
 {
     bpt_node *n = t->root;
     int d = 0, exact = 0;
+    p->hinted = key_slot(t, key, &p->key) && t->cfg.hint;
     while (!n->leaf) {
         bpt_branch *b = (bpt_branch *)n;
-        int i = search_node(t, branch_keys(t, b), (int)n->n - 1, key, &exact);
+        int i = search_node(t, branch_keys(t, b), p->hinted ? branch_hints(t, b) : NULL,
+                            (int)n->n - 1, p->key, &exact);
         if (i < 0)
             return -1;
         i += exact;
@@ -280,7 +392,8 @@ static int descend(const bpt *t, void *key, path *p)
         }
     }
     bpt_leaf *l = (bpt_leaf *)n;
-    int i = search_node(t, leaf_keys(l), (int)l->h.n, key, &exact);
+    int i = search_node(t, leaf_keys(l), p->hinted ? leaf_hints(t, l) : NULL, (int)l->h.n,
+                        p->key, &exact);
     if (i < 0)
         return -1;
     p->node[d] = n;
@@ -449,11 +562,15 @@ static bpt_node *node_clone(const bpt *t, const bpt_node *src)
         bpt_leaf *s = (bpt_leaf *)src, *l = (bpt_leaf *)n;
         memcpy(leaf_keys(l), leaf_keys(s), s->h.n * sizeof(void *));
         memcpy(leaf_vals(t, l), leaf_vals(t, s), s->h.n * sizeof(void *));
+        if (t->cfg.hint)
+            memcpy(leaf_hints(t, l), leaf_hints(t, s), s->h.n * sizeof(uint64_t));
         l->h.n = s->h.n;
     } else {
         bpt_branch *s = (bpt_branch *)src, *b = (bpt_branch *)n;
         memcpy(branch_counts(t, b), branch_counts(t, s), s->h.n * sizeof(size_t));
         memcpy(branch_keys(t, b), branch_keys(t, s), (s->h.n - 1) * sizeof(void *));
+        if (t->cfg.hint)
+            memcpy(branch_hints(t, b), branch_hints(t, s), (s->h.n - 1) * sizeof(uint64_t));
     }
     return n;
 }
@@ -657,11 +774,11 @@ bpt_status bpt_at(const bpt *t, size_t index, void **key_out, void **value_out)
  * the deepest ancestor edge that is not a leftmost child. None exists when
  * the leaf is the tree's first.
  */
-static void set_first_key(const bpt *t, const path *p, void *key)
+static void set_first_key(const bpt *t, const path *p, slot key)
 {
     for (int d = p->depth - 2; d >= 0; d--) {
         if (p->idx[d] > 0) {
-            branch_keys(t, (bpt_branch *)p->node[d])[p->idx[d] - 1] = key;
+            set_branch_slot(t, (bpt_branch *)p->node[d], (uint32_t)p->idx[d] - 1, key);
             return;
         }
     }
@@ -682,6 +799,8 @@ static void leaf_move(const bpt *t, bpt_leaf *dst, uint32_t di, bpt_leaf *src, u
 {
     memmove(leaf_keys(dst) + di, leaf_keys(src) + si, count * sizeof(void *));
     memmove(leaf_vals(t, dst) + di, leaf_vals(t, src) + si, count * sizeof(void *));
+    if (t->cfg.hint)
+        memmove(leaf_hints(t, dst) + di, leaf_hints(t, src) + si, count * sizeof(uint64_t));
 }
 
 /* branch_move copies count children (with counts) from src[si] to dst[di]. */
@@ -698,20 +817,22 @@ static void branch_move_keys(const bpt *t, bpt_branch *dst, uint32_t di, bpt_bra
                              uint32_t si, uint32_t count)
 {
     memmove(branch_keys(t, dst) + di, branch_keys(t, src) + si, count * sizeof(void *));
+    if (t->cfg.hint)
+        memmove(branch_hints(t, dst) + di, branch_hints(t, src) + si, count * sizeof(uint64_t));
 }
 
 /*
  * branch_insert puts child (holding count items, first key sep) at position
  * j >= 1 of b, which has a spare slot.
  */
-static void branch_insert(const bpt *t, bpt_branch *b, uint32_t j, void *sep, bpt_node *child,
+static void branch_insert(const bpt *t, bpt_branch *b, uint32_t j, slot sep, bpt_node *child,
                           size_t count)
 {
     branch_move(t, b, j + 1, b, j, b->h.n - j);
     branch_move_keys(t, b, j, b, j - 1, b->h.n - j);
     branch_counts(t, b)[j] = count;
     branch_children(t, b)[j] = child;
-    branch_keys(t, b)[j - 1] = sep;
+    set_branch_slot(t, b, j - 1, sep);
     b->h.n++;
 }
 
@@ -727,7 +848,7 @@ static void branch_remove(const bpt *t, bpt_branch *b, uint32_t j)
  * split moves the upper half of the overfull node n into the fresh node r and
  * returns the first key of r's subtree; *moved gets r's item count.
  */
-static void *split(bpt *t, bpt_node *n, bpt_node *r, size_t *moved)
+static slot split(bpt *t, bpt_node *n, bpt_node *r, size_t *moved)
 {
     uint32_t keep = (n->n + 1) / 2, give = n->n - keep;
     if (n->leaf) {
@@ -743,10 +864,10 @@ static void *split(bpt *t, bpt_node *n, bpt_node *r, size_t *moved)
         *moved = give;
         l->h.n = keep;
         rl->h.n = give;
-        return leaf_keys(rl)[0];
+        return leaf_slot(t, rl, 0);
     }
     bpt_branch *b = (bpt_branch *)n, *rb = (bpt_branch *)r;
-    void *up = branch_keys(t, b)[keep - 1];
+    slot up = branch_slot(t, b, keep - 1);
     branch_move(t, rb, 0, b, keep, give);
     branch_move_keys(t, rb, 0, b, keep, give - 1);
     b->h.n = keep;
@@ -786,26 +907,25 @@ static bool rebalance_pair(bpt *t, bpt_branch *parent, uint32_t j)
             r->h.n = total - want;
             branch_counts(t, parent)[j] = want;
             branch_counts(t, parent)[j + 1] = r->h.n;
-            branch_keys(t, parent)[j] = leaf_keys(r)[0];
+            set_branch_slot(t, parent, j, leaf_slot(t, r, 0));
         } else {
             bpt_branch *l = (bpt_branch *)ln, *r = (bpt_branch *)rn;
-            void **sep = &branch_keys(t, parent)[j];
             if (l->h.n < want) {
                 uint32_t m = want - l->h.n;
-                branch_keys(t, l)[l->h.n - 1] = *sep;
+                set_branch_slot(t, l, l->h.n - 1, branch_slot(t, parent, j));
                 branch_move_keys(t, l, l->h.n, r, 0, m - 1);
                 branch_move(t, l, l->h.n, r, 0, m);
-                *sep = branch_keys(t, r)[m - 1];
+                set_branch_slot(t, parent, j, branch_slot(t, r, m - 1));
                 branch_move_keys(t, r, 0, r, m, r->h.n - 1 - m);
                 branch_move(t, r, 0, r, m, r->h.n - m);
             } else {
                 uint32_t m = l->h.n - want;
                 branch_move_keys(t, r, m, r, 0, r->h.n - 1);
                 branch_move(t, r, m, r, 0, r->h.n);
-                branch_keys(t, r)[m - 1] = *sep;
+                set_branch_slot(t, r, m - 1, branch_slot(t, parent, j));
                 branch_move_keys(t, r, 0, l, want, m - 1);
                 branch_move(t, r, 0, l, want, m);
-                *sep = branch_keys(t, l)[want - 1];
+                set_branch_slot(t, parent, j, branch_slot(t, l, want - 1));
             }
             l->h.n = want;
             r->h.n = total - want;
@@ -825,7 +945,7 @@ static bool rebalance_pair(bpt *t, bpt_branch *parent, uint32_t j)
             t->last = l;
     } else {
         bpt_branch *l = (bpt_branch *)ln, *r = (bpt_branch *)rn;
-        branch_keys(t, l)[l->h.n - 1] = branch_keys(t, parent)[j];
+        set_branch_slot(t, l, l->h.n - 1, branch_slot(t, parent, j));
         branch_move_keys(t, l, l->h.n, r, 0, r->h.n - 1);
         branch_move(t, l, l->h.n, r, 0, r->h.n);
     }
@@ -895,11 +1015,11 @@ static bpt_status insert_at(bpt *t, path *p, void *key, void *value)
 
     retain_item(t, key, value);
     leaf_move(t, l, (uint32_t)pos + 1, l, (uint32_t)pos, l->h.n - (uint32_t)pos);
-    leaf_keys(l)[pos] = key;
+    set_leaf_slot(t, l, (uint32_t)pos, p->key);
     leaf_vals(t, l)[pos] = value;
     l->h.n++;
     if (pos == 0)
-        set_first_key(t, p, key);
+        set_first_key(t, p, p->key);
     for (int d = 0; d < p->depth - 1; d++)
         branch_counts(t, (bpt_branch *)p->node[d])[p->idx[d]]++;
     t->size++;
@@ -922,7 +1042,7 @@ static bpt_status insert_at(bpt *t, path *p, void *key, void *value)
         }
         bpt_node *r = spare[used++];
         size_t moved;
-        void *sep = split(t, n, r, &moved);
+        slot sep = split(t, n, r, &moved);
         if (action == 2) {
             bpt_branch *root = (bpt_branch *)spare[used++];
             root->h.n = 2;
@@ -930,7 +1050,7 @@ static bpt_status insert_at(bpt *t, path *p, void *key, void *value)
             branch_counts(t, root)[1] = moved;
             branch_children(t, root)[0] = n;
             branch_children(t, root)[1] = r;
-            branch_keys(t, root)[0] = sep;
+            set_branch_slot(t, root, 0, sep);
             t->root = &root->h;
             t->height++;
             break;
@@ -952,11 +1072,14 @@ oom:
 /* insert_first makes the first leaf of an empty tree. */
 static bpt_status insert_first(bpt *t, void *key, void *value)
 {
+    slot k;
+    if (!key_slot(t, key, &k))
+        return BPT_EINVAL;
     bpt_leaf *l = (bpt_leaf *)node_new(t, true);
     if (!l)
         return BPT_ENOMEM;
     retain_item(t, key, value);
-    leaf_keys(l)[0] = key;
+    set_leaf_slot(t, l, 0, k);
     leaf_vals(t, l)[0] = value;
     l->h.n = 1;
     t->root = &l->h;
@@ -1003,9 +1126,9 @@ static void remove_span(bpt *t, path *p, uint32_t count, void **key_out, void **
      */
     if (pos == 0) {
         if (l->h.n)
-            set_first_key(t, p, leaf_keys(l)[0]);
+            set_first_key(t, p, leaf_slot(t, l, 0));
         else if (l->next)
-            set_first_key(t, p, leaf_keys(l->next)[0]);
+            set_first_key(t, p, leaf_slot(t, l->next, 0));
     }
 
     int d = p->depth - 1;
@@ -1048,9 +1171,11 @@ static bpt_status insert_absent(bpt *t, void *key, void *value, path *p)
     int found = descend(t, key, p);
     if (found < 0)
         return BPT_ECMP;
-    if (!found)
-        return insert_at(t, p, key, value);
-    return BPT_EXISTS;
+    if (found)
+        return BPT_EXISTS;
+    if (t->cfg.hint && !p->hinted)
+        return BPT_EINVAL; /* a key without a hint cannot be stored */
+    return insert_at(t, p, key, value);
 }
 
 bpt_status bpt_put(bpt *t, void *key, void *value, void **old_value)
@@ -1144,7 +1269,19 @@ bpt_status bpt_bulk_load(bpt *t, void *const *keys, void *const *values, size_t 
         return BPT_EINVAL;
     if (n == 0)
         return BPT_OK;
-    for (size_t i = 1; i < n; i++) {
+    /* With hints, every key needs one, and keys whose hints differ are
+     * ordered by them. */
+    slot before, k;
+    if (!key_slot(t, keys[0], &before))
+        return BPT_EINVAL;
+    for (size_t i = 1; i < n; i++, before = k) {
+        if (!key_slot(t, keys[i], &k))
+            return BPT_EINVAL;
+        if (t->cfg.hint && before.hint != k.hint) {
+            if (before.hint > k.hint)
+                return BPT_EINVAL;
+            continue;
+        }
         int c = t->cfg.compare(keys[i - 1], keys[i], t->cfg.ctx);
         if (c == BPT_CMP_ERROR)
             return BPT_ECMP;
@@ -1191,8 +1328,10 @@ bpt_status bpt_bulk_load(bpt *t, void *const *keys, void *const *values, size_t 
         size_t take = n / m + (i < n % m);
         for (size_t k = 0; k < take; k++, next++) {
             void *v = values ? values[next] : NULL;
+            slot ks;
+            key_slot(t, keys[next], &ks); /* has a hint: checked above */
             retain_item(t, keys[next], v);
-            leaf_keys(l)[k] = keys[next];
+            set_leaf_slot(t, l, (uint32_t)k, ks);
             leaf_vals(t, l)[k] = v;
         }
         l->h.n = (uint32_t)take;
@@ -1219,7 +1358,7 @@ bpt_status bpt_bulk_load(bpt *t, void *const *keys, void *const *values, size_t 
                 if (k > 0) {
                     while (!c->leaf)
                         c = branch_children(t, (bpt_branch *)c)[0];
-                    branch_keys(t, b)[k - 1] = leaf_keys((bpt_leaf *)c)[0];
+                    set_branch_slot(t, b, (uint32_t)k - 1, leaf_slot(t, (bpt_leaf *)c, 0));
                 }
             }
             b->h.n = (uint32_t)take;

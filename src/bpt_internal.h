@@ -81,6 +81,36 @@ static inline size_t *branch_counts(const bpt *t, bpt_branch *b)
     return (size_t *)(void *)(b->slots + 2 * ((size_t)t->cfg.branch_capacity + 1));
 }
 
+/*
+ * With a hint function, each node also keeps the hints of its keys (a
+ * branch: of its separators), one uint64_t per key slot, after everything
+ * else and 8-byte aligned. hints_at rounds a node's other bytes up to that.
+ */
+static inline size_t hints_at(size_t bytes) { return (bytes + 7) & ~(size_t)7; }
+
+static inline size_t leaf_base_bytes(const bpt *t)
+{
+    return sizeof(bpt_leaf) + 2 * ((size_t)t->cfg.leaf_capacity + 1) * sizeof(void *);
+}
+
+static inline size_t branch_base_bytes(const bpt *t)
+{
+    return sizeof(bpt_branch) + ((size_t)t->cfg.branch_capacity + 1) *
+                                    (2 * sizeof(void *) + sizeof(size_t));
+}
+
+/* leaf_hints and branch_hints are NULL when the tree has no hint function. */
+static inline uint64_t *leaf_hints(const bpt *t, bpt_leaf *l)
+{
+    return t->cfg.hint ? (uint64_t *)(void *)((char *)l + hints_at(leaf_base_bytes(t))) : NULL;
+}
+
+static inline uint64_t *branch_hints(const bpt *t, bpt_branch *b)
+{
+    return t->cfg.hint ? (uint64_t *)(void *)((char *)b + hints_at(branch_base_bytes(t)))
+                       : NULL;
+}
+
 /* The minimum fill of a non-root node of capacity cap: ceil(cap / 2). */
 static inline uint32_t bpt_min_fill(unsigned cap) { return (cap + 1) / 2; }
 

@@ -818,6 +818,79 @@ static void test_stats_and_fill(void)
     CHECK(ascending > 85 && descending > 85 && random > 75);
 }
 
+/* hint_nonneg hints non-negative keys (four share each hint), not others. */
+static int hint_nonneg(void *key, void *ctx, uint64_t *hint)
+{
+    (void)ctx;
+    if (I(key) < 0)
+        return 0;
+    *hint = (uint64_t)I(key) >> 2;
+    return 1;
+}
+
+/* new_hinted_tree is new_tree(4) with hint_nonneg. */
+static bpt *new_hinted_tree(void)
+{
+    bpt *t = new_tree(4); /* resets the accounting */
+    bpt_free(t);
+    bpt_config cfg = test_config(&ctx, 4, 4, 0, &alloc);
+    cfg.hint = hint_nonneg;
+    CHECK_EQ(bpt_new(&cfg, &t), BPT_OK);
+    return t;
+}
+
+static void test_hints(void)
+{
+    bpt *t = new_hinted_tree();
+    ref_map m;
+    ref_init(&m);
+    fill(t, &m, 1000, 3); /* 0, 3, ..., 2997 */
+    CHECK_EQ(leaf_fill(t) > 0, 1); /* and the byte accounting agrees */
+
+    /* Only keys sharing the sought key's hint are compared. */
+    long before = ctx.cmp_calls;
+    void *v;
+    CHECK_EQ(bpt_get(t, W(1500), NULL, &v), BPT_OK);
+    CHECK_EQ(I(v), 1501);
+    CHECK(ctx.cmp_calls - before <= 2);
+    before = ctx.cmp_calls;
+    CHECK_EQ(bpt_get(t, W(5000), NULL, NULL), BPT_NOTFOUND);
+    CHECK_EQ(ctx.cmp_calls, before); /* no key has its hint */
+
+    /* A key without a hint is sought by comparisons, and never stored. */
+    void *k;
+    CHECK_EQ(bpt_get(t, W(-5), NULL, NULL), BPT_NOTFOUND);
+    CHECK_EQ(bpt_floor(t, W(-5), NULL, NULL), BPT_NOTFOUND);
+    CHECK_EQ(bpt_ceiling(t, W(-5), &k, NULL), BPT_OK);
+    CHECK_EQ(I(k), 0);
+    size_t rank = 9;
+    CHECK_EQ(bpt_rank(t, W(-5), &rank), BPT_NOTFOUND);
+    CHECK_EQ(rank, 0);
+    uint64_t fp = tree_fingerprint(t);
+    CHECK_EQ(bpt_put(t, W(-5), W(1), NULL), BPT_EINVAL);
+    CHECK_EQ(bpt_insert(t, W(-5), W(1), NULL), BPT_EINVAL);
+    CHECK(tree_fingerprint(t) == fp);
+    CHECK_MATCH(t, &m);
+    CHECK(refs_match(&refs, &m));
+    done(t);
+    ref_free(&m);
+
+    t = new_hinted_tree();
+    CHECK_EQ(bpt_put(t, W(-1), W(1), NULL), BPT_EINVAL); /* the first key, too */
+    void *keys[] = {W(1), W(-2)};
+    CHECK_EQ(bpt_bulk_load(t, keys, NULL, 2), BPT_EINVAL);
+    CHECK_EQ(bpt_bulk_load(t, keys + 1, NULL, 1), BPT_EINVAL); /* the first one */
+    void *backwards[] = {W(8), W(1)};
+    CHECK_EQ(bpt_bulk_load(t, backwards, NULL, 2), BPT_EINVAL); /* told by the hints */
+    void *same_hint[] = {W(9), W(8)};
+    CHECK_EQ(bpt_bulk_load(t, same_hint, NULL, 2), BPT_EINVAL); /* by the comparator */
+    CHECK_EQ(bpt_size(t), 0);
+    void *good[] = {W(1), W(8), W(9)};
+    CHECK_EQ(bpt_bulk_load(t, good, good, 3), BPT_OK);
+    CHECK_TREE(t);
+    done(t);
+}
+
 int main(void)
 {
     RUN(test_status_str);
@@ -840,5 +913,6 @@ int main(void)
     RUN(test_cursor_outlives_tree);
     RUN(test_allocator_accounting);
     RUN(test_stats_and_fill);
+    RUN(test_hints);
     return 0;
 }

@@ -16,11 +16,11 @@ static test_ctx ctx;
  * healthy builds a tree of n keys 0, 10, 20... (value = key) with capacity 4
  * by bulk load, so its shape is known: leaves of 4 keys, branches of 4.
  */
-static bpt *healthy(size_t n)
+static bpt *healthy_with(size_t n, int search_kind)
 {
     bpt *t;
     memset(&ctx, 0, sizeof ctx);
-    bpt_config cfg = test_config(&ctx, 4, 4, 0, NULL);
+    bpt_config cfg = test_config(&ctx, 4, 4, search_kind, NULL);
     CHECK_EQ(bpt_new(&cfg, &t), BPT_OK);
     void **keys = malloc(n * sizeof *keys);
     CHECK(keys || n == 0);
@@ -30,6 +30,11 @@ static bpt *healthy(size_t n)
     free(keys);
     CHECK_TREE(t);
     return t;
+}
+
+static bpt *healthy(size_t n)
+{
+    return healthy_with(n, 0);
 }
 
 static bpt_branch *root_branch(bpt *t)
@@ -69,7 +74,7 @@ static void test_healthy_trees_pass(void)
 
 static void test_names(void)
 {
-    for (int i = BPT_INV_OK; i <= BPT_INV_SIZE; i++) {
+    for (int i = BPT_INV_OK; i <= BPT_INV_HINT; i++) {
         CHECK(strcmp(bpt_invariant_name((bpt_invariant)i), "unknown") != 0);
         for (int j = BPT_INV_OK; j < i; j++)
             CHECK(strcmp(bpt_invariant_name((bpt_invariant)i),
@@ -253,6 +258,35 @@ static void test_cycle(void)
 }
 
 /* A comparator that fails while checking is reported, not mistaken. */
+static void test_hints(void)
+{
+    /* Keys 0, 10, 20...: test_hint gives 0, 1, 2, 3, 5... (key / 8). */
+    bpt *t = healthy_with(64, 3);
+    bpt_leaf *first = t->first;
+    leaf_hints(t, first)[2]++; /* not the key's own hint */
+    expect(t, BPT_INV_HINT, t->height - 1);
+    leaf_hints(t, first)[2]--;
+    CHECK_TREE(t);
+    bpt_branch *b = root_branch(t);
+    branch_hints(t, b)[0] ^= 1; /* a separator's */
+    expect(t, BPT_INV_HINT, 0);
+    branch_hints(t, b)[0] ^= 1;
+    bpt_free(t);
+
+    /* A hint function that breaks the order: hints must never go down. */
+    t = healthy_with(64, 3);
+    bpt_leaf *l = t->first;
+    void *k = leaf_keys(l)[1];
+    leaf_keys(l)[1] = W(-80); /* its hint is smaller; then fix the hint... */
+    test_hint(W(-80), NULL, &leaf_hints(t, l)[1]);
+    bpt_check_report r;
+    CHECK_EQ(bpt_check(t, &r), BPT_INV_HINT); /* ...which now goes down */
+    leaf_keys(l)[1] = k;
+    test_hint(k, NULL, &leaf_hints(t, l)[1]);
+    CHECK_TREE(t);
+    bpt_free(t);
+}
+
 static void test_compare_failure(void)
 {
     bpt *t = healthy(64);
@@ -279,6 +313,7 @@ int main(void)
     RUN(test_count);
     RUN(test_size);
     RUN(test_cycle);
+    RUN(test_hints);
     RUN(test_compare_failure);
     return 0;
 }

@@ -119,7 +119,9 @@ static void test_every_comparison_fails(void)
     for (int64_t k = 0; k < 600; k += 2)
         ref_put(&m, k, k + 1, NULL);
 
-    for (int search = 0; search <= 2; search += 2) {
+    static const int searches[] = {0, 2, 3, 4}; /* the comparator's callers */
+    for (size_t s = 0; s < sizeof searches / sizeof *searches; s++) {
+        int search = searches[s];
         bpt *t = build(search);
         for (size_t o = 0; o < sizeof ops / sizeof *ops; o++) {
             long points = 0;
@@ -131,9 +133,10 @@ static void test_every_comparison_fails(void)
                     bpt_status rc = ops[o].run(t, key);
                     ctx.cmp_fail_at = 0;
                     if (ctx.cmp_failures == fails) {
-                        /* Needed fewer than n comparisons: it succeeded. */
+                        /* Needed fewer than n comparisons: it succeeded
+                         * (with hints, maybe with none at all). */
                         CHECK(rc >= 0);
-                        CHECK(n > 1);
+                        CHECK(n > 1 || search >= 3);
                         break;
                     }
                     if (rc != BPT_ECMP)

@@ -46,15 +46,15 @@ static long run_sequence(unsigned cap, int search, long fail_nth, long *failures
 
 static void test_every_allocation_fails_once(void)
 {
-    static const unsigned caps[] = {4, 5, 16};
+    static const unsigned caps[] = {4, 5, 16, 4, 6}; /* with search kinds 0..4 */
     for (size_t c = 0; c < sizeof caps / sizeof *caps; c++) {
         long failures;
-        long calls = run_sequence(caps[c], (int)c % 3, 0, &failures);
+        long calls = run_sequence(caps[c], (int)c, 0, &failures);
         CHECK_EQ(failures, 0);
         CHECK(calls > 50);
         long failed_runs = 0;
         for (long n = 1;; n++) {
-            run_sequence(caps[c], (int)c % 3, n, &failures);
+            run_sequence(caps[c], (int)c, n, &failures);
             if (!failures)
                 break;
             failed_runs++;
@@ -68,7 +68,7 @@ static void test_every_allocation_fails_once(void)
 static void test_chaos(void)
 {
     uint64_t seed = test_seed(99);
-    for (int search = 0; search <= 2; search++) {
+    for (int search = 0; search < TEST_SEARCH_KINDS; search++) {
         rng r = {seed + (uint64_t)search};
         diff d;
         diff_init(&d, 4, 4, search, 500);

@@ -2,7 +2,8 @@
  * test_random.c — randomized differential tests: every operation on the
  * tree and on a sorted-array model, with the invariant checker after each,
  * at several node capacities (the minimum included), with the core's own
- * search, the built-in int64 search and a linear search hook.
+ * search, the built-in int64 search and a linear search hook, each also
+ * with hints.
  * SEED=n reproduces a run; STEPS=n sets the operations per configuration.
  */
 #include "diff.h"
@@ -17,7 +18,7 @@ int main(void)
     long total = 0, configs = 0;
 
     for (size_t c = 0; c < sizeof caps / sizeof *caps; c++) {
-        for (int search = 0; search <= 2; search++) {
+        for (int search = 0; search < TEST_SEARCH_KINDS; search++) {
             for (size_t s = 0; s < sizeof spaces / sizeof *spaces; s++) {
                 rng r = {seed ^ (c * 131 + (size_t)search * 17 + s)};
                 diff d;

@@ -122,6 +122,14 @@ int test_search(void *const *keys, int n, void *key, void *ctx, int *exact)
     return n;
 }
 
+int test_hint(void *key, void *ctx, uint64_t *hint)
+{
+    (void)ctx;
+    /* Order-preserving and coarse: eight keys share each hint. */
+    *hint = ((uint64_t)I(key) ^ (UINT64_C(1) << 63)) >> 3;
+    return 1;
+}
+
 static long *ref_slot(long *table, void *w)
 {
     int64_t i = I(w);
@@ -169,8 +177,10 @@ bpt_config test_config(test_ctx *ctx, unsigned leaf_cap, unsigned branch_cap, in
     };
     if (search_kind == 1)
         cfg.search = bpt_search_i64;
-    else if (search_kind == 2)
+    else if (search_kind == 2 || search_kind == 4)
         cfg.search = test_search;
+    if (search_kind >= 3)
+        cfg.hint = test_hint;
     if (ctx->refs) {
         cfg.retain_key = retain_key;
         cfg.release_key = release_key;

@@ -100,12 +100,17 @@ int test_compare(void *a, void *b, void *ctx);
 /* test_search is a node search on top of test_compare (same failures). */
 int test_search(void *const *keys, int n, void *key, void *ctx, int *exact);
 
+/* test_hint is an order-preserving hint that eight keys share. */
+int test_hint(void *key, void *ctx, uint64_t *hint);
+
 /*
  * test_config fills a config for int64 words with test_compare, ownership
  * accounting when ctx->refs is set, the given capacities and allocator.
  * search_kind: 0 none (the core's own search over the comparator),
- * 1 bpt_search_i64, 2 test_search.
+ * 1 bpt_search_i64, 2 test_search, 3 hints (test_hint) and the core's
+ * search, 4 hints and test_search. TEST_SEARCH_KINDS counts them.
  */
+#define TEST_SEARCH_KINDS 5
 bpt_config test_config(test_ctx *ctx, unsigned leaf_cap, unsigned branch_cap, int search_kind,
                        test_alloc *alloc);
 

@@ -71,8 +71,18 @@ static PyObject *InvariantError;
  */
 typedef enum { KEYS_NONE, KEYS_INT, KEYS_FLOAT, KEYS_STR, KEYS_ANY } key_kind;
 
-/* How a tree stores its keys: as objects, or packed into the words. */
-typedef enum { PACK_NONE, PACK_INT, PACK_FLOAT } packing;
+/*
+ * How a tree stores its keys: as objects; as objects, all exact strs, with
+ * hints (the core keeps each key's first eight UTF-8 bytes beside it); or
+ * numbers packed into the words.
+ */
+typedef enum { PACK_NONE, PACK_STR, PACK_INT, PACK_FLOAT } packing;
+
+/* holds_objects tells whether the words of packing p are key objects. */
+static inline bool holds_objects(packing p)
+{
+    return p == PACK_NONE || p == PACK_STR;
+}
 
 /*
  * The node search of one core call, as CPython's list.sort picks
@@ -125,7 +135,8 @@ static key_kind classify(PyObject *key, void **packed)
 /* packing_for returns the packing a map of keys of kind k uses. */
 static packing packing_for(key_kind k)
 {
-    return k == KEYS_INT ? PACK_INT : k == KEYS_FLOAT ? PACK_FLOAT : PACK_NONE;
+    return k == KEYS_INT ? PACK_INT : k == KEYS_FLOAT ? PACK_FLOAT : k == KEYS_STR ? PACK_STR
+                                                                                 : PACK_NONE;
 }
 
 /* key_object returns a new reference to the key stored as word. */
@@ -144,7 +155,7 @@ static PyObject *key_object(packing p, void *word)
 /* drop_key drops a key word a removal handed back. */
 static void drop_key(packing p, void *word)
 {
-    if (p == PACK_NONE)
+    if (holds_objects(p))
         Py_DECREF((PyObject *)word);
 }
 
@@ -186,6 +197,44 @@ static inline int str_compare(PyObject *a, PyObject *b)
         return c ? c : (la > lb) - (la < lb);
     }
     return PyUnicode_Compare(a, b);
+}
+
+/*
+ * py_hint is the hint of an exact str: its first eight UTF-8 bytes as a
+ * big-endian number, zero-padded (UTF-8's byte order is code point order,
+ * lone surrogates included). Other keys have none.
+ */
+static int py_hint(void *key, void *ctx, uint64_t *hint)
+{
+    (void)ctx;
+    PyObject *s = key;
+    if (!PyUnicode_CheckExact(s))
+        return 0;
+    Py_ssize_t len = PyUnicode_GET_LENGTH(s);
+    if (PyUnicode_IS_ASCII(s) && len >= 8) {
+        *hint = load_be64(PyUnicode_1BYTE_DATA(s));
+        return 1;
+    }
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    uint64_t h = 0;
+    int bytes = 0;
+    for (Py_ssize_t i = 0; i < len && bytes < 8; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        unsigned char u[4];
+        int n = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+        if (n == 1) {
+            u[0] = (unsigned char)c;
+        } else {
+            for (int j = n - 1; j > 0; j--, c >>= 6)
+                u[j] = (unsigned char)(0x80 | (c & 0x3f));
+            u[0] = (unsigned char)((0xf00u >> n) | c); /* 110xxxxx, 1110xxxx, 11110xxx */
+        }
+        for (int j = 0; j < n && bytes < 8; j++, bytes++)
+            h = h << 8 | u[j];
+    }
+    *hint = bytes ? h << (8 * (8 - bytes)) : 0;
+    return 1;
 }
 
 /* ---- Callbacks ------------------------------------------------------------ */
@@ -361,8 +410,9 @@ static bpt *new_tree(MapObject *m, unsigned capacity, packing p)
                                                                      : py_compare,
         .search = py_search,
         .ctx = m,
-        .retain_key = p == PACK_NONE ? py_retain : NULL,
-        .release_key = p == PACK_NONE ? py_release : NULL,
+        .hint = p == PACK_STR ? py_hint : NULL,
+        .retain_key = holds_objects(p) ? py_retain : NULL,
+        .release_key = holds_objects(p) ? py_release : NULL,
         .retain_value = py_retain,
         .release_value = py_release,
         .leaf_capacity = capacity,
@@ -421,6 +471,21 @@ static int guard_write(MapObject *m)
     return 0;
 }
 
+/* native_search is the search for a key that fits packing p. */
+static search_kind native_search(packing p)
+{
+    switch (p) {
+    case PACK_INT:
+        return SEARCH_INT;
+    case PACK_FLOAT:
+        return SEARCH_FLOAT;
+    case PACK_STR:
+        return SEARCH_STR;
+    default:
+        return SEARCH_ANY;
+    }
+}
+
 /*
  * search_for picks the search for key in m's tree and the word that stands
  * for key in the core call: the packed number when the tree is packed the
@@ -431,12 +496,11 @@ static search_kind search_for(MapObject *m, PyObject *key, void **word)
     void *packed = NULL;
     key_kind k = classify(key, &packed);
     *word = key;
-    if (m->packing == PACK_NONE)
-        return k == KEYS_STR && m->kinds == KEYS_STR ? SEARCH_STR : SEARCH_ANY;
     if (packing_for(k) != m->packing)
-        return SEARCH_FOREIGN;
-    *word = packed;
-    return m->packing == PACK_INT ? SEARCH_INT : SEARCH_FLOAT;
+        return m->packing == PACK_NONE ? SEARCH_ANY : SEARCH_FOREIGN;
+    if (!holds_objects(m->packing))
+        *word = packed;
+    return native_search(m->packing);
 }
 
 /* begin starts a core call with search s; it returns the search to restore. */
@@ -550,7 +614,7 @@ static int prepare_insert(MapObject *m, PyObject *key, void **word)
         return raise_status(rc);
     if (rc == BPT_OK) {
         *word = stored;
-        return m->packing == PACK_INT ? SEARCH_INT : SEARCH_FLOAT;
+        return (int)native_search(m->packing);
     }
     if (unpack(m) < 0)
         return -1;
@@ -713,7 +777,7 @@ static int Map_traverse(MapObject *m, visitproc visit, void *arg)
      */
     if (m->releasing)
         return 0;
-    visitor v = {visit, arg, m->packing == PACK_NONE};
+    visitor v = {visit, arg, holds_objects(m->packing)};
     return bpt_visit(m->tree, visit_item, &v);
 }
 
@@ -1285,11 +1349,11 @@ static PyObject *Map_from_sorted_items(PyTypeObject *type, PyObject *args, PyObj
         }
         void *packed = NULL;
         key_kind k = classify(PyTuple_GET_ITEM(pair, 0), &packed);
-        if (i > 0 && k != kinds && packing_for(kinds) != PACK_NONE)
+        if (i > 0 && k != kinds && !holds_objects(packing_for(kinds)))
             for (Py_ssize_t j = 0; j < i; j++) /* unpack what was packed so far */
                 keys[j] = PyTuple_GET_ITEM(PyList_GET_ITEM(seq, j), 0);
         kinds = i == 0 || k == kinds ? k : KEYS_ANY;
-        keys[i] = packing_for(kinds) != PACK_NONE ? packed : PyTuple_GET_ITEM(pair, 0);
+        keys[i] = holds_objects(packing_for(kinds)) ? PyTuple_GET_ITEM(pair, 0) : packed;
         vals[i] = PyTuple_GET_ITEM(pair, 1);
     }
     m = new_empty_like(type, (unsigned)cap, packing_for(kinds));
@@ -1426,7 +1490,7 @@ static int read_chunk(IterObject *it, MapObject *m)
     for (size_t i = 0; i < got; i++) {
         if (vals)
             PREFETCH(it->vals[i]);
-        if (keys && m->packing == PACK_NONE)
+        if (keys && holds_objects(m->packing))
             PREFETCH(it->keys[i]);
     }
     it->epoch = m->values_epoch;
@@ -1613,10 +1677,10 @@ static PyMethodDef Map_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-/* _key_storage tells the tests how the keys are stored. */
+/* _key_storage tells the tests how the keys are stored (see packing). */
 static PyObject *Map_key_storage(MapObject *m, void *Py_UNUSED(closure))
 {
-    static const char *names[] = {"object", "int", "float"};
+    static const char *names[] = {"object", "str", "int", "float"};
     return PyUnicode_FromString(names[m->packing]);
 }
 

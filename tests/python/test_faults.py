@@ -21,6 +21,10 @@ def full(n=200, capacity=4):
     return BPlusTreeMap.from_sorted_items([(i * 2, i) for i in range(n)], capacity=capacity)
 
 
+class Str(str):
+    """A str of another type: stored in a map of strs, it converts the map."""
+
+
 OPS = {
     "setitem_split": lambda m: m.__setitem__(101, 0),
     "setdefault_split": lambda m: m.setdefault(103, 0),
@@ -37,6 +41,8 @@ OPS = {
     "or": lambda m: m | {1000: 1},
     "unpack": lambda m: m.__setitem__(101.5, 0),  # packed ints become objects
     "first_float": lambda m: BPlusTreeMap(capacity=4).__setitem__(0.5, 0),
+    "unpack_str": lambda m: BPlusTreeMap.from_sorted_items(
+        [(f"{i:03}", i) for i in range(100)], capacity=4).__setitem__(Str("zz"), 0),
 }
 
 

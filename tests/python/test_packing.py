@@ -1,7 +1,8 @@
-"""Packed keys: maps of exact ints (64-bit) or exact floats store the numbers
-in the nodes, and convert to object keys when a key that does not fit
-arrives. Every answer must be what a map of objects gives, and the
-iterators' chunked reads must see replaced values."""
+"""Key storage: maps of exact ints (64-bit) or exact floats store the numbers
+in the nodes, maps of exact strs keep each key's hint (its first UTF-8
+bytes) beside it, and both convert to plain object keys when a key that
+does not fit arrives. Every answer must be what a map of objects gives,
+and the iterators' chunked reads must see replaced values."""
 
 import math
 import pickle
@@ -16,7 +17,7 @@ from bplustree3 import BPlusTreeMap
 def test_storage_follows_the_keys():
     assert BPlusTreeMap({1: 1, 2: 2})._key_storage == "int"
     assert BPlusTreeMap({1.5: 1, -0.5: 2})._key_storage == "float"
-    assert BPlusTreeMap({"a": 1})._key_storage == "object"
+    assert BPlusTreeMap({"a": 1})._key_storage == "str"
     assert BPlusTreeMap({(1, 2): 1})._key_storage == "object"
     assert BPlusTreeMap({True: 1})._key_storage == "object"  # bool is not an exact int
     assert BPlusTreeMap({2**63: 1})._key_storage == "object"  # does not fit 64 bits
@@ -26,6 +27,7 @@ def test_storage_follows_the_keys():
     assert BPlusTreeMap.from_sorted_items([(1.0, 0), (2.5, 0)])._key_storage == "float"
     assert BPlusTreeMap.from_sorted_items([(1, 0), (2.5, 0)])._key_storage == "object"
     assert BPlusTreeMap.from_sorted_items([(1, 0), (2**70, 0)])._key_storage == "object"
+    assert BPlusTreeMap.from_sorted_items([("a", 0), ("b", 0)])._key_storage == "str"
     assert BPlusTreeMap.from_sorted_items([])._key_storage == "object"
 
 
@@ -52,6 +54,7 @@ def test_foreign_keys_are_compared_as_objects(capacity):
     assert list(m.keys(3.5, 8)) == [4, 6]
     assert list(m.items(2**70)) == [] and list(m.keys(None, 2**70)) == list(range(0, 100, 2))
     assert m.delete_range(10.5, 14.0) == 1  # 10.5 <= k < 14: just 12
+    assert m.delete_range(96, 97.5) == 1  # one packed bound, one foreign
     assert 12 not in m and 14 in m and 10 in m
     assert m.pop(20.0) == "20" and 20 not in m
     del m[22.0]
@@ -116,8 +119,11 @@ def test_an_emptied_map_starts_over():
     m = BPlusTreeMap({1: 1})
     del m[1]
     assert m._key_storage == "int" and not m
-    m["x"] = 1
+    m[(1,)] = 1
     assert m._key_storage == "object"
+    m.clear()
+    m["x"] = 1
+    assert m._key_storage == "str"
     m.clear()
     m[2.5] = 1
     assert m._key_storage == "float"
@@ -174,3 +180,65 @@ def test_items_pairs_are_fresh_whenever_someone_keeps_them():
     assert kept == [(i, str(i)) for i in range(100)]
     assert len({id(p) for p in kept}) == 100
     assert [k + int(v) for k, v in m.items()] == [2 * i for i in range(100)]
+
+
+TRICKY = ["", "\0", "a", "a\0", "a\0b", "ab", "abcdefgh", "abcdefgh\0", "abcdefghi",
+          "\x7f", "\x80", "\xe9", "\xe9t\xe9", "\u07ff", "\u0800", "\ud7ff", "\ud800",
+          "\udfff", "\ue000", "\uffff", "\U00010000", "\U0001f600", "\U0010ffff",
+          "\xe9" * 9, "\u4e2d" * 3, "\u4e2d" * 3 + "x", "abcdefgh\xe9", "abcdefgh\u4e2d",
+          "abcdefgh\U0001f600", "zzzzzzzzzzzz"]
+
+
+@pytest.mark.parametrize("capacity", [4, 64])
+def test_str_hints_keep_code_point_order(capacity):
+    keys = list(TRICKY)
+    random.Random(capacity).shuffle(keys)
+    m = BPlusTreeMap(capacity=capacity)
+    for k in keys:
+        m[k] = len(k)
+    assert m._key_storage == "str"
+    assert list(m) == sorted(TRICKY)
+    m.check()  # every stored hint is its key's, and hints never go down
+    for k in TRICKY:
+        assert m[k] == len(k) and m.floor(k) == (k, len(k))
+    assert [m.ceiling(k + "\0") for k in ["a", "\uffff"]] == [("a\0", 2), ("\U00010000", 1)]
+    assert BPlusTreeMap.from_sorted_items([(k, 0) for k in sorted(TRICKY)]) == dict.fromkeys(TRICKY, 0)
+
+
+def test_str_keys_sharing_long_prefixes():
+    keys = [f"https://example.org/items/{i:06}" for i in range(3000)]
+    m = BPlusTreeMap(capacity=16)
+    for k in random.Random(3).sample(keys, len(keys)):
+        m[k] = k
+    assert list(m) == keys and m[keys[1234]] == keys[1234]
+    assert list(m.keys(keys[10], keys[13])) == keys[10:13]
+    m.check()
+
+
+def test_foreign_keys_in_a_str_map():
+    class S(str):
+        pass
+
+    m = BPlusTreeMap({"a": 1, "b": 2})
+    for probe in (lambda: 5 in m, lambda: m.get(5), lambda: m.floor(None)):
+        with pytest.raises(TypeError):
+            probe()
+    with pytest.raises(TypeError):
+        m[5] = 0
+    assert S("a") in m and m[S("b")] == 2 and m.ceiling(S("aa")) == ("b", 2)
+    m[S("a")] = 10  # equal to a stored key: the value changes, the key stays
+    assert m._key_storage == "str" and type(m.first()[0]) is str and m["a"] == 10
+    assert m.delete_range("a", S("b")) == 1 and list(m) == ["b"]  # one str, one not
+    m["a"] = 10
+    m[S("c")] = 3  # a new key of another type: the map converts
+    assert m._key_storage == "object" and list(m.items()) == [("a", 10), ("b", 2), ("c", 3)]
+    m.check()
+
+
+def test_pops_of_an_empty_map_name_themselves():
+    m = BPlusTreeMap({1: 1})
+    assert m.poplast() == (1, 1)
+    with pytest.raises(KeyError, match="poplast"):
+        m.poplast()
+    with pytest.raises(KeyError, match="popitem"):
+        m.popitem()
