@@ -291,8 +291,18 @@ static int search_node(const bpt *t, void *const *keys, const uint64_t *hints, i
     return i < 0 ? -1 : lo + i;
 }
 
+/*
+ * Prefetching helpers must be inlined: a function whose only effects are
+ * prefetches counts as having none, and GCC deletes calls to it.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH_INLINE static inline __attribute__((always_inline))
+#else
+#define PREFETCH_INLINE static inline
+#endif
+
 /* prefetch_lines asks for the cache lines of bytes at p. */
-static inline void prefetch_lines(const void *p, size_t bytes)
+PREFETCH_INLINE void prefetch_lines(const void *p, size_t bytes)
 {
 #if defined(__GNUC__) || defined(__clang__)
     for (size_t off = 0; off < bytes; off += 64)
@@ -310,7 +320,7 @@ static inline void prefetch_lines(const void *p, size_t bytes)
  * known, the misses overlap instead of following one another through the
  * binary search.
  */
-static inline void prefetch_node(const bpt *t, bpt_node *n, bool leaf)
+PREFETCH_INLINE void prefetch_node(const bpt *t, bpt_node *n, bool leaf)
 {
     if (leaf) {
         prefetch_lines(n, leaf_bytes(t));
@@ -1263,21 +1273,26 @@ bpt_status bpt_remove_range(bpt *t, void *const *lo, void *const *hi, size_t *re
 
 /* ---- Bulk load ------------------------------------------------------------ */
 
-bpt_status bpt_bulk_load(bpt *t, void *const *keys, void *const *values, size_t n)
+/*
+ * check_sorted returns BPT_OK when keys[0..n) strictly increase, BPT_EINVAL
+ * or BPT_ECMP otherwise. With hints, every key needs one (stored in
+ * hints[]), and keys whose hints differ are ordered by them. The hint
+ * function usually reads what a key points to, so that is prefetched a few
+ * keys ahead (a prefetch of a word that is no address does no harm).
+ */
+static bpt_status check_sorted(const bpt *t, void *const *keys, size_t n, uint64_t *hints)
 {
-    if (t->root)
-        return BPT_EINVAL;
-    if (n == 0)
-        return BPT_OK;
-    /* With hints, every key needs one, and keys whose hints differ are
-     * ordered by them. */
     slot before, k;
-    if (!key_slot(t, keys[0], &before))
-        return BPT_EINVAL;
-    for (size_t i = 1; i < n; i++, before = k) {
+    for (size_t i = 0; i < n; i++, before = k) {
+        if (hints && i + 8 < n)
+            prefetch_lines(keys[i + 8], 1);
         if (!key_slot(t, keys[i], &k))
             return BPT_EINVAL;
-        if (t->cfg.hint && before.hint != k.hint) {
+        if (hints)
+            hints[i] = k.hint;
+        if (i == 0)
+            continue;
+        if (hints && before.hint != k.hint) {
             if (before.hint > k.hint)
                 return BPT_EINVAL;
             continue;
@@ -1287,6 +1302,25 @@ bpt_status bpt_bulk_load(bpt *t, void *const *keys, void *const *values, size_t 
             return BPT_ECMP;
         if (c >= 0)
             return BPT_EINVAL;
+    }
+    return BPT_OK;
+}
+
+bpt_status bpt_bulk_load(bpt *t, void *const *keys, void *const *values, size_t n)
+{
+    if (t->root)
+        return BPT_EINVAL;
+    if (n == 0)
+        return BPT_OK;
+    size_t hints_bytes = t->cfg.hint ? n * sizeof(uint64_t) : 0;
+    uint64_t *hints = NULL;
+    if (hints_bytes && !(hints = mem_alloc(&t->cfg.allocator, hints_bytes)))
+        return BPT_ENOMEM;
+    bpt_status rc = check_sorted(t, keys, n, hints);
+    if (rc != BPT_OK) {
+        if (hints)
+            mem_free(&t->cfg.allocator, hints, hints_bytes);
+        return rc;
     }
 
     /* Level sizes, bottom-up, each node filled evenly to at most capacity. */
@@ -1303,21 +1337,23 @@ bpt_status bpt_bulk_load(bpt *t, void *const *keys, void *const *values, size_t 
     } while (count > 1);
 
     /* Allocate every node up front, so that failure changes nothing. */
-    size_t nodes_bytes = total_nodes * sizeof(bpt_node *);
+    size_t nodes_bytes = total_nodes * sizeof(bpt_node *), made = 0;
     bpt_node **nodes = mem_alloc(&t->cfg.allocator, nodes_bytes);
-    if (!nodes)
-        return BPT_ENOMEM;
-    size_t made = 0;
-    for (int lv = 0; lv < levels; lv++) {
+    for (int lv = 0; nodes && lv < levels; lv++) {
         for (size_t i = 0; i < level_nodes[lv]; i++, made++) {
-            nodes[made] = node_new(t, lv == 0);
-            if (!nodes[made]) {
+            if (!(nodes[made] = node_new(t, lv == 0))) {
                 while (made > 0)
                     node_free(t, nodes[--made]);
                 mem_free(&t->cfg.allocator, nodes, nodes_bytes);
-                return BPT_ENOMEM;
+                nodes = NULL;
+                break;
             }
         }
+    }
+    if (!nodes) {
+        if (hints)
+            mem_free(&t->cfg.allocator, hints, hints_bytes);
+        return BPT_ENOMEM;
     }
 
     /* Leaves. */
@@ -1328,10 +1364,10 @@ bpt_status bpt_bulk_load(bpt *t, void *const *keys, void *const *values, size_t 
         size_t take = n / m + (i < n % m);
         for (size_t k = 0; k < take; k++, next++) {
             void *v = values ? values[next] : NULL;
-            slot ks;
-            key_slot(t, keys[next], &ks); /* has a hint: checked above */
+            if (t->cfg.retain_key && next + 8 < n)
+                prefetch_lines(keys[next + 8], 1); /* retain likely writes there */
             retain_item(t, keys[next], v);
-            set_leaf_slot(t, l, (uint32_t)k, ks);
+            set_leaf_slot(t, l, (uint32_t)k, (slot){keys[next], hints ? hints[next] : 0});
             leaf_vals(t, l)[k] = v;
         }
         l->h.n = (uint32_t)take;
@@ -1370,6 +1406,8 @@ bpt_status bpt_bulk_load(bpt *t, void *const *keys, void *const *values, size_t 
     t->size = n;
     t->version++;
     mem_free(&t->cfg.allocator, nodes, nodes_bytes);
+    if (hints)
+        mem_free(&t->cfg.allocator, hints, hints_bytes);
     return BPT_OK;
 }
 
