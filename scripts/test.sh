@@ -55,6 +55,8 @@ setup() {
 
 setup build-plain --buildtype=debugoptimized
 run_suite "plain build" build-plain
+echo "== prefetches kept in the optimized core"
+check bash scripts/check-prefetch.sh build-plain
 
 setup build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false \
   -Dc_args=-fno-sanitize-recover=all
