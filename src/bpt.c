@@ -301,12 +301,16 @@ static int search_node(const bpt *t, void *const *keys, const uint64_t *hints, i
 #define PREFETCH_INLINE static inline
 #endif
 
-/* prefetch_lines asks for the cache lines of bytes at p. */
+/*
+ * prefetch_lines asks for the cache lines of bytes at p. p may be any word
+ * (a key that is no address, NULL): the arithmetic is on integers, and a
+ * prefetch never faults.
+ */
 PREFETCH_INLINE void prefetch_lines(const void *p, size_t bytes)
 {
 #if defined(__GNUC__) || defined(__clang__)
     for (size_t off = 0; off < bytes; off += 64)
-        __builtin_prefetch((const char *)p + off);
+        __builtin_prefetch((const void *)((uintptr_t)p + off));
 #else
     (void)p;
     (void)bytes;
