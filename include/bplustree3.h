@@ -351,6 +351,17 @@ bpt_status bpt_cursor_seek_gt(bpt_cursor *c, void *key);
 bpt_status bpt_cursor_seek_at(bpt_cursor *c, size_t index);
 
 /*
+ * bpt_cursor_seek_rank is bpt_cursor_seek_ge and bpt_rank in one descent:
+ * it positions c at the first item with key >= key (after the last item
+ * when there is none), stores in *rank the number of keys less than key,
+ * and returns BPT_OK when key is present, BPT_NOTFOUND when it is not. On
+ * BPT_ECMP the cursor and *rank are unchanged. A range's iteration can
+ * start from its first bound this way and know its length from one more
+ * bpt_rank.
+ */
+bpt_status bpt_cursor_seek_rank(bpt_cursor *c, void *key, size_t *rank);
+
+/*
  * bpt_cursor_next and bpt_cursor_prev move one item forward or back. Before
  * the first item, next goes to the first; after the last, prev goes to the
  * last. They return BPT_NOTFOUND when they step off either end (on an empty

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Checks that the core's descent and cursor reads still issue prefetches in
-# an optimized build (default build-plain): GCC once deleted every call to a
-# prefetch-only helper it did not inline, doubling lookup times without any
-# test noticing. Reads the object code with objdump; x86-64 and AArch64.
+# Checks that the hot paths still issue their prefetches, in the optimized
+# core (build-plain, or $1) and in the installed extension: GCC deletes the
+# calls to a prefetch-only helper that it does not inline, which twice
+# doubled lookup or iteration times without any test noticing. Reads the
+# object code with objdump; x86-64 and AArch64.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lib=${1:-build-plain}/libbplustree3.a
+ext=$(cd /tmp && python3 -c 'import bplustree3._bplustree3 as m; print(m.__file__)')
 if ! command -v objdump >/dev/null; then
   echo "check-prefetch: objdump not found (binutils)" >&2
   exit 1
@@ -16,10 +18,16 @@ case "$(uname -m)" in
   *) echo "check-prefetch: $(uname -m) not covered, skipped"; exit 0 ;;
 esac
 status=0
-for fn in descend cursor_read; do
-  n=$(objdump -d --no-show-raw-insn "$lib" | awk -v f="<$fn>:" '$2 == f {on = 1; next} on && /^$/ {on = 0} on' |
-    grep -c "$insn" || true)
-  echo "check-prefetch: $fn has $n prefetch instructions"
+# expect FILE FUNCTION: FUNCTION's code in FILE has a prefetch instruction.
+expect() {
+  local n
+  n=$(objdump -d --no-show-raw-insn "$1" |
+    awk -v f="<$2>:" '$2 == f {on = 1; next} on && /^$/ {on = 0} on' | grep -c "$insn" || true)
+  echo "check-prefetch: $2 has $n prefetch instructions"
   if [ "$n" -eq 0 ]; then status=1; fi
-done
+}
+expect "$lib" descend
+expect "$lib" cursor_read
+expect "$ext" Iter_next
+expect "$ext" Map_from_sorted_items
 exit $status

@@ -2,7 +2,8 @@
 # Runs every test: the C suite and the fuzz corpus replay in a plain build,
 # again in an ASan+UBSan build, again under valgrind; the Python package
 # (pip install ., then pytest with the hypothesis "ci" profile, then again
-# against an ASan+UBSan build of the extension); the workflow linters; the
+# against an ASan+UBSan build of the extension); the benchmark's ratio
+# guard against SortedDict; the workflow linters; the
 # coverage gate (coverage/run.sh: 95% lines, 90% branches of the C, 95% of
 # the Python); then each libFuzzer target for FUZZ_SECONDS (default 60;
 # 0 skips). Prints "N passed, N failed" at the end. SEED=n and STEPS=n are
@@ -94,6 +95,11 @@ python3 -m pip install -q . 2>&1 | grep -v "Running pip as the 'root' user" || t
 run_pytest "Python package" \
   bash -c 'cd tests/python && python3 -m pytest -q -p no:cacheprovider .'
 run_pytest "Python package, ASan+UBSan build" bash scripts/python-asan.sh
+
+# Ratios only, side by side in one run, with generous margins: catches a
+# large regression without timing anything against a clock.
+echo "== speed ratios against SortedDict (benchmarks/bench.py --guard)"
+check python3 benchmarks/bench.py --guard
 
 echo "== workflow lint"
 check zizmor --offline --quiet .github/workflows

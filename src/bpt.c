@@ -1490,6 +1490,26 @@ bpt_status bpt_cursor_seek_gt(bpt_cursor *c, void *key)
     return cursor_seek(c, key, NB_HIGHER);
 }
 
+bpt_status bpt_cursor_seek_rank(bpt_cursor *c, void *key, size_t *rank)
+{
+    const bpt *t = c->t;
+    path p;
+    if (!t->root) {
+        *rank = 0;
+        cursor_place(c, NULL, 0, AT_AFTER);
+        return BPT_NOTFOUND;
+    }
+    int found = descend(t, key, &p);
+    if (found < 0)
+        return BPT_ECMP;
+    *rank = path_rank(t, &p);
+    bpt_leaf *l = NULL;
+    int i = 0;
+    bool any = leaf_item(path_leaf(&p), path_pos(&p), &l, &i);
+    cursor_place(c, any ? l : NULL, i, AT_AFTER);
+    return found ? BPT_OK : BPT_NOTFOUND;
+}
+
 bpt_status bpt_cursor_seek_at(bpt_cursor *c, size_t index)
 {
     path p;

@@ -447,15 +447,37 @@ static void test_rank_at(void)
     bpt *t = new_tree(4);
     size_t r = 99;
     void *k, *v;
+    bpt_cursor *c;
+    CHECK_EQ(bpt_cursor_new(t, &c), BPT_OK);
     CHECK_EQ(bpt_rank(t, W(5), &r), BPT_NOTFOUND);
     CHECK_EQ(r, 0);
+    r = 99;
+    CHECK_EQ(bpt_cursor_seek_rank(c, W(5), &r), BPT_NOTFOUND);
+    CHECK_EQ(r, 0);
+    CHECK_EQ(bpt_cursor_get(c, NULL, NULL), BPT_NOTFOUND);
     CHECK_EQ(bpt_at(t, 0, &k, &v), BPT_NOTFOUND);
     fill(t, NULL, 500, 2);
     for (int q = -1; q <= 1000; q++) {
         bpt_status rc = bpt_rank(t, W(q), &r);
-        CHECK_EQ(rc, q >= 0 && q < 1000 && q % 2 == 0 ? BPT_OK : BPT_NOTFOUND);
-        CHECK_EQ(r, q < 0 ? 0 : (q + 1) / 2 > 500 ? 500 : (q + 1) / 2);
+        bpt_status want = q >= 0 && q < 1000 && q % 2 == 0 ? BPT_OK : BPT_NOTFOUND;
+        size_t want_rank = q < 0 ? 0 : (q + 1) / 2 > 500 ? 500 : (size_t)(q + 1) / 2;
+        CHECK_EQ(rc, want);
+        CHECK_EQ(r, want_rank);
+        /* The same in one descent with a cursor on the first key >= q. */
+        r = 99;
+        CHECK_EQ(bpt_cursor_seek_rank(c, W(q), &r), want);
+        CHECK_EQ(r, want_rank);
+        if (want_rank < 500) {
+            CHECK_EQ(bpt_cursor_get(c, &k, NULL), BPT_OK);
+            CHECK_EQ(I(k), 2 * (int64_t)want_rank);
+        } else {
+            CHECK_EQ(bpt_cursor_get(c, &k, NULL), BPT_NOTFOUND);
+            CHECK_EQ(bpt_cursor_prev(c), BPT_OK); /* from after the end */
+            CHECK_EQ(bpt_cursor_get(c, &k, NULL), BPT_OK);
+            CHECK_EQ(I(k), 998);
+        }
     }
+    bpt_cursor_free(c);
     for (size_t i = 0; i < 500; i++) {
         CHECK_EQ(bpt_at(t, i, &k, &v), BPT_OK);
         CHECK_EQ(I(k), 2 * (int64_t)i);

@@ -73,7 +73,18 @@ static bpt_status run_seek(bpt *t, int64_t key)
 {
     bpt_cursor *c;
     CHECK_EQ(bpt_cursor_new(t, &c), BPT_OK);
-    bpt_status rc = (key & 1 ? bpt_cursor_seek_gt : bpt_cursor_seek_ge)(c, W(key));
+    bpt_status rc;
+    if (key % 3 == 0) {
+        size_t rank = 12345;
+        rc = bpt_cursor_seek_rank(c, W(key), &rank);
+        if (rc == BPT_ECMP) { /* rank and cursor unchanged: still before the first */
+            CHECK_EQ(rank, 12345);
+            CHECK_EQ(bpt_cursor_get(c, NULL, NULL), BPT_NOTFOUND);
+            CHECK_EQ(bpt_cursor_next(c), BPT_OK);
+        }
+    } else {
+        rc = (key & 1 ? bpt_cursor_seek_gt : bpt_cursor_seek_ge)(c, W(key));
+    }
     bpt_cursor_free(c);
     return rc;
 }

@@ -35,14 +35,21 @@
 
 #define DEFAULT_CAPACITY 64
 
-/* PREFETCH asks for the cache line at p ahead of a write (refcounts),
- * PREFETCH_READ ahead of a read. */
+/*
+ * PREFETCH asks for the cache line at p ahead of a write (refcounts),
+ * PREFETCH_READ ahead of a read. Helpers made of prefetches must be
+ * PREFETCH_INLINE: GCC counts a function whose only effects are prefetches
+ * as having none, and deletes the calls to it that it does not inline
+ * (scripts/check-prefetch.sh checks the object code).
+ */
 #if defined(__GNUC__) || defined(__clang__)
 #define PREFETCH(p) __builtin_prefetch((p), 1)
 #define PREFETCH_READ(p) __builtin_prefetch((p), 0)
+#define PREFETCH_INLINE static inline __attribute__((always_inline))
 #else
 #define PREFETCH(p) ((void)(p))
 #define PREFETCH_READ(p) ((void)(p))
+#define PREFETCH_INLINE static inline
 #endif
 
 #if PY_VERSION_HEX < 0x030A0000
@@ -257,7 +264,7 @@ static int py_compare(void *a, void *b, void *ctx)
 }
 
 /* prefetch_str asks for a str's header and characters. */
-static inline void prefetch_str(PyObject *s)
+PREFETCH_INLINE void prefetch_str(PyObject *s)
 {
     PREFETCH_READ(s);
     PREFETCH_READ((char *)s + sizeof(PyASCIIObject));
@@ -1225,24 +1232,6 @@ static int bound_rank(MapObject *m, PyObject *key, bool after_equal, size_t *ran
     return 0;
 }
 
-/*
- * span computes [from, to) positions for a range: lo and hi may be None
- * (unbounded); lo_incl and hi_incl say whether an equal key belongs in.
- */
-static int span(MapObject *m, PyObject *lo, PyObject *hi, bool lo_incl, bool hi_incl,
-                size_t *from, size_t *to)
-{
-    *from = 0;
-    *to = bpt_size(m->tree);
-    if (lo != Py_None && bound_rank(m, lo, !lo_incl, from) < 0)
-        return -1;
-    if (hi != Py_None && bound_rank(m, hi, hi_incl, to) < 0)
-        return -1;
-    if (*to < *from)
-        *to = *from;
-    return 0;
-}
-
 static PyObject *Map_delete_range(MapObject *m, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"start_key", "end_key", NULL};
@@ -1382,14 +1371,18 @@ done:
 
 enum { KIND_KEYS, KIND_VALUES, KIND_ITEMS };
 
-/* Items an iterator copies from the tree at a time (about a cache line's worth
- * of pointers for each of keys and values, three lines in all). */
+/* Items an iterator copies from the tree at a time (three cache lines of
+ * pointers each for keys and values), and how many items ahead of the one
+ * handed out it prefetches the objects of. */
 #define ITER_CHUNK 24
+#define ITER_AHEAD 8
 
 /*
  * An iterator copies a chunk of borrowed words at a time and prefetches the
- * objects it will hand out, so walking the leaves costs a few loads per item
- * and the cache misses of scattered objects overlap. The words stay valid
+ * objects of the items ITER_AHEAD ahead of the one it hands out, so walking
+ * the leaves costs a few loads per item and the cache misses of scattered
+ * objects overlap (a few at a time: asking for a whole chunk at once fills
+ * the core's miss buffers and stalls it). The words stay valid
  * while the tree's version (its structure) and the map's values epoch are
  * unchanged: a structural change is an error, a replaced value makes the
  * iterator read its chunk again from the same position.
@@ -1411,39 +1404,81 @@ typedef struct {
     void *vals[ITER_CHUNK];
 } IterObject;
 
+/*
+ * seek_bound positions c at the first item whose key is not less than key,
+ * sets *rank to its position and *found to whether its key equals key: one
+ * descent. 0, or -1 with an exception.
+ */
+static int seek_bound(MapObject *m, bpt_cursor *c, PyObject *key, size_t *rank, bool *found)
+{
+    void *w;
+    search_kind saved = enter(m, key, NULL, &w, NULL);
+    bpt_status rc = bpt_cursor_seek_rank(c, w, rank);
+    leave(m, saved);
+    if (rc < 0)
+        return raise_status(rc);
+    *found = rc == BPT_OK;
+    return 0;
+}
+
+/*
+ * make_iter makes an iterator over the items between lo and hi (None:
+ * unbounded; lo_incl and hi_incl say whether an equal key belongs in), in
+ * two descents at most: the bound it starts from positions the cursor and
+ * gives its position, the other gives only its position.
+ */
 static PyObject *make_iter(MapObject *m, int kind, bool reverse, PyObject *lo, PyObject *hi,
                            bool lo_incl, bool hi_incl)
 {
     if (guard_read(m) < 0)
         return NULL;
     bpt *t = m->tree;
-    size_t from, to;
-    if (span(m, lo, hi, lo_incl, hi_incl, &from, &to) < 0)
-        return NULL;
     IterObject *it = PyObject_GC_New(IterObject, &IterType);
     if (!it)
         return NULL;
     it->map = NULL;
     it->cursor = NULL;
     it->result = NULL;
-    it->kind = kind;
-    it->reverse = reverse;
-    it->remaining = to - from;
-    it->position = reverse ? to - 1 : from;
-    it->len = it->next = 0;
-    it->generation = m->generation;
-    it->version = bpt_version(t);
-    it->epoch = m->values_epoch;
     if (bpt_cursor_new(t, &it->cursor) != BPT_OK) {
         Py_DECREF(it);
         PyErr_NoMemory();
         return NULL;
     }
-    if (it->remaining)
-        bpt_cursor_seek_at(it->cursor, it->position);
+    size_t from = 0, to = bpt_size(t), at = 0;
+    bool found = false;
+    PyObject *start = reverse ? hi : lo, *end = reverse ? lo : hi;
+    if (start == Py_None) {
+        (reverse ? bpt_cursor_last : bpt_cursor_first)(it->cursor);
+    } else {
+        if (seek_bound(m, it->cursor, start, &at, &found) < 0)
+            goto error;
+        if (!reverse) { /* on the first key >= lo: step past an excluded lo */
+            from = at + (found && !lo_incl);
+            if (from > at)
+                bpt_cursor_next(it->cursor);
+        } else { /* on the first key >= hi: step back unless it is an included hi */
+            to = at + (found && hi_incl);
+            if (to == at)
+                bpt_cursor_prev(it->cursor);
+        }
+    }
+    if (end != Py_None && bound_rank(m, end, reverse ? !lo_incl : hi_incl,
+                                     reverse ? &from : &to) < 0)
+        goto error;
+    it->kind = kind;
+    it->reverse = reverse;
+    it->remaining = to > from ? to - from : 0;
+    it->position = reverse ? to - 1 : from;
+    it->len = it->next = 0;
+    it->generation = m->generation;
+    it->version = bpt_version(t);
+    it->epoch = m->values_epoch;
     it->map = (MapObject *)Py_NewRef(m);
     PyObject_GC_Track(it);
     return (PyObject *)it;
+error:
+    Py_DECREF(it);
+    return NULL;
 }
 
 static void Iter_dealloc(IterObject *it)
@@ -1469,6 +1504,15 @@ static int Iter_clear(IterObject *it)
     return 0;
 }
 
+/* prefetch_item asks for the objects of the chunk's item i. */
+PREFETCH_INLINE void prefetch_item(IterObject *it, MapObject *m, int i)
+{
+    if (it->kind != KIND_KEYS)
+        PREFETCH(it->vals[i]);
+    if (it->kind != KIND_VALUES && holds_objects(m->packing))
+        PREFETCH(it->keys[i]);
+}
+
 /*
  * read_chunk copies the next chunk of words, from it->position on, and
  * prefetches the objects among them. 0, or -1 with an exception.
@@ -1487,12 +1531,8 @@ static int read_chunk(IterObject *it, MapObject *m)
         PyErr_SetString(PyExc_RuntimeError, "BPlusTreeMap changed during iteration");
         return -1;
     }
-    for (size_t i = 0; i < got; i++) {
-        if (vals)
-            PREFETCH(it->vals[i]);
-        if (keys && holds_objects(m->packing))
-            PREFETCH(it->keys[i]);
-    }
+    for (int i = 0; i < (int)got && i < ITER_AHEAD; i++)
+        prefetch_item(it, m, i);
     it->epoch = m->values_epoch;
     it->len = (int)got;
     it->next = 0;
@@ -1550,6 +1590,8 @@ static PyObject *Iter_next(IterObject *it)
     if ((it->next == it->len || it->epoch != m->values_epoch) && read_chunk(it, m) < 0)
         return NULL;
     int i = it->next++;
+    if (i + ITER_AHEAD < it->len)
+        prefetch_item(it, m, i + ITER_AHEAD);
     it->remaining--;
     it->position += it->reverse ? (size_t)-1 : 1;
     if (it->kind == KIND_VALUES)
@@ -1598,17 +1640,22 @@ static PyObject *Map_reversed(MapObject *m, PyObject *Py_UNUSED(ignored))
  * the one iterator factory behind keys/values/items ranges, irange and the
  * views; None bounds are unbounded.
  */
-static PyObject *Map__iter(MapObject *m, PyObject *args)
+static PyObject *Map__iter(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
-    int kind, reverse, lo_incl, hi_incl;
-    PyObject *lo, *hi;
-    if (!PyArg_ParseTuple(args, "ipOOpp:_iter", &kind, &reverse, &lo, &hi, &lo_incl, &hi_incl))
+    if (!check_args("_iter", nargs, 6, 6))
+        return NULL;
+    long kind = PyLong_AsLong(args[0]);
+    if (kind == -1 && PyErr_Occurred())
         return NULL;
     if (kind < KIND_KEYS || kind > KIND_ITEMS) {
         PyErr_SetString(PyExc_ValueError, "_iter: bad kind");
         return NULL;
     }
-    return make_iter(m, kind, reverse, lo, hi, lo_incl, hi_incl);
+    int flags[3];
+    for (int i = 0; i < 3; i++) /* reverse, min_inclusive, max_inclusive */
+        if ((flags[i] = PyObject_IsTrue(args[i == 0 ? 1 : i + 3])) < 0)
+            return NULL;
+    return make_iter(m, (int)kind, flags[0], args[2], args[3], flags[1], flags[2]);
 }
 
 /* __sizeof__ counts the map and every block its tree holds (not the items). */
@@ -1670,7 +1717,7 @@ static PyMethodDef Map_methods[] = {
      "pairs in strictly increasing key order; ValueError (and nothing built) otherwise."},
     {"__reversed__", (PyCFunction)Map_reversed, METH_NOARGS,
      "__reversed__() -> iterator over the keys, largest first."},
-    {"_iter", (PyCFunction)Map__iter, METH_VARARGS, NULL},
+    {"_iter", (PyCFunction)(void (*)(void))Map__iter, METH_FASTCALL, NULL},
     {"__sizeof__", (PyCFunction)Map_sizeof, METH_NOARGS,
      "__sizeof__() -> bytes of the map and its nodes, not counting keys and values. "
      "O(n / capacity)."},

@@ -1,0 +1,1221 @@
+#!/usr/bin/env python3
+"""Side-by-side Python benchmark: bplustree3 against SortedDict, OOBTree, dict.
+
+Usage (from the repository root, with bplustree3 installed):
+
+    python3 benchmarks/bench.py                  # 1K..1M, all key types (~35 min)
+    python3 benchmarks/bench.py --quick          # 1K..100K, about two minutes
+    python3 benchmarks/bench.py --huge           # adds 10M (hours)
+    python3 benchmarks/bench.py --sizes 1M --keys int --ops insert,lookup_hit
+    python3 benchmarks/bench.py --guard          # regression guard, exit 1 on a miss
+
+Contenders: bplustree3.BPlusTreeMap, sortedcontainers.SortedDict,
+BTrees.OOBTree.OOBTree and, for the operations that need no order, dict.
+All run in one process, in one run, on the same data, so that the ratios
+(SortedDict's time / the contender's time: > 1 means faster than
+SortedDict) are measured under the same conditions even on a noisy machine.
+
+Data (seeded, deterministic; ``--seed``): N distinct keys of one type
+(``--keys``): ``int`` random ints in [0, 2**62); ``seq`` 0..N-1 inserted in
+ascending order; ``float`` random floats in [0, 1); ``str`` random
+16-letter ASCII strings; ``tuple`` (random int in [0, 1024), random int in
+[0, 2**62)), so that about half the comparisons at 1M look past the first
+element. Values are ``list(range(N))``, value i paired with key i.
+
+Operations, each reported per unit (ns/item, ns/query, us/range, B/item):
+
+- insert: ``m[k] = v`` for every pair, random order (``seq``: ascending).
+- build_sorted: each contender's fastest build from sorted (key, value)
+  pairs: ``BPlusTreeMap.from_sorted_items(pairs)``, ``SortedDict(pairs)``
+  (faster than ``SortedDict(dict(pairs))``), ``OOBTree(pairs)`` (as fast as
+  ``update`` or a loop; ``OOBTree(dict)`` needs the dict first), ``dict(pairs)``.
+- lookup_hit: ``m[k]`` for present keys, shuffled. lookup_miss:
+  ``m.get(k)`` for absent keys of the same type (a miss through ``m[k]``
+  would time the KeyError, not the search). contains: ``k in m``, half
+  present, half absent, shuffled. For ``seq`` the absent keys lie in
+  [N, 2N), beyond the last key: only a different type could fall between.
+- floor_ceiling: ``floor(q)`` and ``ceiling(q)`` with the value, for random
+  probes (mostly absent; for ``seq`` mostly present); a floor and a ceiling
+  count as two queries. SortedDict: bisect then ``peekitem``; OOBTree:
+  ``maxKey``/``minKey`` (ValueError for none) then ``t[k]``.
+- iter_keys ``for k in m``, iter_items ``for kv in m.items()`` (dict: in
+  insertion order, the others sorted; SortedDict's items view is a Python
+  generator, ``for k in sd: sd[k]`` would be ~1.5x faster but is not the
+  idiom asked for).
+- rangeL_keys / rangeL_items for L = 10, 100, 10000: the keys (with their
+  values) in [sorted_keys[s], sorted_keys[s + L]) from random starts s.
+  bplustree3 ``m.keys(lo, hi)`` / ``m.items(lo, hi)``; OOBTree
+  ``iterkeys``/``iteritems(lo, hi, excludemax=True)`` (the iterators beat
+  ``keys()``/``items()`` by up to 1.7x); SortedDict uses its faster idiom
+  per length, measured: ``irange(lo, hi, inclusive=(True, False))`` below
+  L = 100, ``keys()[bisect_left(lo):bisect_left(hi)]`` from L = 100 on (2.5x
+  faster at L = 10000, 1.8x slower at L = 10); values are fetched with
+  ``zip(keys, map(sd.__getitem__, keys))``, faster than ``sd[k]`` in a loop
+  or ``sd.items()[i:j]``. A length is skipped when it is not below N.
+- delete: ``del m[k]`` for every key, random order. pop_first: remove all
+  items smallest first (``m.popitem()``, ``sd.popitem(0)``,
+  ``OOBTree.popitem()``, which removes the smallest). Both run on a fresh
+  structure built by the insert operation outside the timed region.
+- memory: bytes per item beyond the keys and values, as RSS growth in a
+  fresh subprocess per (contender, key type, size): the child makes the
+  keys and values, collects garbage, trims malloc (glibc), reads RSS
+  (/proc/self/statm; else peak RSS from ``resource``), builds the structure
+  by the insert operation, settles again and reads RSS. Only for N >= 100K:
+  below that, page-granular RSS and allocator slack swamp the signal.
+  Allocator-held free memory reused by the build can make it read low.
+
+Method: ``time.perf_counter``; the garbage collector is collected then
+disabled around each measurement (data and the shared structures are
+``gc.freeze()``-ed so that the collection is cheap). A measurement repeats
+its operation until it has timed at least ``--min-time`` seconds (default
+0.2; --quick 0.015), only the operation itself being timed, and reports time
+per unit. Every repetition (``--repeat``, default 5; --quick 3) measures
+every operation for every contender, contenders interleaved, the first one
+rotating; the median over repetitions is reported. Read-only operations
+share one structure per contender built by the insert operation. Query
+batches are min(N, 100000) keys; range batches are 10000 ranges of 10,
+2000 of 100, 20 of 10000. Where a contender's way is one method call the
+driver calls that method; a multi-step idiom (SortedDict's bisect + peekitem,
+OOBTree's maxKey + lookup, keyword arguments) is a small helper function,
+whose call (~50 ns) is part of its cost, as it would be in user code.
+
+--guard: N = 1M (where the targets are set: smaller maps fit the caches,
+and SortedDict's hash lookups gain more from that than the tree), int and
+str keys, the TARGETS operations, bplustree3 and SortedDict only, 3
+repetitions of at least 0.05 s (``--sizes``, ``--repeat``, ``--min-time``
+still apply; the largest size is checked); it prints bplustree3's ratios
+and exits 1 when one is below its target times ``--guard-margin`` (0.5) or
+was not measured. About 90 seconds.
+
+Before any timing, a cross-check runs every operation of every contender on
+1500 keys of each type and aborts unless every result (items, lookups,
+range contents, floor/ceiling answers, popped order, what is left after
+deletes) equals bplustree3's: all contenders do the same work.
+
+Output: a table on stdout (median per contender and its ratio to
+SortedDict; at the largest size, the TARGETS cells marked met/MISSED), JSON
+with every repetition (``--json``, default benchmarks/results/bench.json)
+and PNG plots (``--plots``, default benchmarks/results/; ``--no-plots``).
+A progress bar with an estimate of the time left goes to stderr when it is
+a terminal (or with ``--progress``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import ctypes.util
+import gc
+import json
+import math
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from operator import itemgetter
+from pathlib import Path
+
+from bplustree3 import BPlusTreeMap
+from BTrees.OOBTree import OOBTree
+from sortedcontainers import SortedDict
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+RESULTS_DIR = HERE / "results"
+
+# ---- Settings ---------------------------------------------------------------
+
+DEFAULT_SIZES = (1_000, 10_000, 100_000, 1_000_000)
+HUGE_SIZE = 10_000_000
+QUICK_SIZES = (1_000, 10_000, 100_000)
+DEFAULT_REPEAT, QUICK_REPEAT = 5, 3
+DEFAULT_MIN_TIME, QUICK_MIN_TIME = 0.2, 0.015
+QUERY_BATCH = 100_000  # lookups, contains, floor/ceiling probes per batch
+RANGE_QUERIES = {10: 10_000, 100: 2_000, 10_000: 20}  # length: ranges per batch
+RANGE_LENGTHS = tuple(RANGE_QUERIES)
+SD_SLICE_FROM = 100  # SortedDict: irange below this range length, bisect+slice from it
+MEMORY_MIN_SIZE = 100_000
+CHECK_SIZE = 1_500
+BASELINE = "SortedDict"
+REFERENCE = "bplustree3"
+
+# Speed and memory targets for bplustree3 against SortedDict at 1M keys, as
+# ratios (SortedDict's time or bytes / bplustree3's: 5.0 means 5x faster,
+# 0.8 means at most 1.25x SortedDict's time). The table marks them at the
+# largest size measured; --guard checks them at GUARD_SIZE, times a margin.
+TARGETS: dict[str, dict[str, float]] = {
+    "int": {
+        "insert": 5.0,
+        "delete": 5.0,
+        "lookup_hit": 1 / 1.25,
+        "iter_items": 8.0,
+        "range100_items": 8.0,
+        "build_sorted": 5.0,
+        "memory": 2.0,
+    },
+    "str": {
+        "insert": 5.0,
+        "delete": 5.0,
+        "lookup_hit": 1 / 1.5,
+        "iter_items": 8.0,
+        "range100_items": 8.0,
+        "build_sorted": 5.0,
+        "memory": 2.0,
+    },
+}
+GUARD_SIZE = 1_000_000  # where the targets are set; about 90 s
+GUARD_MARGIN = 0.5
+GUARD_REPEAT = 3
+GUARD_MIN_TIME = 0.05
+
+
+# ---- Keys and data ----------------------------------------------------------
+
+_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_TO_LETTER = bytes(_LETTERS[b % len(_LETTERS)] for b in range(256))
+STR_LEN = 16
+
+
+def draw_int(rng: random.Random, count: int) -> list:
+    return [rng.getrandbits(62) for _ in range(count)]
+
+
+def draw_float(rng: random.Random, count: int) -> list:
+    return [rng.random() for _ in range(count)]
+
+
+def draw_str(rng: random.Random, count: int) -> list:
+    text = rng.randbytes(STR_LEN * count).translate(_TO_LETTER).decode("ascii")
+    return [text[i:i + STR_LEN] for i in range(0, STR_LEN * count, STR_LEN)]
+
+
+def draw_tuple(rng: random.Random, count: int) -> list:
+    return [(rng.randrange(1024), rng.getrandbits(62)) for _ in range(count)]
+
+
+def fresh_keys(draw: Callable, rng: random.Random, count: int, taken=frozenset()) -> list:
+    """`count` distinct keys from `draw`, none of them in `taken`, in draw order."""
+    out: dict = {}
+    while len(out) < count:
+        for key in draw(rng, count - len(out)):
+            if key not in taken:
+                out[key] = None
+    return list(out)
+
+
+@dataclass(frozen=True)
+class KeyType:
+    """How to make keys of one type: N keys, absent keys, floor/ceiling probes."""
+
+    name: str
+    draw: Callable | None  # None: sequential ints
+    below: object  # sorts before every key
+    above: object  # sorts after every key
+
+    def keys(self, rng: random.Random, n: int) -> list:
+        if self.draw is None:
+            return list(range(n))
+        return fresh_keys(self.draw, rng, n)
+
+    def absent(self, rng: random.Random, count: int, present: set, n: int) -> list:
+        if self.draw is None:
+            return rng.sample(range(n, 2 * n), count)
+        return fresh_keys(self.draw, rng, count, present)
+
+    def probes(self, rng: random.Random, count: int, n: int) -> list:
+        if self.draw is None:
+            return [rng.randrange(-1, n + 1) for _ in range(count)]
+        return self.draw(rng, count)
+
+
+KEY_TYPES = {
+    kt.name: kt
+    for kt in (
+        KeyType("int", draw_int, -1, 2**62),
+        KeyType("seq", None, -1, 2**62),
+        KeyType("float", draw_float, -1.0, 2.0),
+        KeyType("str", draw_str, "", "{"),  # "{" sorts after every letter
+        KeyType("tuple", draw_tuple, (-1, 0), (1024, 0)),
+    )
+}
+
+
+@dataclass
+class Data:
+    """Everything the operations of one (key type, N) block read."""
+
+    key_type: str
+    n: int
+    insert_pairs: list  # (key, value) in insertion order
+    sorted_pairs: list = field(default_factory=list)
+    sorted_keys: list = field(default_factory=list)
+    hits: list = field(default_factory=list)
+    misses: list = field(default_factory=list)
+    mixed: list = field(default_factory=list)
+    probes: list = field(default_factory=list)
+    delete_order: list = field(default_factory=list)
+    bounds: dict[int, list[tuple]] = field(default_factory=dict)
+
+
+def batch(n: int) -> int:
+    return min(n, QUERY_BATCH)
+
+
+def make_items(key_type: str, n: int, seed: int) -> tuple[random.Random, list, list]:
+    """The keys (insertion order) and values of a block, and the generator
+    positioned after them. The memory child calls only this."""
+    rng = random.Random(f"{seed}:{key_type}:{n}")
+    keys = KEY_TYPES[key_type].keys(rng, n)
+    return rng, keys, list(range(n))
+
+
+def make_data(key_type: str, n: int, seed: int) -> Data:
+    rng, keys, values = make_items(key_type, n, seed)
+    kt = KEY_TYPES[key_type]
+    pairs = list(zip(keys, values))
+    sorted_pairs = sorted(pairs, key=itemgetter(0))
+    sorted_keys = [k for k, _ in sorted_pairs]
+    b = batch(n)
+    hits = rng.sample(keys, b)
+    misses = kt.absent(rng, b, set(keys), n)
+    mixed = hits[: b // 2] + misses[: b - b // 2]
+    rng.shuffle(mixed)
+    probes = kt.probes(rng, b, n)
+    probes[: min(b, 2)] = [kt.below, kt.above][: min(b, 2)]
+    rng.shuffle(probes)
+    delete_order = keys[:]
+    rng.shuffle(delete_order)
+    bounds = {}
+    for length, count in RANGE_QUERIES.items():
+        if length < n:
+            starts = (rng.randrange(n - length) for _ in range(count))
+            bounds[length] = [(sorted_keys[s], sorted_keys[s + length]) for s in starts]
+    return Data(key_type, n, pairs, sorted_pairs, sorted_keys, hits, misses, mixed,
+                probes, delete_order, bounds)
+
+
+# ---- Contenders -------------------------------------------------------------
+# Each contender maps an operation's primitive to its way of doing it. When
+# that way is one plain method call the table holds the method itself (the
+# cost is what user code pays); otherwise a small function (the helper a
+# user would write). Lookups, contains, inserts, deletes and iteration are
+# the same syntax for everyone and need no primitive.
+
+
+def range_name(length: int, kind: str) -> str:
+    return f"range{length}_{kind}"
+
+
+def per_length(kind: str, pick: Callable[[int], Callable]) -> dict[str, Callable]:
+    """One range primitive per range length: {"range10_keys": fn, ...}."""
+    return {range_name(length, kind): pick(length) for length in RANGE_LENGTHS}
+
+
+def sd_irange_keys(sd, lo, hi):
+    return sd.irange(lo, hi, inclusive=(True, False))
+
+
+def sd_slice_keys(sd, lo, hi):
+    return sd.keys()[sd.bisect_left(lo):sd.bisect_left(hi)]
+
+
+def sd_irange_items(sd, lo, hi):
+    keys = list(sd.irange(lo, hi, inclusive=(True, False)))
+    return zip(keys, map(sd.__getitem__, keys))
+
+
+def sd_slice_items(sd, lo, hi):
+    keys = sd_slice_keys(sd, lo, hi)
+    return zip(keys, map(sd.__getitem__, keys))
+
+
+def sd_floor(sd, q):
+    i = sd.bisect_right(q)
+    return sd.peekitem(i - 1) if i else None
+
+
+def sd_ceiling(sd, q):
+    i = sd.bisect_left(q)
+    return sd.peekitem(i) if i < len(sd) else None
+
+
+def sd_pop_first(sd):
+    return sd.popitem(0)
+
+
+def oob_range_keys(t, lo, hi):
+    return t.iterkeys(lo, hi, excludemax=True)
+
+
+def oob_range_items(t, lo, hi):
+    return t.iteritems(lo, hi, excludemax=True)
+
+
+def oob_floor(t, q):
+    try:
+        key = t.maxKey(q)
+    except ValueError:
+        return None
+    return key, t[key]
+
+
+def oob_ceiling(t, q):
+    try:
+        key = t.minKey(q)
+    except ValueError:
+        return None
+    return key, t[key]
+
+
+@dataclass(frozen=True)
+class Contender:
+    name: str
+    new: Callable  # an empty structure
+    prims: dict[str, Callable]
+    ordered: bool = True
+
+    def supports(self, op: Op) -> bool:
+        return all(p in self.prims for p in op.needs)
+
+    def normalize(self, seq: list) -> list:
+        """Iteration results in a comparable order (dict iterates unsorted)."""
+        return seq if self.ordered else sorted(seq)
+
+
+CONTENDERS = (
+    Contender("bplustree3", BPlusTreeMap, {
+        "build_sorted": BPlusTreeMap.from_sorted_items,
+        "floor": BPlusTreeMap.floor,
+        "ceiling": BPlusTreeMap.ceiling,
+        "pop_first": BPlusTreeMap.popitem,
+        **per_length("keys", lambda length: BPlusTreeMap.keys),
+        **per_length("items", lambda length: BPlusTreeMap.items),
+    }),
+    Contender("SortedDict", SortedDict, {
+        "build_sorted": SortedDict,
+        "floor": sd_floor,
+        "ceiling": sd_ceiling,
+        "pop_first": sd_pop_first,
+        **per_length("keys", lambda length: (
+            sd_irange_keys if length < SD_SLICE_FROM else sd_slice_keys)),
+        **per_length("items", lambda length: (
+            sd_irange_items if length < SD_SLICE_FROM else sd_slice_items)),
+    }),
+    Contender("OOBTree", OOBTree, {
+        "build_sorted": OOBTree,
+        "floor": oob_floor,
+        "ceiling": oob_ceiling,
+        "pop_first": OOBTree.popitem,
+        **per_length("keys", lambda length: oob_range_keys),
+        **per_length("items", lambda length: oob_range_items),
+    }),
+    Contender("dict", dict, {"build_sorted": dict}, ordered=False),
+)
+CONTENDERS_BY_NAME = {c.name: c for c in CONTENDERS}
+
+
+# ---- Operations -------------------------------------------------------------
+# A driver run(c, m, data) is the timed body: c the contender, m its
+# structure (shared for reads, fresh for destroys, None for builds). An
+# observer returns what the operation produced, for the cross-check; it
+# uses the same primitives as the driver.
+
+
+def run_insert(c, m, data):
+    m = c.new()
+    for key, value in data.insert_pairs:
+        m[key] = value
+    return m
+
+
+def run_build_sorted(c, m, data):
+    return c.prims["build_sorted"](data.sorted_pairs)
+
+
+def run_lookup_hit(c, m, data):
+    for key in data.hits:
+        m[key]
+
+
+def run_lookup_miss(c, m, data):
+    for key in data.misses:
+        m.get(key)
+
+
+def run_contains(c, m, data):
+    for key in data.mixed:
+        key in m  # noqa: B015 - the test itself is the work
+
+
+def run_floor_ceiling(c, m, data):
+    floor, ceiling = c.prims["floor"], c.prims["ceiling"]
+    for q in data.probes:
+        floor(m, q)
+        ceiling(m, q)
+
+
+def run_iter_keys(c, m, data):
+    for _key in m:
+        pass
+
+
+def run_iter_items(c, m, data):
+    for _item in m.items():
+        pass
+
+
+def run_delete(c, m, data):
+    for key in data.delete_order:
+        del m[key]
+
+
+def run_pop_first(c, m, data):
+    pop = c.prims["pop_first"]
+    for _ in range(data.n):
+        pop(m)
+
+
+def make_range_driver(name: str, length: int) -> Callable:
+    def run_range(c, m, data):
+        fetch = c.prims[name]
+        for lo, hi in data.bounds[length]:
+            for _x in fetch(m, lo, hi):
+                pass
+    run_range.__name__ = f"run_{name}"
+    return run_range
+
+
+def observe_build(run: Callable) -> Callable:
+    return lambda c, m, data: c.normalize(list(run(c, m, data).items()))
+
+
+def observe_delete(c, m, data):
+    half = data.n // 2
+    for key in data.delete_order[:half]:
+        del m[key]
+    left = c.normalize(list(m.items()))
+    for key in data.delete_order[half:]:
+        del m[key]
+    return left, len(m)
+
+
+def observe_range(name: str, length: int) -> Callable:
+    def observe(c, m, data):
+        fetch = c.prims[name]
+        return [list(fetch(m, lo, hi)) for lo, hi in data.bounds[length]]
+    return observe
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    run: Callable | None
+    observe: Callable | None
+    unit: str  # "item", "query", "range" (times) or "byte" (memory)
+    count: Callable[[int], int]  # units of work per run at size N
+    cost: float  # rough seconds per unit, for the progress estimate only
+    needs: tuple[str, ...] = ()
+    kind: str = "read"  # "build", "read", "destroy" (fresh structure) or "memory"
+    min_size: int = 1
+
+    @property
+    def label(self) -> str:
+        return {"item": "ns/item", "query": "ns/query", "range": "us/range",
+                "byte": "B/item"}[self.unit]
+
+    @property
+    def scale(self) -> float:
+        return {"item": 1e9, "query": 1e9, "range": 1e6, "byte": 1.0}[self.unit]
+
+    def applies(self, n: int) -> bool:
+        return n >= self.min_size
+
+
+def _items(n):
+    return n
+
+
+def _queries(n):
+    return batch(n)
+
+
+def _range_ops() -> list[Op]:
+    ops = []
+    for length, count in RANGE_QUERIES.items():
+        for kind in ("keys", "items"):
+            name = range_name(length, kind)
+            ops.append(Op(name, make_range_driver(name, length), observe_range(name, length),
+                          "range", lambda n, count=count: count, 2e-6 + 2e-7 * length,
+                          needs=(name,), min_size=length + 1))
+    return ops
+
+
+OPS: tuple[Op, ...] = (
+    Op("insert", run_insert, observe_build(run_insert), "item", _items, 1e-6, kind="build"),
+    Op("build_sorted", run_build_sorted, observe_build(run_build_sorted), "item", _items,
+       4e-7, needs=("build_sorted",), kind="build"),
+    Op("lookup_hit", run_lookup_hit, lambda c, m, d: [m[k] for k in d.hits],
+       "query", _queries, 5e-7),
+    Op("lookup_miss", run_lookup_miss, lambda c, m, d: [m.get(k) for k in d.misses],
+       "query", _queries, 5e-7),
+    Op("contains", run_contains, lambda c, m, d: [k in m for k in d.mixed],
+       "query", _queries, 5e-7),
+    Op("floor_ceiling", run_floor_ceiling,
+       lambda c, m, d: [(c.prims["floor"](m, q), c.prims["ceiling"](m, q)) for q in d.probes],
+       "query", lambda n: 2 * batch(n), 1e-6, needs=("floor", "ceiling")),
+    Op("iter_keys", run_iter_keys, lambda c, m, d: c.normalize(list(m)), "item", _items, 1e-7),
+    Op("iter_items", run_iter_items, lambda c, m, d: c.normalize(list(m.items())),
+       "item", _items, 3e-7),
+    *_range_ops(),
+    Op("delete", run_delete, observe_delete, "item", _items, 1e-6, kind="destroy"),
+    Op("pop_first", run_pop_first,
+       lambda c, m, d: ([c.prims["pop_first"](m) for _ in range(d.n)], len(m)),
+       "item", _items, 1e-6, needs=("pop_first",), kind="destroy"),
+    Op("memory", None, None, "byte", _items, 4e-6, kind="memory", min_size=MEMORY_MIN_SIZE),
+)
+OPS_BY_NAME = {op.name: op for op in OPS}
+INSERT_COST = OPS_BY_NAME["insert"].cost
+
+
+# ---- Cross-check ------------------------------------------------------------
+
+
+def first_difference(got, expected, where: str = "result") -> str:
+    """Where two nested results first differ, e.g. 'result[3][1]: 7 != 8'."""
+    if isinstance(got, (list, tuple)) and isinstance(expected, (list, tuple)):
+        for i, (x, y) in enumerate(zip(got, expected)):
+            if x != y:
+                return first_difference(x, y, f"{where}[{i}]")
+        if len(got) != len(expected):
+            return f"{where}: length {len(got)} != {len(expected)}"
+    return f"{where}: {got!r:.300} != {expected!r:.300}"
+
+
+def fresh_or_shared(op: Op, c: Contender, shared: dict, data: Data):
+    return run_insert(c, None, data) if op.kind == "destroy" else shared[c.name]
+
+
+def cross_check(contenders: Sequence[Contender], key_types: Sequence[str], seed: int) -> None:
+    """Abort unless every contender's result of every operation equals
+    bplustree3's; also runs every timed driver once."""
+    reference = CONTENDERS_BY_NAME[REFERENCE]
+    peers = [reference] + [c for c in contenders if c is not reference]
+    for kt in key_types:
+        data = make_data(kt, CHECK_SIZE, seed)
+        shared = {c.name: run_insert(c, None, data) for c in peers}
+        for op in OPS:
+            if op.kind == "memory" or not op.applies(data.n):
+                continue
+            expected = op.observe(reference, fresh_or_shared(op, reference, shared, data), data)
+            for c in peers:
+                if not c.supports(op):
+                    continue
+                got = op.observe(c, fresh_or_shared(op, c, shared, data), data)
+                if got != expected:
+                    sys.exit(f"cross-check failed: {op.name} on {kt} keys, {c.name} != "
+                             f"{REFERENCE}: {first_difference(got, expected)}")
+                op.run(c, fresh_or_shared(op, c, shared, data), data)
+
+
+# ---- Timing -----------------------------------------------------------------
+
+
+def timed_run(op: Op, c: Contender, m, data: Data) -> tuple:
+    """One timed run; a structure it returns is freed by the caller, untimed."""
+    start = time.perf_counter()
+    result = op.run(c, m, data)
+    return time.perf_counter() - start, result
+
+
+def time_op(op: Op, c: Contender, shared, data: Data, min_time: float) -> float:
+    """Seconds per unit of `op`, repeating it until `min_time` is timed."""
+    units = op.count(data.n)
+    elapsed, runs = 0.0, 0
+    gc.collect()
+    gc.disable()
+    try:
+        while runs == 0 or elapsed < min_time:
+            m = run_insert(c, None, data) if op.kind == "destroy" else shared
+            seconds, _result = timed_run(op, c, m, data)
+            elapsed += seconds
+            runs += 1
+    finally:
+        gc.enable()
+    return elapsed / (runs * units)
+
+
+def estimate(op: Op, n: int, min_time: float) -> float:
+    """Rough seconds one measurement takes, for the progress bar."""
+    if op.kind == "memory":
+        return 0.5 + n * op.cost
+    run = op.count(n) * op.cost
+    runs = max(1.0, min_time / run)
+    setup = n * INSERT_COST if op.kind == "destroy" else 0.0
+    return runs * (run + setup)
+
+
+def block_overhead(n: int, contenders: int) -> float:
+    return n * (3e-6 + contenders * INSERT_COST)
+
+
+class Progress:
+    """A one-line text progress bar with percentage and time left."""
+
+    WIDTH = 24
+
+    def __init__(self, total: float, enabled: bool):
+        self.total, self.done, self.enabled = max(total, 1e-9), 0.0, enabled
+        self.label = ""
+        self.start = time.perf_counter()
+
+    def show(self, label: str) -> None:
+        """Say what is being measured now."""
+        self.label = label
+        self.advance(0.0)
+
+    def advance(self, work: float) -> None:
+        """Count `work` (estimated seconds) as done and redraw."""
+        self.done += work
+        if not self.enabled:
+            return
+        frac = min(self.done / self.total, 1.0)
+        elapsed = time.perf_counter() - self.start
+        left = elapsed * (self.total - self.done) / self.done if self.done else 0.0
+        bar = "#" * int(frac * self.WIDTH)
+        sys.stderr.write(f"\r[{bar:<{self.WIDTH}}] {frac:6.1%}  left ~{fmt_duration(left):>7}"
+                         f"  {self.label:<36.36}")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            elapsed = fmt_duration(time.perf_counter() - self.start)
+            sys.stderr.write(f"\r{'':<80}\rdone in {elapsed}\n")
+
+
+def fmt_duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+# ---- Memory -----------------------------------------------------------------
+
+
+def malloc_trim() -> None:
+    """Hand free heap memory back to the OS (glibc); elsewhere nothing."""
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def current_rss() -> int:
+    """Resident bytes now (Linux); else the peak from resource."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024
+
+
+def memory_child(contender: str, key_type: str, n: int, seed: int) -> None:
+    """Runs in a fresh process: print the RSS growth per item of one build."""
+    c = CONTENDERS_BY_NAME[contender]
+    _, keys, values = make_items(key_type, n, seed)
+    data = Data(key_type, n, list(zip(keys, values)))
+    gc.collect()
+    malloc_trim()
+    before = current_rss()
+    m = run_insert(c, None, data)
+    gc.collect()
+    malloc_trim()
+    after = current_rss()
+    print(f"{(after - before) / n:.3f} {len(m)}")
+
+
+def measure_memory(c: Contender, key_type: str, n: int, seed: int) -> float:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--_memory", c.name, key_type,
+           str(n), "--seed", str(seed)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.split()
+    return float(out[0])
+
+
+# ---- Running ----------------------------------------------------------------
+
+
+@dataclass
+class Config:
+    sizes: list[int]
+    key_types: list[str]
+    ops: list[Op]
+    contenders: list[Contender]
+    repeat: int
+    min_time: float
+    seed: int
+    progress: bool
+
+
+Samples = dict[tuple[str, int, str, str], list[float]]
+
+
+def plan_weight(cfg: Config) -> float:
+    total = 2.0  # the cross-check
+    for n in cfg.sizes:
+        total += len(cfg.key_types) * block_overhead(n, len(cfg.contenders))
+        for op in cfg.ops:
+            if op.applies(n):
+                reps = 1 if op.kind == "memory" else cfg.repeat
+                peers = sum(c.supports(op) for c in cfg.contenders)
+                total += len(cfg.key_types) * reps * peers * estimate(op, n, cfg.min_time)
+    return total
+
+
+def measure_block(cfg: Config, kt: str, n: int, samples: Samples, progress: Progress) -> None:
+    data = make_data(kt, n, cfg.seed)
+    shared = {c.name: run_insert(c, None, data) for c in cfg.contenders}
+    gc.collect()
+    gc.freeze()  # the data and shared structures: out of every later collection
+    progress.advance(block_overhead(n, len(cfg.contenders)))
+    timed = [op for op in cfg.ops if op.kind != "memory" and op.applies(n)]
+    try:
+        for rep in range(cfg.repeat):
+            for i, op in enumerate(timed):
+                peers = [c for c in cfg.contenders if c.supports(op)]
+                first = (rep + i) % len(peers)
+                progress.show(f"{kt} N={n:,} {op.name} {rep + 1}/{cfg.repeat}")
+                for c in peers[first:] + peers[:first]:
+                    per_unit = time_op(op, c, shared[c.name], data, cfg.min_time)
+                    samples[(kt, n, op.name, c.name)].append(per_unit * op.scale)
+                    progress.advance(estimate(op, n, cfg.min_time))
+    finally:
+        gc.unfreeze()
+
+
+def measure_all(cfg: Config) -> Samples:
+    samples: Samples = defaultdict(list)
+    progress = Progress(plan_weight(cfg), cfg.progress)
+    progress.show("cross-check")
+    cross_check(cfg.contenders, cfg.key_types, cfg.seed)
+    progress.advance(2.0)
+    memory = OPS_BY_NAME["memory"]
+    for n in cfg.sizes:
+        for kt in cfg.key_types:
+            progress.show(f"{kt} N={n:,} data")
+            measure_block(cfg, kt, n, samples, progress)
+            gc.collect()
+            if memory not in cfg.ops or not memory.applies(n):
+                continue
+            progress.show(f"{kt} N={n:,} memory")
+            for c in cfg.contenders:
+                samples[(kt, n, "memory", c.name)].append(measure_memory(c, kt, n, cfg.seed))
+                progress.advance(estimate(memory, n, cfg.min_time))
+    progress.close()
+    return samples
+
+
+# ---- Results ----------------------------------------------------------------
+
+
+def summarize(samples: Samples) -> dict[tuple[str, int, str, str], dict]:
+    """Median and ratio against SortedDict for every measured cell."""
+    medians = {cell: statistics.median(values) for cell, values in samples.items()}
+    out = {}
+    for cell, median in medians.items():
+        base = medians.get((*cell[:3], BASELINE))
+        ratio = base / median if base is not None and median > 0 else None
+        out[cell] = {"median": median, "ratio": ratio, "samples": samples[cell]}
+    return out
+
+
+def target_status(summary: dict, cfg: Config) -> list[dict]:
+    """bplustree3 against TARGETS at the largest size measured per key type."""
+    rows = []
+    for kt, targets in TARGETS.items():
+        measured = [n for (k, n, _, _) in summary if k == kt]
+        if not measured:
+            continue
+        n = max(measured)
+        for op, target in targets.items():
+            cell = summary.get((kt, n, op, REFERENCE))
+            if cell and cell["ratio"] is not None:
+                rows.append({"key_type": kt, "size": n, "op": op, "target": target,
+                             "ratio": cell["ratio"], "met": cell["ratio"] >= target})
+    return rows
+
+
+def fmt_value(v: float) -> str:
+    if v >= 100:
+        return f"{v:,.0f}"
+    return f"{v:.1f}" if v >= 10 else f"{v:.2f}"
+
+
+def fmt_target(target: float) -> str:
+    return f">={target:.2f}x" if target < 1 else f">={target:g}x"
+
+
+def print_table(summary: dict, cfg: Config, targets: list[dict]) -> None:
+    names = [c.name for c in cfg.contenders]
+    marks = {(t["key_type"], t["size"], t["op"]): t for t in targets}
+    print(f"\nmedian of {cfg.repeat} repetitions; (ratio) = {BASELINE} time / contender time, "
+          f"> 1 is faster than {BASELINE} (memory: bytes ratio)")
+    for kt in cfg.key_types:
+        for n in cfg.sizes:
+            ops = [op for op in cfg.ops
+                   if any((kt, n, op.name, name) in summary for name in names)]
+            if not ops:
+                continue
+            print(f"\n== {kt} keys, N = {n:,} ==")
+            print(f"{'op':<17}{'unit':<10}" + "".join(f"{name:>20}" for name in names)
+                  + "  target")
+            for op in ops:
+                line = f"{op.name:<17}{op.label:<10}"
+                for name in names:
+                    cell = summary.get((kt, n, op.name, name))
+                    text = "-"
+                    if cell:
+                        ratio = f"({cell['ratio']:.2f}x)" if cell["ratio"] is not None else ""
+                        text = f"{fmt_value(cell['median'])} {ratio:>8}"
+                    line += f"{text:>20}"
+                mark = marks.get((kt, n, op.name))
+                if mark:
+                    line += f"  {fmt_target(mark['target'])} {'met' if mark['met'] else 'MISSED'}"
+                print(line)
+    if targets:
+        missed = [t for t in targets if not t["met"]]
+        print(f"\ntargets: {len(targets) - len(missed)} met, {len(missed)} missed"
+              + "".join(f"\n  MISSED {t['key_type']} N={t['size']:,} {t['op']}: "
+                        f"{t['ratio']:.2f}x < {fmt_target(t['target'])}" for t in missed))
+
+
+def read_cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("bplustree3", "sortedcontainers", "BTrees", "matplotlib"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def git_state() -> dict[str, object]:
+    def git(*args):
+        return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True,
+                              text=True, check=True, timeout=10).stdout.strip()
+    try:
+        return {"commit": git("rev-parse", "HEAD"),
+                "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def write_json(path: Path, summary: dict, cfg: Config, targets: list[dict],
+               measured: float) -> None:
+    import bplustree3
+
+    results = [{"key_type": kt, "size": n, "op": op, "unit": OPS_BY_NAME[op].label,
+                "contender": name, **cell}
+               for (kt, n, op, name), cell in sorted(summary.items())]
+    doc = {
+        "meta": {
+            "command": [sys.executable, *sys.argv],
+            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "measured_seconds": round(measured, 1),
+            "python": sys.version,
+            "implementation": platform.python_implementation(),
+            "platform": platform.platform(),
+            "cpu": read_cpu_model(),
+            "cpus": os.cpu_count(),
+            "packages": package_versions(),
+            "bplustree3_path": bplustree3.__file__,
+            "git": git_state(),
+        },
+        "settings": {
+            "sizes": cfg.sizes, "key_types": cfg.key_types,
+            "ops": [op.name for op in cfg.ops],
+            "contenders": [c.name for c in cfg.contenders],
+            "repeat": cfg.repeat, "min_time": cfg.min_time, "seed": cfg.seed,
+            "query_batch": QUERY_BATCH, "range_queries": RANGE_QUERIES,
+            "sorteddict_slice_from": SD_SLICE_FROM, "baseline": BASELINE,
+        },
+        "targets": TARGETS,
+        "target_status": targets,
+        "results": results,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"\nJSON: {path}")
+
+
+COLORS = {"bplustree3": "tab:blue", "SortedDict": "tab:orange", "OOBTree": "tab:green",
+          "dict": "tab:gray"}
+
+
+def short_number(x: float, _pos=None) -> str:
+    """Tick labels: 1K, 10M, 250, 0.5."""
+    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(x) >= div:
+            return f"{x / div:g}{suffix}"
+    return f"{x:g}"
+
+
+def log_axis(axis, ticks: Sequence[float] | None = None) -> None:
+    """A log axis with few, plainly labelled major ticks and no minor ones
+    (matplotlib's default minor log ticks are slow and clutter small plots)."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullLocator
+
+    axis.set_major_locator(FixedLocator(ticks) if ticks else
+                           LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=5))
+    axis.set_major_formatter(FuncFormatter(short_number))
+    axis.set_minor_locator(NullLocator())
+
+
+def save_figure(fig, path: Path) -> Path:
+    fig.savefig(path, dpi=80, pil_kwargs={"optimize": True})
+    return path
+
+
+PLOT_STYLE = {"text.antialiased": False}  # crisp small text, PNGs a third smaller
+
+
+def write_plots(outdir: Path, summary: dict, cfg: Config) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    with matplotlib.rc_context(PLOT_STYLE):
+        written = [write_key_type_plot(plt, outdir, summary, cfg, kt) for kt in cfg.key_types]
+        written.append(write_summary_plot(plt, outdir, summary, cfg))
+    print("plots: " + ", ".join(str(p) for p in written if p))
+
+
+def write_key_type_plot(plt, outdir: Path, summary: dict, cfg: Config, kt: str) -> Path | None:
+    """One small log-log panel per operation: cost per unit against N."""
+    ops = [op for op in cfg.ops if any(k == kt and o == op.name for k, _, o, _ in summary)]
+    if not ops:
+        return None
+    cols = min(5, len(ops))
+    rows = math.ceil(len(ops) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.7 * cols, 2.1 * rows + 0.5), squeeze=False)
+    for ax, op in zip(axes.flat, ops):
+        for c in cfg.contenders:
+            points = [(n, summary[(kt, n, op.name, c.name)]["median"]) for n in cfg.sizes
+                      if (kt, n, op.name, c.name) in summary]
+            if points:
+                ax.plot(*zip(*points), marker="o", ms=3, lw=1.2, color=COLORS[c.name],
+                        label=c.name)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(min(cfg.sizes) / 1.6, max(cfg.sizes) * 1.6)
+        log_axis(ax.xaxis, cfg.sizes)
+        log_axis(ax.yaxis)
+        ax.set_title(f"{op.name} ({op.label.replace('us', 'µs')})", fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, alpha=0.3)
+    for ax in list(axes.flat)[len(ops):]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper right", ncol=len(labels), fontsize=9, frameon=False)
+    fig.suptitle(f"{kt} keys: cost per unit against N (log-log; lower is better)",
+                 x=0.01, y=0.995, ha="left", va="top", fontsize=11)
+    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.05, top=1 - 0.55 / fig.get_figheight(),
+                        wspace=0.32, hspace=0.42)
+    path = save_figure(fig, outdir / f"bench_{kt}.png")
+    plt.close(fig)
+    return path
+
+
+def write_summary_plot(plt, outdir: Path, summary: dict, cfg: Config) -> Path | None:
+    """Ratios against SortedDict at the largest size, int and str keys, with
+    bplustree3's targets."""
+    panels = [kt for kt in ("int", "str") if any(k == kt for k, *_ in summary)]
+    if not panels:
+        return None
+    others = [c for c in cfg.contenders if c.name != BASELINE]
+    width = 0.8 / max(1, len(others))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(11, 3.4 * len(panels)), squeeze=False)
+    for ax, kt in zip(axes[:, 0], panels):
+        n = max(size for k, size, *_ in summary if k == kt)
+        ops = [op.name for op in cfg.ops if (kt, n, op.name, REFERENCE) in summary]
+        for j, c in enumerate(others):
+            bars = [(i + (j - (len(others) - 1) / 2) * width, summary[(kt, n, op, c.name)])
+                    for i, op in enumerate(ops) if (kt, n, op, c.name) in summary]
+            if bars:
+                ax.bar([x for x, _ in bars], [cell["ratio"] for _, cell in bars], width,
+                       color=COLORS[c.name], label=c.name)
+        goals = [(i, TARGETS[kt][op]) for i, op in enumerate(ops) if op in TARGETS.get(kt, {})]
+        if goals:
+            ax.scatter(*zip(*goals), marker="_", s=300, color="black", zorder=3,
+                       label=f"{REFERENCE} target")
+        ax.axhline(1.0, color="black", lw=0.8)
+        ax.set_yscale("log")
+        log_axis(ax.yaxis)
+        ax.set_xticks(range(len(ops)))
+        ax.set_xticklabels(ops, rotation=35, ha="right", fontsize=8)
+        ax.set_ylabel(f"{BASELINE} / contender", fontsize=9)
+        ax.set_title(f"{kt} keys, N = {n:,}: ratio against {BASELINE} (> 1 is better)",
+                     fontsize=10, loc="left")
+        ax.grid(True, axis="y", alpha=0.3)
+        ax.legend(fontsize=8, ncol=4, loc="lower right", bbox_to_anchor=(1.0, 1.0),
+                  frameon=False, borderaxespad=0.1)
+    height = fig.get_figheight()
+    fig.subplots_adjust(left=0.07, right=0.99, bottom=1.0 / height, top=1 - 0.3 / height,
+                        hspace=1.25 / 2.1)
+    path = save_figure(fig, outdir / "bench_summary.png")
+    plt.close(fig)
+    return path
+
+
+def run_guard(summary: dict, size: int, margin: float) -> int:
+    """Exit status: 1 when a targeted ratio at size falls below target *
+    margin, or was not measured (a guard that checks nothing must fail)."""
+    failed = 0
+    print(f"\nguard at N={size:,}: {REFERENCE} ratio against {BASELINE} must be "
+          f">= target x {margin}")
+    for kt, targets in TARGETS.items():
+        for op, target in targets.items():
+            cell = summary.get((kt, size, op, REFERENCE))
+            if not cell or cell["ratio"] is None:
+                failed += 1
+                print(f"  {kt:<6}{op:<16}not measured  FAIL")
+                continue
+            bound = target * margin
+            ok = cell["ratio"] >= bound
+            failed += not ok
+            print(f"  {kt:<6}{op:<16}{cell['ratio']:7.2f}x  bound {bound:5.2f}x "
+                  f"(target {target:.2f}x)  {'ok' if ok else 'FAIL'}")
+    print("guard: " + ("FAILED" if failed else "passed"))
+    return 1 if failed else 0
+
+
+# ---- Command line -----------------------------------------------------------
+
+
+def parse_size(text: str) -> int:
+    text = text.strip().upper().replace("_", "")
+    mult = {"K": 1_000, "M": 1_000_000}.get(text[-1:], 1)
+    return int(float(text[:-1] if mult > 1 else text) * mult)
+
+
+def parse_list(text: str, known: Sequence[str], what: str) -> list[str]:
+    items = [x.strip() for x in text.split(",") if x.strip()]
+    unknown = [x for x in items if x not in known]
+    if unknown:
+        raise SystemExit(f"unknown {what}: {', '.join(unknown)} (known: {', '.join(known)})")
+    return items
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", help="comma-separated N (1000,10K,1M); default "
+                   + ",".join(map(str, DEFAULT_SIZES)))
+    p.add_argument("--huge", action="store_true", help=f"add N = {HUGE_SIZE:,}")
+    p.add_argument("--keys", default=",".join(KEY_TYPES), help="key types (default: all: "
+                   "%(default)s)")
+    p.add_argument("--ops", default=",".join(OPS_BY_NAME), help="operations (default: all: "
+                   "%(default)s)")
+    p.add_argument("--contenders", default=",".join(CONTENDERS_BY_NAME),
+                   help=f"default: all: %(default)s; {REFERENCE} and {BASELINE} always run")
+    p.add_argument("--repeat", type=int, help=f"repetitions (default {DEFAULT_REPEAT}; "
+                   f"--quick {QUICK_REPEAT})")
+    p.add_argument("--min-time", type=float, help=f"seconds timed per measurement at least "
+                   f"(default {DEFAULT_MIN_TIME}; --quick {QUICK_MIN_TIME})")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--quick", action="store_true",
+                   help="sizes " + ",".join(map(str, QUICK_SIZES)) + ", fewer repetitions")
+    p.add_argument("--guard", action="store_true", help=f"regression guard: N={GUARD_SIZE:,}, "
+                   "int and str, targeted ops; exit 1 below target x margin")
+    p.add_argument("--guard-margin", type=float, default=GUARD_MARGIN)
+    p.add_argument("--json", type=Path, help="results JSON (default results/bench.json; "
+                   "--guard writes none unless given)")
+    p.add_argument("--plots", type=Path, default=RESULTS_DIR, help="PNG directory")
+    p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--progress", action="store_true", help="progress bar even if stderr "
+                   "is not a terminal")
+    p.add_argument("--_memory", nargs=3, metavar=("CONTENDER", "KEYS", "N"),
+                   help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def make_config(args: argparse.Namespace) -> Config:
+    names = parse_list(args.contenders, list(CONTENDERS_BY_NAME), "contenders")
+    names = set(names) | {REFERENCE, BASELINE}
+    contenders = [c for c in CONTENDERS if c.name in names]
+    key_types = parse_list(args.keys, list(KEY_TYPES), "key types")
+    ops = [OPS_BY_NAME[o] for o in parse_list(args.ops, list(OPS_BY_NAME), "operations")]
+    sizes = list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
+    repeat = QUICK_REPEAT if args.quick else DEFAULT_REPEAT
+    min_time = QUICK_MIN_TIME if args.quick else DEFAULT_MIN_TIME
+    if args.guard:
+        sizes, repeat, min_time = [GUARD_SIZE], GUARD_REPEAT, GUARD_MIN_TIME
+        key_types = list(TARGETS)
+        wanted = {op for targets in TARGETS.values() for op in targets}
+        ops = [op for op in OPS if op.name in wanted]
+        contenders = [CONTENDERS_BY_NAME[REFERENCE], CONTENDERS_BY_NAME[BASELINE]]
+    if args.sizes:
+        sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
+    if args.huge and HUGE_SIZE not in sizes:
+        sizes.append(HUGE_SIZE)
+    return Config(
+        sizes=sorted(set(sizes)), key_types=key_types, ops=ops, contenders=contenders,
+        repeat=args.repeat or repeat,
+        min_time=args.min_time if args.min_time is not None else min_time,
+        seed=args.seed, progress=args.progress or sys.stderr.isatty(),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args._memory:
+        contender, key_type, n = args._memory
+        memory_child(contender, key_type, int(n), args.seed)
+        return 0
+    cfg = make_config(args)
+    started = time.perf_counter()
+    print(f"bench: sizes {cfg.sizes}, keys {cfg.key_types}, {cfg.repeat} repetitions, "
+          f"min-time {cfg.min_time}s, contenders {[c.name for c in cfg.contenders]}",
+          flush=True)
+    summary = summarize(measure_all(cfg))
+    measured = time.perf_counter() - started
+    if args.guard:
+        status = run_guard(summary, max(cfg.sizes), args.guard_margin)
+    else:
+        status = 0
+        print_table(summary, cfg, target_status(summary, cfg))
+    json_path = args.json or (None if args.guard else RESULTS_DIR / "bench.json")
+    if json_path:
+        write_json(json_path, summary, cfg, target_status(summary, cfg), measured)
+    if not args.guard and not args.no_plots:
+        write_plots(args.plots, summary, cfg)
+    print(f"measured in {fmt_duration(measured)}, "
+          f"{fmt_duration(time.perf_counter() - started)} in all")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
