@@ -1286,6 +1286,14 @@ static PyObject *Map_check(MapObject *m, PyObject *Py_UNUSED(ignored))
  * it goes (its packed number while every key so far packs), then bulk
  * loads; the key objects of later pairs are prefetched, since the keys of
  * a sorted list usually lie all over memory.
+ *
+ * The borrowed pointers it collects must outlive any Python code that
+ * could drop them before the bulk load takes its references. The map is
+ * made first (making an object may collect garbage, and so run any code).
+ * An exact list of exact 2-tuples whose keys need no Python comparison
+ * (numbers to pack, strs) is then read in place, since nothing can run
+ * until the bulk load is done; anything else is first copied into a list
+ * of our own, where pairs that are not tuples become tuples.
  */
 static PyObject *Map_from_sorted_items(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
@@ -1297,17 +1305,22 @@ static PyObject *Map_from_sorted_items(PyTypeObject *type, PyObject *args, PyObj
     long cap = parse_capacity(cap_obj);
     if (cap < 0)
         return NULL;
-    PyObject *seq = PySequence_List(items); /* ours: pairs stay alive in it */
-    if (!seq)
+    MapObject *m = new_empty_like(type, (unsigned)cap, PACK_NONE);
+    if (!m)
         return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(seq);
-    void **keys = PyMem_Malloc((size_t)(n ? n : 1) * sizeof *keys);
-    void **vals = PyMem_Malloc((size_t)(n ? n : 1) * sizeof *vals);
-    MapObject *m = NULL;
+    bool in_place = PyList_CheckExact(items);
+    PyObject *seq = in_place ? Py_NewRef(items) : PySequence_List(items);
+    void **keys = NULL, **vals = NULL;
     key_kind kinds = KEYS_NONE;
+    if (!seq)
+        goto fail;
+read:;
+    Py_ssize_t n = PyList_GET_SIZE(seq);
+    keys = PyMem_Malloc((size_t)(n ? n : 1) * sizeof *keys);
+    vals = PyMem_Malloc((size_t)(n ? n : 1) * sizeof *vals);
     if (!keys || !vals) {
         PyErr_NoMemory();
-        goto done;
+        goto fail;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         if (i + 16 < n) {
@@ -1316,23 +1329,26 @@ static PyObject *Map_from_sorted_items(PyTypeObject *type, PyObject *args, PyObj
                 PREFETCH(PyTuple_GET_ITEM(ahead, 0));
         }
         PyObject *pair = PyList_GET_ITEM(seq, i);
-        if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2) {
+        bool is_pair = PyTuple_CheckExact(pair) && PyTuple_GET_SIZE(pair) == 2;
+        if (in_place && !is_pair)
+            goto copy;
+        if (!is_pair) {
             /* Another sequence: an immutable pair of its items takes its place. */
             PyObject *fast = PySequence_Fast(pair, "from_sorted_items() needs (key, value) pairs");
             if (!fast)
-                goto done;
+                goto fail;
             if (PySequence_Fast_GET_SIZE(fast) != 2) {
                 PyErr_Format(PyExc_ValueError,
                              "from_sorted_items() item #%zd has length %zd; 2 is required", i,
                              PySequence_Fast_GET_SIZE(fast));
                 Py_DECREF(fast);
-                goto done;
+                goto fail;
             }
             PyObject *tuple = PyTuple_Pack(2, PySequence_Fast_GET_ITEM(fast, 0),
                                            PySequence_Fast_GET_ITEM(fast, 1));
             Py_DECREF(fast);
             if (!tuple)
-                goto done;
+                goto fail;
             PyList_SetItem(seq, i, tuple);
             pair = tuple;
         }
@@ -1342,29 +1358,49 @@ static PyObject *Map_from_sorted_items(PyTypeObject *type, PyObject *args, PyObj
             for (Py_ssize_t j = 0; j < i; j++) /* unpack what was packed so far */
                 keys[j] = PyTuple_GET_ITEM(PyList_GET_ITEM(seq, j), 0);
         kinds = i == 0 || k == kinds ? k : KEYS_ANY;
+        if (in_place && kinds == KEYS_ANY)
+            goto copy; /* its comparisons may run code */
         keys[i] = holds_objects(packing_for(kinds)) ? PyTuple_GET_ITEM(pair, 0) : packed;
         vals[i] = PyTuple_GET_ITEM(pair, 1);
     }
-    m = new_empty_like(type, (unsigned)cap, packing_for(kinds));
-    if (!m)
-        goto done;
+    if (packing_for(kinds) != m->packing) {
+        bpt *t = new_tree(m, m->capacity, packing_for(kinds));
+        if (!t)
+            goto fail;
+        replace_tree(m, t, packing_for(kinds)); /* the old one is empty */
+    }
     m->busy++;
     bpt_status rc = bpt_bulk_load(m->tree, keys, vals, (size_t)n);
     m->busy--;
-    m->kinds = kinds;
+    m->kinds = n ? kinds : KEYS_NONE;
     if (rc == BPT_EINVAL) {
         PyErr_SetString(PyExc_ValueError,
                         "from_sorted_items() needs keys in strictly increasing order");
-        Py_CLEAR(m);
-    } else if (rc < 0) {
-        raise_status(rc);
-        Py_CLEAR(m);
+        goto fail;
     }
-done:
+    if (rc < 0) {
+        raise_status(rc);
+        goto fail;
+    }
     PyMem_Free(keys);
     PyMem_Free(vals);
     Py_DECREF(seq);
     return (PyObject *)m;
+copy:
+    PyMem_Free(keys);
+    PyMem_Free(vals);
+    keys = vals = NULL;
+    Py_SETREF(seq, PySequence_List(items));
+    in_place = false;
+    kinds = KEYS_NONE;
+    if (seq)
+        goto read;
+fail:
+    PyMem_Free(keys);
+    PyMem_Free(vals);
+    Py_XDECREF(seq);
+    Py_DECREF(m);
+    return NULL;
 }
 
 /* ---- Iterators ------------------------------------------------------------ */

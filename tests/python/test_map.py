@@ -198,6 +198,36 @@ def test_from_sorted_items():
         BPlusTreeMap.from_sorted_items([(1, 0), ("a", 0)])
 
 
+@pytest.mark.parametrize("items", [
+    [(1, "a"), [2, "b"], (3, "c")],  # a list among the pairs
+    ((1, "a"), (2, "b"), (3, "c")),  # not a list
+    [(1.5, "a"), (2, "b"), (3, "c")],  # keys that need comparing as objects
+    [("a", 1), ("b", 2), ("c", 3)],  # strs, read in place
+])
+def test_from_sorted_items_takes_any_sequence_of_pairs(items):
+    m = BPlusTreeMap.from_sorted_items(items)
+    assert list(m.items()) == [tuple(p) for p in items]
+    m.check()
+
+
+def test_from_sorted_items_survives_comparisons_that_empty_the_input():
+    class Key:
+        def __init__(self, n):
+            self.n = n
+
+        def __lt__(self, other):
+            items.clear()  # drops every pair while the map is being built
+            return self.n < other.n
+
+    # The input list holds the only references to the pairs: read in place,
+    # they would be freed under the bulk load (ASan's test run would say).
+    items = [(Key(i), [i]) for i in range(50)]
+    m = BPlusTreeMap.from_sorted_items(items, capacity=4)
+    assert not items
+    assert [(k.n, v) for k, v in m.items()] == [(i, [i]) for i in range(50)]
+    m.check()
+
+
 def test_equality_repr_and_operators():
     m = BPlusTreeMap({1: "a", 2: "b"})
     assert m == {1: "a", 2: "b"} and m != {1: "a"} and m != {1: "a", 3: "b"}
