@@ -118,6 +118,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from operator import itemgetter
 from pathlib import Path
 
@@ -388,15 +389,29 @@ class Contender:
         return seq if self.ordered else sorted(seq)
 
 
-CONTENDERS = (
-    Contender("bplustree3", BPlusTreeMap, {
-        "build_sorted": BPlusTreeMap.from_sorted_items,
+def bpt_contender(capacity: int | None = None) -> Contender:
+    """bplustree3 at its default node capacity, or at another (for --capacities,
+    named "bplustree3/c<capacity>")."""
+    name = REFERENCE if capacity is None else f"{REFERENCE}/c{capacity}"
+    return Contender(name, partial(BPlusTreeMap, capacity=capacity), {
+        "build_sorted": partial(BPlusTreeMap.from_sorted_items, capacity=capacity),
         "floor": BPlusTreeMap.floor,
         "ceiling": BPlusTreeMap.ceiling,
         "pop_first": BPlusTreeMap.popitem,
         **per_length("keys", lambda length: BPlusTreeMap.keys),
         **per_length("items", lambda length: BPlusTreeMap.items),
-    }),
+    })
+
+
+def contender_named(name: str) -> Contender:
+    """A contender of CONTENDERS, or bplustree3 at a capacity ("bplustree3/c64")."""
+    if name.startswith(REFERENCE + "/c"):
+        return bpt_contender(int(name[len(REFERENCE) + 2:]))
+    return CONTENDERS_BY_NAME[name]
+
+
+CONTENDERS = (
+    bpt_contender(),
     Contender("SortedDict", SortedDict, {
         "build_sorted": SortedDict,
         "floor": sd_floor,
@@ -730,7 +745,7 @@ def current_rss() -> int:
 
 def memory_child(contender: str, key_type: str, n: int, seed: int) -> None:
     """Runs in a fresh process: print the RSS growth per item of one build."""
-    c = CONTENDERS_BY_NAME[contender]
+    c = contender_named(contender)
     _, keys, values = make_items(key_type, n, seed)
     data = Data(key_type, n, list(zip(keys, values)))
     gc.collect()
@@ -1141,6 +1156,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    "%(default)s)")
     p.add_argument("--contenders", default=",".join(CONTENDERS_BY_NAME),
                    help=f"default: all: %(default)s; {REFERENCE} and {BASELINE} always run")
+    p.add_argument("--capacities", default="",
+                   help="also bplustree3 at these node capacities (e.g. 16,32,64,128,256): "
+                   "the sweep that chose the default")
     p.add_argument("--repeat", type=int, help=f"repetitions (default {DEFAULT_REPEAT}; "
                    f"--quick {QUICK_REPEAT})")
     p.add_argument("--min-time", type=float, help=f"seconds timed per measurement at least "
@@ -1166,6 +1184,7 @@ def make_config(args: argparse.Namespace) -> Config:
     names = parse_list(args.contenders, list(CONTENDERS_BY_NAME), "contenders")
     names = set(names) | {REFERENCE, BASELINE}
     contenders = [c for c in CONTENDERS if c.name in names]
+    contenders += [bpt_contender(int(cap)) for cap in args.capacities.split(",") if cap.strip()]
     key_types = parse_list(args.keys, list(KEY_TYPES), "key types")
     ops = [OPS_BY_NAME[o] for o in parse_list(args.ops, list(OPS_BY_NAME), "operations")]
     sizes = list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
