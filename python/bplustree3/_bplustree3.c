@@ -1440,6 +1440,8 @@ typedef struct {
     void *vals[ITER_CHUNK];
 } IterObject;
 
+static int read_chunk(IterObject *it, MapObject *m);
+
 /*
  * seek_bound positions c at the first item whose key is not less than key,
  * sets *rank to its position and *found to whether its key equals key: one
@@ -1480,6 +1482,10 @@ static PyObject *make_iter(MapObject *m, int kind, bool reverse, PyObject *lo, P
         PyErr_NoMemory();
         return NULL;
     }
+    it->kind = kind;
+    it->reverse = reverse;
+    it->len = it->next = 0;
+    it->epoch = m->values_epoch;
     size_t from = 0, to = bpt_size(t), at = 0;
     bool found = false;
     PyObject *start = reverse ? hi : lo, *end = reverse ? lo : hi;
@@ -1498,17 +1504,18 @@ static PyObject *make_iter(MapObject *m, int kind, bool reverse, PyObject *lo, P
                 bpt_cursor_prev(it->cursor);
         }
     }
+    /* The first chunk now: its objects' cache misses overlap the descent to
+     * the other bound (items past that bound are never handed out). */
+    it->remaining = ITER_CHUNK;
+    if (bpt_cursor_get(it->cursor, NULL, NULL) == BPT_OK && read_chunk(it, m) < 0)
+        goto error;
     if (end != Py_None && bound_rank(m, end, reverse ? !lo_incl : hi_incl,
                                      reverse ? &from : &to) < 0)
         goto error;
-    it->kind = kind;
-    it->reverse = reverse;
     it->remaining = to > from ? to - from : 0;
     it->position = reverse ? to - 1 : from;
-    it->len = it->next = 0;
     it->generation = m->generation;
     it->version = bpt_version(t);
-    it->epoch = m->values_epoch;
     it->map = (MapObject *)Py_NewRef(m);
     PyObject_GC_Track(it);
     return (PyObject *)it;

@@ -93,6 +93,18 @@ def test_argument_errors():
     with pytest.raises(TypeError):
         m._iter(0)
     with pytest.raises(TypeError):
+        m._iter("keys", False, None, None, True, False)
+
+    class NoBool:
+        def __bool__(self):
+            raise LookupError("no truth")
+
+    for i in (1, 4, 5):
+        args = [0, False, None, None, True, False]
+        args[i] = NoBool()
+        with pytest.raises(LookupError):
+            m._iter(*args)
+    with pytest.raises(TypeError):
         BPlusTreeMap.from_sorted_items()
     with pytest.raises(ValueError):
         BPlusTreeMap.from_sorted_items([(1, 2, 3)])
