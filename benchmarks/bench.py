@@ -358,20 +358,19 @@ def oob_range_items(t, lo, hi):
     return t.iteritems(lo, hi, excludemax=True)
 
 
-def oob_floor(t, q):
-    try:
-        key = t.maxKey(q)
-    except ValueError:
-        return None
-    return key, t[key]
+def oob_neighbour(bound: Callable) -> Callable:
+    """OOBTree's floor (bound=maxKey) or ceiling (minKey) with the value."""
+    def find(t, q):
+        try:
+            key = bound(t, q)
+        except ValueError:
+            return None
+        return key, t[key]
+    return find
 
 
-def oob_ceiling(t, q):
-    try:
-        key = t.minKey(q)
-    except ValueError:
-        return None
-    return key, t[key]
+oob_floor = oob_neighbour(OOBTree.maxKey)
+oob_ceiling = oob_neighbour(OOBTree.minKey)
 
 
 @dataclass(frozen=True)

@@ -196,6 +196,8 @@ def test_from_sorted_items():
         BPlusTreeMap.from_sorted_items([1, 2])
     with pytest.raises(TypeError):
         BPlusTreeMap.from_sorted_items([(1, 0), ("a", 0)])
+    with pytest.raises(ValueError, match="#1 has length 3"):
+        BPlusTreeMap.from_sorted_items([(1, 0), [2, 0, 0]])
 
 
 @pytest.mark.parametrize("items", [

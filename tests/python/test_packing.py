@@ -186,7 +186,9 @@ TRICKY = ["", "\0", "a", "a\0", "a\0b", "ab", "abcdefgh", "abcdefgh\0", "abcdefg
           "\x7f", "\x80", "\xe9", "\xe9t\xe9", "\u07ff", "\u0800", "\ud7ff", "\ud800",
           "\udfff", "\ue000", "\uffff", "\U00010000", "\U0001f600", "\U0010ffff",
           "\xe9" * 9, "\u4e2d" * 3, "\u4e2d" * 3 + "x", "abcdefgh\xe9", "abcdefgh\u4e2d",
-          "abcdefgh\U0001f600", "zzzzzzzzzzzz"]
+          "abcdefgh\U0001f600", "zzzzzzzzzzzz",
+          # Hints tie (same first eight UTF-8 bytes), Latin-1 bytes differ:
+          "\xe9" * 4 + "abcd", "\xe9" * 4 + "abce", "\xe9" * 4 + "\u4e2d"]
 
 
 @pytest.mark.parametrize("capacity", [4, 64])
