@@ -94,10 +94,10 @@ static inline bool holds_objects(packing p)
 /*
  * The node search of one core call, as CPython's list.sort picks
  * unsafe_long_compare and friends: packed numbers against a packed number,
- * exact strs against an exact str, objects with <, or packed numbers made
- * into objects against a foreign key.
+ * exact strs against an exact str, or objects with < (stored keys made
+ * into objects first when the tree packs them and the key is foreign).
  */
-typedef enum { SEARCH_INT, SEARCH_FLOAT, SEARCH_STR, SEARCH_ANY, SEARCH_FOREIGN } search_kind;
+typedef enum { SEARCH_INT, SEARCH_FLOAT, SEARCH_STR, SEARCH_OBJECTS } search_kind;
 
 typedef struct {
     PyObject_HEAD
@@ -270,12 +270,16 @@ PREFETCH_INLINE void prefetch_str(PyObject *s)
     PREFETCH_READ((char *)s + sizeof(PyASCIIObject));
 }
 
-/* lower_bound_str is the first of keys[lo..hi) not less than key, or hi. */
-static inline int lower_bound_str(void *const *keys, int lo, int hi, PyObject *key)
+/*
+ * strided_bound searches the count keys first[0], first[stride], ... for
+ * the first one not less than key and returns its number (count if none).
+ */
+static inline int strided_bound(void *const *first, int count, int stride, PyObject *key)
 {
+    int lo = 0, hi = count;
     while (lo < hi) {
         int mid = lo + (hi - lo) / 2;
-        if (str_compare(keys[mid], key) < 0)
+        if (str_compare(first[mid * stride], key) < 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -299,18 +303,11 @@ static int search_str(void *const *keys, int n, PyObject *key, int *exact)
     int samples = n / step; /* keys[step - 1], keys[2 * step - 1], ... */
     for (int j = 1; j <= samples; j++)
         prefetch_str(keys[j * step - 1]);
-    int lo = 0, hi = samples;
-    while (lo < hi) { /* the first sample not less than key */
-        int mid = lo + (hi - lo) / 2;
-        if (str_compare(keys[(mid + 1) * step - 1], key) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    int from = lo * step, to = lo < samples ? from + step - 1 : n;
+    int s = samples ? strided_bound(keys + step - 1, samples, step, key) : 0;
+    int from = s * step, to = s < samples ? from + step - 1 : n;
     for (int i = from; i < to; i++)
         prefetch_str(keys[i]);
-    int at = lower_bound_str(keys, from, to, key);
+    int at = from + strided_bound(keys + from, to - from, 1, key);
     *exact = at < n && str_compare(key, keys[at]) == 0;
     return at;
 }
@@ -359,8 +356,6 @@ static int py_search(void *const *keys, int n, void *key, void *ctx, int *exact)
         return bpt_search_double(keys, n, key, NULL, exact);
     case SEARCH_STR:
         return search_str(keys, n, key, exact);
-    case SEARCH_ANY:
-        return search_objects(keys, n, key, PACK_NONE, exact);
     default:
         return search_objects(keys, n, key, m->packing, exact);
     }
@@ -489,7 +484,7 @@ static search_kind native_search(packing p)
     case PACK_STR:
         return SEARCH_STR;
     default:
-        return SEARCH_ANY;
+        return SEARCH_OBJECTS;
     }
 }
 
@@ -504,7 +499,7 @@ static search_kind search_for(MapObject *m, PyObject *key, void **word)
     key_kind k = classify(key, &packed);
     *word = key;
     if (packing_for(k) != m->packing)
-        return m->packing == PACK_NONE ? SEARCH_ANY : SEARCH_FOREIGN;
+        return SEARCH_OBJECTS;
     if (!holds_objects(m->packing))
         *word = packed;
     return native_search(m->packing);
@@ -528,13 +523,13 @@ static search_kind begin(MapObject *m, search_kind s)
  */
 static search_kind enter(MapObject *m, PyObject *a, PyObject *b, void **wa, void **wb)
 {
-    search_kind s = a ? search_for(m, a, wa) : SEARCH_ANY;
+    search_kind s = a ? search_for(m, a, wa) : SEARCH_OBJECTS;
     if (b) {
         search_kind sb = search_for(m, b, wb);
         if (!a) {
             s = sb;
         } else if (sb != s) {
-            s = m->packing == PACK_NONE ? SEARCH_ANY : SEARCH_FOREIGN;
+            s = SEARCH_OBJECTS;
             *wa = a;
             *wb = b;
         }
@@ -611,8 +606,8 @@ static int prepare_insert(MapObject *m, PyObject *key, void **word)
         replace_tree(m, t, want);
     }
     search_kind s = search_for(m, key, word);
-    if (s != SEARCH_FOREIGN)
-        return (int)s;
+    if (s != SEARCH_OBJECTS || m->packing == PACK_NONE)
+        return (int)s; /* key fits the tree as it is */
     void *stored, *w;
     search_kind saved = enter(m, key, NULL, &w, NULL);
     bpt_status rc = bpt_get(m->tree, w, &stored, NULL);
