@@ -145,12 +145,17 @@ class BPlusTreeMap(BPlusTreeMapBase):
             m[key] = value
         return m
 
+    # The methods below that read the whole map read a copy (one atomic
+    # step, O(n)), so that other threads' changes meanwhile cannot make
+    # them fail: see "Threads" in docs/threads.md.
+
     def __eq__(self, other):
         if not isinstance(other, Mapping):
             return NotImplemented
-        if len(self) != len(other):
+        snapshot = self.copy()
+        if len(snapshot) != len(other):
             return False
-        for key, value in self.items():
+        for key, value in snapshot.items():
             try:
                 theirs = other[key]
             except KeyError:
@@ -163,7 +168,7 @@ class BPlusTreeMap(BPlusTreeMapBase):
 
     @reprlib.recursive_repr()
     def __repr__(self):
-        items = ", ".join(f"{k!r}: {v!r}" for k, v in self.items())
+        items = ", ".join(f"{k!r}: {v!r}" for k, v in self.copy().items())
         return f"{type(self).__name__}({{{items}}})"
 
     def __or__(self, other):
@@ -186,7 +191,8 @@ class BPlusTreeMap(BPlusTreeMapBase):
 
     def __reduce__(self):
         state = getattr(self, "__dict__", None) or None
-        return (_rebuild, (type(self), list(self.items()), self.capacity), state)
+        snapshot = self.copy()
+        return (_rebuild, (type(self), list(snapshot.items()), snapshot.capacity), state)
 
     def __copy__(self):
         return self.copy()
@@ -194,9 +200,10 @@ class BPlusTreeMap(BPlusTreeMapBase):
     def __deepcopy__(self, memo):
         import copy
 
-        new = type(self)(capacity=self.capacity)
+        snapshot = self.copy()
+        new = type(self)(capacity=snapshot.capacity)
         memo[id(self)] = new
-        for key, value in self.items():
+        for key, value in snapshot.items():
             new[copy.deepcopy(key, memo)] = copy.deepcopy(value, memo)
         return new
 

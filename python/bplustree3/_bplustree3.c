@@ -23,6 +23,24 @@
  * during a structural change is a Py_DECREF by the core's release callback
  * (range removal, clear): while it runs ("releasing"), every access raises
  * RuntimeError.
+ *
+ * Threads: every operation on a map, each step of an iterator included,
+ * holds the map's lock (map_lock) from its first look at the map to its
+ * last, so it sees the map as it was before or after another thread's
+ * operation, never in between, and check-then-act methods (setdefault,
+ * pop with a default, popitem) are atomic. The lock is held across the
+ * Python code a comparison runs: a thread switch there (with the GIL) or a
+ * second thread (without it) finds the map locked and waits, with the GIL
+ * released, until the operation is over. The owner may re-enter from its
+ * own comparisons under the rules above (depth counts its holds). A thread
+ * that would wait for a map whose holder is itself waiting, directly or
+ * through other maps, for a map this thread holds would wait forever: it
+ * gets RuntimeError instead (would_deadlock). Every reference handed out is
+ * made strong before the lock is released, and removed items are dropped
+ * after it is released where the core allows it, so that a __del__ runs
+ * outside the lock. On a free-threaded build the module declares that it
+ * does not need the GIL; the lock's fields are then read and written with
+ * atomics, and the slow path's bookkeeping is under one global mutex.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -53,11 +71,20 @@
 #endif
 
 #if PY_VERSION_HEX < 0x030A0000
-static inline PyObject *Py_NewRef(PyObject *o)
+/* Macros, as in 3.10, so that they take any object pointer. */
+static inline PyObject *compat_new_ref(PyObject *o)
 {
     Py_INCREF(o);
     return o;
 }
+
+static inline PyObject *compat_xnew_ref(PyObject *o)
+{
+    Py_XINCREF(o);
+    return o;
+}
+#define Py_NewRef(o) compat_new_ref((PyObject *)(o))
+#define Py_XNewRef(o) compat_xnew_ref((PyObject *)(o))
 
 static int PyModule_AddObjectRef(PyObject *mod, const char *name, PyObject *value)
 {
@@ -68,6 +95,63 @@ static int PyModule_AddObjectRef(PyObject *mod, const char *name, PyObject *valu
     }
     return 0;
 }
+#endif
+
+/*
+ * Fields that threads share outside a map's lock (the lock's own, the test
+ * hooks' counters): plain with the GIL (it orders them), atomic without it.
+ * The lock's slow path (waiters, the wait list, hand-offs) is under
+ * wait_mutex without the GIL, under the GIL with it. ADD_* return the old
+ * value.
+ */
+#ifdef Py_GIL_DISABLED
+#define LOAD_PTR(p) _Py_atomic_load_ptr(p)
+#define STORE_PTR(p, v) _Py_atomic_store_ptr((p), (v))
+#define LOAD_INT(p) _Py_atomic_load_int(p)
+#define ADD_INT(p, v) _Py_atomic_add_int((p), (v))
+#define ADD_SSIZE(p, v) _Py_atomic_add_ssize((p), (v))
+#define LOAD_SSIZE(p) _Py_atomic_load_ssize(p)
+static PyMutex wait_mutex;
+#define WAIT_MUTEX_LOCK() PyMutex_Lock(&wait_mutex)
+#define WAIT_MUTEX_UNLOCK() PyMutex_Unlock(&wait_mutex)
+static inline int cas_ptr(void **p, void *expected, void *value)
+{
+    return _Py_atomic_compare_exchange_ptr(p, &expected, value);
+}
+#else
+#define LOAD_PTR(p) (*(p))
+#define STORE_PTR(p, v) (*(p) = (v))
+#define LOAD_INT(p) (*(p))
+static inline int plain_add_int(int *p, int v)
+{
+    int old = *p;
+    *p += v;
+    return old;
+}
+
+static inline Py_ssize_t plain_add_ssize(Py_ssize_t *p, Py_ssize_t v)
+{
+    Py_ssize_t old = *p;
+    *p += v;
+    return old;
+}
+#define ADD_INT(p, v) plain_add_int((p), (v))
+#define ADD_SSIZE(p, v) plain_add_ssize((p), (v))
+#define LOAD_SSIZE(p) (*(p))
+#define WAIT_MUTEX_LOCK() ((void)0)
+#define WAIT_MUTEX_UNLOCK() ((void)0)
+static inline int cas_ptr(void **p, void *expected, void *value)
+{
+    if (*p != expected)
+        return 0;
+    *p = value;
+    return 1;
+}
+#endif
+
+#ifndef Py_BEGIN_CRITICAL_SECTION /* before 3.13: the GIL is the only lock */
+#define Py_BEGIN_CRITICAL_SECTION(op) {
+#define Py_END_CRITICAL_SECTION() }
 #endif
 
 static PyObject *InvariantError;
@@ -111,6 +195,11 @@ typedef struct {
     uint64_t generation;   /* bumped whenever tree is replaced */
     uint64_t values_epoch; /* bumped whenever a stored value is replaced */
     PyObject *weakreflist;
+    /* The lock (see Threads above and map_lock). */
+    void *owner;             /* the holder's thread state, HANDOFF, or NULL */
+    int depth;               /* the holder's nested holds */
+    int waiters;             /* threads committed to sleep on gate */
+    PyThread_type_lock gate; /* locked, except to hand the lock to a waiter */
 } MapObject;
 
 /* ---- Keys ----------------------------------------------------------------- */
@@ -386,10 +475,11 @@ static Py_ssize_t fail_in;
 static void *py_alloc(size_t size, void *ctx)
 {
     (void)ctx;
-    if (fail_in > 0 && --fail_in == 0)
+    if (LOAD_SSIZE(&fail_in) > 0 && ADD_SSIZE(&fail_in, -1) == 1)
         return NULL;
     void *p = PyMem_Malloc(size);
-    live_blocks += p != NULL;
+    if (p)
+        ADD_SSIZE(&live_blocks, 1);
     return p;
 }
 
@@ -397,7 +487,7 @@ static void py_free(void *p, size_t size, void *ctx)
 {
     (void)size;
     (void)ctx;
-    live_blocks--;
+    ADD_SSIZE(&live_blocks, -1);
     PyMem_Free(p);
 }
 
@@ -430,20 +520,26 @@ static bpt *new_tree(MapObject *m, unsigned capacity, packing p)
 }
 
 /*
- * replace_tree makes t (keys packed as p) m's tree and frees the old one.
- * Its items are released with no map to mark: the map is consistent by
- * then, so a __del__ they run sees the new tree.
+ * drop_tree frees a tree that no map uses any more (NULL: nothing). Its
+ * items are released with no map to mark: the map they were in is
+ * consistent by then, so a __del__ they run sees its new tree.
  */
-static void replace_tree(MapObject *m, bpt *t, packing p)
+static void drop_tree(bpt *old)
+{
+    if (old) {
+        bpt_set_context(old, NULL);
+        bpt_free(old);
+    }
+}
+
+/* replace_tree makes t (keys packed as p) m's tree; it returns the old one. */
+static bpt *replace_tree(MapObject *m, bpt *t, packing p)
 {
     bpt *old = m->tree;
     m->tree = t;
     m->packing = p;
     m->generation++;
-    if (old) {
-        bpt_set_context(old, NULL);
-        bpt_free(old);
-    }
+    return old;
 }
 
 /* ---- Guards and errors ---------------------------------------------------- */
@@ -471,6 +567,147 @@ static int guard_write(MapObject *m)
         return -1;
     }
     return 0;
+}
+
+/* ---- The lock ------------------------------------------------------------- */
+
+/* The owner of a lock being handed to one of its waiters. */
+static char handoff_mark;
+#define HANDOFF ((void *)&handoff_mark)
+
+/* A thread asleep on a map's gate: the wait list, for would_deadlock. */
+typedef struct waiter {
+    void *thread;
+    MapObject *map;
+    struct waiter *next;
+} waiter;
+
+static waiter *waiting; /* under wait_mutex */
+
+/*
+ * would_deadlock tells whether thread me, about to wait for m, would wait
+ * forever: m's holder waits for a map whose holder waits ... for a map me
+ * holds. Under wait_mutex; a chain longer than the wait list is a changing
+ * one (owners change without wait_mutex) and not a cycle through me.
+ */
+static bool would_deadlock(MapObject *m, void *me)
+{
+    size_t hops = 0, limit = 1;
+    for (waiter *w = waiting; w; w = w->next)
+        limit++;
+    void *t = LOAD_PTR(&m->owner);
+    while (t && t != HANDOFF && t != me && hops++ < limit) {
+        waiter *w = waiting;
+        while (w && w->thread != t)
+            w = w->next;
+        if (!w)
+            return false; /* t is running: it will let go */
+        t = LOAD_PTR(&w->map->owner);
+    }
+    return t == me;
+}
+
+/*
+ * map_lock_slow waits for m's lock: it commits to wait (waiters), sleeps on
+ * the gate with the GIL released (detached, without a GIL) until a holder
+ * hands the lock over (hand_off), and takes it. 0, or -1 with RuntimeError
+ * when waiting would deadlock.
+ */
+static int map_lock_slow(MapObject *m, void *me)
+{
+    WAIT_MUTEX_LOCK();
+    if (would_deadlock(m, me)) {
+        WAIT_MUTEX_UNLOCK();
+        PyErr_SetString(PyExc_RuntimeError,
+                        "BPlusTreeMap is in use by another thread that waits for a map "
+                        "this thread holds: waiting would deadlock (a comparison or "
+                        "__del__ that uses another map shared between threads)");
+        return -1;
+    }
+    ADD_INT(&m->waiters, 1);
+    if (cas_ptr(&m->owner, NULL, me)) { /* let go of meanwhile */
+        ADD_INT(&m->waiters, -1);
+        WAIT_MUTEX_UNLOCK();
+        m->depth = 1;
+        return 0;
+    }
+    waiter self = {me, m, waiting};
+    waiting = &self;
+    WAIT_MUTEX_UNLOCK();
+    Py_BEGIN_ALLOW_THREADS
+    PyThread_acquire_lock(m->gate, WAIT_LOCK);
+    Py_END_ALLOW_THREADS
+    STORE_PTR(&m->owner, me); /* it was HANDOFF: ours */
+    WAIT_MUTEX_LOCK();
+    ADD_INT(&m->waiters, -1);
+    waiter **p = &waiting;
+    while (*p != &self)
+        p = &(*p)->next;
+    *p = self.next;
+    WAIT_MUTEX_UNLOCK();
+    m->depth = 1;
+    return 0;
+}
+
+/*
+ * hand_off gives m's lock, just let go of, to one of its waiters: the
+ * owner becomes HANDOFF (no one else takes it) and the gate opens once.
+ */
+static void hand_off(MapObject *m)
+{
+    WAIT_MUTEX_LOCK();
+    if (LOAD_INT(&m->waiters) > 0 && cas_ptr(&m->owner, NULL, HANDOFF))
+        PyThread_release_lock(m->gate);
+    WAIT_MUTEX_UNLOCK();
+}
+
+/*
+ * map_lock takes m's lock for the calling thread, or takes it again when
+ * the thread holds it (from its own comparison or __del__). 0, or -1 with
+ * RuntimeError (see map_lock_slow).
+ */
+static inline int map_lock(MapObject *m)
+{
+    void *me = PyThreadState_Get();
+    void *owner = LOAD_PTR(&m->owner);
+    if (owner == me) {
+        m->depth++;
+        return 0;
+    }
+    if (owner == NULL && cas_ptr(&m->owner, NULL, me)) {
+        m->depth = 1;
+        return 0;
+    }
+    return map_lock_slow(m, me);
+}
+
+/* map_unlock lets go of one hold of m's lock. */
+static inline void map_unlock(MapObject *m)
+{
+    if (--m->depth > 0)
+        return;
+    STORE_PTR(&m->owner, NULL);
+    if (LOAD_INT(&m->waiters) > 0)
+        hand_off(m);
+}
+
+/* What an operation does with the map it locks (see acquire). */
+typedef enum { FOR_LENGTH, FOR_READ, FOR_WRITE } access_kind;
+
+/*
+ * acquire locks m for an operation and checks that the operation may run
+ * now: reads not while an item is being released, writes not during a
+ * comparison either (both only possible from the holder's own code); the
+ * length at any time. 0, or -1 with RuntimeError and m unlocked.
+ */
+static inline int acquire(MapObject *m, access_kind how)
+{
+    if (map_lock(m) < 0)
+        return -1;
+    int ok = how == FOR_LENGTH ? 0 : how == FOR_READ ? guard_read(m) : guard_write(m);
+    if (ok < 0)
+        map_unlock(m);
+    return ok;
 }
 
 /* native_search is the search for a key that fits packing p. */
@@ -573,7 +810,7 @@ static int unpack(MapObject *m)
         raise_status(st);
         goto done;
     }
-    replace_tree(m, t, PACK_NONE); /* the old tree's values are held by t */
+    drop_tree(replace_tree(m, t, PACK_NONE)); /* its values are held by t too */
     t = NULL;
     m->kinds = KEYS_ANY;
     rc = 0;
@@ -603,7 +840,7 @@ static int prepare_insert(MapObject *m, PyObject *key, void **word)
         bpt *t = new_tree(m, m->capacity, want);
         if (!t)
             return -1;
-        replace_tree(m, t, want);
+        drop_tree(replace_tree(m, t, want)); /* an empty one */
     }
     search_kind s = search_for(m, key, word);
     if (s != SEARCH_OBJECTS || m->packing == PACK_NONE)
@@ -706,6 +943,11 @@ static PyObject *Map_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     if (!m)
         return NULL;
     m->capacity = DEFAULT_CAPACITY;
+    m->gate = PyThread_allocate_lock();
+    if (!m->gate || PyThread_acquire_lock(m->gate, NOWAIT_LOCK) != PY_LOCK_ACQUIRED) {
+        Py_DECREF(m);
+        return PyErr_NoMemory();
+    }
     m->tree = new_tree(m, m->capacity, PACK_NONE);
     if (!m->tree) {
         Py_DECREF(m);
@@ -714,7 +956,7 @@ static PyObject *Map_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     return (PyObject *)m;
 }
 
-static int update_from(MapObject *m, PyObject *other);
+static int update_with(MapObject *m, PyObject *other, PyObject *kwds, long capacity);
 
 static int Map_init(MapObject *m, PyObject *args, PyObject *kwds)
 {
@@ -722,38 +964,29 @@ static int Map_init(MapObject *m, PyObject *args, PyObject *kwds)
     PyObject *items = NULL, *cap_obj = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O$O:BPlusTreeMap", kwlist, &items, &cap_obj))
         return -1;
-    if (guard_write(m) < 0)
-        return -1;
     long cap = parse_capacity(cap_obj);
     if (cap < 0)
         return -1;
-    if (cap_obj != Py_None && (unsigned)cap != m->capacity) {
-        if (bpt_size(m->tree) > 0) {
-            PyErr_SetString(PyExc_ValueError,
-                            "the capacity of a non-empty BPlusTreeMap cannot change");
-            return -1;
-        }
-        bpt *t = new_tree(m, (unsigned)cap, m->packing);
-        if (!t)
-            return -1;
-        replace_tree(m, t, m->packing); /* the old one is empty */
-        m->capacity = (unsigned)cap;
-    }
-    if (items && update_from(m, items) < 0)
+    return update_with(m, items, NULL, cap_obj == Py_None ? 0 : cap);
+}
+
+/* set_capacity gives m, locked, a new capacity; only an empty map's changes. */
+static int set_capacity(MapObject *m, unsigned capacity)
+{
+    if (capacity == m->capacity)
+        return 0;
+    if (bpt_size(m->tree) > 0) {
+        PyErr_SetString(PyExc_ValueError, "the capacity of a non-empty BPlusTreeMap cannot change");
         return -1;
+    }
+    bpt *t = new_tree(m, capacity, m->packing);
+    if (!t)
+        return -1;
+    drop_tree(replace_tree(m, t, m->packing)); /* an empty one */
+    m->capacity = capacity;
     return 0;
 }
 
-/* free_tree frees m's tree when m is deallocated. */
-static void free_tree(MapObject *m)
-{
-    bpt *old = m->tree;
-    m->tree = NULL;
-    if (old) {
-        bpt_set_context(old, NULL); /* m is gone: nothing to mark */
-        bpt_free(old);
-    }
-}
 
 typedef struct visitor {
     visitproc visit;
@@ -796,7 +1029,9 @@ static void Map_dealloc(MapObject *m)
     PyObject_GC_UnTrack(m);
     if (m->weakreflist)
         PyObject_ClearWeakRefs((PyObject *)m);
-    free_tree(m);
+    drop_tree(replace_tree(m, NULL, PACK_NONE)); /* m is gone: nothing to mark */
+    if (m->gate)
+        PyThread_free_lock(m->gate);
     Py_TYPE(m)->tp_free((PyObject *)m);
 }
 
@@ -804,21 +1039,30 @@ static void Map_dealloc(MapObject *m)
 
 static Py_ssize_t Map_length(MapObject *m)
 {
-    return (Py_ssize_t)bpt_size(m->tree);
+    if (acquire(m, FOR_LENGTH) < 0)
+        return -1;
+    Py_ssize_t n = (Py_ssize_t)bpt_size(m->tree);
+    map_unlock(m);
+    return n;
 }
 
-/* lookup finds key: 1 with *value borrowed, 0 when absent, -1 on error. */
+/*
+ * lookup finds key: 1 with *value (a new reference), 0 when absent, -1 on
+ * error.
+ */
 static int lookup(MapObject *m, PyObject *key, PyObject **value)
 {
-    if (guard_read(m) < 0)
+    if (acquire(m, FOR_READ) < 0)
         return -1;
     void *v = NULL, *w;
     search_kind saved = enter(m, key, NULL, &w, NULL);
     bpt_status rc = bpt_get(m->tree, w, NULL, &v);
     leave(m, saved);
+    if (rc == BPT_OK)
+        *value = Py_NewRef((PyObject *)v);
+    map_unlock(m);
     if (rc < 0)
         return raise_status(rc);
-    *value = v;
     return rc == BPT_OK;
 }
 
@@ -832,51 +1076,65 @@ static PyObject *Map_subscript(MapObject *m, PyObject *key)
         set_key_error(key);
         return NULL;
     }
-    return Py_NewRef(v);
+    return v;
 }
 
 static int Map_contains(MapObject *m, PyObject *key)
 {
     PyObject *v = NULL;
-    return lookup(m, key, &v);
+    int found = lookup(m, key, &v);
+    Py_XDECREF(v);
+    return found;
 }
 
-/* put stores key -> value; 0 or -1. */
+/*
+ * put stores key -> value; 0 or -1. A replaced value is dropped once the
+ * lock is let go of.
+ */
 static int put(MapObject *m, PyObject *key, PyObject *value)
 {
     void *old = NULL, *w;
-    int s = guard_write(m) < 0 ? -1 : prepare_insert(m, key, &w);
+    if (acquire(m, FOR_WRITE) < 0)
+        return -1;
+    int s = prepare_insert(m, key, &w);
+    bpt_status rc = BPT_ECMP;
+    if (s >= 0) {
+        search_kind saved = begin(m, (search_kind)s);
+        rc = bpt_put(m->tree, w, value, &old);
+        leave(m, saved);
+        if (rc == BPT_REPLACED)
+            m->values_epoch++;
+        else if (rc >= 0)
+            note_insert(m, key);
+    }
+    map_unlock(m);
     if (s < 0)
         return -1;
-    search_kind saved = begin(m, (search_kind)s);
-    bpt_status rc = bpt_put(m->tree, w, value, &old);
-    leave(m, saved);
     if (rc < 0)
         return raise_status(rc);
-    if (rc == BPT_REPLACED) {
-        m->values_epoch++; /* before the old value's __del__ can run */
+    if (rc == BPT_REPLACED)
         Py_DECREF((PyObject *)old);
-    } else {
-        note_insert(m, key);
-    }
     return 0;
 }
 
 /* take removes key: 1 with *value (owned), 0 when absent, -1 on error. */
 static int take(MapObject *m, PyObject *key, PyObject **value)
 {
-    if (guard_write(m) < 0)
+    if (acquire(m, FOR_WRITE) < 0)
         return -1;
     void *k = NULL, *v = NULL, *w;
     search_kind saved = enter(m, key, NULL, &w, NULL);
     bpt_status rc = bpt_remove(m->tree, w, &k, &v);
     leave(m, saved);
+    packing p = m->packing;
+    if (rc == BPT_OK)
+        note_removal(m);
+    map_unlock(m);
     if (rc < 0)
         return raise_status(rc);
     if (rc == BPT_NOTFOUND)
         return 0;
-    note_removal(m);
-    drop_key(m->packing, k);
+    drop_key(p, k);
     *value = v;
     return 1;
 }
@@ -897,25 +1155,50 @@ static int Map_ass_subscript(MapObject *m, PyObject *key, PyObject *value)
     return 0;
 }
 
-/* update_from adds the items of a mapping or an iterable of pairs. */
-static int update_from(MapObject *m, PyObject *other)
+static PyObject *items_list(MapObject *m);
+
+/*
+ * pair_tuple returns item as a new (key, value) tuple, or NULL with
+ * TypeError or ValueError naming it as what #index. A tuple copy, not
+ * PySequence_Fast: another thread may change a list while we read it.
+ */
+static PyObject *pair_tuple(PyObject *item, const char *what, Py_ssize_t index)
 {
-    if (PyDict_CheckExact(other)) {
-        /* A snapshot: comparisons may run code that changes the dict. */
-        PyObject *items = PyDict_Items(other);
+    if (PyTuple_CheckExact(item) && PyTuple_GET_SIZE(item) == 2)
+        return Py_NewRef(item);
+    PyObject *t = PySequence_Tuple(item);
+    if (!t) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError))
+            PyErr_Format(PyExc_TypeError, "cannot convert %s #%zd to a (key, value) pair", what,
+                         index);
+        return NULL;
+    }
+    if (PyTuple_GET_SIZE(t) != 2) {
+        PyErr_Format(PyExc_ValueError, "%s #%zd has length %zd; 2 is required", what, index,
+                     PyTuple_GET_SIZE(t));
+        Py_CLEAR(t);
+    }
+    return t;
+}
+
+/*
+ * collect_pairs appends to pairs the items of other as (key, value) tuples:
+ * a mapping's (a BPlusTreeMap's or a dict's as one snapshot) or an
+ * iterable's. It runs other's code before any lock is taken. 0, or -1 with
+ * the items read before the failure appended.
+ */
+static int collect_pairs(PyObject *other, PyObject *pairs)
+{
+    if (PyObject_TypeCheck(other, &MapType) || PyDict_CheckExact(other)) {
+        PyObject *items = PyObject_TypeCheck(other, &MapType) ? items_list((MapObject *)other)
+                                                              : PyDict_Items(other);
         if (!items)
             return -1;
-        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
-            PyObject *pair = PyList_GET_ITEM(items, i);
-            if (put(m, PyTuple_GET_ITEM(pair, 0), PyTuple_GET_ITEM(pair, 1)) < 0) {
-                Py_DECREF(items);
-                return -1;
-            }
-        }
+        int rc = PyList_SetSlice(pairs, PY_SSIZE_T_MAX, PY_SSIZE_T_MAX, items);
         Py_DECREF(items);
-        return 0;
+        return rc;
     }
-    PyObject *keys_method = PyObject_GetAttrString(other, "keys");
+    PyObject *it = NULL, *item, *keys_method = PyObject_GetAttrString(other, "keys");
     if (!keys_method) {
         if (!PyErr_ExceptionMatches(PyExc_AttributeError))
             return -1;
@@ -924,63 +1207,104 @@ static int update_from(MapObject *m, PyObject *other)
     if (keys_method) {
         PyObject *keys = PyObject_CallNoArgs(keys_method);
         Py_DECREF(keys_method);
-        if (!keys)
-            return -1;
-        PyObject *it = PyObject_GetIter(keys);
-        Py_DECREF(keys);
+        it = keys ? PyObject_GetIter(keys) : NULL;
+        Py_XDECREF(keys);
         if (!it)
             return -1;
-        PyObject *key;
-        while ((key = PyIter_Next(it)) != NULL) {
-            PyObject *value = PyObject_GetItem(other, key);
-            int rc = value ? put(m, key, value) : -1;
+        while ((item = PyIter_Next(it)) != NULL) {
+            PyObject *value = PyObject_GetItem(other, item);
+            PyObject *pair = value ? PyTuple_Pack(2, item, value) : NULL;
             Py_XDECREF(value);
-            Py_DECREF(key);
-            if (rc < 0) {
-                Py_DECREF(it);
-                return -1;
-            }
-        }
-        Py_DECREF(it);
-        return PyErr_Occurred() ? -1 : 0;
-    }
-    PyObject *it = PyObject_GetIter(other);
-    if (!it)
-        return -1;
-    PyObject *item;
-    Py_ssize_t index = 0;
-    while ((item = PyIter_Next(it)) != NULL) {
-        PyObject *fast = PySequence_Fast(item, "");
-        if (!fast) {
-            if (PyErr_ExceptionMatches(PyExc_TypeError))
-                PyErr_Format(PyExc_TypeError,
-                             "cannot convert BPlusTreeMap update sequence element #%zd "
-                             "to a sequence",
-                             index);
             Py_DECREF(item);
-            Py_DECREF(it);
+            int rc = pair ? PyList_Append(pairs, pair) : -1;
+            Py_XDECREF(pair);
+            if (rc < 0)
+                break;
+        }
+    } else {
+        if (!(it = PyObject_GetIter(other)))
             return -1;
+        for (Py_ssize_t index = 0; (item = PyIter_Next(it)) != NULL; index++) {
+            PyObject *pair = pair_tuple(item, "BPlusTreeMap update sequence element", index);
+            Py_DECREF(item);
+            int rc = pair ? PyList_Append(pairs, pair) : -1;
+            Py_XDECREF(pair);
+            if (rc < 0)
+                break;
         }
-        int rc;
-        if (PySequence_Fast_GET_SIZE(fast) != 2) {
-            PyErr_Format(PyExc_ValueError,
-                         "BPlusTreeMap update sequence element #%zd has length %zd; 2 is "
-                         "required",
-                         index, PySequence_Fast_GET_SIZE(fast));
-            rc = -1;
-        } else {
-            rc = put(m, PySequence_Fast_GET_ITEM(fast, 0), PySequence_Fast_GET_ITEM(fast, 1));
-        }
-        Py_DECREF(fast);
-        Py_DECREF(item);
-        if (rc < 0) {
-            Py_DECREF(it);
-            return -1;
-        }
-        index++;
     }
     Py_DECREF(it);
     return PyErr_Occurred() ? -1 : 0;
+}
+
+/* An exception put aside while other code runs. */
+typedef struct {
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *exc;
+#else
+    PyObject *type, *value, *traceback;
+#endif
+} saved_error;
+
+static void save_error(saved_error *e)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    e->exc = PyErr_GetRaisedException();
+#else
+    PyErr_Fetch(&e->type, &e->value, &e->traceback);
+#endif
+}
+
+/* restore_error raises e again, or (raise false) drops it. */
+static void restore_error(saved_error *e, bool raise)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    if (raise)
+        PyErr_SetRaisedException(e->exc);
+    else
+        Py_XDECREF(e->exc);
+#else
+    if (raise) {
+        PyErr_Restore(e->type, e->value, e->traceback);
+    } else {
+        Py_XDECREF(e->type);
+        Py_XDECREF(e->value);
+        Py_XDECREF(e->traceback);
+    }
+#endif
+}
+
+/*
+ * update_with stores the items of other, then of kwds (either may be NULL),
+ * in one hold of m's lock, after giving m capacity (0: unchanged). The
+ * items are read first; those read before a failure to read are stored,
+ * then the failure is raised, as dict.update does. The items stored before
+ * a failure to store stay. 0 or -1.
+ */
+static int update_with(MapObject *m, PyObject *other, PyObject *kwds, long capacity)
+{
+    PyObject *pairs = PyList_New(0);
+    if (!pairs)
+        return -1;
+    int read = other ? collect_pairs(other, pairs) : 0;
+    if (read == 0 && kwds)
+        read = collect_pairs(kwds, pairs);
+    saved_error failure;
+    if (read < 0)
+        save_error(&failure);
+    int rc = acquire(m, FOR_WRITE);
+    if (rc == 0) {
+        rc = capacity ? set_capacity(m, (unsigned)capacity) : 0;
+        for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(pairs); i++) {
+            PyObject *pair = PyList_GET_ITEM(pairs, i); /* our list: no one changes it */
+            rc = put(m, PyTuple_GET_ITEM(pair, 0), PyTuple_GET_ITEM(pair, 1));
+        }
+        map_unlock(m);
+    }
+    Py_DECREF(pairs);
+    if (read < 0)
+        restore_error(&failure, rc == 0);
+    return read < 0 ? -1 : rc;
 }
 
 /* ---- Methods -------------------------------------------------------------- */
@@ -1004,7 +1328,7 @@ static PyObject *Map_get(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
     if (found < 0)
         return NULL;
     if (found)
-        return Py_NewRef(v);
+        return v;
     return Py_NewRef(nargs > 1 ? args[1] : Py_None);
 }
 
@@ -1030,20 +1354,25 @@ static PyObject *Map_pop(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
  */
 static PyObject *pop_edge(MapObject *m, bool last)
 {
-    if (guard_write(m) < 0)
+    if (acquire(m, FOR_WRITE) < 0)
         return NULL;
     void *k, *v;
+    PyObject *pair = NULL;
     if ((last ? bpt_last : bpt_first)(m->tree, &k, &v) != BPT_OK) {
         PyErr_Format(PyExc_KeyError, "%s(): BPlusTreeMap is empty", last ? "poplast" : "popitem");
+        map_unlock(m);
         return NULL;
     }
-    PyObject *pair = item_tuple(m->packing, k, v);
-    if (!pair)
-        return NULL;
-    (last ? bpt_pop_last : bpt_pop_first)(m->tree, &k, &v);
-    note_removal(m);
-    drop_key(m->packing, k); /* the pair holds its own references */
-    Py_DECREF((PyObject *)v);
+    packing p = m->packing;
+    if ((pair = item_tuple(p, k, v)) != NULL) {
+        (last ? bpt_pop_last : bpt_pop_first)(m->tree, &k, &v);
+        note_removal(m);
+    }
+    map_unlock(m);
+    if (pair) {
+        drop_key(p, k); /* the pair holds its own references */
+        Py_DECREF((PyObject *)v);
+    }
     return pair;
 }
 
@@ -1061,32 +1390,39 @@ static PyObject *Map_setdefault(MapObject *m, PyObject *const *args, Py_ssize_t 
 {
     if (!check_args("setdefault", nargs, 1, 2))
         return NULL;
-    PyObject *dflt = nargs > 1 ? args[1] : Py_None;
+    PyObject *dflt = nargs > 1 ? args[1] : Py_None, *result = NULL;
     void *existing = NULL, *w;
-    int s = guard_write(m) < 0 ? -1 : prepare_insert(m, args[0], &w);
-    if (s < 0)
+    if (acquire(m, FOR_WRITE) < 0)
         return NULL;
-    search_kind saved = begin(m, (search_kind)s);
-    bpt_status rc = bpt_insert(m->tree, w, dflt, &existing);
-    leave(m, saved);
-    if (rc < 0) {
-        raise_status(rc);
-        return NULL;
+    int s = prepare_insert(m, args[0], &w);
+    if (s >= 0) {
+        search_kind saved = begin(m, (search_kind)s);
+        bpt_status rc = bpt_insert(m->tree, w, dflt, &existing);
+        leave(m, saved);
+        if (rc == BPT_OK)
+            note_insert(m, args[0]);
+        if (rc >= 0)
+            result = Py_NewRef(rc == BPT_EXISTS ? (PyObject *)existing : dflt);
+        else
+            raise_status(rc);
     }
-    if (rc == BPT_OK)
-        note_insert(m, args[0]);
-    return Py_NewRef(rc == BPT_EXISTS ? (PyObject *)existing : dflt);
+    map_unlock(m);
+    return result;
 }
 
 static PyObject *Map_clear(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
-    if (guard_write(m) < 0)
+    if (acquire(m, FOR_WRITE) < 0)
         return NULL;
-    bpt *fresh = new_tree(m, m->capacity, m->packing);
+    bpt *fresh = new_tree(m, m->capacity, m->packing), *old = NULL;
+    if (fresh) {
+        m->kinds = KEYS_NONE;
+        old = replace_tree(m, fresh, m->packing);
+    }
+    map_unlock(m);
+    drop_tree(old); /* the items' __del__ sees an empty map, and may lock it */
     if (!fresh)
         return NULL;
-    m->kinds = KEYS_NONE;
-    replace_tree(m, fresh, m->packing); /* __del__ of the items sees an empty map */
     Py_RETURN_NONE;
 }
 
@@ -1095,9 +1431,7 @@ static PyObject *Map_update(MapObject *m, PyObject *args, PyObject *kwds)
     PyObject *other = NULL;
     if (!PyArg_UnpackTuple(args, "update", 0, 1, &other))
         return NULL;
-    if (other && update_from(m, other) < 0)
-        return NULL;
-    if (kwds && update_from(m, kwds) < 0)
+    if (update_with(m, other, kwds, 0) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -1118,32 +1452,76 @@ static MapObject *new_empty_like(PyTypeObject *type, unsigned capacity, packing 
             Py_DECREF(c);
             return NULL;
         }
-        replace_tree(c, t, p);
+        drop_tree(replace_tree(c, t, p));
         c->capacity = capacity;
     }
     return c;
 }
 
+/*
+ * Map_copy makes the new map first (its type's tp_new may run code), then
+ * copies m's tree, capacity and packing in one hold of m's lock.
+ */
 static PyObject *Map_copy(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
-    if (guard_read(m) < 0)
-        return NULL;
-    MapObject *c = new_empty_like(Py_TYPE(m), m->capacity, PACK_NONE);
+    MapObject *c = new_empty_like(Py_TYPE(m), DEFAULT_CAPACITY, PACK_NONE);
     if (!c)
         return NULL;
-    if (bpt_size(m->tree)) {
-        bpt *copy;
-        bpt_status rc = bpt_copy(m->tree, &copy);
-        if (rc != BPT_OK) {
-            Py_DECREF(c);
-            raise_status(rc);
-            return NULL;
-        }
+    if (acquire(m, FOR_READ) < 0) {
+        Py_DECREF(c);
+        return NULL;
+    }
+    bpt *copy;
+    bpt_status rc = bpt_copy(m->tree, &copy);
+    if (rc == BPT_OK) {
         bpt_set_context(copy, c); /* its callbacks must point at the new map */
-        replace_tree(c, copy, m->packing);
+        drop_tree(replace_tree(c, copy, m->packing));
+        c->capacity = m->capacity;
         c->kinds = m->kinds;
     }
+    map_unlock(m);
+    if (rc != BPT_OK) {
+        Py_DECREF(c);
+        raise_status(rc);
+        return NULL;
+    }
     return (PyObject *)c;
+}
+
+/* items_list returns a new list of m's (key, value) tuples: one snapshot. */
+static PyObject *items_list(MapObject *m)
+{
+    PyObject *list = NULL;
+    bpt_cursor *c = NULL;
+    if (acquire(m, FOR_READ) < 0)
+        return NULL;
+    size_t n = bpt_size(m->tree);
+    if (!(list = PyList_New((Py_ssize_t)n)))
+        goto done;
+    if (bpt_cursor_new(m->tree, &c) != BPT_OK) {
+        PyErr_NoMemory();
+        Py_CLEAR(list);
+        goto done;
+    }
+    bpt_cursor_first(c);
+    for (size_t i = 0; i < n; i++) {
+        void *k, *v;
+        /* a __del__ run by a collection in item_tuple may change m */
+        bpt_status rc = bpt_cursor_get(c, &k, &v);
+        PyObject *pair = rc == BPT_OK ? item_tuple(m->packing, k, v) : NULL;
+        if (!pair) {
+            if (rc != BPT_OK)
+                PyErr_SetString(PyExc_RuntimeError, "BPlusTreeMap changed size during iteration");
+            Py_CLEAR(list);
+            goto done;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, pair);
+        bpt_cursor_next(c);
+    }
+done:
+    bpt_cursor_free(c);
+    map_unlock(m);
+    return list;
 }
 
 /* item_tuple returns a new (key, value) tuple from borrowed words. */
@@ -1166,13 +1544,15 @@ static PyObject *item_tuple(packing p, void *k, void *v)
 static PyObject *edge(MapObject *m, bool last)
 {
     void *k, *v;
-    if (guard_read(m) < 0)
+    PyObject *pair = NULL;
+    if (acquire(m, FOR_READ) < 0)
         return NULL;
-    if ((last ? bpt_last : bpt_first)(m->tree, &k, &v) != BPT_OK) {
+    if ((last ? bpt_last : bpt_first)(m->tree, &k, &v) == BPT_OK)
+        pair = item_tuple(m->packing, k, v);
+    else
         PyErr_Format(PyExc_KeyError, "%s(): BPlusTreeMap is empty", last ? "last" : "first");
-        return NULL;
-    }
-    return item_tuple(m->packing, k, v);
+    map_unlock(m);
+    return pair;
 }
 
 static PyObject *Map_first(MapObject *m, PyObject *Py_UNUSED(ignored))
@@ -1190,19 +1570,21 @@ typedef bpt_status (*neighbour_fn)(const bpt *, void *, void **, void **);
 /* neighbour returns the (key, value) a neighbour query finds, or None. */
 static PyObject *neighbour(MapObject *m, PyObject *key, neighbour_fn fn)
 {
-    if (guard_read(m) < 0)
+    if (acquire(m, FOR_READ) < 0)
         return NULL;
     void *k, *v, *w;
     search_kind saved = enter(m, key, NULL, &w, NULL);
     bpt_status rc = fn(m->tree, w, &k, &v);
     leave(m, saved);
+    PyObject *r = rc == BPT_OK ? item_tuple(m->packing, k, v) : NULL;
+    map_unlock(m);
     if (rc < 0) {
         raise_status(rc);
         return NULL;
     }
     if (rc == BPT_NOTFOUND)
         Py_RETURN_NONE;
-    return item_tuple(m->packing, k, v);
+    return r;
 }
 
 static PyObject *Map_floor(MapObject *m, PyObject *key) { return neighbour(m, key, bpt_floor); }
@@ -1233,7 +1615,7 @@ static PyObject *Map_delete_range(MapObject *m, PyObject *args, PyObject *kwds)
     PyObject *lo = Py_None, *hi = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OO:delete_range", kwlist, &lo, &hi))
         return NULL;
-    if (guard_write(m) < 0)
+    if (acquire(m, FOR_WRITE) < 0)
         return NULL;
     PyObject *a = lo == Py_None ? NULL : lo, *b = hi == Py_None ? NULL : hi;
     void *wa = NULL, *wb = NULL;
@@ -1241,22 +1623,25 @@ static PyObject *Map_delete_range(MapObject *m, PyObject *args, PyObject *kwds)
     search_kind saved = enter(m, a, b, &wa, &wb);
     bpt_status rc = bpt_remove_range(m->tree, a ? &wa : NULL, b ? &wb : NULL, &removed);
     leave(m, saved);
+    if (rc >= 0)
+        note_removal(m);
+    map_unlock(m);
     if (rc < 0) {
         raise_status(rc);
         return NULL;
     }
-    note_removal(m);
     return PyLong_FromSize_t(removed);
 }
 
 static PyObject *Map_check(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
-    if (guard_read(m) < 0)
+    if (acquire(m, FOR_READ) < 0)
         return NULL;
     bpt_check_report r;
     m->busy++;
     bpt_invariant inv = bpt_check(m->tree, &r);
     m->busy--;
+    map_unlock(m);
     if (inv == BPT_INV_OK)
         Py_RETURN_NONE;
     if (inv == BPT_INV_COMPARE && PyErr_Occurred())
@@ -1303,7 +1688,11 @@ static PyObject *Map_from_sorted_items(PyTypeObject *type, PyObject *args, PyObj
     MapObject *m = new_empty_like(type, (unsigned)cap, PACK_NONE);
     if (!m)
         return NULL;
+#ifdef Py_GIL_DISABLED
+    bool in_place = false; /* another thread may change the list at any time */
+#else
     bool in_place = PyList_CheckExact(items);
+#endif
     PyObject *seq = in_place ? Py_NewRef(items) : PySequence_List(items);
     void **keys = NULL, **vals = NULL;
     key_kind kinds = KEYS_NONE;
@@ -1329,19 +1718,7 @@ read:;
             goto copy;
         if (!is_pair) {
             /* Another sequence: an immutable pair of its items takes its place. */
-            PyObject *fast = PySequence_Fast(pair, "from_sorted_items() needs (key, value) pairs");
-            if (!fast)
-                goto fail;
-            if (PySequence_Fast_GET_SIZE(fast) != 2) {
-                PyErr_Format(PyExc_ValueError,
-                             "from_sorted_items() item #%zd has length %zd; 2 is required", i,
-                             PySequence_Fast_GET_SIZE(fast));
-                Py_DECREF(fast);
-                goto fail;
-            }
-            PyObject *tuple = PyTuple_Pack(2, PySequence_Fast_GET_ITEM(fast, 0),
-                                           PySequence_Fast_GET_ITEM(fast, 1));
-            Py_DECREF(fast);
+            PyObject *tuple = pair_tuple(pair, "from_sorted_items() item", i);
             if (!tuple)
                 goto fail;
             PyList_SetItem(seq, i, tuple);
@@ -1362,7 +1739,7 @@ read:;
         bpt *t = new_tree(m, m->capacity, packing_for(kinds));
         if (!t)
             goto fail;
-        replace_tree(m, t, packing_for(kinds)); /* the old one is empty */
+        drop_tree(replace_tree(m, t, packing_for(kinds))); /* an empty one */
     }
     m->busy++;
     bpt_status rc = bpt_bulk_load(m->tree, keys, vals, (size_t)n);
@@ -1460,11 +1837,9 @@ static int seek_bound(MapObject *m, bpt_cursor *c, PyObject *key, size_t *rank, 
  * two descents at most: the bound it starts from positions the cursor and
  * gives its position, the other gives only its position.
  */
-static PyObject *make_iter(MapObject *m, int kind, bool reverse, PyObject *lo, PyObject *hi,
-                           bool lo_incl, bool hi_incl)
+static PyObject *make_iter_locked(MapObject *m, int kind, bool reverse, PyObject *lo,
+                                  PyObject *hi, bool lo_incl, bool hi_incl)
 {
-    if (guard_read(m) < 0)
-        return NULL;
     bpt *t = m->tree;
     IterObject *it = PyObject_GC_New(IterObject, &IterType);
     if (!it)
@@ -1517,6 +1892,16 @@ static PyObject *make_iter(MapObject *m, int kind, bool reverse, PyObject *lo, P
 error:
     Py_DECREF(it);
     return NULL;
+}
+
+static PyObject *make_iter(MapObject *m, int kind, bool reverse, PyObject *lo, PyObject *hi,
+                           bool lo_incl, bool hi_incl)
+{
+    if (acquire(m, FOR_READ) < 0)
+        return NULL;
+    PyObject *it = make_iter_locked(m, kind, reverse, lo, hi, lo_incl, hi_incl);
+    map_unlock(m);
+    return it;
 }
 
 static void Iter_dealloc(IterObject *it)
@@ -1610,19 +1995,17 @@ static PyObject *pair_result(IterObject *it, PyObject *key, PyObject *value)
     return r;
 }
 
-static PyObject *Iter_next(IterObject *it)
+/* iter_step is Iter_next with m, the iterator's map, locked. */
+static PyObject *iter_step(IterObject *it, MapObject *m)
 {
-    MapObject *m = it->map;
-    if (!m)
-        return NULL;
-    if (guard_read(m) < 0)
-        return NULL;
     if (m->generation != it->generation || bpt_version(m->tree) != it->version) {
         PyErr_SetString(PyExc_RuntimeError, "BPlusTreeMap changed size during iteration");
         return NULL;
     }
     if (!it->remaining) {
-        Py_CLEAR(it->map);
+        Py_BEGIN_CRITICAL_SECTION(it);
+        Py_CLEAR(it->map); /* not the last reference: Iter_next holds one */
+        Py_END_CRITICAL_SECTION();
         return NULL;
     }
     if ((it->next == it->len || it->epoch != m->values_epoch) && read_chunk(it, m) < 0)
@@ -1640,9 +2023,44 @@ static PyObject *Iter_next(IterObject *it)
     return pair_result(it, key, Py_NewRef((PyObject *)it->vals[i]));
 }
 
+/*
+ * Iter_next steps the iterator with its map locked: that orders the steps
+ * of threads sharing the iterator too. The map is held with a reference of
+ * our own: another thread's last step may let go of the iterator's.
+ */
+static PyObject *Iter_next(IterObject *it)
+{
+    MapObject *m;
+    Py_BEGIN_CRITICAL_SECTION(it);
+    m = (MapObject *)Py_XNewRef(it->map);
+    Py_END_CRITICAL_SECTION();
+    if (!m)
+        return NULL;
+    PyObject *r = NULL;
+    if (acquire(m, FOR_READ) == 0) {
+        if (it->map == m)
+            r = iter_step(it, m);
+        map_unlock(m);
+    }
+    Py_DECREF(m);
+    return r;
+}
+
 static PyObject *Iter_length_hint(IterObject *it, PyObject *Py_UNUSED(ignored))
 {
-    return PyLong_FromSize_t(it->map ? it->remaining : 0);
+    MapObject *m;
+    Py_BEGIN_CRITICAL_SECTION(it);
+    m = (MapObject *)Py_XNewRef(it->map);
+    Py_END_CRITICAL_SECTION();
+    if (!m)
+        return PyLong_FromLong(0);
+    size_t n = 0;
+    if (map_lock(m) == 0) {
+        n = it->map == m ? it->remaining : 0;
+        map_unlock(m);
+    }
+    Py_DECREF(m);
+    return PyErr_Occurred() ? NULL : PyLong_FromSize_t(n);
 }
 
 static PyMethodDef Iter_methods[] = {
@@ -1700,13 +2118,20 @@ static PyObject *Map__iter(MapObject *m, PyObject *const *args, Py_ssize_t nargs
 static PyObject *Map_sizeof(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
     bpt_stats st;
+    if (acquire(m, FOR_READ) < 0)
+        return NULL;
     bpt_get_stats(m->tree, &st);
+    map_unlock(m);
     return PyLong_FromSize_t((size_t)Py_TYPE(m)->tp_basicsize + st.bytes);
 }
 
 static PyObject *Map_capacity(MapObject *m, void *Py_UNUSED(closure))
 {
-    return PyLong_FromUnsignedLong(m->capacity);
+    if (acquire(m, FOR_LENGTH) < 0)
+        return NULL;
+    unsigned capacity = m->capacity;
+    map_unlock(m);
+    return PyLong_FromUnsignedLong(capacity);
 }
 
 static PyMethodDef Map_methods[] = {
@@ -1766,7 +2191,11 @@ static PyMethodDef Map_methods[] = {
 static PyObject *Map_key_storage(MapObject *m, void *Py_UNUSED(closure))
 {
     static const char *names[] = {"object", "str", "int", "float"};
-    return PyUnicode_FromString(names[m->packing]);
+    if (acquire(m, FOR_LENGTH) < 0)
+        return NULL;
+    packing p = m->packing;
+    map_unlock(m);
+    return PyUnicode_FromString(names[p]);
 }
 
 static PyGetSetDef Map_getset[] = {
@@ -1831,32 +2260,51 @@ static PyMethodDef module_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/*
+ * module_exec fills the module (multi-phase init). The types are static and
+ * InvariantError is made once: one per process, like the lock's
+ * wait_mutex, so the module supports one interpreter only.
+ */
+static int module_exec(PyObject *mod)
+{
+    if (PyType_Ready(&MapType) < 0 || PyType_Ready(&IterType) < 0)
+        return -1;
+    if (!InvariantError &&
+        !(InvariantError = PyErr_NewExceptionWithDoc(
+              "bplustree3.InvariantError",
+              "A BPlusTreeMap failed its invariant check; .invariant names which invariant.",
+              NULL, NULL)))
+        return -1;
+    if (PyModule_AddObjectRef(mod, "InvariantError", InvariantError) < 0 ||
+        PyModule_AddObjectRef(mod, "BPlusTreeMapBase", (PyObject *)&MapType) < 0 ||
+        PyModule_AddIntConstant(mod, "MIN_CAPACITY", BPT_MIN_CAPACITY) < 0 ||
+        PyModule_AddIntConstant(mod, "MAX_CAPACITY", BPT_MAX_CAPACITY) < 0 ||
+        PyModule_AddIntConstant(mod, "DEFAULT_CAPACITY", DEFAULT_CAPACITY) < 0)
+        return -1;
+    return 0;
+}
+
+static PyModuleDef_Slot module_slots[] = {
+    {Py_mod_exec, (void *)(uintptr_t)module_exec},
+#if PY_VERSION_HEX >= 0x030C0000
+    {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED}, /* each map has its own lock */
+#endif
+    {0, NULL},
+};
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "bplustree3._bplustree3",
     .m_doc = "C core of bplustree3.",
-    .m_size = -1,
+    .m_size = 0,
     .m_methods = module_methods,
+    .m_slots = module_slots,
 };
 
 PyMODINIT_FUNC PyInit__bplustree3(void)
 {
-    if (PyType_Ready(&MapType) < 0 || PyType_Ready(&IterType) < 0)
-        return NULL;
-    PyObject *mod = PyModule_Create(&module);
-    if (!mod)
-        return NULL;
-    InvariantError = PyErr_NewExceptionWithDoc(
-        "bplustree3.InvariantError",
-        "A BPlusTreeMap failed its invariant check; .invariant names which invariant.",
-        NULL, NULL);
-    if (!InvariantError || PyModule_AddObjectRef(mod, "InvariantError", InvariantError) < 0 ||
-        PyModule_AddObjectRef(mod, "BPlusTreeMapBase", (PyObject *)&MapType) < 0 ||
-        PyModule_AddIntConstant(mod, "MIN_CAPACITY", BPT_MIN_CAPACITY) < 0 ||
-        PyModule_AddIntConstant(mod, "MAX_CAPACITY", BPT_MAX_CAPACITY) < 0 ||
-        PyModule_AddIntConstant(mod, "DEFAULT_CAPACITY", DEFAULT_CAPACITY) < 0) {
-        Py_DECREF(mod);
-        return NULL;
-    }
-    return mod;
+    return PyModuleDef_Init(&module);
 }

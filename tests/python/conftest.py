@@ -9,3 +9,9 @@ settings.register_profile(
 )
 settings.register_profile("long", max_examples=3000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_configure(config):
+    # pytest-run-parallel's marker, known also when it is not installed.
+    config.addinivalue_line(
+        "markers", "thread_unsafe: run in one thread under pytest-run-parallel")

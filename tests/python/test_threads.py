@@ -1,0 +1,460 @@
+"""A map shared between threads: every operation is atomic, a thread that
+arrives while another's operation is paused in a Python comparison waits for
+it, and waiting that would deadlock raises RuntimeError (docs/threads.md).
+
+The interleaving tests are deterministic: a key's first comparison can pause
+on a Gate (an Event wait, which releases the GIL), so the test chooses where
+the other thread runs. Each one failed (a crash, a use after free under
+ASan, a wrong answer or a spurious RuntimeError) before maps had a lock.
+test_stress runs many threads for a few seconds and checks every answer.
+"""
+
+import copy
+import pickle
+import random
+import sys
+import sysconfig
+import threading
+import time
+
+import pytest
+
+from bplustree3 import BPlusTreeMap
+
+# Not under pytest-run-parallel: these tests make threads of their own,
+# and some wait for other threads on purpose.
+pytestmark = pytest.mark.thread_unsafe
+
+TIMEOUT = 60  # seconds; only reached when something hangs
+
+
+class Gate:
+    """Pauses the first comparison that meets it until opened."""
+
+    def __init__(self):
+        self.reached = threading.Event()
+        self.opened = threading.Event()
+
+    def pause(self):
+        if not self.reached.is_set():
+            self.reached.set()
+            assert self.opened.wait(TIMEOUT), "gate never opened"
+
+
+def _v(x):
+    return x.v if isinstance(x, K) else x
+
+
+class K:
+    """A key compared with Python code (with other Ks and with numbers),
+    whose first comparison may pause on a gate."""
+
+    __slots__ = ("v", "gate")
+
+    def __init__(self, v, gate=None):
+        self.v = v
+        self.gate = gate
+
+    def _pause(self, other):
+        for key in (self, other):
+            gate = getattr(key, "gate", None)
+            if gate is not None:
+                gate.pause()
+
+    def __lt__(self, other):
+        self._pause(other)
+        return self.v < _v(other)
+
+    def __gt__(self, other):
+        self._pause(other)
+        return self.v > _v(other)
+
+    def __eq__(self, other):
+        return self.v == _v(other)
+
+    def __hash__(self):
+        return hash(self.v)
+
+    def __repr__(self):
+        return f"K({self.v!r})"
+
+
+def start(fn):
+    """Runs fn in a thread; returns the thread and a dict that receives
+    {"value": result} or {"error": exception}."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 - reported to the test
+            outcome["error"] = e
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, outcome
+
+
+def finish(t):
+    t.join(TIMEOUT)
+    assert not t.is_alive(), "thread hung"
+
+
+def settle(gate):
+    """Gives a thread that was just started time to reach gate, if it can
+    (without the lock it could; with it, it waits and this times out)."""
+    gate.reached.wait(0.3)
+
+
+def keys_of(m):
+    return [_v(k) for k in m]
+
+
+def test_read_waits_for_a_range_delete_paused_in_a_comparison():
+    # Was: heap-use-after-free in descend <- bpt_get, the nodes freed by
+    # remove_span <- bpt_remove_range.
+    m = BPlusTreeMap(((K(i), i) for i in range(300)), capacity=4)
+    gw, gr = Gate(), Gate()
+    w, wout = start(lambda: m.delete_range(K(10, gw), K(290)))
+    assert gw.reached.wait(TIMEOUT)
+    r, rout = start(lambda: m.get(K(150, gr), "absent"))
+    settle(gr)
+    gw.opened.set()
+    finish(w)
+    gr.opened.set()
+    finish(r)
+    assert wout == {"value": 280}
+    assert rout == {"value": "absent"}
+    m.check()
+    assert keys_of(m) == list(range(10)) + list(range(290, 300))
+
+
+def test_neighbour_query_waits_for_an_insert_that_unpacks_the_map():
+    # Was: heap-use-after-free in bpt_floor after replace_tree <- unpack.
+    m = BPlusTreeMap(((i, i) for i in range(0, 600, 2)), capacity=4)
+    assert m._key_storage == "int"
+    gw, gr = Gate(), Gate()
+    w, wout = start(lambda: m.__setitem__(K(101.5, gw), "x"))
+    assert gw.reached.wait(TIMEOUT)
+    r, rout = start(lambda: m.floor(K(51, gr)))
+    settle(gr)
+    gw.opened.set()
+    finish(w)
+    gr.opened.set()
+    finish(r)
+    assert wout == {"value": None}
+    assert rout == {"value": (50, 50)}
+    assert m._key_storage == "object"
+    m.check()
+    assert len(m) == 301 and m[K(101.5)] == "x"
+
+
+def test_two_reads_paused_in_comparisons_keep_their_own_search():
+    # Was: the per-map search was restored last-in-first-out across
+    # threads, so the second read went on comparing object pointers as
+    # packed integers and reported a present key missing.
+    m = BPlusTreeMap(((i, str(i)) for i in range(1000)), capacity=4)
+    g1, g2 = Gate(), Gate()
+    r1, out1 = start(lambda: m.get(K(500, g1)))
+    assert g1.reached.wait(TIMEOUT)
+    r2, out2 = start(lambda: m.get(K(700, g2)))
+    settle(g2)
+    g1.opened.set()
+    finish(r1)
+    g2.opened.set()
+    finish(r2)
+    assert out1 == {"value": "500"}
+    assert out2 == {"value": "700"}
+    m.check()
+
+
+@pytest.mark.parametrize(("n", "victim", "probe"), [(5, 4, 3), (9, 8, 7), (5, 0, 1)])
+def test_read_waits_for_a_pop_that_rebalances(n, victim, probe):
+    # Was: a read paused at the root while a pop merged leaves went on
+    # down a stale path and returned another key's value (the first two
+    # cases) or reported a present key missing (the third).
+    m = BPlusTreeMap(((K(i), i) for i in range(n)), capacity=4)
+    gw, gr = Gate(), Gate()
+    w, wout = start(lambda: m.pop(K(victim, gw)))
+    assert gw.reached.wait(TIMEOUT)
+    r, rout = start(lambda: m[K(probe, gr)])
+    settle(gr)
+    gw.opened.set()
+    finish(w)
+    gr.opened.set()
+    finish(r)
+    assert wout == {"value": victim}
+    assert rout == {"value": probe}
+    m.check()
+    assert keys_of(m) == [i for i in range(n) if i != victim]
+
+
+def test_second_writer_waits_instead_of_failing():
+    # Was: RuntimeError("mutated during a comparison of its own keys") for
+    # a write that only overlapped another thread's comparison.
+    m = BPlusTreeMap(((K(i), i) for i in range(100)), capacity=4)
+    g1, g2 = Gate(), Gate()
+    t1, out1 = start(lambda: m.setdefault(K(500, g1), "first"))
+    assert g1.reached.wait(TIMEOUT)
+    t2, out2 = start(lambda: m.setdefault(K(500, g2), "second"))
+    settle(g2)
+    g1.opened.set()
+    finish(t1)
+    g2.opened.set()
+    finish(t2)
+    assert out1 == {"value": "first"}
+    assert out2 == {"value": "first"}  # check-then-act is atomic
+    assert m[K(500)] == "first" and len(m) == 101
+    m.check()
+
+
+def test_pop_with_default_and_popitem_are_atomic():
+    m = BPlusTreeMap(((K(i), i) for i in range(50)), capacity=4)
+    g1, g2 = Gate(), Gate()
+    t1, out1 = start(lambda: m.pop(K(7, g1), "gone"))
+    assert g1.reached.wait(TIMEOUT)
+    t2, out2 = start(lambda: m.pop(K(7, g2), "gone"))
+    settle(g2)
+    g1.opened.set()
+    finish(t1)
+    g2.opened.set()
+    finish(t2)
+    assert sorted([out1["value"], out2["value"]], key=str) == [7, "gone"]
+
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(m.popitem()), daemon=True)
+               for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        finish(t)
+    assert sorted(_v(k) for k, _ in got) == [0, 1, 2, 3, 4, 5, 6, 8, 9, 10]
+    assert len(m) == 39
+    m.check()
+
+
+def test_iterator_of_another_thread_sees_before_or_after():
+    m = BPlusTreeMap(((K(i), i) for i in range(100)), capacity=4)
+    it = iter(m.items())
+    assert next(it)[1] == 0
+    gw = Gate()
+    w, wout = start(lambda: m.__setitem__(K(1000, gw), "x"))
+    assert gw.reached.wait(TIMEOUT)
+    r, rout = start(lambda: next(it))
+    time.sleep(0.3)  # waits for the write: a step is an operation too
+    gw.opened.set()
+    finish(w)
+    finish(r)
+    assert isinstance(rout.get("error"), RuntimeError)
+    assert "changed size during iteration" in str(rout["error"])
+    m.check()
+
+
+def test_waiting_that_would_deadlock_raises():
+    # A comparison in map a's operation uses map b while one in b's uses
+    # a: one thread gets RuntimeError, the other finishes.
+    a = BPlusTreeMap(((K(i), i) for i in range(20)), capacity=4)
+    b = BPlusTreeMap(((K(i), i) for i in range(20)), capacity=4)
+    ga, gb = Gate(), Gate()
+
+    class Cross(K):
+        __slots__ = ("other",)
+
+        def __lt__(self, x):
+            self._pause(x)
+            self.other.get(K(3))
+            return self.v < _v(x)
+
+        def __gt__(self, x):
+            self._pause(x)
+            self.other.get(K(3))
+            return self.v > _v(x)
+
+    ka, kb = Cross(5, ga), Cross(6, gb)
+    ka.other, kb.other = b, a
+    ta, outa = start(lambda: a.get(ka))
+    assert ga.reached.wait(TIMEOUT)
+    tb, outb = start(lambda: b.get(kb))
+    assert gb.reached.wait(TIMEOUT)
+    ga.opened.set()  # a's comparison now waits for b, held by tb
+    time.sleep(0.3)
+    gb.opened.set()  # b's comparison wants a, held by ta, which waits for b
+    finish(ta)
+    finish(tb)
+    assert outa == {"value": 5}
+    assert isinstance(outb.get("error"), RuntimeError), outb
+    assert "deadlock" in str(outb["error"])
+    a.check()
+    b.check()
+
+
+def test_read_waits_while_the_holder_runs_del_of_removed_items():
+    m = BPlusTreeMap(capacity=4)
+    seen = []
+
+    class Noisy:
+        def __del__(self):
+            seen.append(len(m))
+
+    for i in range(40):
+        m[K(i)] = Noisy()
+    gw = Gate()
+    w, wout = start(lambda: m.delete_range(K(0, gw), K(30)))
+    assert gw.reached.wait(TIMEOUT)
+    r, rout = start(lambda: m.get(K(35)))
+    time.sleep(0.3)
+    gw.opened.set()
+    finish(w)
+    finish(r)
+    assert wout == {"value": 30}
+    assert isinstance(rout["value"], Noisy)
+    assert len(seen) == 30
+    m.check()
+
+
+# ---- Stress: many threads, every answer checked ------------------------------
+
+def _make_key(kind):
+    if kind == "int":
+        return lambda i: i
+    if kind == "str":
+        return lambda i: f"{i:09d}"
+    return K
+
+
+@pytest.mark.parametrize("kind", ["int", "str", "object"])
+def test_stress(kind):
+    """Writers on disjoint key stripes, readers, iterators, ranges,
+    delete_range, copy and pickling, all at once: each writer checks every
+    answer about its own stripe, and nothing is lost."""
+    key = _make_key(kind)
+    num = int if kind == "str" else _v
+    stripe, writers = 2000, 4
+    seconds = 2.0 if kind != "object" else 3.0
+    m = BPlusTreeMap(capacity=8)
+    stop = threading.Event()
+    failures = []
+    ops = [0] * (writers + 3)
+    refs = [{} for _ in range(writers)]
+
+    def fail(msg):
+        failures.append(msg)
+        stop.set()
+
+    def writer(w):
+        rng = random.Random(w)
+        lo = w * stripe
+        mine = refs[w]
+        while not stop.is_set():
+            i = lo + rng.randrange(stripe)
+            op = rng.randrange(8)
+            if op <= 1:
+                m[key(i)] = (w, i)
+                mine[i] = (w, i)
+            elif op == 2:
+                got = m.pop(key(i), None)
+                if got != mine.pop(i, None):
+                    fail(f"pop {i}: {got}")
+            elif op == 3:
+                if m.get(key(i)) != mine.get(i):
+                    fail(f"get {i}")
+            elif op == 4:
+                if m.setdefault(key(i), (w, i)) != (w, i):
+                    fail(f"setdefault {i}")
+                mine[i] = (w, i)
+            elif op == 5:
+                j = i + rng.randrange(30)
+                j = min(j, lo + stripe)
+                want = sorted(k for k in mine if i <= k < j)
+                try:
+                    got = [v[1] for k, v in m.items(key(i), key(j))]
+                except RuntimeError as e:  # another writer changed the tree
+                    got = want
+                    if "changed" not in str(e):
+                        fail(f"range: {e!r}")
+                if got != want:
+                    fail(f"range {i}..{j}: {got} != {want}")
+            elif op == 6:
+                j = min(i + rng.randrange(20), lo + stripe)
+                n = m.delete_range(key(i), key(j))
+                gone = [k for k in mine if i <= k < j]
+                for k in gone:
+                    del mine[k]
+                if n != len(gone):
+                    fail(f"delete_range {i}..{j}: {n} != {len(gone)}")
+            else:
+                f = m.floor(key(i))
+                below = [k for k in mine if k <= i]
+                if below and (f is None or f[1] != (w, max(below))):
+                    fail(f"floor {i}: {f}")
+            ops[w] += 1
+
+    def reader():
+        rng = random.Random(99)
+        while not stop.is_set():
+            k = rng.randrange(writers * stripe)
+            v = m.get(key(k))
+            if v is not None and v != (k // stripe, k):
+                fail(f"reader: {k} -> {v}")
+            ops[writers] += 1
+
+    def iterator():
+        while not stop.is_set():
+            try:
+                prev = None
+                for k, v in m.items():
+                    i = num(k)
+                    if v != (i // stripe, i) or (prev is not None and not prev < i):
+                        fail(f"iterator: {k} -> {v} after {prev}")
+                    prev = i
+            except RuntimeError as e:  # a change between two steps
+                if "changed" not in str(e):
+                    fail(f"iterator: {e!r}")
+            ops[writers + 1] += 1
+
+    def snapshotter():
+        while not stop.is_set():
+            c = m.copy()
+            c.check()
+            back = pickle.loads(pickle.dumps(m))
+            back.check()
+            for snap in (c, back, copy.copy(m)):
+                for k, v in snap.items():
+                    i = num(k)
+                    if v != (i // stripe, i):
+                        fail(f"snapshot: {k} -> {v}")
+                        break
+            ops[writers + 2] += 1
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=writer, args=(w,), daemon=True)
+                   for w in range(writers)]
+        threads += [threading.Thread(target=f, daemon=True)
+                    for f in (reader, iterator, snapshotter)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not stop.is_set():
+            time.sleep(0.05)
+            m.check()
+        stop.set()
+        for t in threads:
+            finish(t)
+    finally:
+        sys.setswitchinterval(old)
+    assert not failures, failures[:5]
+    assert all(ops), ops
+    m.check()
+    # Nothing lost, nothing extra: the map is the union of the writers' models.
+    want = {i: v for ref in refs for i, v in ref.items()}
+    assert {num(k): v for k, v in m.items()} == want
+
+
+@pytest.mark.skipif(not sysconfig.get_config_var("Py_GIL_DISABLED"),
+                    reason="needs a free-threaded interpreter")
+def test_the_gil_stays_disabled():
+    import bplustree3  # noqa: F401 - the import is what is tested
+
+    assert not sys._is_gil_enabled()
