@@ -228,6 +228,54 @@ static key_kind classify(PyObject *key, void **packed)
     return PyUnicode_CheckExact(key) ? KEYS_STR : KEYS_ANY;
 }
 
+/*
+ * is_nan tells whether key is a float NaN (a subclass's too): a key with no
+ * place in the order, since every comparison with it is false.
+ */
+static inline bool is_nan(PyObject *key)
+{
+    if (!PyFloat_Check(key))
+        return false;
+    double v = PyFloat_AS_DOUBLE(key);
+    return v != v;
+}
+
+/*
+ * check_bound refuses a key that cannot bound a search: a NaN (ValueError).
+ * A lookup needs no such check: a NaN is simply absent. 0 or -1.
+ */
+static int check_bound(PyObject *key)
+{
+    if (key && is_nan(key)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "NaN is not ordered: it cannot be a BPlusTreeMap key or bound");
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * check_new_key refuses a key that cannot be stored: a NaN (ValueError), or
+ * an object key that cannot be ordered against itself, such as None (the
+ * TypeError of key < key). Once a map holds keys, a new key is compared with
+ * them anyway; the first one is not, so it would be stored and then be
+ * unreachable. Only that check runs code: for a first key that does not
+ * order without code (orders_without_code). 0 or -1.
+ */
+static inline bool orders_without_code(PyObject *key)
+{
+    return PyLong_CheckExact(key) || PyFloat_CheckExact(key) || PyUnicode_CheckExact(key);
+}
+
+static int check_new_key(PyObject *key, bool first)
+{
+    if (check_bound(key) < 0)
+        return -1;
+    if (first && !orders_without_code(key) && PyObject_RichCompareBool(key, key, Py_LT) < 0)
+        return -1;
+    return 0;
+}
+
 /* packing_for returns the packing a map of keys of kind k uses. */
 static packing packing_for(key_kind k)
 {
@@ -835,6 +883,8 @@ done:
 static int prepare_insert(MapObject *m, PyObject *key, void **word)
 {
     void *packed;
+    if (check_new_key(key, bpt_size(m->tree) == 0) < 0)
+        return -1;
     packing want = packing_for(classify(key, &packed));
     if (want != m->packing && bpt_size(m->tree) == 0) {
         bpt *t = new_tree(m, m->capacity, want);
@@ -1054,6 +1104,10 @@ static int lookup(MapObject *m, PyObject *key, PyObject **value)
 {
     if (acquire(m, FOR_READ) < 0)
         return -1;
+    if (is_nan(key)) {
+        map_unlock(m);
+        return 0;
+    }
     void *v = NULL, *w;
     search_kind saved = enter(m, key, NULL, &w, NULL);
     bpt_status rc = bpt_get(m->tree, w, NULL, &v);
@@ -1122,6 +1176,10 @@ static int take(MapObject *m, PyObject *key, PyObject **value)
 {
     if (acquire(m, FOR_WRITE) < 0)
         return -1;
+    if (is_nan(key)) {
+        map_unlock(m);
+        return 0;
+    }
     void *k = NULL, *v = NULL, *w;
     search_kind saved = enter(m, key, NULL, &w, NULL);
     bpt_status rc = bpt_remove(m->tree, w, &k, &v);
@@ -1278,8 +1336,9 @@ static void restore_error(saved_error *e, bool raise)
  * update_with stores the items of other, then of kwds (either may be NULL),
  * in one hold of m's lock, after giving m capacity (0: unchanged). The
  * items are read first; those read before a failure to read are stored,
- * then the failure is raised, as dict.update does. The items stored before
- * a failure to store stay. 0 or -1.
+ * then the failure is raised, as dict.update does. A NaN key among them
+ * stores none; the items stored before any other failure to store stay.
+ * 0 or -1.
  */
 static int update_with(MapObject *m, PyObject *other, PyObject *kwds, long capacity)
 {
@@ -1289,6 +1348,11 @@ static int update_with(MapObject *m, PyObject *other, PyObject *kwds, long capac
     int read = other ? collect_pairs(other, pairs) : 0;
     if (read == 0 && kwds)
         read = collect_pairs(kwds, pairs);
+    for (Py_ssize_t i = 0; read == 0 && i < PyList_GET_SIZE(pairs); i++)
+        if (check_bound(PyTuple_GET_ITEM(PyList_GET_ITEM(pairs, i), 0)) < 0) {
+            Py_DECREF(pairs); /* a NaN among them: none is stored */
+            return -1;
+        }
     saved_error failure;
     if (read < 0)
         save_error(&failure);
@@ -1570,7 +1634,7 @@ typedef bpt_status (*neighbour_fn)(const bpt *, void *, void **, void **);
 /* neighbour returns the (key, value) a neighbour query finds, or None. */
 static PyObject *neighbour(MapObject *m, PyObject *key, neighbour_fn fn)
 {
-    if (acquire(m, FOR_READ) < 0)
+    if (check_bound(key) < 0 || acquire(m, FOR_READ) < 0)
         return NULL;
     void *k, *v, *w;
     search_kind saved = enter(m, key, NULL, &w, NULL);
@@ -1615,7 +1679,7 @@ static PyObject *Map_delete_range(MapObject *m, PyObject *args, PyObject *kwds)
     PyObject *lo = Py_None, *hi = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OO:delete_range", kwlist, &lo, &hi))
         return NULL;
-    if (acquire(m, FOR_WRITE) < 0)
+    if (check_bound(lo) < 0 || check_bound(hi) < 0 || acquire(m, FOR_WRITE) < 0)
         return NULL;
     PyObject *a = lo == Py_None ? NULL : lo, *b = hi == Py_None ? NULL : hi;
     void *wa = NULL, *wb = NULL;
@@ -1725,6 +1789,10 @@ read:;
             pair = tuple;
         }
         void *packed = NULL;
+        if (in_place && i == 0 && !orders_without_code(PyTuple_GET_ITEM(pair, 0)))
+            goto copy; /* check_new_key would run code */
+        if (check_new_key(PyTuple_GET_ITEM(pair, 0), i == 0) < 0)
+            goto fail;
         key_kind k = classify(PyTuple_GET_ITEM(pair, 0), &packed);
         if (i > 0 && k != kinds && !holds_objects(packing_for(kinds)))
             for (Py_ssize_t j = 0; j < i; j++) /* unpack what was packed so far */
@@ -1897,7 +1965,7 @@ error:
 static PyObject *make_iter(MapObject *m, int kind, bool reverse, PyObject *lo, PyObject *hi,
                            bool lo_incl, bool hi_incl)
 {
-    if (acquire(m, FOR_READ) < 0)
+    if (check_bound(lo) < 0 || check_bound(hi) < 0 || acquire(m, FOR_READ) < 0)
         return NULL;
     PyObject *it = make_iter_locked(m, kind, reverse, lo, hi, lo_incl, hi_incl);
     map_unlock(m);
