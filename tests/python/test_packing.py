@@ -22,7 +22,6 @@ def test_storage_follows_the_keys():
     assert BPlusTreeMap({True: 1})._key_storage == "object"  # bool is not an exact int
     assert BPlusTreeMap({2**63: 1})._key_storage == "object"  # does not fit 64 bits
     assert BPlusTreeMap({-(2**63): 1})._key_storage == "int"
-    assert BPlusTreeMap({math.nan: 1})._key_storage == "object"
     assert BPlusTreeMap.from_sorted_items([(1, 0), (2, 0)])._key_storage == "int"
     assert BPlusTreeMap.from_sorted_items([(1.0, 0), (2.5, 0)])._key_storage == "float"
     assert BPlusTreeMap.from_sorted_items([(1, 0), (2.5, 0)])._key_storage == "object"
@@ -94,16 +93,6 @@ def test_a_new_foreign_key_converts_the_map(newcomer):
         assert m[newcomer] == "new" and len(m) == 201
         assert [(k, v) for k, v in m.items() if k != newcomer] == before
         assert all(type(k) is int for k, _ in before)
-    m.check()
-
-
-def test_nan_is_not_packed_and_breaks_nothing():
-    # NaN is neither < nor > anything: under "<" it is equal to every key, so
-    # it replaces the first value it meets, as a map of objects does.
-    m = BPlusTreeMap({1.5: "a", 2.5: "b"})
-    m[math.nan] = "nan"
-    assert len(m) == 2 and m._key_storage == "float"
-    assert BPlusTreeMap({math.nan: 1, 1.0: 2})._key_storage == "object"
     m.check()
 
 
