@@ -112,8 +112,8 @@ static int PyModule_AddObjectRef(PyObject *mod, const char *name, PyObject *valu
 #define ADD_SSIZE(p, v) _Py_atomic_add_ssize((p), (v))
 #define LOAD_SSIZE(p) _Py_atomic_load_ssize(p)
 static PyMutex wait_mutex;
-#define WAIT_MUTEX_LOCK() PyMutex_Lock(&wait_mutex)
-#define WAIT_MUTEX_UNLOCK() PyMutex_Unlock(&wait_mutex)
+#define WAIT_MUTEX_LOCK() (PyMutex_Lock(&wait_mutex), TSAN_ACQUIRE(&wait_mutex))
+#define WAIT_MUTEX_UNLOCK() (TSAN_RELEASE(&wait_mutex), PyMutex_Unlock(&wait_mutex))
 static inline int cas_ptr(void **p, void *expected, void *value)
 {
     return _Py_atomic_compare_exchange_ptr(p, &expected, value);
@@ -153,6 +153,35 @@ static inline int cas_ptr(void **p, void *expected, void *value)
 #define Py_BEGIN_CRITICAL_SECTION(op) {
 #define Py_END_CRITICAL_SECTION() }
 #endif
+
+/*
+ * ThreadSanitizer (scripts/python-tsan.sh) sees the atomics compiled here,
+ * not the interpreter's locks: TSAN_ACQUIRE and TSAN_RELEASE tell it what a
+ * critical section, wait_mutex or the gate orders.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define BPT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define BPT_TSAN 1
+#endif
+#endif
+#ifdef BPT_TSAN
+#include <sanitizer/tsan_interface.h>
+#define TSAN_ACQUIRE(p) __tsan_acquire((void *)(p))
+#define TSAN_RELEASE(p) __tsan_release((void *)(p))
+#else
+#define TSAN_ACQUIRE(p) ((void)0)
+#define TSAN_RELEASE(p) ((void)0)
+#endif
+
+/* A critical section on op (free-threaded builds), as TSan should see it. */
+#define BEGIN_CRITICAL_SECTION(op)                                                                  \
+    Py_BEGIN_CRITICAL_SECTION(op);                                                                 \
+    TSAN_ACQUIRE(op)
+#define END_CRITICAL_SECTION(op)                                                                    \
+    TSAN_RELEASE(op);                                                                              \
+    Py_END_CRITICAL_SECTION()
 
 static PyObject *InvariantError;
 
@@ -685,7 +714,7 @@ static int map_lock_slow(MapObject *m, void *me)
     Py_BEGIN_ALLOW_THREADS
     PyThread_acquire_lock(m->gate, WAIT_LOCK);
     Py_END_ALLOW_THREADS
-    STORE_PTR(&m->owner, me); /* it was HANDOFF: ours */
+    cas_ptr(&m->owner, HANDOFF, me); /* it is ours: it was HANDOFF */
     WAIT_MUTEX_LOCK();
     ADD_INT(&m->waiters, -1);
     waiter **p = &waiting;
@@ -1353,7 +1382,7 @@ static int update_with(MapObject *m, PyObject *other, PyObject *kwds, long capac
             Py_DECREF(pairs); /* a NaN among them: none is stored */
             return -1;
         }
-    saved_error failure;
+    saved_error failure = {0};
     if (read < 0)
         save_error(&failure);
     int rc = acquire(m, FOR_WRITE);
@@ -2071,9 +2100,9 @@ static PyObject *iter_step(IterObject *it, MapObject *m)
         return NULL;
     }
     if (!it->remaining) {
-        Py_BEGIN_CRITICAL_SECTION(it);
+        BEGIN_CRITICAL_SECTION(it);
         Py_CLEAR(it->map); /* not the last reference: Iter_next holds one */
-        Py_END_CRITICAL_SECTION();
+        END_CRITICAL_SECTION(it);
         return NULL;
     }
     if ((it->next == it->len || it->epoch != m->values_epoch) && read_chunk(it, m) < 0)
@@ -2099,9 +2128,9 @@ static PyObject *iter_step(IterObject *it, MapObject *m)
 static PyObject *Iter_next(IterObject *it)
 {
     MapObject *m;
-    Py_BEGIN_CRITICAL_SECTION(it);
+    BEGIN_CRITICAL_SECTION(it);
     m = (MapObject *)Py_XNewRef(it->map);
-    Py_END_CRITICAL_SECTION();
+    END_CRITICAL_SECTION(it);
     if (!m)
         return NULL;
     PyObject *r = NULL;
@@ -2117,9 +2146,9 @@ static PyObject *Iter_next(IterObject *it)
 static PyObject *Iter_length_hint(IterObject *it, PyObject *Py_UNUSED(ignored))
 {
     MapObject *m;
-    Py_BEGIN_CRITICAL_SECTION(it);
+    BEGIN_CRITICAL_SECTION(it);
     m = (MapObject *)Py_XNewRef(it->map);
-    Py_END_CRITICAL_SECTION();
+    END_CRITICAL_SECTION(it);
     if (!m)
         return PyLong_FromLong(0);
     size_t n = 0;

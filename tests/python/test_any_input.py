@@ -4,9 +4,13 @@ key-order problem only when the keys' own < is inconsistent, as NaN's is)."""
 
 import math
 
+import pytest
 from hypothesis import given, strategies as st
 
 from bplustree3 import BPlusTreeMap, InvariantError
+
+# Not under pytest-run-parallel: hypothesis is not thread-safe.
+pytestmark = pytest.mark.thread_unsafe
 
 anything = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=3),

@@ -2,7 +2,12 @@
 
 import doctest
 
+import pytest
+
 import bplustree3
+
+# Not under pytest-run-parallel: doctest runs examples that print.
+pytestmark = pytest.mark.thread_unsafe
 
 
 def test_docstring_examples():

@@ -6,6 +6,9 @@ import sys
 
 import pytest
 
+# Not under pytest-run-parallel: each example runs in a subprocess.
+pytestmark = pytest.mark.thread_unsafe
+
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
 
 EXPECTED = {

@@ -9,6 +9,10 @@ import pytest
 from bplustree3 import BPlusTreeMap
 from bplustree3._bplustree3 import _fail_allocation, _live_blocks
 
+# Not under pytest-run-parallel: the allocation-failure hook and the block
+# counter are global to the process.
+pytestmark = pytest.mark.thread_unsafe
+
 
 @pytest.fixture(autouse=True)
 def disarm():

@@ -329,6 +329,7 @@ def snapshot(m):
     return list(m.items())
 
 
+@pytest.mark.thread_unsafe  # a class-level hook, or the collector and block counter
 @pytest.mark.parametrize("capacity", [4, 7, 64])
 def test_comparison_that_raises_changes_nothing(capacity):
     m = BPlusTreeMap(((Key(i), i) for i in range(0, 400, 2)), capacity=capacity)
@@ -383,6 +384,7 @@ def test_incomparable_keys_raise_typeerror_and_change_nothing():
         m.check()
 
 
+@pytest.mark.thread_unsafe  # a class-level hook, or the collector and block counter
 def test_comparison_that_mutates_the_same_map():
     m = BPlusTreeMap(((Key(i), i) for i in range(100)), capacity=4)
     seen = []
@@ -409,6 +411,7 @@ def test_comparison_that_mutates_the_same_map():
     assert len(m) == 100
 
 
+@pytest.mark.thread_unsafe  # a class-level hook, or the collector and block counter
 def test_comparison_that_raises_runtimeerror_from_mutation_propagates():
     m = BPlusTreeMap(((Key(i), i) for i in range(50)), capacity=4)
     Key.hook = lambda a, b: m.__setitem__(Key(-1), 0)
@@ -495,6 +498,7 @@ def test_mutation_during_iteration(view):
     assert len(list(it)) == 1
 
 
+@pytest.mark.thread_unsafe  # a class-level hook, or the collector and block counter
 def test_iterator_outlives_map_and_exhausts_cleanly():
     m = make(10)
     it = iter(m)
@@ -525,6 +529,7 @@ def test_del_of_a_released_value_cannot_touch_the_map():
     m.check()
 
 
+@pytest.mark.thread_unsafe  # a class-level hook, or the collector and block counter
 def test_gc_collects_cycles():
     class Box:
         pass
@@ -545,6 +550,7 @@ def test_gc_collects_cycles():
     assert all(r() is None for r in refs)
 
 
+@pytest.mark.thread_unsafe  # a class-level hook, or the collector and block counter
 def test_no_reference_leaks():
     class Obj:
         def __init__(self, v):

@@ -6,10 +6,14 @@ step."""
 import bisect
 import pickle
 
+import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from bplustree3 import BPlusTreeMap
+
+# Not under pytest-run-parallel: hypothesis is not thread-safe.
+pytestmark = pytest.mark.thread_unsafe
 
 values = st.integers()
 

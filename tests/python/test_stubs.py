@@ -6,6 +6,9 @@ import textwrap
 
 import pytest
 
+# Not under pytest-run-parallel: mypy and stubtest run in subprocesses.
+pytestmark = pytest.mark.thread_unsafe
+
 pytest.importorskip("mypy")
 
 

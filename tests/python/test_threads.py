@@ -250,6 +250,43 @@ def test_iterator_of_another_thread_sees_before_or_after():
     m.check()
 
 
+def test_update_is_seen_whole_or_not_at_all():
+    m = BPlusTreeMap(((K(i), i) for i in range(0, 2000, 2)), capacity=8)
+    gate = Gate()
+    new = [(K(i), i) for i in range(1, 2000, 2)]
+    new[500] = (K(1001, gate), 1001)  # the update pauses half way
+    w, wout = start(lambda: m.update(new))
+    assert gate.reached.wait(TIMEOUT)
+    r, rout = start(lambda: (len(m), m.get(K(1)), m.get(K(1999))))
+    time.sleep(0.3)  # without the lock, the read would see half the update
+    gate.opened.set()
+    finish(w)
+    finish(r)
+    assert wout == {"value": None}
+    assert rout == {"value": (2000, 1, 1999)}
+    m.check()
+
+
+def test_a_shared_iterator_hands_out_each_item_once():
+    m = BPlusTreeMap((i, -i) for i in range(20000))
+    it = iter(m.items())
+    got = [[] for _ in range(4)]
+
+    def drain(out):
+        for item in it:
+            out.append(item)
+
+    threads = [threading.Thread(target=drain, args=(out,), daemon=True) for out in got]
+    for t in threads:
+        t.start()
+    for t in threads:
+        finish(t)
+    items = sorted(item for out in got for item in out)
+    assert items == [(i, -i) for i in range(20000)]
+    for out in got:  # each thread saw its share in order
+        assert out == sorted(out)
+
+
 def test_waiting_that_would_deadlock_raises():
     # A comparison in map a's operation uses map b while one in b's uses
     # a: one thread gets RuntimeError, the other finishes.

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs the Python tests on a free-threaded CPython 3.13 with the GIL off
+# (PYTHON_GIL=0): the whole suite under pytest-run-parallel (each test that
+# is not marked thread_unsafe runs in 4 threads at once), which includes the
+# thread tests and the check that importing the module keeps the GIL off.
+# The interpreter comes from scripts/build-python-ft.sh; the package is
+# built into a virtual environment of its own (build-ft-py/venv).
+# With --tsan, the core and the extension are built with ThreadSanitizer
+# instead (build-tsan-py/) and only the thread tests run, with gcc's TSan
+# runtime preloaded: TSan then reports any data race in our code.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+py=/opt/bplustree3-py313t/bin/python3.13t
+if [ ! -x "$py" ]; then
+  echo "$py not found: run scripts/install-test-deps.sh" >&2
+  exit 1
+fi
+mode=ft
+if [ "${1:-}" = "--tsan" ]; then mode=tsan; fi
+
+dir=build-$mode-py
+venv=$dir/venv
+if [ ! -x "$venv/bin/python" ]; then
+  "$py" -m venv --system-site-packages "$venv" # pytest and friends come from $py
+fi
+args=(-Csetup-args=-Dbuildtype=debugoptimized)
+if [ "$mode" = tsan ]; then
+  args+=(-Csetup-args=-Db_sanitize=thread -Csetup-args=-Db_lundef=false)
+fi
+"$venv/bin/python" -m pip install -q --no-build-isolation . -Cbuild-dir="$dir/build" "${args[@]}"
+
+cd tests/python
+export PYTHON_GIL=0
+if [ "$mode" = ft ]; then
+  exec "../../$venv/bin/python" -m pytest -q -p no:cacheprovider --parallel-threads=4 .
+fi
+# The interpreter is not instrumented: its own accesses are left out
+# (ignore_noninstrumented_modules), and the locks it implements are made
+# visible to TSan by annotations in the extension (see BPT_TSAN there).
+# --capture=sys: a report goes to file descriptor 2 as the process ends.
+LD_PRELOAD="$(gcc -print-file-name=libtsan.so)" \
+  TSAN_OPTIONS="ignore_noninstrumented_modules=1 halt_on_error=1 exitcode=66" \
+  exec "../../$venv/bin/python" -m pytest -q -p no:cacheprovider --capture=sys test_threads.py
