@@ -2,7 +2,10 @@
 # Runs every test: the C suite and the fuzz corpus replay in a plain build,
 # again in an ASan+UBSan build, again under valgrind; the Python package
 # (pip install ., then pytest with the hypothesis "ci" profile, then again
-# against an ASan+UBSan build of the extension); the benchmark's ratio
+# against an ASan+UBSan build of the extension, then on a free-threaded
+# CPython with the GIL off under pytest-run-parallel, then the thread tests
+# under ThreadSanitizer there); a minute's soak of a map shared by
+# threads (SOAK_MINUTES=n); the benchmark's ratio
 # guard against SortedDict; the workflow linters; the
 # coverage gate (coverage/run.sh: 95% lines, 90% branches of the C, 95% of
 # the Python); then each libFuzzer target for FUZZ_SECONDS (default 60;
@@ -95,6 +98,13 @@ python3 -m pip install -q . 2>&1 | grep -v "Running pip as the 'root' user" || t
 run_pytest "Python package" \
   bash -c 'cd tests/python && python3 -m pytest -q -p no:cacheprovider .'
 run_pytest "Python package, ASan+UBSan build" bash scripts/python-asan.sh
+run_pytest "Python package, free-threaded 3.13t with the GIL off, pytest-run-parallel" \
+  bash scripts/python-ft.sh
+run_pytest "thread tests under ThreadSanitizer, free-threaded 3.13t with the GIL off" \
+  bash scripts/python-ft.sh --tsan
+
+echo "== soak: threads on a map of 1M items for a minute (scripts/soak.py)"
+check python3 scripts/soak.py --minutes "${SOAK_MINUTES:-1}"
 
 # Ratios only, side by side in one run, with generous margins: catches a
 # large regression without timing anything against a clock.

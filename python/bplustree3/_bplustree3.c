@@ -155,9 +155,11 @@ static inline int cas_ptr(void **p, void *expected, void *value)
 #endif
 
 /*
- * ThreadSanitizer (scripts/python-tsan.sh) sees the atomics compiled here,
- * not the interpreter's locks: TSAN_ACQUIRE and TSAN_RELEASE tell it what a
- * critical section, wait_mutex or the gate orders.
+ * ThreadSanitizer (scripts/python-ft.sh --tsan) sees the atomics compiled
+ * here, not the interpreter's locks: TSAN_ACQUIRE and TSAN_RELEASE tell it
+ * what a critical section or wait_mutex orders, and what a collection's
+ * stop-the-world orders: a map's or an iterator's last change before it
+ * (released when the lock is let go of) and the collector's traversal.
  */
 #if defined(__SANITIZE_THREAD__)
 #define BPT_TSAN 1
@@ -225,10 +227,11 @@ typedef struct {
     uint64_t values_epoch; /* bumped whenever a stored value is replaced */
     PyObject *weakreflist;
     /* The lock (see Threads above and map_lock). */
-    void *owner;             /* the holder's thread state, HANDOFF, or NULL */
+    void *owner;             /* the holder's thread state, or NULL */
     int depth;               /* the holder's nested holds */
     int waiters;             /* threads committed to sleep on gate */
-    PyThread_type_lock gate; /* locked, except to hand the lock to a waiter */
+    int woken;               /* gate is open for one waiter (under wait_mutex) */
+    PyThread_type_lock gate; /* locked, except to wake one waiter */
 } MapObject;
 
 /* ---- Keys ----------------------------------------------------------------- */
@@ -648,10 +651,6 @@ static int guard_write(MapObject *m)
 
 /* ---- The lock ------------------------------------------------------------- */
 
-/* The owner of a lock being handed to one of its waiters. */
-static char handoff_mark;
-#define HANDOFF ((void *)&handoff_mark)
-
 /* A thread asleep on a map's gate: the wait list, for would_deadlock. */
 typedef struct waiter {
     void *thread;
@@ -673,7 +672,7 @@ static bool would_deadlock(MapObject *m, void *me)
     for (waiter *w = waiting; w; w = w->next)
         limit++;
     void *t = LOAD_PTR(&m->owner);
-    while (t && t != HANDOFF && t != me && hops++ < limit) {
+    while (t && t != me && hops++ < limit) {
         waiter *w = waiting;
         while (w && w->thread != t)
             w = w->next;
@@ -685,10 +684,13 @@ static bool would_deadlock(MapObject *m, void *me)
 }
 
 /*
- * map_lock_slow waits for m's lock: it commits to wait (waiters), sleeps on
- * the gate with the GIL released (detached, without a GIL) until a holder
- * hands the lock over (hand_off), and takes it. 0, or -1 with RuntimeError
- * when waiting would deadlock.
+ * map_lock_slow waits for m's lock: it commits to wait (waiters) and, until
+ * it takes the lock, sleeps on the gate with the GIL released (detached,
+ * without a GIL) and tries again when woken (wake_one). A running thread
+ * may take the lock before the woken one ("barging"): handing the lock to a
+ * sleeping thread on every release would make every operation wait for a
+ * thread to be scheduled, a convoy when threads outnumber cores. 0, or -1
+ * with RuntimeError when waiting would deadlock.
  */
 static int map_lock_slow(MapObject *m, void *me)
 {
@@ -702,20 +704,16 @@ static int map_lock_slow(MapObject *m, void *me)
         return -1;
     }
     ADD_INT(&m->waiters, 1);
-    if (cas_ptr(&m->owner, NULL, me)) { /* let go of meanwhile */
-        ADD_INT(&m->waiters, -1);
-        WAIT_MUTEX_UNLOCK();
-        m->depth = 1;
-        return 0;
-    }
     waiter self = {me, m, waiting};
     waiting = &self;
-    WAIT_MUTEX_UNLOCK();
-    Py_BEGIN_ALLOW_THREADS
-    PyThread_acquire_lock(m->gate, WAIT_LOCK);
-    Py_END_ALLOW_THREADS
-    cas_ptr(&m->owner, HANDOFF, me); /* it is ours: it was HANDOFF */
-    WAIT_MUTEX_LOCK();
+    while (!cas_ptr(&m->owner, NULL, me)) {
+        WAIT_MUTEX_UNLOCK();
+        Py_BEGIN_ALLOW_THREADS
+        PyThread_acquire_lock(m->gate, WAIT_LOCK);
+        Py_END_ALLOW_THREADS
+        WAIT_MUTEX_LOCK();
+        m->woken = 0; /* the gate is shut again: the next release may open it */
+    }
     ADD_INT(&m->waiters, -1);
     waiter **p = &waiting;
     while (*p != &self)
@@ -727,14 +725,17 @@ static int map_lock_slow(MapObject *m, void *me)
 }
 
 /*
- * hand_off gives m's lock, just let go of, to one of its waiters: the
- * owner becomes HANDOFF (no one else takes it) and the gate opens once.
+ * wake_one wakes one of m's waiters after the lock was let go of: it opens
+ * the gate, unless it is open already (woken), so that it is opened once
+ * for each time a waiter shuts it.
  */
-static void hand_off(MapObject *m)
+static void wake_one(MapObject *m)
 {
     WAIT_MUTEX_LOCK();
-    if (LOAD_INT(&m->waiters) > 0 && cas_ptr(&m->owner, NULL, HANDOFF))
+    if (LOAD_INT(&m->waiters) > 0 && !m->woken) {
+        m->woken = 1;
         PyThread_release_lock(m->gate);
+    }
     WAIT_MUTEX_UNLOCK();
 }
 
@@ -763,9 +764,10 @@ static inline void map_unlock(MapObject *m)
 {
     if (--m->depth > 0)
         return;
+    TSAN_RELEASE(m);
     STORE_PTR(&m->owner, NULL);
     if (LOAD_INT(&m->waiters) > 0)
-        hand_off(m);
+        wake_one(m);
 }
 
 /* What an operation does with the map it locks (see acquire). */
@@ -1032,6 +1034,7 @@ static PyObject *Map_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         Py_DECREF(m);
         return NULL;
     }
+    TSAN_RELEASE(m); /* built outside its lock: for the collector */
     return (PyObject *)m;
 }
 
@@ -1089,6 +1092,7 @@ static int Map_traverse(MapObject *m, visitproc visit, void *arg)
      * they are not walked: objects then look referenced from outside, which
      * only delays collecting a cycle, never frees a live object.
      */
+    TSAN_ACQUIRE(m);
     if (m->releasing)
         return 0;
     visitor v = {visit, arg, holds_objects(m->packing)};
@@ -1098,6 +1102,7 @@ static int Map_traverse(MapObject *m, visitproc visit, void *arg)
 /* tp_clear empties the tree in place (it cannot fail, unlike a new tree). */
 static int Map_clear_gc(MapObject *m)
 {
+    TSAN_ACQUIRE(m);
     m->kinds = KEYS_NONE;
     bpt_clear(m->tree);
     return 0;
@@ -1548,6 +1553,7 @@ static MapObject *new_empty_like(PyTypeObject *type, unsigned capacity, packing 
         drop_tree(replace_tree(c, t, p));
         c->capacity = capacity;
     }
+    TSAN_RELEASE(c);
     return c;
 }
 
@@ -1572,6 +1578,7 @@ static PyObject *Map_copy(MapObject *m, PyObject *Py_UNUSED(ignored))
         c->capacity = m->capacity;
         c->kinds = m->kinds;
     }
+    TSAN_RELEASE(c);
     map_unlock(m);
     if (rc != BPT_OK) {
         Py_DECREF(c);
@@ -1854,6 +1861,7 @@ read:;
     PyMem_Free(keys);
     PyMem_Free(vals);
     Py_DECREF(seq);
+    TSAN_RELEASE(m);
     return (PyObject *)m;
 copy:
     PyMem_Free(keys);
@@ -1984,6 +1992,7 @@ static PyObject *make_iter_locked(MapObject *m, int kind, bool reverse, PyObject
     it->generation = m->generation;
     it->version = bpt_version(t);
     it->map = (MapObject *)Py_NewRef(m);
+    TSAN_RELEASE(it);
     PyObject_GC_Track(it);
     return (PyObject *)it;
 error:
@@ -2012,6 +2021,7 @@ static void Iter_dealloc(IterObject *it)
 
 static int Iter_traverse(IterObject *it, visitproc visit, void *arg)
 {
+    TSAN_ACQUIRE(it);
     Py_VISIT(it->map);
     Py_VISIT(it->result);
     return 0;
@@ -2137,6 +2147,7 @@ static PyObject *Iter_next(IterObject *it)
     if (acquire(m, FOR_READ) == 0) {
         if (it->map == m)
             r = iter_step(it, m);
+        TSAN_RELEASE(it);
         map_unlock(m);
     }
     Py_DECREF(m);
