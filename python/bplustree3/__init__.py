@@ -34,7 +34,8 @@ _KEYS, _VALUES, _ITEMS = 0, 1, 2
 
 
 class _View:
-    """Iteration for the views: straight to the C iterator, both ways."""
+    """Iteration for the views: straight to the C iterator, both ways; and
+    positions, as a sequence: ``view[i]`` in O(log n), ``view[i:j]``."""
 
     __slots__ = ()
     _kind = _KEYS
@@ -44,6 +45,14 @@ class _View:
 
     def __reversed__(self):
         return self._mapping._iter(self._kind, True, None, None, True, False)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            if index.step is None or index.step == 1:
+                return list(self._mapping._islice(self._kind, index.start, index.stop, False))
+            return list(self)[index]
+        item = self._mapping.peekitem(index)
+        return item if self._kind == _ITEMS else item[self._kind]
 
 
 class _Keys(_View, KeysView):
@@ -120,6 +129,18 @@ class BPlusTreeMap(BPlusTreeMapBase):
         [(2, 'b')]
         """
         return self._iter(_ITEMS, False, start_key, end_key, True, False)
+
+    def islice(self, start=None, stop=None, reverse=False):
+        """Keys at positions start to stop (as a slice: negatives count
+        from the end), largest first if reverse, as in sortedcontainers.
+        O(log n) to start, O(1) per key.
+
+        >>> list(BPlusTreeMap.fromkeys("abcdef").islice(1, -2))
+        ['b', 'c', 'd']
+        """
+        return self._islice(_KEYS, start, stop, reverse)
+
+    bisect = BPlusTreeMapBase.bisect_right
 
     def irange(self, minimum=None, maximum=None, inclusive=(True, True), reverse=False):
         """Keys between minimum and maximum (None: unbounded), each end

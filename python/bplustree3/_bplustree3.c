@@ -1880,9 +1880,140 @@ fail:
     return NULL;
 }
 
-/* ---- Iterators ------------------------------------------------------------ */
+/* ---- Positions ------------------------------------------------------------ */
 
+/* What an iterator hands out. */
 enum { KIND_KEYS, KIND_VALUES, KIND_ITEMS };
+
+/* parse_kind reads an iterator kind argument: the kind, or -1. */
+static int parse_kind(PyObject *obj)
+{
+    long kind = PyLong_AsLong(obj);
+    if (kind == -1 && PyErr_Occurred())
+        return -1;
+    if (kind < KIND_KEYS || kind > KIND_ITEMS) {
+        PyErr_SetString(PyExc_ValueError, "bad iterator kind");
+        return -1;
+    }
+    return (int)kind;
+}
+
+static PyObject *make_iter_locked(MapObject *m, int kind, bool reverse, PyObject *lo,
+                                  PyObject *hi, bool lo_incl, bool hi_incl, const size_t *span);
+
+
+/*
+ * position_of turns index (a Python int, negative from the end; NULL: -1)
+ * into a position among n items; -1 with IndexError (or TypeError).
+ */
+static int position_of(PyObject *index, size_t n, size_t *pos)
+{
+    Py_ssize_t i = index ? PyNumber_AsSsize_t(index, PyExc_IndexError) : -1;
+    if (i == -1 && PyErr_Occurred())
+        return -1;
+    if (i < 0)
+        i += (Py_ssize_t)n;
+    if (i < 0 || (size_t)i >= n) {
+        PyErr_SetString(PyExc_IndexError, "BPlusTreeMap index out of range");
+        return -1;
+    }
+    *pos = (size_t)i;
+    return 0;
+}
+
+static PyObject *Map_peekitem(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (!check_args("peekitem", nargs, 0, 1) || acquire(m, FOR_READ) < 0)
+        return NULL;
+    PyObject *r = NULL;
+    size_t pos;
+    void *k, *v;
+    if (position_of(nargs ? args[0] : NULL, bpt_size(m->tree), &pos) == 0 &&
+        bpt_at(m->tree, pos, &k, &v) == BPT_OK)
+        r = item_tuple(m->packing, k, v);
+    map_unlock(m);
+    return r;
+}
+
+/* bisect returns the position of key's lower (or upper) bound. */
+static PyObject *bisect(MapObject *m, PyObject *key, bool right)
+{
+    size_t rank = 0;
+    if (check_bound(key) < 0 || acquire(m, FOR_READ) < 0)
+        return NULL;
+    int rc = bound_rank(m, key, right, &rank);
+    map_unlock(m);
+    return rc < 0 ? NULL : PyLong_FromSize_t(rank);
+}
+
+static PyObject *Map_bisect_left(MapObject *m, PyObject *key) { return bisect(m, key, false); }
+static PyObject *Map_bisect_right(MapObject *m, PyObject *key) { return bisect(m, key, true); }
+
+/*
+ * slice_bound reads a slice bound (None or an int, negative from the end)
+ * as a position among n, clamped as list slicing does. 0 or -1.
+ */
+static int slice_bound(PyObject *obj, size_t n, size_t dflt, size_t *pos)
+{
+    if (obj == NULL || obj == Py_None) {
+        *pos = dflt;
+        return 0;
+    }
+    Py_ssize_t i = PyNumber_AsSsize_t(obj, NULL); /* clamped on overflow */
+    if (i == -1 && PyErr_Occurred())
+        return -1;
+    if (i < 0)
+        i = i + (Py_ssize_t)n < 0 ? 0 : i + (Py_ssize_t)n;
+    *pos = (size_t)i > n ? n : (size_t)i;
+    return 0;
+}
+
+static PyObject *Map_index(MapObject *m, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"key", "start", "stop", NULL};
+    PyObject *key, *start = Py_None, *stop = Py_None, *r = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OO:index", kwlist, &key, &start, &stop))
+        return NULL;
+    if (acquire(m, FOR_READ) < 0)
+        return NULL;
+    size_t n = bpt_size(m->tree), lo, hi, rank = 0;
+    bpt_status rc = BPT_NOTFOUND;
+    if (slice_bound(start, n, 0, &lo) == 0 && slice_bound(stop, n, n, &hi) == 0 &&
+        !is_nan(key)) {
+        void *w;
+        search_kind saved = enter(m, key, NULL, &w, NULL);
+        rc = bpt_rank(m->tree, w, &rank);
+        leave(m, saved);
+        if (rc < 0)
+            raise_status(rc);
+        else if (rc == BPT_OK && lo <= rank && rank < hi)
+            r = PyLong_FromSize_t(rank);
+    }
+    map_unlock(m);
+    if (!r && !PyErr_Occurred())
+        PyErr_Format(PyExc_ValueError, "%R is not in BPlusTreeMap", key);
+    return r;
+}
+
+/*
+ * _islice(kind, start, stop, reverse): an iterator over the items at the
+ * positions start to stop (slice bounds, None, negatives from the end).
+ */
+static PyObject *Map__islice(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
+{
+    int kind = check_args("_islice", nargs, 4, 4) ? parse_kind(args[0]) : -1;
+    int reverse = kind < 0 ? -1 : PyObject_IsTrue(args[3]);
+    if (reverse < 0 || acquire(m, FOR_READ) < 0)
+        return NULL;
+    size_t n = bpt_size(m->tree), span[2];
+    PyObject *it = NULL;
+    if (slice_bound(args[1], n, 0, &span[0]) == 0 && slice_bound(args[2], n, n, &span[1]) == 0)
+        it = make_iter_locked(m, kind, reverse, Py_None, Py_None, true, false, span);
+    map_unlock(m);
+    return it;
+}
+
+/* ---- Iterators ------------------------------------------------------------ */
 
 /* Items an iterator copies from the tree at a time (three cache lines of
  * pointers each for keys and values), and how many items ahead of the one
@@ -1940,10 +2071,11 @@ static int seek_bound(MapObject *m, bpt_cursor *c, PyObject *key, size_t *rank, 
  * make_iter makes an iterator over the items between lo and hi (None:
  * unbounded; lo_incl and hi_incl say whether an equal key belongs in), in
  * two descents at most: the bound it starts from positions the cursor and
- * gives its position, the other gives only its position.
+ * gives its position, the other gives only its position. Given span, it
+ * iterates over the positions [span[0], span[1]) instead, in one descent.
  */
 static PyObject *make_iter_locked(MapObject *m, int kind, bool reverse, PyObject *lo,
-                                  PyObject *hi, bool lo_incl, bool hi_incl)
+                                  PyObject *hi, bool lo_incl, bool hi_incl, const size_t *span)
 {
     bpt *t = m->tree;
     IterObject *it = PyObject_GC_New(IterObject, &IterType);
@@ -1964,7 +2096,13 @@ static PyObject *make_iter_locked(MapObject *m, int kind, bool reverse, PyObject
     size_t from = 0, to = bpt_size(t), at = 0;
     bool found = false;
     PyObject *start = reverse ? hi : lo, *end = reverse ? lo : hi;
-    if (start == Py_None) {
+    if (span) { /* positions, not keys: [span[0], span[1]) */
+        from = span[0];
+        to = span[1];
+        end = Py_None;
+        if (to > from)
+            bpt_cursor_seek_at(it->cursor, reverse ? to - 1 : from);
+    } else if (start == Py_None) {
         (reverse ? bpt_cursor_last : bpt_cursor_first)(it->cursor);
     } else {
         if (seek_bound(m, it->cursor, start, &at, &found) < 0)
@@ -2005,7 +2143,7 @@ static PyObject *make_iter(MapObject *m, int kind, bool reverse, PyObject *lo, P
 {
     if (check_bound(lo) < 0 || check_bound(hi) < 0 || acquire(m, FOR_READ) < 0)
         return NULL;
-    PyObject *it = make_iter_locked(m, kind, reverse, lo, hi, lo_incl, hi_incl);
+    PyObject *it = make_iter_locked(m, kind, reverse, lo, hi, lo_incl, hi_incl, NULL);
     map_unlock(m);
     return it;
 }
@@ -2206,20 +2344,14 @@ static PyObject *Map_reversed(MapObject *m, PyObject *Py_UNUSED(ignored))
  */
 static PyObject *Map__iter(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (!check_args("_iter", nargs, 6, 6))
+    int kind = check_args("_iter", nargs, 6, 6) ? parse_kind(args[0]) : -1;
+    if (kind < 0)
         return NULL;
-    long kind = PyLong_AsLong(args[0]);
-    if (kind == -1 && PyErr_Occurred())
-        return NULL;
-    if (kind < KIND_KEYS || kind > KIND_ITEMS) {
-        PyErr_SetString(PyExc_ValueError, "_iter: bad kind");
-        return NULL;
-    }
     int flags[3];
     for (int i = 0; i < 3; i++) /* reverse, min_inclusive, max_inclusive */
         if ((flags[i] = PyObject_IsTrue(args[i == 0 ? 1 : i + 3])) < 0)
             return NULL;
-    return make_iter(m, (int)kind, flags[0], args[2], args[3], flags[1], flags[2]);
+    return make_iter(m, kind, flags[0], args[2], args[3], flags[1], flags[2]);
 }
 
 /* __sizeof__ counts the map and every block its tree holds (not the items). */
@@ -2289,6 +2421,17 @@ static PyMethodDef Map_methods[] = {
     {"__reversed__", (PyCFunction)Map_reversed, METH_NOARGS,
      "__reversed__() -> iterator over the keys, largest first."},
     {"_iter", (PyCFunction)(void (*)(void))Map__iter, METH_FASTCALL, NULL},
+    {"_islice", (PyCFunction)(void (*)(void))Map__islice, METH_FASTCALL, NULL},
+    {"peekitem", (PyCFunction)(void (*)(void))Map_peekitem, METH_FASTCALL,
+     "peekitem(index=-1) -> the (key, value) at position index (negative: from the end); "
+     "IndexError if out of range. O(log n)."},
+    {"index", (PyCFunction)(void (*)(void))Map_index, METH_VARARGS | METH_KEYWORDS,
+     "index(key, start=None, stop=None) -> the position of key; ValueError if it is absent "
+     "or outside positions [start, stop). O(log n)."},
+    {"bisect_left", (PyCFunction)Map_bisect_left, METH_O,
+     "bisect_left(key) -> the number of keys < key: where key is or would go. O(log n)."},
+    {"bisect_right", (PyCFunction)Map_bisect_right, METH_O,
+     "bisect_right(key) -> the number of keys <= key: the position after key. O(log n)."},
     {"__sizeof__", (PyCFunction)Map_sizeof, METH_NOARGS,
      "__sizeof__() -> bytes of the map and its nodes, not counting keys and values. "
      "O(n / capacity)."},

@@ -349,6 +349,30 @@ def test_read_waits_while_the_holder_runs_del_of_removed_items():
     m.check()
 
 
+def test_lookups_of_two_key_types_from_two_threads():
+    # Was (free-threaded, GIL off): m.get(5) and m.get(5.5) in two threads
+    # on an int map crashed in under a second (one search state per map).
+    m = BPlusTreeMap((i, i) for i in range(0, 10000, 5))
+    stop = time.monotonic() + 1.0
+    bad = []
+
+    def probe(key, want):
+        while time.monotonic() < stop:
+            got = m.get(key, "absent")
+            if got != want:
+                bad.append((key, got))
+                return
+
+    threads = [threading.Thread(target=probe, args=args, daemon=True)
+               for args in ((5, 5), (5.5, "absent"), (5.0, 5), (9995, 9995))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        finish(t)
+    assert not bad, bad[:3]
+    m.check()
+
+
 # ---- Stress: many threads, every answer checked ------------------------------
 
 def _make_key(kind):

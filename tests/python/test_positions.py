@@ -1,0 +1,172 @@
+"""Positional access, O(log n) each through the tree's subtree counts:
+peekitem, index, bisect_left/bisect_right/bisect, islice, and the views as
+sequences (view[i], view[i:j]), checked against a sorted list."""
+
+import bisect
+import random
+
+import pytest
+
+from bplustree3 import BPlusTreeMap
+
+
+class Obj:
+    """A key compared with Python code (object storage)."""
+
+    __slots__ = ("v",)
+
+    def __init__(self, v):
+        self.v = v
+
+    def __lt__(self, other):
+        return self.v < other.v
+
+    def __eq__(self, other):
+        return self.v == other.v
+
+    def __hash__(self):
+        return hash(self.v)
+
+    def __repr__(self):
+        return f"Obj({self.v})"
+
+
+KINDS = {
+    "int": lambda i: i,
+    "str": lambda i: f"k{i:06d}",
+    "object": Obj,
+}
+
+
+@pytest.fixture(params=[(kind, cap) for kind in KINDS for cap in (4, 64)],
+                ids=lambda p: f"{p[0]}-{p[1]}")
+def case(request):
+    kind, capacity = request.param
+    make = KINDS[kind]
+    rng = random.Random(7)
+    nums = rng.sample(range(0, 3000, 3), 400)
+    m = BPlusTreeMap(((make(i), -i) for i in nums), capacity=capacity)
+    return m, make, sorted(nums)
+
+
+BOUNDS = [None, 0, 1, 5, 399, 400, 401, 10**6, -1, -5, -399, -400, -401, -(10**6), 2**70,
+          -(2**70)]
+
+
+def test_peekitem_matches_the_sorted_list(case):
+    m, make, nums = case
+    n = len(nums)
+    for i in list(range(-n, n)) + [None]:
+        want = nums[-1 if i is None else i]
+        got = m.peekitem() if i is None else m.peekitem(i)
+        assert got == (make(want), -want)
+    for bad in (n, -n - 1, 2**70, -(2**70)):
+        with pytest.raises(IndexError):
+            m.peekitem(bad)
+    with pytest.raises(TypeError):
+        m.peekitem("0")
+    with pytest.raises(IndexError):
+        BPlusTreeMap().peekitem()
+
+
+def test_index_matches_list_index(case):
+    m, make, nums = case
+    for pos, i in enumerate(nums):
+        assert m.index(make(i)) == pos
+    for i in (-1, 1, 2, 3001):  # absent
+        with pytest.raises(ValueError, match="not in"):
+            m.index(make(i))
+    rng = random.Random(3)
+    for _ in range(300):
+        i = rng.choice(nums)
+        start, stop = rng.choice(BOUNDS), rng.choice(BOUNDS)
+        try:
+            want = nums.index(i, *(() if start is None and stop is None else
+                                   (0 if start is None else start,
+                                    len(nums) if stop is None else stop)))
+        except ValueError:
+            with pytest.raises(ValueError):
+                m.index(make(i), start, stop)
+        else:
+            assert m.index(make(i), start=start, stop=stop) == want
+    m.check()
+
+
+def test_bisect_matches_the_bisect_module(case):
+    m, make, nums = case
+    for i in range(-2, 3003):
+        assert m.bisect_left(make(i)) == bisect.bisect_left(nums, i)
+        assert m.bisect_right(make(i)) == bisect.bisect_right(nums, i)
+        assert m.bisect(make(i)) == bisect.bisect_right(nums, i)
+
+
+def test_islice_matches_list_slicing(case):
+    m, make, nums = case
+    keys = [make(i) for i in nums]
+    for start in BOUNDS:
+        for stop in BOUNDS:
+            want = keys[start:stop]
+            assert list(m.islice(start, stop)) == want
+            assert list(m.islice(start, stop, reverse=True)) == want[::-1]
+            assert list(m.keys()[start:stop]) == want
+            assert m.values()[start:stop] == [-i for i in nums[start:stop]]
+            assert m.items()[start:stop] == [(make(i), -i) for i in nums[start:stop]]
+    assert list(m.islice()) == keys
+
+
+def test_views_are_indexable_sequences(case):
+    m, make, nums = case
+    keys, values, items = m.keys(), m.values(), m.items()
+    for i in (0, 1, 199, -1, -400, 399):
+        assert keys[i] == make(nums[i])
+        assert values[i] == -nums[i]
+        assert items[i] == (make(nums[i]), -nums[i])
+    for step in (2, 3, -1, -7):
+        assert keys[::step] == [make(i) for i in nums][::step]
+        assert values[5:300:step] == [-i for i in nums][5:300:step]
+    for bad in (400, -401):
+        with pytest.raises(IndexError):
+            keys[bad]
+    with pytest.raises(ValueError):
+        keys[::0]
+
+
+def test_positions_follow_changes():
+    m = BPlusTreeMap(capacity=4)
+    ref = []
+    rng = random.Random(11)
+    for step in range(3000):
+        k = rng.randrange(500)
+        if rng.random() < 0.6:
+            m[k] = k
+            if k not in ref:
+                bisect.insort(ref, k)
+        else:
+            m.pop(k, None)
+            if k in ref:
+                ref.remove(k)
+        if ref and step % 7 == 0:
+            i = rng.randrange(-len(ref), len(ref))
+            assert m.peekitem(i) == (ref[i], ref[i])
+            assert m.index(ref[i]) == ref.index(ref[i])
+            assert list(m.islice(i, i + 5)) == ref[i:i + 5]
+    m.check()
+
+
+def test_nan_has_no_position():
+    m = BPlusTreeMap({1.5: "a", 2.5: "b"})
+    with pytest.raises(ValueError, match="not in"):
+        m.index(float("nan"))
+    with pytest.raises(ValueError, match="NaN"):
+        m.bisect_left(float("nan"))
+    with pytest.raises(ValueError, match="NaN"):
+        m.bisect_right(float("nan"))
+
+
+def test_an_iterator_over_positions_raises_on_change():
+    m = BPlusTreeMap((i, i) for i in range(100))
+    it = m.islice(10, 90)
+    assert next(it) == 10
+    m[1000] = 0
+    with pytest.raises(RuntimeError, match="changed size"):
+        next(it)
