@@ -839,6 +839,9 @@ static search_kind begin(MapObject *m, search_kind s)
  */
 static search_kind enter(MapObject *m, PyObject *a, PyObject *b, void **wa, void **wb)
 {
+    *wa = a; /* set on every path, for the analyzers */
+    if (wb)
+        *wb = b;
     search_kind s = a ? search_for(m, a, wa) : SEARCH_OBJECTS;
     if (b) {
         search_kind sb = search_for(m, b, wb);
