@@ -18,6 +18,8 @@ STEPS=${STEPS:-2000} meson test -C build-cov --print-errorlogs -q >/dev/null
 python3 -m pip install -q --no-build-isolation . -Cbuild-dir=build-cov-py \
   -Csetup-args=-Db_coverage=true -Csetup-args=-Dbuildtype=debug 2>&1 |
   grep -v "Running pip as the 'root' user" || true
+# coverage.py's data goes into the build folder, not the source tree.
+export COVERAGE_FILE="$PWD/build-cov/python.coverage"
 (cd tests/python && python3 -m coverage run --rcfile=../../coverage/coveragerc \
   -m pytest -q -p no:cacheprovider . >/dev/null)
 

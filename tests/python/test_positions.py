@@ -170,3 +170,33 @@ def test_an_iterator_over_positions_raises_on_change():
     m[1000] = 0
     with pytest.raises(RuntimeError, match="changed size"):
         next(it)
+
+
+def test_positional_argument_errors():
+    m = BPlusTreeMap((i, i) for i in range(10))
+    with pytest.raises(TypeError):
+        m.peekitem(1, 2)
+    for bad in (lambda: m.index(3, "a"), lambda: m.index(3, 0, 1.5),
+                lambda: m.islice("a"), lambda: list(m.islice(0, [])),
+                lambda: m.keys()["a"]):
+        with pytest.raises(TypeError):
+            bad()
+    for incomparable in (lambda: m.index("x"), lambda: m.bisect_left("x"),
+                         lambda: m.bisect_right(None)):
+        with pytest.raises(TypeError):
+            incomparable()
+    with pytest.raises(ValueError, match="kind"):
+        m._islice(7, None, None, False)
+    with pytest.raises(TypeError):
+        m._islice(0, None, None)
+
+    class Bad:
+        def __bool__(self):
+            raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        m.islice(0, 5, Bad())
+    with pytest.raises(ValueError, match="kind"):
+        m._iter(9, False, None, None, True, True)
+    assert list(m.islice(3, 3)) == [] and list(m.islice(5, 2, True)) == []
+    m.check()

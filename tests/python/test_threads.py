@@ -250,6 +250,24 @@ def test_iterator_of_another_thread_sees_before_or_after():
     m.check()
 
 
+def test_many_waiters_all_get_their_turn():
+    m = BPlusTreeMap(((K(i), i) for i in range(100)), capacity=4)
+    gate = Gate()
+    w, wout = start(lambda: m.__setitem__(K(1000, gate), "x"))
+    assert gate.reached.wait(TIMEOUT)
+    readers = [start(lambda i=i: m.get(K(i))) for i in range(6)]
+    writers = [start(lambda i=i: m.__setitem__(K(2000 + i), i)) for i in range(3)]
+    time.sleep(0.3)  # all of them wait now
+    gate.opened.set()
+    finish(w)
+    for t, _ in readers + writers:
+        finish(t)
+    assert [out for _, out in readers] == [{"value": i} for i in range(6)]
+    assert all(out == {"value": None} for _, out in writers)
+    assert len(m) == 104 and m[K(1000)] == "x"
+    m.check()
+
+
 def test_update_is_seen_whole_or_not_at_all():
     m = BPlusTreeMap(((K(i), i) for i in range(0, 2000, 2)), capacity=8)
     gate = Gate()
