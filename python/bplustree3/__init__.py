@@ -21,7 +21,12 @@ from ._bplustree3 import (
     InvariantError,
 )
 
-__all__ = ["BPlusTreeMap", "InvariantError", "DEFAULT_CAPACITY", "MIN_CAPACITY", "MAX_CAPACITY"]
+from ._sorted import SortedDict, SortedItemsView, SortedKeysView, SortedSet, SortedValuesView
+
+__all__ = [
+    "BPlusTreeMap", "SortedDict", "SortedSet", "SortedKeysView", "SortedItemsView",
+    "SortedValuesView", "InvariantError", "DEFAULT_CAPACITY", "MIN_CAPACITY", "MAX_CAPACITY",
+]
 
 try:
     from importlib.metadata import version as _version

@@ -11,7 +11,16 @@ _V = TypeVar("_V")
 _T = TypeVar("_T")
 _S = TypeVar("_S")
 
-__all__ = ["BPlusTreeMap", "InvariantError", "DEFAULT_CAPACITY", "MIN_CAPACITY", "MAX_CAPACITY"]
+from ._sorted import SortedDict as SortedDict
+from ._sorted import SortedItemsView as SortedItemsView
+from ._sorted import SortedKeysView as SortedKeysView
+from ._sorted import SortedSet as SortedSet
+from ._sorted import SortedValuesView as SortedValuesView
+
+__all__ = [
+    "BPlusTreeMap", "SortedDict", "SortedSet", "SortedKeysView", "SortedItemsView",
+    "SortedValuesView", "InvariantError", "DEFAULT_CAPACITY", "MIN_CAPACITY", "MAX_CAPACITY",
+]
 
 __version__: str
 DEFAULT_CAPACITY: int

@@ -14,3 +14,11 @@ def test_docstring_examples():
     result = doctest.testmod(bplustree3)
     assert result.failed == 0
     assert result.attempted >= 10
+
+
+def test_sorted_docstring_examples():
+    from bplustree3 import _sorted
+
+    result = doctest.testmod(_sorted)
+    assert result.failed == 0
+    assert result.attempted >= 2
