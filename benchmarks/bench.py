@@ -10,7 +10,8 @@ Usage (from the repository root, with bplustree3 installed):
     python3 benchmarks/bench.py --guard          # regression guard, exit 1 on a miss
 
 Contenders: bplustree3.BPlusTreeMap, sortedcontainers.SortedDict,
-BTrees.OOBTree.OOBTree and, for the operations that need no order, dict.
+BTrees.OOBTree.OOBTree and, for the operations that need no order, dict;
+``--contenders bplustree3.SortedDict`` adds bplustree3's SortedDict.
 All run in one process, in one run, on the same data, so that the ratios
 (SortedDict's time / the contender's time: > 1 means faster than
 SortedDict) are measured under the same conditions even on a noisy machine.
@@ -52,6 +53,12 @@ Operations, each reported per unit (ns/item, ns/query, us/range, B/item):
   faster at L = 10000, 1.8x slower at L = 10); values are fetched with
   ``zip(keys, map(sd.__getitem__, keys))``, faster than ``sd[k]`` in a loop
   or ``sd.items()[i:j]``. A length is skipped when it is not below N.
+- positions: peekitem ``m.peekitem(i)`` and key_at ``m.keys()[i]`` at
+  random positions i, index ``m.index(k)`` of present keys, bisect_left
+  ``m.bisect_left(q)`` of the floor/ceiling probes, islice100 ``for k in
+  m.islice(s, s + 100)`` from random starts (2,000 per batch): the same
+  calls for bplustree3 and both SortedDicts, each through a small function
+  (sortedcontainers binds ``index`` and ``bisect_left`` per instance).
 - delete: ``del m[k]`` for every key, random order. pop_first: remove all
   items smallest first (``m.popitem()``, ``sd.popitem(0)``,
   ``OOBTree.popitem()``, which removes the smallest). Both run on a fresh
@@ -122,6 +129,7 @@ from functools import partial
 from operator import itemgetter
 from pathlib import Path
 
+import bplustree3
 from bplustree3 import BPlusTreeMap
 from BTrees.OOBTree import OOBTree
 from sortedcontainers import SortedDict
@@ -141,6 +149,7 @@ QUERY_BATCH = 100_000  # lookups, contains, floor/ceiling probes per batch
 RANGE_QUERIES = {10: 10_000, 100: 2_000, 10_000: 20}  # length: ranges per batch
 RANGE_LENGTHS = tuple(RANGE_QUERIES)
 SD_SLICE_FROM = 100  # SortedDict: irange below this range length, bisect+slice from it
+SLICE_LENGTH, SLICE_QUERIES = 100, 2_000  # islice100: slices of 100 keys per batch
 MEMORY_MIN_SIZE = 100_000
 CHECK_SIZE = 1_500
 BASELINE = "SortedDict"
@@ -150,6 +159,8 @@ REFERENCE = "bplustree3"
 # ratios (SortedDict's time or bytes / bplustree3's: 5.0 means 5x faster,
 # 0.8 means at most 1.25x SortedDict's time). The table marks them at the
 # largest size measured; --guard checks them at GUARD_SIZE, times a margin.
+POSITIONAL_TARGETS = {op: 1.5 for op in ("peekitem", "index", "key_at", "islice100",
+                                          "bisect_left")}
 TARGETS: dict[str, dict[str, float]] = {
     "int": {
         "insert": 5.0,
@@ -159,6 +170,7 @@ TARGETS: dict[str, dict[str, float]] = {
         "range100_items": 8.0,
         "build_sorted": 5.0,
         "memory": 2.0,
+        **POSITIONAL_TARGETS,
     },
     "str": {
         "insert": 5.0,
@@ -168,6 +180,7 @@ TARGETS: dict[str, dict[str, float]] = {
         "range100_items": 8.0,
         "build_sorted": 5.0,
         "memory": 2.0,
+        **POSITIONAL_TARGETS,
     },
 }
 GUARD_SIZE = 1_000_000  # where the targets are set; about 90 s
@@ -262,6 +275,8 @@ class Data:
     probes: list = field(default_factory=list)
     delete_order: list = field(default_factory=list)
     bounds: dict[int, list[tuple]] = field(default_factory=dict)
+    positions: list = field(default_factory=list)  # random positions, for positional ops
+    slice_starts: list = field(default_factory=list)  # for islice100
 
 
 def batch(n: int) -> int:
@@ -297,8 +312,10 @@ def make_data(key_type: str, n: int, seed: int) -> Data:
         if length < n:
             starts = (rng.randrange(n - length) for _ in range(count))
             bounds[length] = [(sorted_keys[s], sorted_keys[s + length]) for s in starts]
+    positions = [rng.randrange(n) for _ in range(b)]
+    slice_starts = [rng.randrange(max(n - SLICE_LENGTH, 1)) for _ in range(SLICE_QUERIES)]
     return Data(key_type, n, pairs, sorted_pairs, sorted_keys, hits, misses, mixed,
-                probes, delete_order, bounds)
+                probes, delete_order, bounds, positions, slice_starts)
 
 
 # ---- Contenders -------------------------------------------------------------
@@ -350,6 +367,33 @@ def sd_pop_first(sd):
     return sd.popitem(0)
 
 
+# Positions: the same calls for bplustree3 and both SortedDicts (their idiom;
+# sortedcontainers binds index and bisect_left per instance, so every side
+# calls through a function).
+def peekitem(m, i):
+    return m.peekitem(i)
+
+
+def index_of(m, key):
+    return m.index(key)
+
+
+def key_at(m, i):
+    return m.keys()[i]
+
+
+def islice100(m, start):
+    return m.islice(start, start + SLICE_LENGTH)
+
+
+def bisect_left(m, key):
+    return m.bisect_left(key)
+
+
+POSITIONAL_PRIMS = {"peekitem": peekitem, "index": index_of, "key_at": key_at,
+                    "islice100": islice100, "bisect_left": bisect_left}
+
+
 def oob_range_keys(t, lo, hi):
     return t.iterkeys(lo, hi, excludemax=True)
 
@@ -399,6 +443,7 @@ def bpt_contender(capacity: int | None = None) -> Contender:
         "pop_first": BPlusTreeMap.popitem,
         **per_length("keys", lambda length: BPlusTreeMap.keys),
         **per_length("items", lambda length: BPlusTreeMap.items),
+        **POSITIONAL_PRIMS,
     })
 
 
@@ -420,6 +465,7 @@ CONTENDERS = (
             sd_irange_keys if length < SD_SLICE_FROM else sd_slice_keys)),
         **per_length("items", lambda length: (
             sd_irange_items if length < SD_SLICE_FROM else sd_slice_items)),
+        **POSITIONAL_PRIMS,
     }),
     Contender("OOBTree", OOBTree, {
         "build_sorted": OOBTree,
@@ -431,7 +477,20 @@ CONTENDERS = (
     }),
     Contender("dict", dict, {"build_sorted": dict}, ordered=False),
 )
-CONTENDERS_BY_NAME = {c.name: c for c in CONTENDERS}
+# Not run unless named (--contenders): bplustree3's SortedDict, the drop-in
+# for sortedcontainers' (a dict, the order in the C tree).
+EXTRA_CONTENDERS = (
+    Contender("bplustree3.SortedDict", bplustree3.SortedDict, {
+        "build_sorted": bplustree3.SortedDict,
+        "floor": sd_floor,
+        "ceiling": sd_ceiling,
+        "pop_first": sd_pop_first,
+        **per_length("keys", lambda length: sd_irange_keys),
+        **per_length("items", lambda length: sd_irange_items),
+        **POSITIONAL_PRIMS,
+    }),
+)
+CONTENDERS_BY_NAME = {c.name: c for c in CONTENDERS + EXTRA_CONTENDERS}
 
 
 # ---- Operations -------------------------------------------------------------
@@ -482,6 +541,30 @@ def run_iter_keys(c, m, data):
 def run_iter_items(c, m, data):
     for _item in m.items():
         pass
+
+
+def make_positional_driver(name: str, probes: str) -> Callable:
+    """A driver that calls primitive name on each of data.<probes>."""
+    def run(c, m, data):
+        call = c.prims[name]
+        for x in getattr(data, probes):
+            call(m, x)
+    run.__name__ = f"run_{name}"
+    return run
+
+
+def run_islice100(c, m, data):
+    fetch = c.prims["islice100"]
+    for start in data.slice_starts:
+        for _key in fetch(m, start):
+            pass
+
+
+def observe_positional(name: str, probes: str) -> Callable:
+    def observe(c, m, data):
+        call = c.prims[name]
+        return [call(m, x) for x in getattr(data, probes)]
+    return observe
 
 
 def run_delete(c, m, data):
@@ -587,6 +670,14 @@ OPS: tuple[Op, ...] = (
     Op("iter_items", run_iter_items, lambda c, m, d: c.normalize(list(m.items())),
        "item", _items, 3e-7),
     *_range_ops(),
+    *(Op(name, make_positional_driver(name, probes), observe_positional(name, probes),
+         "query", _queries, 1e-6, needs=(name,))
+      for name, probes in (("peekitem", "positions"), ("index", "hits"),
+                           ("key_at", "positions"), ("bisect_left", "probes"))),
+    Op("islice100", run_islice100,
+       lambda c, m, d: [list(c.prims["islice100"](m, s)) for s in d.slice_starts],
+       "range", lambda n: SLICE_QUERIES, 3e-5, needs=("islice100",),
+       min_size=SLICE_LENGTH + 1),
     Op("delete", run_delete, observe_delete, "item", _items, 1e-6, kind="destroy"),
     Op("pop_first", run_pop_first,
        lambda c, m, d: ([c.prims["pop_first"](m) for _ in range(d.n)], len(m)),
@@ -889,7 +980,7 @@ def print_table(summary: dict, cfg: Config, targets: list[dict]) -> None:
             if not ops:
                 continue
             print(f"\n== {kt} keys, N = {n:,} ==")
-            print(f"{'op':<17}{'unit':<10}" + "".join(f"{name:>20}" for name in names)
+            print(f"{'op':<17}{'unit':<10}" + "".join(f"{name:>22}" for name in names)
                   + "  target")
             for op in ops:
                 line = f"{op.name:<17}{op.label:<10}"
@@ -899,7 +990,7 @@ def print_table(summary: dict, cfg: Config, targets: list[dict]) -> None:
                     if cell:
                         ratio = f"({cell['ratio']:.2f}x)" if cell["ratio"] is not None else ""
                         text = f"{fmt_value(cell['median'])} {ratio:>8}"
-                    line += f"{text:>20}"
+                    line += f"{text:>22}"
                 mark = marks.get((kt, n, op.name))
                 if mark:
                     line += f"  {fmt_target(mark['target'])} {'met' if mark['met'] else 'MISSED'}"
@@ -1153,8 +1244,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    "%(default)s)")
     p.add_argument("--ops", default=",".join(OPS_BY_NAME), help="operations (default: all: "
                    "%(default)s)")
-    p.add_argument("--contenders", default=",".join(CONTENDERS_BY_NAME),
-                   help=f"default: all: %(default)s; {REFERENCE} and {BASELINE} always run")
+    p.add_argument("--contenders", default=",".join(c.name for c in CONTENDERS),
+                   help=f"default: %(default)s; {REFERENCE} and {BASELINE} always run; "
+                   f"also: {', '.join(c.name for c in EXTRA_CONTENDERS)}")
     p.add_argument("--capacities", default="",
                    help="also bplustree3 at these node capacities (e.g. 16,32,64,128,256): "
                    "the sweep that chose the default")
@@ -1182,7 +1274,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def make_config(args: argparse.Namespace) -> Config:
     names = parse_list(args.contenders, list(CONTENDERS_BY_NAME), "contenders")
     names = set(names) | {REFERENCE, BASELINE}
-    contenders = [c for c in CONTENDERS if c.name in names]
+    contenders = [c for c in CONTENDERS + EXTRA_CONTENDERS if c.name in names]
     contenders += [bpt_contender(int(cap)) for cap in args.capacities.split(",") if cap.strip()]
     key_types = parse_list(args.keys, list(KEY_TYPES), "key types")
     ops = [OPS_BY_NAME[o] for o in parse_list(args.ops, list(OPS_BY_NAME), "operations")]
