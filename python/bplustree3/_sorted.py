@@ -191,7 +191,36 @@ class _Order:
                                  bool(reverse))
 
 
-class SortedDict(dict):
+class _Positions:
+    """The sorted-list methods SortedDict and SortedSet share, over _order."""
+
+    __slots__ = ()
+
+    def index(self, value, start=None, stop=None):
+        """The position of value; ValueError if absent. O(log n)."""
+        return self._order.index(value, start, stop)
+
+    def bisect_left(self, value):
+        """Where value would go, before equal ones. O(log n)."""
+        return self._order.bisect_left(value)
+
+    def bisect_right(self, value):
+        """Where value would go, after equal ones. O(log n)."""
+        return self._order.bisect_right(value)
+
+    bisect = bisect_right
+
+    def irange(self, minimum=None, maximum=None, inclusive=(True, True), reverse=False):
+        """Keys or values between minimum and maximum (None: unbounded), each
+        end included or not as inclusive says, largest first if reverse."""
+        return self._order.irange(minimum, maximum, inclusive, reverse)
+
+    def islice(self, start=None, stop=None, reverse=False):
+        """Keys or values at positions start to stop, as a slice."""
+        return self._order.islice(start, stop, reverse)
+
+
+class SortedDict(_Positions, dict):
     """A dict that keeps its keys sorted: sortedcontainers.SortedDict's API
     and semantics, with positions in O(log n) from a C B+ tree.
 
@@ -307,28 +336,6 @@ class SortedDict(dict):
         key = self._order.at(index)
         return key, self[key]
 
-    def index(self, value, start=None, stop=None):
-        """The position of key value; ValueError if absent. O(log n)."""
-        return self._order.index(value, start, stop)
-
-    def bisect_left(self, value):
-        """Where value would go among the keys, before equal ones. O(log n)."""
-        return self._order.bisect_left(value)
-
-    def bisect_right(self, value):
-        """Where value would go among the keys, after equal ones. O(log n)."""
-        return self._order.bisect_right(value)
-
-    bisect = bisect_right
-
-    def irange(self, minimum=None, maximum=None, inclusive=(True, True), reverse=False):
-        """Keys between minimum and maximum, as in sortedcontainers."""
-        return self._order.irange(minimum, maximum, inclusive, reverse)
-
-    def islice(self, start=None, stop=None, reverse=False):
-        """Keys at positions start to stop, as in sortedcontainers."""
-        return self._order.islice(start, stop, reverse)
-
     def keys(self):
         return SortedKeysView(self)
 
@@ -436,7 +443,7 @@ class SortedValuesView(ValuesView, Sequence):
     __delitem__ = _view_delitem
 
 
-class SortedSet(MutableSet, Sequence):
+class SortedSet(_Positions, MutableSet, Sequence):
     """A set that keeps its values sorted: sortedcontainers.SortedSet's API
     and semantics, with positions in O(log n) from a C B+ tree.
 
@@ -615,28 +622,6 @@ class SortedSet(MutableSet, Sequence):
 
     __ior__ = update
     _update = update
-
-    def index(self, value, start=None, stop=None):
-        """The position of value; ValueError if absent. O(log n)."""
-        return self._order.index(value, start, stop)
-
-    def bisect_left(self, value):
-        """Where value would go, before equal ones. O(log n)."""
-        return self._order.bisect_left(value)
-
-    def bisect_right(self, value):
-        """Where value would go, after equal ones. O(log n)."""
-        return self._order.bisect_right(value)
-
-    bisect = bisect_right
-
-    def irange(self, minimum=None, maximum=None, inclusive=(True, True), reverse=False):
-        """Values between minimum and maximum, as in sortedcontainers."""
-        return self._order.irange(minimum, maximum, inclusive, reverse)
-
-    def islice(self, start=None, stop=None, reverse=False):
-        """Values at positions start to stop, as in sortedcontainers."""
-        return self._order.islice(start, stop, reverse)
 
     def __reduce__(self):
         return (type(self), (self._set, self._key))
