@@ -496,7 +496,14 @@ class SortedSet(_Positions, MutableSet, Sequence):
         return self._order[index]
 
     def __delitem__(self, index):
-        self._set.difference_update(self._order.__delitem__(index))
+        removed = self._order.__delitem__(index)
+        # As sortedcontainers changes its set (difference_update may resize
+        # the table where remove does not): the set's order decides the
+        # order of values whose keys tie when the order is rebuilt.
+        if isinstance(index, slice):
+            self._set.difference_update(removed)
+        else:
+            self._set.remove(removed[0])
 
     def _compare(op):
         def compare(self, other):
