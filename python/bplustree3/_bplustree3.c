@@ -286,19 +286,20 @@ static int check_bound(PyObject *key)
     return 0;
 }
 
+/* orders_without_code tells whether key's comparisons run no Python code. */
+static inline bool orders_without_code(PyObject *key)
+{
+    return PyLong_CheckExact(key) || PyFloat_CheckExact(key) || PyUnicode_CheckExact(key);
+}
+
 /*
  * check_new_key refuses a key that cannot be stored: a NaN (ValueError), or
  * an object key that cannot be ordered against itself, such as None (the
  * TypeError of key < key). Once a map holds keys, a new key is compared with
  * them anyway; the first one is not, so it would be stored and then be
  * unreachable. Only that check runs code: for a first key that does not
- * order without code (orders_without_code). 0 or -1.
+ * order without code. 0 or -1.
  */
-static inline bool orders_without_code(PyObject *key)
-{
-    return PyLong_CheckExact(key) || PyFloat_CheckExact(key) || PyUnicode_CheckExact(key);
-}
-
 static int check_new_key(PyObject *key, bool first)
 {
     if (check_bound(key) < 0)
@@ -1072,7 +1073,6 @@ static int set_capacity(MapObject *m, unsigned capacity)
     return 0;
 }
 
-
 typedef struct visitor {
     visitproc visit;
     void *arg;
@@ -1697,7 +1697,8 @@ static PyObject *Map_higher(MapObject *m, PyObject *key) { return neighbour(m, k
 
 /*
  * bound_rank turns a bound into a position: the number of keys < key, or
- * <= key when inclusive_high. 0 or -1.
+ * <= key when after_equal. 1 when key is present, 0 when it is not, -1 on
+ * error.
  */
 static int bound_rank(MapObject *m, PyObject *key, bool after_equal, size_t *rank)
 {
@@ -1709,7 +1710,7 @@ static int bound_rank(MapObject *m, PyObject *key, bool after_equal, size_t *ran
         return raise_status(rc);
     if (rc == BPT_OK && after_equal)
         (*rank)++;
-    return 0;
+    return rc == BPT_OK;
 }
 
 static PyObject *Map_delete_range(MapObject *m, PyObject *args, PyObject *kwds)
@@ -1904,7 +1905,6 @@ static int parse_kind(PyObject *obj)
 static PyObject *make_iter_locked(MapObject *m, int kind, bool reverse, PyObject *lo,
                                   PyObject *hi, bool lo_incl, bool hi_incl, const size_t *span);
 
-
 /*
  * position_of turns index (a Python int, negative from the end; NULL: -1)
  * into a position among n items; -1 with IndexError (or TypeError).
@@ -1980,18 +1980,9 @@ static PyObject *Map_index(MapObject *m, PyObject *args, PyObject *kwds)
     if (acquire(m, FOR_READ) < 0)
         return NULL;
     size_t n = bpt_size(m->tree), lo, hi, rank = 0;
-    bpt_status rc = BPT_NOTFOUND;
     if (slice_bound(start, n, 0, &lo) == 0 && slice_bound(stop, n, n, &hi) == 0 &&
-        !is_nan(key)) {
-        void *w;
-        search_kind saved = enter(m, key, NULL, &w, NULL);
-        rc = bpt_rank(m->tree, w, &rank);
-        leave(m, saved);
-        if (rc < 0)
-            raise_status(rc);
-        else if (rc == BPT_OK && lo <= rank && rank < hi)
-            r = PyLong_FromSize_t(rank);
-    }
+        !is_nan(key) && bound_rank(m, key, false, &rank) == 1 && lo <= rank && rank < hi)
+        r = PyLong_FromSize_t(rank);
     map_unlock(m);
     if (!r && !PyErr_Occurred())
         PyErr_Format(PyExc_ValueError, "%R is not in BPlusTreeMap", key);
@@ -2272,16 +2263,26 @@ static PyObject *iter_step(IterObject *it, MapObject *m)
 }
 
 /*
- * Iter_next steps the iterator with its map locked: that orders the steps
- * of threads sharing the iterator too. The map is held with a reference of
- * our own: another thread's last step may let go of the iterator's.
+ * iter_map returns a new reference to the iterator's map (NULL once it is
+ * exhausted): a reference of our own, since another thread's last step may
+ * let go of the iterator's.
  */
-static PyObject *Iter_next(IterObject *it)
+static MapObject *iter_map(IterObject *it)
 {
     MapObject *m;
     BEGIN_CRITICAL_SECTION(it);
     m = (MapObject *)Py_XNewRef(it->map);
     END_CRITICAL_SECTION(it);
+    return m;
+}
+
+/*
+ * Iter_next steps the iterator with its map locked: that orders the steps
+ * of threads sharing the iterator too.
+ */
+static PyObject *Iter_next(IterObject *it)
+{
+    MapObject *m = iter_map(it);
     if (!m)
         return NULL;
     PyObject *r = NULL;
@@ -2297,10 +2298,7 @@ static PyObject *Iter_next(IterObject *it)
 
 static PyObject *Iter_length_hint(IterObject *it, PyObject *Py_UNUSED(ignored))
 {
-    MapObject *m;
-    BEGIN_CRITICAL_SECTION(it);
-    m = (MapObject *)Py_XNewRef(it->map);
-    END_CRITICAL_SECTION(it);
+    MapObject *m = iter_map(it);
     if (!m)
         return PyLong_FromLong(0);
     size_t n = 0;

@@ -41,18 +41,18 @@ class _NotGiven:
 _NOT_GIVEN = _NotGiven()
 
 
-def _list_index_error():
-    return IndexError("list index out of range")
-
-
 class _Order:
     """The sorted order of a SortedDict's keys or a SortedSet's values."""
 
-    __slots__ = ("key", "tree", "_seq")
+    __slots__ = ("key", "tree", "_seq", "_slot", "_kind")
     capacity = None  # node capacity of the trees (None: the default); tests set 4
 
     def __init__(self, key, values=()):
         self.key = key
+        # Where a value sits in a tree item: the tree key itself, or (with a
+        # key function) the tree value beside (key(value), n).
+        self._slot = 0 if key is None else 1
+        self._kind = _KEYS if key is None else _VALUES
         self.tree = BPlusTreeMapBase(capacity=self.capacity)
         self._seq = count()
         self.rebuild(values)
@@ -75,12 +75,10 @@ class _Order:
         return len(self.tree)
 
     def __iter__(self):
-        return self.tree._iter(_KEYS if self.key is None else _VALUES, False, None, None,
-                               True, False)
+        return self.tree._iter(self._kind, False, None, None, True, False)
 
     def __reversed__(self):
-        return self.tree._iter(_KEYS if self.key is None else _VALUES, True, None, None,
-                               True, False)
+        return self.tree._iter(self._kind, True, None, None, True, False)
 
     def add(self, value):
         if self.key is None:
@@ -104,12 +102,15 @@ class _Order:
         except KeyError:
             raise ValueError(f"{value!r} is not in list") from None
 
-    def at(self, index):
+    def _item(self, index):
+        """The tree item at index, with a list's IndexError."""
         try:
-            item = self.tree.peekitem(index)
+            return self.tree.peekitem(index)
         except IndexError:
-            raise _list_index_error() from None
-        return item[0] if self.key is None else item[1]
+            raise IndexError("list index out of range") from None
+
+    def at(self, index):
+        return self._item(index)[self._slot]
 
     def __getitem__(self, index):
         if isinstance(index, slice):
@@ -120,12 +121,9 @@ class _Order:
         return self.at(index)
 
     def pop(self, index=-1):
-        try:
-            entry, v = self.tree.peekitem(index)
-        except IndexError:
-            raise _list_index_error() from None
-        del self.tree[entry]
-        return entry if self.key is None else v
+        item = self._item(index)
+        del self.tree[item[0]]
+        return item[self._slot]
 
     def __delitem__(self, index):
         """Removes the values at index (an int or a slice); returns them."""
@@ -133,19 +131,13 @@ class _Order:
             start, stop, step = index.indices(len(self.tree))
             if step == 1 and start < stop:
                 values = list(self.islice(start, stop))
-                if self.key is None:
-                    self.tree.delete_range(values[0], None if stop == len(self.tree)
-                                           else self.at(stop))
-                else:
-                    first = self.tree.peekitem(start)[0]
-                    self.tree.delete_range(first, None if stop == len(self.tree)
-                                           else self.tree.peekitem(stop)[0])
+                end = None if stop == len(self.tree) else self.tree.peekitem(stop)[0]
+                self.tree.delete_range(self.tree.peekitem(start)[0], end)
                 return values
-            entries = self.tree._islice(_ITEMS, None, None, False)
-            chosen = list(entries)[index]
-            for entry, _ in chosen:
-                del self.tree[entry]
-            return [e if self.key is None else v for e, v in chosen]
+            chosen = list(self.tree._islice(_ITEMS, None, None, False))[index]
+            for item in chosen:
+                del self.tree[item[0]]
+            return [item[self._slot] for item in chosen]
         return [self.pop(index)]
 
     def index(self, value, start=None, stop=None):
@@ -187,8 +179,7 @@ class _Order:
 
     def islice(self, start=None, stop=None, reverse=False):
         start, stop, _ = slice(start, stop).indices(len(self.tree))
-        return self.tree._islice(_KEYS if self.key is None else _VALUES, start, stop,
-                                 bool(reverse))
+        return self.tree._islice(self._kind, start, stop, bool(reverse))
 
 
 class _Positions:
