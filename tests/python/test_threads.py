@@ -268,6 +268,37 @@ def test_many_waiters_all_get_their_turn():
     m.check()
 
 
+@pytest.mark.parametrize("read", ["index", "bisect_left", "bisect_right", "peekitem",
+                                  "islice", "keys_at"])
+def test_positions_wait_for_a_range_delete_paused_in_a_comparison(read):
+    # The positional methods hold the lock as the others do: a reader that
+    # arrives while a range delete is paused in a comparison waits for it,
+    # and its own comparisons may pause too, and answers from the map after.
+    m = BPlusTreeMap(((K(i), i) for i in range(300)), capacity=4)
+    gw, gr = Gate(), Gate()
+    calls = {
+        "index": lambda: m.index(K(295, gr)),
+        "bisect_left": lambda: m.bisect_left(K(150, gr)),
+        "bisect_right": lambda: m.bisect_right(K(295, gr)),
+        "peekitem": lambda: m.peekitem(12),
+        "islice": lambda: [k.v for k in m.islice(8, 14)],
+        "keys_at": lambda: m.keys()[-1].v,
+    }
+    want = {"index": 15, "bisect_left": 10, "bisect_right": 16, "peekitem": (K(292), 292),
+            "islice": [8, 9, 290, 291, 292, 293], "keys_at": 299}
+    w, wout = start(lambda: m.delete_range(K(10, gw), K(290)))
+    assert gw.reached.wait(TIMEOUT)
+    r, rout = start(calls[read])
+    settle(gr)
+    gw.opened.set()
+    finish(w)
+    gr.opened.set()
+    finish(r)
+    assert wout == {"value": 280}
+    assert rout == {"value": want[read]}
+    m.check()
+
+
 def test_update_is_seen_whole_or_not_at_all():
     m = BPlusTreeMap(((K(i), i) for i in range(0, 2000, 2)), capacity=8)
     gate = Gate()
