@@ -1,0 +1,508 @@
+/*
+ * ext.h — the private header of the C extension under bplustree3.BPlusTreeMap
+ * (the module bplustree3._bplustree3): the core tree keyed by Python
+ * objects compared with "<". One shared library built from:
+ *   module.c     the module, InvariantError, core errors as exceptions
+ *   tree.c       key checks, node searches, the core's callbacks, trees
+ *   lock.c       the lock's slow path (waiting, waking, deadlock refusal)
+ *   map.c        the map type: life cycle, mapping protocol, one-item methods
+ *   bulk.c       many items at once: update, copy, from_sorted_items
+ *   positions.c  positional access: peekitem, index, bisect, islice
+ *   iter.c       the iterator behind iteration, ranges, views and islice
+ * This header holds what they share: the types, and the hot paths as static
+ * inline functions (classify, key_object, the lock's fast path, the choice of
+ * search), so a lookup is one call into the core from one translation unit.
+ *
+ * Packed keys: a map whose keys are all exact ints that fit in 64 bits, or
+ * all exact floats other than NaN, stores the numbers themselves in the
+ * nodes (the core's words) and holds no key objects: a search compares
+ * machine numbers and touches no object, the nodes are all the memory the
+ * keys cost, and keys handed out are made afresh. The first key that does
+ * not fit converts the map to object keys, once, in O(n); an empty map
+ * starts over. Lookups with a key of another type ("foreign" keys, 1.0 in
+ * a map of ints) compare it with each stored number made into an object.
+ *
+ * References: an object tree holds one reference to each key and value it
+ * stores (retain = Py_INCREF); removals hand theirs back to us, and we drop
+ * them only after the core call returned and the tree is consistent.
+ *
+ * Re-entrancy: a comparison runs arbitrary Python code in the middle of a
+ * core call. The core does every comparison before its first structural
+ * change, so reads during a comparison are safe, but a mutation would pull
+ * the tree from under the descent: while a core call is in progress
+ * ("busy"), mutations raise RuntimeError. The only Python code that can run
+ * during a structural change is a Py_DECREF by the core's release callback
+ * (range removal, clear): while it runs ("releasing"), every access raises
+ * RuntimeError.
+ *
+ * Threads: every operation on a map, each step of an iterator included,
+ * holds the map's lock (map_lock) from its first look at the map to its
+ * last, so it sees the map as it was before or after another thread's
+ * operation, never in between, and check-then-act methods (setdefault,
+ * pop with a default, popitem) are atomic. The lock is held across the
+ * Python code a comparison runs: a thread switch there (with the GIL) or a
+ * second thread (without it) finds the map locked and waits, with the GIL
+ * released, until the operation is over. The owner may re-enter from its
+ * own comparisons under the rules above (depth counts its holds). A thread
+ * that would wait for a map whose holder is itself waiting, directly or
+ * through other maps, for a map this thread holds would wait forever: it
+ * gets RuntimeError instead (would_deadlock). Every reference handed out is
+ * made strong before the lock is released, and removed items are dropped
+ * after it is released where the core allows it, so that a __del__ runs
+ * outside the lock. On a free-threaded build the module declares that it
+ * does not need the GIL; the lock's fields are then read and written with
+ * atomics, and the slow path's bookkeeping is under one global mutex.
+ */
+#ifndef BPLUSTREE3_EXT_H
+#define BPLUSTREE3_EXT_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "bplustree3.h"
+#include "bpt_check.h"
+
+#define DEFAULT_CAPACITY 64
+
+/*
+ * PREFETCH asks for the cache line at p ahead of a write (refcounts),
+ * PREFETCH_READ ahead of a read. Helpers made of prefetches must be
+ * PREFETCH_INLINE: GCC counts a function whose only effects are prefetches
+ * as having none, and deletes the calls to it that it does not inline
+ * (scripts/check-prefetch.sh checks the object code).
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(p) __builtin_prefetch((p), 1)
+#define PREFETCH_READ(p) __builtin_prefetch((p), 0)
+#define PREFETCH_INLINE static inline __attribute__((always_inline))
+#else
+#define PREFETCH(p) ((void)(p))
+#define PREFETCH_READ(p) ((void)(p))
+#define PREFETCH_INLINE static inline
+#endif
+
+#if PY_VERSION_HEX < 0x030A0000
+/* Macros, as in 3.10, so that they take any object pointer. */
+static inline PyObject *compat_new_ref(PyObject *o)
+{
+    Py_INCREF(o);
+    return o;
+}
+
+static inline PyObject *compat_xnew_ref(PyObject *o)
+{
+    Py_XINCREF(o);
+    return o;
+}
+#define Py_NewRef(o) compat_new_ref((PyObject *)(o))
+#define Py_XNewRef(o) compat_xnew_ref((PyObject *)(o))
+#endif
+
+/*
+ * Fields that threads share outside a map's lock (the lock's own, the test
+ * hooks' counters): plain with the GIL (it orders them), atomic without it.
+ * ADD_* return the old value.
+ */
+#ifdef Py_GIL_DISABLED
+#define LOAD_PTR(p) _Py_atomic_load_ptr(p)
+#define STORE_PTR(p, v) _Py_atomic_store_ptr((p), (v))
+#define LOAD_INT(p) _Py_atomic_load_int(p)
+#define ADD_INT(p, v) _Py_atomic_add_int((p), (v))
+#define ADD_SSIZE(p, v) _Py_atomic_add_ssize((p), (v))
+#define LOAD_SSIZE(p) _Py_atomic_load_ssize(p)
+static inline int cas_ptr(void **p, void *expected, void *value)
+{
+    return _Py_atomic_compare_exchange_ptr(p, &expected, value);
+}
+#else
+#define LOAD_PTR(p) (*(p))
+#define STORE_PTR(p, v) (*(p) = (v))
+#define LOAD_INT(p) (*(p))
+static inline int plain_add_int(int *p, int v)
+{
+    int old = *p;
+    *p += v;
+    return old;
+}
+
+static inline Py_ssize_t plain_add_ssize(Py_ssize_t *p, Py_ssize_t v)
+{
+    Py_ssize_t old = *p;
+    *p += v;
+    return old;
+}
+#define ADD_INT(p, v) plain_add_int((p), (v))
+#define ADD_SSIZE(p, v) plain_add_ssize((p), (v))
+#define LOAD_SSIZE(p) (*(p))
+static inline int cas_ptr(void **p, void *expected, void *value)
+{
+    if (*p != expected)
+        return 0;
+    *p = value;
+    return 1;
+}
+#endif
+
+#ifndef Py_BEGIN_CRITICAL_SECTION /* before 3.13: the GIL is the only lock */
+#define Py_BEGIN_CRITICAL_SECTION(op) {
+#define Py_END_CRITICAL_SECTION() }
+#endif
+
+/*
+ * ThreadSanitizer (scripts/python-ft.sh --tsan) sees the atomics compiled
+ * here, not the interpreter's locks: TSAN_ACQUIRE and TSAN_RELEASE tell it
+ * what a critical section or wait_mutex orders, and what a collection's
+ * stop-the-world orders: a map's or an iterator's last change before it
+ * (released when the lock is let go of) and the collector's traversal.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define BPT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define BPT_TSAN 1
+#endif
+#endif
+#ifdef BPT_TSAN
+#include <sanitizer/tsan_interface.h>
+#define TSAN_ACQUIRE(p) __tsan_acquire((void *)(p))
+#define TSAN_RELEASE(p) __tsan_release((void *)(p))
+#else
+#define TSAN_ACQUIRE(p) ((void)0)
+#define TSAN_RELEASE(p) ((void)0)
+#endif
+
+/* A critical section on op (free-threaded builds), as TSan should see it. */
+#define BEGIN_CRITICAL_SECTION(op)                                                                  \
+    Py_BEGIN_CRITICAL_SECTION(op);                                                                 \
+    TSAN_ACQUIRE(op)
+#define END_CRITICAL_SECTION(op)                                                                    \
+    TSAN_RELEASE(op);                                                                              \
+    Py_END_CRITICAL_SECTION()
+
+/*
+ * What the stored keys are: exact ints that fit in 64 bits, exact floats
+ * other than NaN, exact strs, or anything else (compared with <).
+ */
+typedef enum { KEYS_NONE, KEYS_INT, KEYS_FLOAT, KEYS_STR, KEYS_ANY } key_kind;
+
+/*
+ * How a tree stores its keys: as objects; as objects, all exact strs, with
+ * hints (the core keeps each key's first eight UTF-8 bytes beside it); or
+ * numbers packed into the words.
+ */
+typedef enum { PACK_NONE, PACK_STR, PACK_INT, PACK_FLOAT } packing;
+
+/* holds_objects tells whether the words of packing p are key objects. */
+static inline bool holds_objects(packing p)
+{
+    return p == PACK_NONE || p == PACK_STR;
+}
+
+/*
+ * The node search of one core call, as CPython's list.sort picks
+ * unsafe_long_compare and friends: packed numbers against a packed number,
+ * exact strs against an exact str, or objects with < (stored keys made
+ * into objects first when the tree packs them and the key is foreign).
+ */
+typedef enum { SEARCH_INT, SEARCH_FLOAT, SEARCH_STR, SEARCH_OBJECTS } search_kind;
+
+typedef struct {
+    PyObject_HEAD
+    bpt *tree;             /* never NULL once tp_new succeeded */
+    packing packing;       /* how tree stores keys */
+    key_kind kinds;        /* of every key stored; KEYS_NONE when empty */
+    search_kind search;    /* the search the current core call uses */
+    unsigned capacity;
+    int busy;              /* core calls in progress that may run Python code */
+    int releasing;         /* > 0 while the core drops a reference */
+    uint64_t generation;   /* bumped whenever tree is replaced */
+    uint64_t values_epoch; /* bumped whenever a stored value is replaced */
+    PyObject *weakreflist;
+    /* The lock (see Threads above and map_lock). */
+    void *owner;             /* the holder's thread state, or NULL */
+    int depth;               /* the holder's nested holds */
+    int waiters;             /* threads committed to sleep on gate */
+    int woken;               /* gate is open for one waiter (under wait_mutex) */
+    PyThread_type_lock gate; /* locked, except to wake one waiter */
+} MapObject;
+
+/* What an iterator hands out. */
+enum { KIND_KEYS, KIND_VALUES, KIND_ITEMS };
+
+/* ---- Shared between the files ------------------------------------------- */
+
+/* module.c */
+extern PyObject *InvariantError;
+int raise_status(bpt_status rc);
+void set_key_error(PyObject *key);
+int check_args(const char *name, Py_ssize_t nargs, Py_ssize_t min, Py_ssize_t max);
+
+/* tree.c */
+int check_bound(PyObject *key);
+int check_new_key(PyObject *key, bool first);
+bpt *new_tree(MapObject *m, unsigned capacity, packing p);
+void drop_tree(bpt *old);
+bpt *replace_tree(MapObject *m, bpt *t, packing p);
+int prepare_insert(MapObject *m, PyObject *key, void **word);
+void note_insert(MapObject *m, PyObject *key);
+void note_removal(MapObject *m);
+PyObject *mod_live_blocks(PyObject *mod, PyObject *Py_UNUSED(ignored));
+PyObject *mod_fail_allocation(PyObject *mod, PyObject *arg);
+
+/* lock.c */
+int map_lock_slow(MapObject *m, void *me);
+void wake_one(MapObject *m);
+
+/* map.c */
+int put(MapObject *m, PyObject *key, PyObject *value);
+extern PyTypeObject MapType;
+long parse_capacity(PyObject *obj);
+PyObject *item_tuple(packing p, void *k, void *v);
+
+/* bulk.c */
+int update_with(MapObject *m, PyObject *other, PyObject *kwds, long capacity);
+PyObject *Map_update(MapObject *m, PyObject *args, PyObject *kwds);
+PyObject *Map_copy(MapObject *m, PyObject *Py_UNUSED(ignored));
+PyObject *Map_from_sorted_items(PyTypeObject *type, PyObject *args, PyObject *kwds);
+
+/* positions.c */
+int bound_rank(MapObject *m, PyObject *key, bool after_equal, size_t *rank);
+PyObject *Map_peekitem(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
+PyObject *Map_bisect_left(MapObject *m, PyObject *key);
+PyObject *Map_bisect_right(MapObject *m, PyObject *key);
+PyObject *Map_index(MapObject *m, PyObject *args, PyObject *kwds);
+PyObject *Map__islice(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
+
+/* iter.c */
+extern PyTypeObject IterType;
+int parse_kind(PyObject *obj);
+PyObject *make_iter_locked(MapObject *m, int kind, bool reverse, PyObject *lo, PyObject *hi,
+                           bool lo_incl, bool hi_incl, const size_t *span);
+PyObject *Map_iter(MapObject *m);
+PyObject *Map_reversed(MapObject *m, PyObject *Py_UNUSED(ignored));
+PyObject *Map__iter(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
+
+/* ---- Keys ----------------------------------------------------------------- */
+
+/*
+ * classify returns what key is, with *packed set to its packed word when it
+ * is KEYS_INT or KEYS_FLOAT. Runs no Python code.
+ */
+static inline key_kind classify(PyObject *key, void **packed)
+{
+    if (PyLong_CheckExact(key)) {
+        int overflow;
+        long long v = PyLong_AsLongLongAndOverflow(key, &overflow);
+        if (overflow)
+            return KEYS_ANY;
+        *packed = bpt_word_from_i64(v);
+        return KEYS_INT;
+    }
+    if (PyFloat_CheckExact(key)) {
+        double v = PyFloat_AS_DOUBLE(key);
+        if (v != v)
+            return KEYS_ANY;
+        *packed = bpt_word_from_double(v);
+        return KEYS_FLOAT;
+    }
+    return PyUnicode_CheckExact(key) ? KEYS_STR : KEYS_ANY;
+}
+
+/*
+ * is_nan tells whether key is a float NaN (a subclass's too): a key with no
+ * place in the order, since every comparison with it is false.
+ */
+static inline bool is_nan(PyObject *key)
+{
+    if (!PyFloat_Check(key))
+        return false;
+    double v = PyFloat_AS_DOUBLE(key);
+    return v != v;
+}
+
+/* orders_without_code tells whether key's comparisons run no Python code. */
+static inline bool orders_without_code(PyObject *key)
+{
+    return PyLong_CheckExact(key) || PyFloat_CheckExact(key) || PyUnicode_CheckExact(key);
+}
+
+/* packing_for returns the packing a map of keys of kind k uses. */
+static inline packing packing_for(key_kind k)
+{
+    return k == KEYS_INT ? PACK_INT : k == KEYS_FLOAT ? PACK_FLOAT : k == KEYS_STR ? PACK_STR
+                                                                                 : PACK_NONE;
+}
+
+/* key_object returns a new reference to the key stored as word. */
+static inline PyObject *key_object(packing p, void *word)
+{
+    switch (p) {
+    case PACK_INT:
+        return PyLong_FromLongLong(bpt_word_to_i64(word));
+    case PACK_FLOAT:
+        return PyFloat_FromDouble(bpt_word_to_double(word));
+    default:
+        return Py_NewRef((PyObject *)word);
+    }
+}
+
+/* drop_key drops a key word a removal handed back. */
+static inline void drop_key(packing p, void *word)
+{
+    if (holds_objects(p))
+        Py_DECREF((PyObject *)word);
+}
+
+/* ---- Guards and the lock's fast path ---------------------------------- */
+
+static inline int guard_read(MapObject *m)
+{
+    if (m->releasing) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "BPlusTreeMap used while it was releasing a removed item");
+        return -1;
+    }
+    return 0;
+}
+
+static inline int guard_write(MapObject *m)
+{
+    if (guard_read(m) < 0)
+        return -1;
+    if (m->busy) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "BPlusTreeMap mutated during a comparison of its own keys");
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * map_lock takes m's lock for the calling thread, or takes it again when
+ * the thread holds it (from its own comparison or __del__). 0, or -1 with
+ * RuntimeError (see map_lock_slow).
+ */
+static inline int map_lock(MapObject *m)
+{
+    void *me = PyThreadState_Get();
+    void *owner = LOAD_PTR(&m->owner);
+    if (owner == me) {
+        m->depth++;
+        return 0;
+    }
+    if (owner == NULL && cas_ptr(&m->owner, NULL, me)) {
+        m->depth = 1;
+        return 0;
+    }
+    return map_lock_slow(m, me);
+}
+
+/* map_unlock lets go of one hold of m's lock. */
+static inline void map_unlock(MapObject *m)
+{
+    if (--m->depth > 0)
+        return;
+    TSAN_RELEASE(m);
+    STORE_PTR(&m->owner, NULL);
+    if (LOAD_INT(&m->waiters) > 0)
+        wake_one(m);
+}
+
+/* What an operation does with the map it locks (see acquire). */
+typedef enum { FOR_LENGTH, FOR_READ, FOR_WRITE } access_kind;
+
+/*
+ * acquire locks m for an operation and checks that the operation may run
+ * now: reads not while an item is being released, writes not during a
+ * comparison either (both only possible from the holder's own code); the
+ * length at any time. 0, or -1 with RuntimeError and m unlocked.
+ */
+static inline int acquire(MapObject *m, access_kind how)
+{
+    if (map_lock(m) < 0)
+        return -1;
+    int ok = how == FOR_LENGTH ? 0 : how == FOR_READ ? guard_read(m) : guard_write(m);
+    if (ok < 0)
+        map_unlock(m);
+    return ok;
+}
+
+/* ---- The search of a core call ------------------------------------------ */
+
+/* native_search is the search for a key that fits packing p. */
+static inline search_kind native_search(packing p)
+{
+    switch (p) {
+    case PACK_INT:
+        return SEARCH_INT;
+    case PACK_FLOAT:
+        return SEARCH_FLOAT;
+    case PACK_STR:
+        return SEARCH_STR;
+    default:
+        return SEARCH_OBJECTS;
+    }
+}
+
+/*
+ * search_for picks the search for key in m's tree and the word that stands
+ * for key in the core call: the packed number when the tree is packed the
+ * same way, else the object itself.
+ */
+static inline search_kind search_for(MapObject *m, PyObject *key, void **word)
+{
+    void *packed = NULL;
+    key_kind k = classify(key, &packed);
+    *word = key;
+    if (packing_for(k) != m->packing)
+        return SEARCH_OBJECTS;
+    if (!holds_objects(m->packing))
+        *word = packed;
+    return native_search(m->packing);
+}
+
+/* begin starts a core call with search s; it returns the search to restore. */
+static inline search_kind begin(MapObject *m, search_kind s)
+{
+    search_kind saved = m->search;
+    m->search = s;
+    m->busy++;
+    return saved;
+}
+
+/*
+ * enter starts a core call that may search for a and b (either may be NULL),
+ * setting the words that stand for them: it marks the map busy and picks
+ * one search for both. It returns the search to restore in leave: a
+ * comparison in an outer call may have run Python code that made this
+ * (nested, read-only) call.
+ */
+static inline search_kind enter(MapObject *m, PyObject *a, PyObject *b, void **wa, void **wb)
+{
+    *wa = a; /* set on every path, for the analyzers */
+    if (wb)
+        *wb = b;
+    search_kind s = a ? search_for(m, a, wa) : SEARCH_OBJECTS;
+    if (b) {
+        search_kind sb = search_for(m, b, wb);
+        if (!a) {
+            s = sb;
+        } else if (sb != s) {
+            s = SEARCH_OBJECTS;
+            *wa = a;
+            *wb = b;
+        }
+    }
+    return begin(m, s);
+}
+
+static inline void leave(MapObject *m, search_kind saved)
+{
+    m->busy--;
+    m->search = saved;
+}
+
+#endif /* BPLUSTREE3_EXT_H */

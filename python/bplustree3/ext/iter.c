@@ -1,0 +1,344 @@
+/*
+ * iter.c — the iterator type behind iteration, key ranges, views and
+ * islice: it reads the leaves a chunk at a time, with the map locked for
+ * each step, and checks that the map did not change underneath it.
+ */
+#include "ext.h"
+
+/* Items an iterator copies from the tree at a time (three cache lines of
+ * pointers each for keys and values), and how many items ahead of the one
+ * handed out it prefetches the objects of. */
+#define ITER_CHUNK 24
+#define ITER_AHEAD 8
+/*
+ * An iterator copies a chunk of borrowed words at a time and prefetches the
+ * objects of the items ITER_AHEAD ahead of the one it hands out, so walking
+ * the leaves costs a few loads per item and the cache misses of scattered
+ * objects overlap (a few at a time: asking for a whole chunk at once fills
+ * the core's miss buffers and stalls it). The words stay valid
+ * while the tree's version (its structure) and the map's values epoch are
+ * unchanged: a structural change is an error, a replaced value makes the
+ * iterator read its chunk again from the same position.
+ */
+typedef struct {
+    PyObject_HEAD
+    MapObject *map;       /* NULL once exhausted */
+    bpt_cursor *cursor;   /* just past the chunk */
+    PyObject *result;     /* items: the last pair, reused when only we hold it */
+    uint64_t generation;  /* the map's tree */
+    uint64_t version;     /* the tree's structure */
+    uint64_t epoch;       /* the map's values when the chunk was read */
+    size_t remaining;     /* items to hand out, the chunk's included */
+    size_t position;      /* the next item's position in the map */
+    int kind;
+    bool reverse;
+    int len, next;        /* items in the chunk; the next one to hand out */
+    void *keys[ITER_CHUNK];
+    void *vals[ITER_CHUNK];
+} IterObject;
+static int read_chunk(IterObject *it, MapObject *m);
+/* parse_kind reads an iterator kind argument: the kind, or -1. */
+int parse_kind(PyObject *obj)
+{
+    long kind = PyLong_AsLong(obj);
+    if (kind == -1 && PyErr_Occurred())
+        return -1;
+    if (kind < KIND_KEYS || kind > KIND_ITEMS) {
+        PyErr_SetString(PyExc_ValueError, "bad iterator kind");
+        return -1;
+    }
+    return (int)kind;
+}
+/*
+ * seek_bound positions c at the first item whose key is not less than key,
+ * sets *rank to its position and *found to whether its key equals key: one
+ * descent. 0, or -1 with an exception.
+ */
+static int seek_bound(MapObject *m, bpt_cursor *c, PyObject *key, size_t *rank, bool *found)
+{
+    void *w;
+    search_kind saved = enter(m, key, NULL, &w, NULL);
+    bpt_status rc = bpt_cursor_seek_rank(c, w, rank);
+    leave(m, saved);
+    if (rc < 0)
+        return raise_status(rc);
+    *found = rc == BPT_OK;
+    return 0;
+}
+/*
+ * make_iter makes an iterator over the items between lo and hi (None:
+ * unbounded; lo_incl and hi_incl say whether an equal key belongs in), in
+ * two descents at most: the bound it starts from positions the cursor and
+ * gives its position, the other gives only its position. Given span, it
+ * iterates over the positions [span[0], span[1]) instead, in one descent.
+ */
+PyObject *make_iter_locked(MapObject *m, int kind, bool reverse, PyObject *lo,
+                                  PyObject *hi, bool lo_incl, bool hi_incl, const size_t *span)
+{
+    bpt *t = m->tree;
+    IterObject *it = PyObject_GC_New(IterObject, &IterType);
+    if (!it)
+        return NULL;
+    it->map = NULL;
+    it->cursor = NULL;
+    it->result = NULL;
+    if (bpt_cursor_new(t, &it->cursor) != BPT_OK) {
+        Py_DECREF(it);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    it->kind = kind;
+    it->reverse = reverse;
+    it->len = it->next = 0;
+    it->epoch = m->values_epoch;
+    size_t from = 0, to = bpt_size(t), at = 0;
+    bool found = false;
+    PyObject *start = reverse ? hi : lo, *end = reverse ? lo : hi;
+    if (span) { /* positions, not keys: [span[0], span[1]) */
+        from = span[0];
+        to = span[1];
+        end = Py_None;
+        if (to > from)
+            bpt_cursor_seek_at(it->cursor, reverse ? to - 1 : from);
+    } else if (start == Py_None) {
+        (reverse ? bpt_cursor_last : bpt_cursor_first)(it->cursor);
+    } else {
+        if (seek_bound(m, it->cursor, start, &at, &found) < 0)
+            goto error;
+        if (!reverse) { /* on the first key >= lo: step past an excluded lo */
+            from = at + (found && !lo_incl);
+            if (from > at)
+                bpt_cursor_next(it->cursor);
+        } else { /* on the first key >= hi: step back unless it is an included hi */
+            to = at + (found && hi_incl);
+            if (to == at)
+                bpt_cursor_prev(it->cursor);
+        }
+    }
+    /* The first chunk now: its objects' cache misses overlap the descent to
+     * the other bound (items past that bound are never handed out). */
+    it->remaining = ITER_CHUNK;
+    if (bpt_cursor_get(it->cursor, NULL, NULL) == BPT_OK && read_chunk(it, m) < 0)
+        goto error;
+    if (end != Py_None && bound_rank(m, end, reverse ? !lo_incl : hi_incl,
+                                     reverse ? &from : &to) < 0)
+        goto error;
+    it->remaining = to > from ? to - from : 0;
+    it->position = reverse ? to - 1 : from;
+    it->generation = m->generation;
+    it->version = bpt_version(t);
+    it->map = (MapObject *)Py_NewRef(m);
+    TSAN_RELEASE(it);
+    PyObject_GC_Track(it);
+    return (PyObject *)it;
+error:
+    Py_DECREF(it);
+    return NULL;
+}
+static PyObject *make_iter(MapObject *m, int kind, bool reverse, PyObject *lo, PyObject *hi,
+                           bool lo_incl, bool hi_incl)
+{
+    if (check_bound(lo) < 0 || check_bound(hi) < 0 || acquire(m, FOR_READ) < 0)
+        return NULL;
+    PyObject *it = make_iter_locked(m, kind, reverse, lo, hi, lo_incl, hi_incl, NULL);
+    map_unlock(m);
+    return it;
+}
+static void Iter_dealloc(IterObject *it)
+{
+    PyObject_GC_UnTrack(it);
+    bpt_cursor_free(it->cursor);
+    Py_XDECREF(it->map);
+    Py_XDECREF(it->result);
+    PyObject_GC_Del(it);
+}
+static int Iter_traverse(IterObject *it, visitproc visit, void *arg)
+{
+    TSAN_ACQUIRE(it);
+    Py_VISIT(it->map);
+    Py_VISIT(it->result);
+    return 0;
+}
+static int Iter_clear(IterObject *it)
+{
+    Py_CLEAR(it->map);
+    Py_CLEAR(it->result);
+    return 0;
+}
+/* prefetch_item asks for the objects of the chunk's item i. */
+PREFETCH_INLINE void prefetch_item(IterObject *it, MapObject *m, int i)
+{
+    if (it->kind != KIND_KEYS)
+        PREFETCH(it->vals[i]);
+    if (it->kind != KIND_VALUES && holds_objects(m->packing))
+        PREFETCH(it->keys[i]);
+}
+/*
+ * read_chunk copies the next chunk of words, from it->position on, and
+ * prefetches the objects among them. 0, or -1 with an exception.
+ */
+static int read_chunk(IterObject *it, MapObject *m)
+{
+    bpt_status rc = BPT_OK;
+    size_t want = it->remaining < ITER_CHUNK ? it->remaining : ITER_CHUNK, got = 0;
+    if (it->epoch != m->values_epoch) /* the chunk's values may be gone */
+        rc = bpt_cursor_seek_at(it->cursor, it->position);
+    bool keys = it->kind != KIND_VALUES, vals = it->kind != KIND_KEYS;
+    if (rc == BPT_OK)
+        rc = (it->reverse ? bpt_cursor_read_prev : bpt_cursor_read)(
+            it->cursor, keys ? it->keys : NULL, vals ? it->vals : NULL, want, &got);
+    if (rc < 0 || got == 0) { /* cannot happen while version and size agree */
+        PyErr_SetString(PyExc_RuntimeError, "BPlusTreeMap changed during iteration");
+        return -1;
+    }
+    for (int i = 0; i < (int)got && i < ITER_AHEAD; i++)
+        prefetch_item(it, m, i);
+    it->epoch = m->values_epoch;
+    it->len = (int)got;
+    it->next = 0;
+    return 0;
+}
+/*
+ * pair_result returns (key, value) with both references stolen, in the
+ * tuple handed out last time when nobody else holds it (as dict's items
+ * iterator does), else in a new one.
+ */
+static PyObject *pair_result(IterObject *it, PyObject *key, PyObject *value)
+{
+    PyObject *r = it->result;
+#ifndef Py_GIL_DISABLED
+    if (r && Py_REFCNT(r) == 1) {
+        PyObject *old_key = PyTuple_GET_ITEM(r, 0), *old_value = PyTuple_GET_ITEM(r, 1);
+        PyTuple_SET_ITEM(r, 0, key);
+        PyTuple_SET_ITEM(r, 1, value);
+        Py_INCREF(r);
+        Py_DECREF(old_key);
+        Py_DECREF(old_value);
+        if (!PyObject_GC_IsTracked(r)) /* the collector may have untracked it */
+            PyObject_GC_Track(r);
+        return r;
+    }
+#endif
+    r = PyTuple_New(2);
+    if (!r) {
+        Py_DECREF(key);
+        Py_DECREF(value);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(r, 0, key);
+    PyTuple_SET_ITEM(r, 1, value);
+    Py_XSETREF(it->result, Py_NewRef(r));
+    return r;
+}
+/* iter_step is Iter_next with m, the iterator's map, locked. */
+static PyObject *iter_step(IterObject *it, MapObject *m)
+{
+    if (m->generation != it->generation || bpt_version(m->tree) != it->version) {
+        PyErr_SetString(PyExc_RuntimeError, "BPlusTreeMap changed size during iteration");
+        return NULL;
+    }
+    if (!it->remaining) {
+        BEGIN_CRITICAL_SECTION(it);
+        Py_CLEAR(it->map); /* not the last reference: Iter_next holds one */
+        END_CRITICAL_SECTION(it);
+        return NULL;
+    }
+    if ((it->next == it->len || it->epoch != m->values_epoch) && read_chunk(it, m) < 0)
+        return NULL;
+    int i = it->next++;
+    if (i + ITER_AHEAD < it->len)
+        prefetch_item(it, m, i + ITER_AHEAD);
+    it->remaining--;
+    it->position += it->reverse ? (size_t)-1 : 1;
+    if (it->kind == KIND_VALUES)
+        return Py_NewRef((PyObject *)it->vals[i]);
+    PyObject *key = key_object(m->packing, it->keys[i]);
+    if (!key || it->kind == KIND_KEYS)
+        return key;
+    return pair_result(it, key, Py_NewRef((PyObject *)it->vals[i]));
+}
+/*
+ * iter_map returns a new reference to the iterator's map (NULL once it is
+ * exhausted): a reference of our own, since another thread's last step may
+ * let go of the iterator's.
+ */
+static MapObject *iter_map(IterObject *it)
+{
+    MapObject *m;
+    BEGIN_CRITICAL_SECTION(it);
+    m = (MapObject *)Py_XNewRef(it->map);
+    END_CRITICAL_SECTION(it);
+    return m;
+}
+/*
+ * Iter_next steps the iterator with its map locked: that orders the steps
+ * of threads sharing the iterator too.
+ */
+static PyObject *Iter_next(IterObject *it)
+{
+    MapObject *m = iter_map(it);
+    if (!m)
+        return NULL;
+    PyObject *r = NULL;
+    if (acquire(m, FOR_READ) == 0) {
+        if (it->map == m)
+            r = iter_step(it, m);
+        TSAN_RELEASE(it);
+        map_unlock(m);
+    }
+    Py_DECREF(m);
+    return r;
+}
+static PyObject *Iter_length_hint(IterObject *it, PyObject *Py_UNUSED(ignored))
+{
+    MapObject *m = iter_map(it);
+    if (!m)
+        return PyLong_FromLong(0);
+    size_t n = 0;
+    if (map_lock(m) == 0) {
+        n = it->map == m ? it->remaining : 0;
+        map_unlock(m);
+    }
+    Py_DECREF(m);
+    return PyErr_Occurred() ? NULL : PyLong_FromSize_t(n);
+}
+static PyMethodDef Iter_methods[] = {
+    {"__length_hint__", (PyCFunction)Iter_length_hint, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+PyTypeObject IterType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "bplustree3._bplustree3.Iterator",
+    .tp_basicsize = sizeof(IterObject),
+    .tp_dealloc = (destructor)Iter_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_traverse = (traverseproc)Iter_traverse,
+    .tp_clear = (inquiry)Iter_clear,
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)Iter_next,
+    .tp_methods = Iter_methods,
+};
+PyObject *Map_iter(MapObject *m)
+{
+    return make_iter(m, KIND_KEYS, false, Py_None, Py_None, true, false);
+}
+PyObject *Map_reversed(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    return make_iter(m, KIND_KEYS, true, Py_None, Py_None, true, false);
+}
+/*
+ * _iter(kind, reverse, minimum, maximum, min_inclusive, max_inclusive):
+ * the one iterator factory behind keys/values/items ranges, irange and the
+ * views; None bounds are unbounded.
+ */
+PyObject *Map__iter(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
+{
+    int kind = check_args("_iter", nargs, 6, 6) ? parse_kind(args[0]) : -1;
+    if (kind < 0)
+        return NULL;
+    int flags[3];
+    for (int i = 0; i < 3; i++) /* reverse, min_inclusive, max_inclusive */
+        if ((flags[i] = PyObject_IsTrue(args[i == 0 ? 1 : i + 3])) < 0)
+            return NULL;
+    return make_iter(m, kind, flags[0], args[2], args[3], flags[1], flags[2]);
+}

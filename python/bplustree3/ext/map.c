@@ -1,0 +1,563 @@
+/*
+ * map.c — the map type: life cycle and GC, the mapping protocol, the
+ * methods on one item or one end (get, pop, popitem, setdefault, first,
+ * floor, ...), delete_range, check, and the type object with its method
+ * table. Many items at once are in bulk.c, positions in positions.c,
+ * iterators in iter.c.
+ */
+#include "ext.h"
+
+/* parse_capacity validates a capacity argument; -1 with an exception. */
+long parse_capacity(PyObject *obj)
+{
+    if (obj == NULL || obj == Py_None)
+        return DEFAULT_CAPACITY;
+    if (!PyLong_Check(obj) || PyBool_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "capacity must be an int, not %.100s",
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    int overflow;
+    long cap = PyLong_AsLongAndOverflow(obj, &overflow);
+    if (cap == -1 && PyErr_Occurred())
+        return -1;
+    if (overflow || cap < BPT_MIN_CAPACITY || cap > BPT_MAX_CAPACITY) {
+        PyErr_Format(PyExc_ValueError, "capacity must be between %d and %d, got %R",
+                     BPT_MIN_CAPACITY, BPT_MAX_CAPACITY, obj);
+        return -1;
+    }
+    return cap;
+}
+/* ---- Life cycle ----------------------------------------------------------- */
+static PyObject *Map_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    (void)args;
+    (void)kwds;
+    MapObject *m = (MapObject *)type->tp_alloc(type, 0);
+    if (!m)
+        return NULL;
+    m->capacity = DEFAULT_CAPACITY;
+    m->gate = PyThread_allocate_lock();
+    if (!m->gate || PyThread_acquire_lock(m->gate, NOWAIT_LOCK) != PY_LOCK_ACQUIRED) {
+        Py_DECREF(m);
+        return PyErr_NoMemory();
+    }
+    m->tree = new_tree(m, m->capacity, PACK_NONE);
+    if (!m->tree) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    TSAN_RELEASE(m); /* built outside its lock: for the collector */
+    return (PyObject *)m;
+}
+static int Map_init(MapObject *m, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"", "capacity", NULL};
+    PyObject *items = NULL, *cap_obj = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O$O:BPlusTreeMap", kwlist, &items, &cap_obj))
+        return -1;
+    long cap = parse_capacity(cap_obj);
+    if (cap < 0)
+        return -1;
+    return update_with(m, items, NULL, cap_obj == Py_None ? 0 : cap);
+}
+typedef struct visitor {
+    visitproc visit;
+    void *arg;
+    bool keys; /* the keys are objects */
+} visitor;
+static int visit_item(void *key, void *value, void *arg)
+{
+    visitor *v = arg;
+    int rc = v->keys && key ? v->visit((PyObject *)key, v->arg) : 0;
+    if (!rc && value)
+        rc = v->visit((PyObject *)value, v->arg);
+    return rc;
+}
+static int Map_traverse(MapObject *m, visitproc visit, void *arg)
+{
+    /*
+     * While the core releases a removed item its leaves are mid-change, so
+     * they are not walked: objects then look referenced from outside, which
+     * only delays collecting a cycle, never frees a live object.
+     */
+    TSAN_ACQUIRE(m);
+    if (m->releasing)
+        return 0;
+    visitor v = {visit, arg, holds_objects(m->packing)};
+    return bpt_visit(m->tree, visit_item, &v);
+}
+/* tp_clear empties the tree in place (it cannot fail, unlike a new tree). */
+static int Map_clear_gc(MapObject *m)
+{
+    TSAN_ACQUIRE(m);
+    m->kinds = KEYS_NONE;
+    bpt_clear(m->tree);
+    return 0;
+}
+static void Map_dealloc(MapObject *m)
+{
+    PyObject_GC_UnTrack(m);
+    if (m->weakreflist)
+        PyObject_ClearWeakRefs((PyObject *)m);
+    drop_tree(replace_tree(m, NULL, PACK_NONE)); /* m is gone: nothing to mark */
+    if (m->gate)
+        PyThread_free_lock(m->gate);
+    Py_TYPE(m)->tp_free((PyObject *)m);
+}
+/* ---- Mapping protocol ----------------------------------------------------- */
+static Py_ssize_t Map_length(MapObject *m)
+{
+    if (acquire(m, FOR_LENGTH) < 0)
+        return -1;
+    Py_ssize_t n = (Py_ssize_t)bpt_size(m->tree);
+    map_unlock(m);
+    return n;
+}
+/*
+ * lookup finds key: 1 with *value (a new reference), 0 when absent, -1 on
+ * error.
+ */
+static int lookup(MapObject *m, PyObject *key, PyObject **value)
+{
+    if (acquire(m, FOR_READ) < 0)
+        return -1;
+    if (is_nan(key)) {
+        map_unlock(m);
+        return 0;
+    }
+    void *v = NULL, *w;
+    search_kind saved = enter(m, key, NULL, &w, NULL);
+    bpt_status rc = bpt_get(m->tree, w, NULL, &v);
+    leave(m, saved);
+    if (rc == BPT_OK)
+        *value = Py_NewRef((PyObject *)v);
+    map_unlock(m);
+    if (rc < 0)
+        return raise_status(rc);
+    return rc == BPT_OK;
+}
+static PyObject *Map_subscript(MapObject *m, PyObject *key)
+{
+    PyObject *v = NULL;
+    int found = lookup(m, key, &v);
+    if (found < 0)
+        return NULL;
+    if (!found) {
+        set_key_error(key);
+        return NULL;
+    }
+    return v;
+}
+static int Map_contains(MapObject *m, PyObject *key)
+{
+    PyObject *v = NULL;
+    int found = lookup(m, key, &v);
+    Py_XDECREF(v);
+    return found;
+}
+/*
+ * put stores key -> value; 0 or -1. A replaced value is dropped once the
+ * lock is let go of.
+ */
+int put(MapObject *m, PyObject *key, PyObject *value)
+{
+    void *old = NULL, *w;
+    if (acquire(m, FOR_WRITE) < 0)
+        return -1;
+    int s = prepare_insert(m, key, &w);
+    bpt_status rc = BPT_ECMP;
+    if (s >= 0) {
+        search_kind saved = begin(m, (search_kind)s);
+        rc = bpt_put(m->tree, w, value, &old);
+        leave(m, saved);
+        if (rc == BPT_REPLACED)
+            m->values_epoch++;
+        else if (rc >= 0)
+            note_insert(m, key);
+    }
+    map_unlock(m);
+    if (s < 0)
+        return -1;
+    if (rc < 0)
+        return raise_status(rc);
+    if (rc == BPT_REPLACED)
+        Py_DECREF((PyObject *)old);
+    return 0;
+}
+/* take removes key: 1 with *value (owned), 0 when absent, -1 on error. */
+static int take(MapObject *m, PyObject *key, PyObject **value)
+{
+    if (acquire(m, FOR_WRITE) < 0)
+        return -1;
+    if (is_nan(key)) {
+        map_unlock(m);
+        return 0;
+    }
+    void *k = NULL, *v = NULL, *w;
+    search_kind saved = enter(m, key, NULL, &w, NULL);
+    bpt_status rc = bpt_remove(m->tree, w, &k, &v);
+    leave(m, saved);
+    packing p = m->packing;
+    if (rc == BPT_OK)
+        note_removal(m);
+    map_unlock(m);
+    if (rc < 0)
+        return raise_status(rc);
+    if (rc == BPT_NOTFOUND)
+        return 0;
+    drop_key(p, k);
+    *value = v;
+    return 1;
+}
+static int Map_ass_subscript(MapObject *m, PyObject *key, PyObject *value)
+{
+    if (value)
+        return put(m, key, value);
+    PyObject *old;
+    int found = take(m, key, &old);
+    if (found < 0)
+        return -1;
+    if (!found) {
+        set_key_error(key);
+        return -1;
+    }
+    Py_DECREF(old);
+    return 0;
+}
+/* ---- Methods -------------------------------------------------------------- */
+static PyObject *Map_get(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (!check_args("get", nargs, 1, 2))
+        return NULL;
+    PyObject *v = NULL;
+    int found = lookup(m, args[0], &v);
+    if (found < 0)
+        return NULL;
+    if (found)
+        return v;
+    return Py_NewRef(nargs > 1 ? args[1] : Py_None);
+}
+static PyObject *Map_pop(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (!check_args("pop", nargs, 1, 2))
+        return NULL;
+    PyObject *v = NULL;
+    int found = take(m, args[0], &v);
+    if (found < 0)
+        return NULL;
+    if (found)
+        return v;
+    if (nargs > 1)
+        return Py_NewRef(args[1]);
+    set_key_error(args[0]);
+    return NULL;
+}
+/*
+ * pop_edge removes the smallest or largest item as a (key, value) tuple,
+ * made before the item leaves the map so that a failure loses nothing.
+ */
+static PyObject *pop_edge(MapObject *m, bool last)
+{
+    if (acquire(m, FOR_WRITE) < 0)
+        return NULL;
+    void *k, *v;
+    PyObject *pair = NULL;
+    if ((last ? bpt_last : bpt_first)(m->tree, &k, &v) != BPT_OK) {
+        PyErr_Format(PyExc_KeyError, "%s(): BPlusTreeMap is empty", last ? "poplast" : "popitem");
+        map_unlock(m);
+        return NULL;
+    }
+    packing p = m->packing;
+    if ((pair = item_tuple(p, k, v)) != NULL) {
+        (last ? bpt_pop_last : bpt_pop_first)(m->tree, &k, &v);
+        note_removal(m);
+    }
+    map_unlock(m);
+    if (pair) {
+        drop_key(p, k); /* the pair holds its own references */
+        Py_DECREF((PyObject *)v);
+    }
+    return pair;
+}
+static PyObject *Map_popitem(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    return pop_edge(m, false);
+}
+static PyObject *Map_poplast(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    return pop_edge(m, true);
+}
+static PyObject *Map_setdefault(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (!check_args("setdefault", nargs, 1, 2))
+        return NULL;
+    PyObject *dflt = nargs > 1 ? args[1] : Py_None, *result = NULL;
+    void *existing = NULL, *w;
+    if (acquire(m, FOR_WRITE) < 0)
+        return NULL;
+    int s = prepare_insert(m, args[0], &w);
+    if (s >= 0) {
+        search_kind saved = begin(m, (search_kind)s);
+        bpt_status rc = bpt_insert(m->tree, w, dflt, &existing);
+        leave(m, saved);
+        if (rc == BPT_OK)
+            note_insert(m, args[0]);
+        if (rc >= 0)
+            result = Py_NewRef(rc == BPT_EXISTS ? (PyObject *)existing : dflt);
+        else
+            raise_status(rc);
+    }
+    map_unlock(m);
+    return result;
+}
+static PyObject *Map_clear(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    if (acquire(m, FOR_WRITE) < 0)
+        return NULL;
+    bpt *fresh = new_tree(m, m->capacity, m->packing), *old = NULL;
+    if (fresh) {
+        m->kinds = KEYS_NONE;
+        old = replace_tree(m, fresh, m->packing);
+    }
+    map_unlock(m);
+    drop_tree(old); /* the items' __del__ sees an empty map, and may lock it */
+    if (!fresh)
+        return NULL;
+    Py_RETURN_NONE;
+}
+/* item_tuple returns a new (key, value) tuple from borrowed words. */
+PyObject *item_tuple(packing p, void *k, void *v)
+{
+    PyObject *key = key_object(p, k);
+    if (!key)
+        return NULL;
+    PyObject *pair = PyTuple_New(2);
+    if (!pair) {
+        Py_DECREF(key);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(pair, 0, key);
+    PyTuple_SET_ITEM(pair, 1, Py_NewRef((PyObject *)v));
+    return pair;
+}
+/* edge returns the smallest or largest (key, value); KeyError if empty. */
+static PyObject *edge(MapObject *m, bool last)
+{
+    void *k, *v;
+    PyObject *pair = NULL;
+    if (acquire(m, FOR_READ) < 0)
+        return NULL;
+    if ((last ? bpt_last : bpt_first)(m->tree, &k, &v) == BPT_OK)
+        pair = item_tuple(m->packing, k, v);
+    else
+        PyErr_Format(PyExc_KeyError, "%s(): BPlusTreeMap is empty", last ? "last" : "first");
+    map_unlock(m);
+    return pair;
+}
+static PyObject *Map_first(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    return edge(m, false);
+}
+static PyObject *Map_last(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    return edge(m, true);
+}
+typedef bpt_status (*neighbour_fn)(const bpt *, void *, void **, void **);
+/* neighbour returns the (key, value) a neighbour query finds, or None. */
+static PyObject *neighbour(MapObject *m, PyObject *key, neighbour_fn fn)
+{
+    if (check_bound(key) < 0 || acquire(m, FOR_READ) < 0)
+        return NULL;
+    void *k, *v, *w;
+    search_kind saved = enter(m, key, NULL, &w, NULL);
+    bpt_status rc = fn(m->tree, w, &k, &v);
+    leave(m, saved);
+    PyObject *r = rc == BPT_OK ? item_tuple(m->packing, k, v) : NULL;
+    map_unlock(m);
+    if (rc < 0) {
+        raise_status(rc);
+        return NULL;
+    }
+    if (rc == BPT_NOTFOUND)
+        Py_RETURN_NONE;
+    return r;
+}
+static PyObject *Map_floor(MapObject *m, PyObject *key) { return neighbour(m, key, bpt_floor); }
+static PyObject *Map_ceiling(MapObject *m, PyObject *key) { return neighbour(m, key, bpt_ceiling); }
+static PyObject *Map_lower(MapObject *m, PyObject *key) { return neighbour(m, key, bpt_lower); }
+static PyObject *Map_higher(MapObject *m, PyObject *key) { return neighbour(m, key, bpt_higher); }
+static PyObject *Map_delete_range(MapObject *m, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"start_key", "end_key", NULL};
+    PyObject *lo = Py_None, *hi = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OO:delete_range", kwlist, &lo, &hi))
+        return NULL;
+    if (check_bound(lo) < 0 || check_bound(hi) < 0 || acquire(m, FOR_WRITE) < 0)
+        return NULL;
+    PyObject *a = lo == Py_None ? NULL : lo, *b = hi == Py_None ? NULL : hi;
+    void *wa = NULL, *wb = NULL;
+    size_t removed = 0;
+    search_kind saved = enter(m, a, b, &wa, &wb);
+    bpt_status rc = bpt_remove_range(m->tree, a ? &wa : NULL, b ? &wb : NULL, &removed);
+    leave(m, saved);
+    if (rc >= 0)
+        note_removal(m);
+    map_unlock(m);
+    if (rc < 0) {
+        raise_status(rc);
+        return NULL;
+    }
+    return PyLong_FromSize_t(removed);
+}
+static PyObject *Map_check(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    if (acquire(m, FOR_READ) < 0)
+        return NULL;
+    bpt_check_report r;
+    m->busy++;
+    bpt_invariant inv = bpt_check(m->tree, &r);
+    m->busy--;
+    map_unlock(m);
+    if (inv == BPT_INV_OK)
+        Py_RETURN_NONE;
+    if (inv == BPT_INV_COMPARE && PyErr_Occurred())
+        return NULL;
+    PyObject *exc = PyObject_CallFunction(InvariantError, "s", r.message);
+    if (!exc)
+        return NULL;
+    PyObject *name = PyUnicode_FromString(bpt_invariant_name(inv));
+    if (!name || PyObject_SetAttrString(exc, "invariant", name) < 0) {
+        Py_XDECREF(name);
+        Py_DECREF(exc);
+        return NULL;
+    }
+    Py_DECREF(name);
+    PyErr_SetObject(InvariantError, exc);
+    Py_DECREF(exc);
+    return NULL;
+}
+/* __sizeof__ counts the map and every block its tree holds (not the items). */
+static PyObject *Map_sizeof(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    bpt_stats st;
+    if (acquire(m, FOR_READ) < 0)
+        return NULL;
+    bpt_get_stats(m->tree, &st);
+    map_unlock(m);
+    return PyLong_FromSize_t((size_t)Py_TYPE(m)->tp_basicsize + st.bytes);
+}
+static PyObject *Map_capacity(MapObject *m, void *Py_UNUSED(closure))
+{
+    if (acquire(m, FOR_LENGTH) < 0)
+        return NULL;
+    unsigned capacity = m->capacity;
+    map_unlock(m);
+    return PyLong_FromUnsignedLong(capacity);
+}
+static PyMethodDef Map_methods[] = {
+    {"get", (PyCFunction)(void (*)(void))Map_get, METH_FASTCALL,
+     "get(key, default=None) -> the value for key, or default. O(log n)."},
+    {"pop", (PyCFunction)(void (*)(void))Map_pop, METH_FASTCALL,
+     "pop(key[, default]) -> remove key and return its value; KeyError (or default) if "
+     "absent. O(log n)."},
+    {"popitem", (PyCFunction)Map_popitem, METH_NOARGS,
+     "popitem() -> remove and return the smallest (key, value); KeyError if empty. "
+     "O(log n)."},
+    {"poplast", (PyCFunction)Map_poplast, METH_NOARGS,
+     "poplast() -> remove and return the largest (key, value); KeyError if empty. "
+     "O(log n)."},
+    {"setdefault", (PyCFunction)(void (*)(void))Map_setdefault, METH_FASTCALL,
+     "setdefault(key, default=None) -> map[key], first storing default if absent. "
+     "O(log n)."},
+    {"clear", (PyCFunction)Map_clear, METH_NOARGS, "clear() -> remove every item. O(n)."},
+    {"update", (PyCFunction)(void (*)(void))Map_update, METH_VARARGS | METH_KEYWORDS,
+     "update(other=(), /, **kwargs): add the items of a mapping or of (key, value) pairs, "
+     "then kwargs. O(k log n)."},
+    {"copy", (PyCFunction)Map_copy, METH_NOARGS,
+     "copy() -> a shallow copy with the same capacity, built structurally in O(n)."},
+    {"first", (PyCFunction)Map_first, METH_NOARGS,
+     "first() -> the smallest (key, value); KeyError if empty. O(1)."},
+    {"last", (PyCFunction)Map_last, METH_NOARGS,
+     "last() -> the largest (key, value); KeyError if empty. O(1)."},
+    {"floor", (PyCFunction)Map_floor, METH_O,
+     "floor(key) -> the (key, value) with the greatest key <= key, or None. O(log n)."},
+    {"ceiling", (PyCFunction)Map_ceiling, METH_O,
+     "ceiling(key) -> the (key, value) with the least key >= key, or None. O(log n)."},
+    {"lower", (PyCFunction)Map_lower, METH_O,
+     "lower(key) -> the (key, value) with the greatest key < key, or None. O(log n)."},
+    {"higher", (PyCFunction)Map_higher, METH_O,
+     "higher(key) -> the (key, value) with the least key > key, or None. O(log n)."},
+    {"delete_range", (PyCFunction)(void (*)(void))Map_delete_range,
+     METH_VARARGS | METH_KEYWORDS,
+     "delete_range(start_key=None, end_key=None) -> remove the keys in [start_key, "
+     "end_key) and return how many. O(log n + m)."},
+    {"check", (PyCFunction)Map_check, METH_NOARGS,
+     "check(): run the C invariant checker; raise InvariantError naming the first "
+     "violated invariant. O(n)."},
+    {"from_sorted_items", (PyCFunction)(void (*)(void))Map_from_sorted_items,
+     METH_VARARGS | METH_KEYWORDS | METH_CLASS,
+     "from_sorted_items(items, capacity=None) -> a map bulk-loaded in O(n) from (key, value) "
+     "pairs in strictly increasing key order; ValueError (and nothing built) otherwise."},
+    {"__reversed__", (PyCFunction)Map_reversed, METH_NOARGS,
+     "__reversed__() -> iterator over the keys, largest first."},
+    {"_iter", (PyCFunction)(void (*)(void))Map__iter, METH_FASTCALL, NULL},
+    {"_islice", (PyCFunction)(void (*)(void))Map__islice, METH_FASTCALL, NULL},
+    {"peekitem", (PyCFunction)(void (*)(void))Map_peekitem, METH_FASTCALL,
+     "peekitem(index=-1) -> the (key, value) at position index (negative: from the end); "
+     "IndexError if out of range. O(log n)."},
+    {"index", (PyCFunction)(void (*)(void))Map_index, METH_VARARGS | METH_KEYWORDS,
+     "index(key, start=None, stop=None) -> the position of key; ValueError if it is absent "
+     "or outside positions [start, stop). O(log n)."},
+    {"bisect_left", (PyCFunction)Map_bisect_left, METH_O,
+     "bisect_left(key) -> the number of keys < key: where key is or would go. O(log n)."},
+    {"bisect_right", (PyCFunction)Map_bisect_right, METH_O,
+     "bisect_right(key) -> the number of keys <= key: the position after key. O(log n)."},
+    {"__sizeof__", (PyCFunction)Map_sizeof, METH_NOARGS,
+     "__sizeof__() -> bytes of the map and its nodes, not counting keys and values. "
+     "O(n / capacity)."},
+    {NULL, NULL, 0, NULL},
+};
+/* _key_storage tells the tests how the keys are stored (see packing). */
+static PyObject *Map_key_storage(MapObject *m, void *Py_UNUSED(closure))
+{
+    static const char *names[] = {"object", "str", "int", "float"};
+    if (acquire(m, FOR_LENGTH) < 0)
+        return NULL;
+    packing p = m->packing;
+    map_unlock(m);
+    return PyUnicode_FromString(names[p]);
+}
+static PyGetSetDef Map_getset[] = {
+    {"capacity", (getter)Map_capacity, NULL, "the node capacity (keys per node)", NULL},
+    {"_key_storage", (getter)Map_key_storage, NULL,
+     "how the keys are stored: 'int' or 'float' (packed numbers) or 'object'", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+static PyMappingMethods Map_as_mapping = {
+    .mp_length = (lenfunc)Map_length,
+    .mp_subscript = (binaryfunc)Map_subscript,
+    .mp_ass_subscript = (objobjargproc)Map_ass_subscript,
+};
+static PySequenceMethods Map_as_sequence = {
+    .sq_contains = (objobjproc)Map_contains,
+};
+PyTypeObject MapType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "bplustree3._bplustree3.BPlusTreeMapBase",
+    .tp_doc = "The C core of bplustree3.BPlusTreeMap; use that class.",
+    .tp_basicsize = sizeof(MapObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_new = Map_new,
+    .tp_init = (initproc)Map_init,
+    .tp_dealloc = (destructor)Map_dealloc,
+    .tp_free = PyObject_GC_Del,
+    .tp_traverse = (traverseproc)Map_traverse,
+    .tp_clear = (inquiry)Map_clear_gc,
+    .tp_iter = (getiterfunc)Map_iter,
+    .tp_as_mapping = &Map_as_mapping,
+    .tp_as_sequence = &Map_as_sequence,
+    .tp_methods = Map_methods,
+    .tp_getset = Map_getset,
+    .tp_weaklistoffset = offsetof(MapObject, weakreflist),
+};

@@ -1,0 +1,110 @@
+/*
+ * module.c — the module: its initialization, InvariantError, turning core
+ * errors into exceptions, argument checks shared by the methods, and the
+ * test hooks' table.
+ */
+#include "ext.h"
+
+#if PY_VERSION_HEX < 0x030A0000
+static int PyModule_AddObjectRef(PyObject *mod, const char *name, PyObject *value)
+{
+    Py_INCREF(value);
+    if (PyModule_AddObject(mod, name, value) < 0) {
+        Py_DECREF(value);
+        return -1;
+    }
+    return 0;
+}
+#endif
+
+PyObject *InvariantError;
+/* raise_status turns a core error into a Python exception; returns -1. */
+int raise_status(bpt_status rc)
+{
+    switch (rc) {
+    case BPT_ENOMEM:
+        PyErr_NoMemory();
+        break;
+    case BPT_ECMP:
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_RuntimeError, "comparison failed");
+        break;
+    case BPT_ESTALE:
+        PyErr_SetString(PyExc_RuntimeError, "BPlusTreeMap changed size during iteration");
+        break;
+    default:
+        PyErr_Format(PyExc_ValueError, "bplustree3: %s", bpt_status_str(rc));
+        break;
+    }
+    return -1;
+}
+void set_key_error(PyObject *key)
+{
+    PyObject *args = PyTuple_Pack(1, key);
+    if (args) {
+        PyErr_SetObject(PyExc_KeyError, args);
+        Py_DECREF(args);
+    }
+}
+/* check_args checks a METH_FASTCALL method's positional argument count. */
+int check_args(const char *name, Py_ssize_t nargs, Py_ssize_t min, Py_ssize_t max)
+{
+    if (nargs >= min && nargs <= max)
+        return 1;
+    PyErr_Format(PyExc_TypeError, "%s expected %zd to %zd arguments, got %zd", name, min, max,
+                 nargs);
+    return 0;
+}
+static PyMethodDef module_methods[] = {
+    {"_live_blocks", mod_live_blocks, METH_NOARGS,
+     "_live_blocks() -> blocks the C core holds now (trees, nodes, cursors)."},
+    {"_fail_allocation", mod_fail_allocation, METH_O,
+     "_fail_allocation(n): for tests, make the core's n-th allocation from now fail "
+     "(0: none)."},
+    {NULL, NULL, 0, NULL},
+};
+/*
+ * module_exec fills the module (multi-phase init). The types are static and
+ * InvariantError is made once: one per process, like the lock's
+ * wait_mutex, so the module supports one interpreter only.
+ */
+static int module_exec(PyObject *mod)
+{
+    if (PyType_Ready(&MapType) < 0 || PyType_Ready(&IterType) < 0)
+        return -1;
+    if (!InvariantError &&
+        !(InvariantError = PyErr_NewExceptionWithDoc(
+              "bplustree3.InvariantError",
+              "A BPlusTreeMap failed its invariant check; .invariant names which invariant.",
+              NULL, NULL)))
+        return -1;
+    if (PyModule_AddObjectRef(mod, "InvariantError", InvariantError) < 0 ||
+        PyModule_AddObjectRef(mod, "BPlusTreeMapBase", (PyObject *)&MapType) < 0 ||
+        PyModule_AddIntConstant(mod, "MIN_CAPACITY", BPT_MIN_CAPACITY) < 0 ||
+        PyModule_AddIntConstant(mod, "MAX_CAPACITY", BPT_MAX_CAPACITY) < 0 ||
+        PyModule_AddIntConstant(mod, "DEFAULT_CAPACITY", DEFAULT_CAPACITY) < 0)
+        return -1;
+    return 0;
+}
+static PyModuleDef_Slot module_slots[] = {
+    {Py_mod_exec, (void *)(uintptr_t)module_exec},
+#if PY_VERSION_HEX >= 0x030C0000
+    {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED}, /* each map has its own lock */
+#endif
+    {0, NULL},
+};
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "bplustree3._bplustree3",
+    .m_doc = "C core of bplustree3.",
+    .m_size = 0,
+    .m_methods = module_methods,
+    .m_slots = module_slots,
+};
+PyMODINIT_FUNC PyInit__bplustree3(void)
+{
+    return PyModuleDef_Init(&module);
+}

@@ -1,0 +1,416 @@
+/*
+ * tree.c — the core tree under a map: checks on new keys, the node searches
+ * (typed for packed numbers and exact strs, Python's < otherwise), the
+ * core's callbacks (comparisons, str hints, references, allocation), and
+ * making, replacing and unpacking a map's tree.
+ */
+#include "ext.h"
+
+/*
+ * check_bound refuses a key that cannot bound a search: a NaN (ValueError).
+ * A lookup needs no such check: a NaN is simply absent. 0 or -1.
+ */
+int check_bound(PyObject *key)
+{
+    if (key && is_nan(key)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "NaN is not ordered: it cannot be a BPlusTreeMap key or bound");
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * check_new_key refuses a key that cannot be stored: a NaN (ValueError), or
+ * an object key that cannot be ordered against itself, such as None (the
+ * TypeError of key < key). Once a map holds keys, a new key is compared with
+ * them anyway; the first one is not, so it would be stored and then be
+ * unreachable. Only that check runs code: for a first key that does not
+ * order without code. 0 or -1.
+ */
+int check_new_key(PyObject *key, bool first)
+{
+    if (check_bound(key) < 0)
+        return -1;
+    if (first && !orders_without_code(key) && PyObject_RichCompareBool(key, key, Py_LT) < 0)
+        return -1;
+    return 0;
+}
+/* load_be64 reads 8 bytes as a big-endian number: memcmp's order. */
+static inline uint64_t load_be64(const unsigned char *p)
+{
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__BYTE_ORDER__) &&                    \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_bswap64(v);
+#else
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+#endif
+}
+/*
+ * str_compare orders two exact strs as str's comparisons do (by code
+ * point): memcmp when both are one byte per character, PyUnicode_Compare
+ * otherwise (which cannot fail for two exact strs).
+ */
+static inline int str_compare(PyObject *a, PyObject *b)
+{
+    if (a == b)
+        return 0;
+    if (PyUnicode_KIND(a) == PyUnicode_1BYTE_KIND && PyUnicode_KIND(b) == PyUnicode_1BYTE_KIND) {
+        Py_ssize_t la = PyUnicode_GET_LENGTH(a), lb = PyUnicode_GET_LENGTH(b);
+        const unsigned char *pa = PyUnicode_1BYTE_DATA(a), *pb = PyUnicode_1BYTE_DATA(b);
+        size_t common = (size_t)(la < lb ? la : lb);
+        if (common >= 8) { /* most keys differ in their first eight characters */
+            uint64_t x = load_be64(pa), y = load_be64(pb);
+            if (x != y)
+                return x < y ? -1 : 1;
+        }
+        int c = memcmp(pa, pb, common);
+        return c ? c : (la > lb) - (la < lb);
+    }
+    return PyUnicode_Compare(a, b);
+}
+/*
+ * py_hint is the hint of an exact str: its first eight UTF-8 bytes as a
+ * big-endian number, zero-padded (UTF-8's byte order is code point order,
+ * lone surrogates included). Other keys have none.
+ */
+static int py_hint(void *key, void *ctx, uint64_t *hint)
+{
+    (void)ctx;
+    PyObject *s = key;
+    if (!PyUnicode_CheckExact(s))
+        return 0;
+    Py_ssize_t len = PyUnicode_GET_LENGTH(s);
+    if (PyUnicode_IS_ASCII(s) && len >= 8) {
+        *hint = load_be64(PyUnicode_1BYTE_DATA(s));
+        return 1;
+    }
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    uint64_t h = 0;
+    int bytes = 0;
+    for (Py_ssize_t i = 0; i < len && bytes < 8; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        unsigned char u[4];
+        int n = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+        if (n == 1) {
+            u[0] = (unsigned char)c;
+        } else {
+            for (int j = n - 1; j > 0; j--, c >>= 6)
+                u[j] = (unsigned char)(0x80 | (c & 0x3f));
+            u[0] = (unsigned char)((0xf00u >> n) | c); /* 110xxxxx, 1110xxxx, 11110xxx */
+        }
+        for (int j = 0; j < n && bytes < 8; j++, bytes++)
+            h = h << 8 | u[j];
+    }
+    *hint = bytes ? h << (8 * (8 - bytes)) : 0;
+    return 1;
+}
+/* ---- Callbacks ------------------------------------------------------------ */
+/* py_compare orders two object keys (bulk load and the checker use it). */
+static int py_compare(void *a, void *b, void *ctx)
+{
+    (void)ctx;
+    if (PyUnicode_CheckExact(a) && PyUnicode_CheckExact(b))
+        return str_compare(a, b);
+    int lt = PyObject_RichCompareBool(a, b, Py_LT);
+    if (lt < 0)
+        return BPT_CMP_ERROR;
+    if (lt)
+        return -1;
+    int gt = PyObject_RichCompareBool(b, a, Py_LT);
+    if (gt < 0)
+        return BPT_CMP_ERROR;
+    return gt;
+}
+/* prefetch_str asks for a str's header and characters. */
+PREFETCH_INLINE void prefetch_str(PyObject *s)
+{
+    PREFETCH_READ(s);
+    PREFETCH_READ((char *)s + sizeof(PyASCIIObject));
+}
+/*
+ * strided_bound searches the count keys first[0], first[stride], ... for
+ * the first one not less than key and returns its number (count if none).
+ */
+static inline int strided_bound(void *const *first, int count, int stride, PyObject *key)
+{
+    int lo = 0, hi = count;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (str_compare(first[mid * stride], key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+/*
+ * search_str is the lower bound of an exact str among exact strs. The strs
+ * lie all over memory, and each step of a plain binary search would wait
+ * for the cache miss of the step before. So it asks at once for about
+ * sqrt(n) evenly spaced keys, finds the stretch between two of them, then
+ * asks at once for that stretch's keys: two rounds of overlapping misses,
+ * and no more comparisons than a binary search makes.
+ */
+static int search_str(void *const *keys, int n, PyObject *key, int *exact)
+{
+    int step = 1;
+    while (step * step < n)
+        step++;
+    int samples = n / step; /* keys[step - 1], keys[2 * step - 1], ... */
+    for (int j = 1; j <= samples; j++)
+        prefetch_str(keys[j * step - 1]);
+    int s = samples ? strided_bound(keys + step - 1, samples, step, key) : 0;
+    int from = s * step, to = s < samples ? from + step - 1 : n;
+    for (int i = from; i < to; i++)
+        prefetch_str(keys[i]);
+    int at = from + strided_bound(keys + from, to - from, 1, key);
+    *exact = at < n && str_compare(key, keys[at]) == 0;
+    return at;
+}
+/*
+ * search_objects is the lower bound of key with Python's <: a binary search
+ * that asks only "keys[mid] < key", then one "key < keys[i]" to tell
+ * equality, as bisect and sortedcontainers do. Packed keys are made into
+ * objects for the comparison. -1 when a comparison fails.
+ */
+static int search_objects(void *const *keys, int n, PyObject *key, packing p, int *exact)
+{
+    int lo = 0, hi = n;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        PyObject *k = key_object(p, keys[mid]);
+        int r = k ? PyObject_RichCompareBool(k, key, Py_LT) : -1;
+        Py_XDECREF(k);
+        if (r < 0)
+            return -1;
+        if (r)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *exact = 0;
+    if (lo < n) {
+        PyObject *k = key_object(p, keys[lo]);
+        int r = k ? PyObject_RichCompareBool(key, k, Py_LT) : -1;
+        Py_XDECREF(k);
+        if (r < 0)
+            return -1;
+        *exact = !r;
+    }
+    return lo;
+}
+/* py_search is the node search of every tree: the one its call chose. */
+static int py_search(void *const *keys, int n, void *key, void *ctx, int *exact)
+{
+    MapObject *m = ctx;
+    switch (m->search) {
+    case SEARCH_INT:
+        return bpt_search_i64(keys, n, key, NULL, exact);
+    case SEARCH_FLOAT:
+        return bpt_search_double(keys, n, key, NULL, exact);
+    case SEARCH_STR:
+        return search_str(keys, n, key, exact);
+    default:
+        return search_objects(keys, n, key, m->packing, exact);
+    }
+}
+static void py_retain(void *w, void *ctx)
+{
+    (void)ctx;
+    Py_XINCREF((PyObject *)w);
+}
+static void py_release(void *w, void *ctx)
+{
+    MapObject *m = ctx; /* NULL for a tree no map uses any more */
+    if (m)
+        m->releasing++;
+    Py_XDECREF((PyObject *)w);
+    if (m)
+        m->releasing--;
+}
+/* Blocks the core holds (trees, nodes, cursors), for the leak tests. */
+static Py_ssize_t live_blocks;
+/* Fault injection for the tests: the fail_in-th allocation from now fails. */
+static Py_ssize_t fail_in;
+static void *py_alloc(size_t size, void *ctx)
+{
+    (void)ctx;
+    if (LOAD_SSIZE(&fail_in) > 0 && ADD_SSIZE(&fail_in, -1) == 1)
+        return NULL;
+    void *p = PyMem_Malloc(size);
+    if (p)
+        ADD_SSIZE(&live_blocks, 1);
+    return p;
+}
+static void py_free(void *p, size_t size, void *ctx)
+{
+    (void)size;
+    (void)ctx;
+    ADD_SSIZE(&live_blocks, -1);
+    PyMem_Free(p);
+}
+/*
+ * new_tree makes an empty core tree for m with keys packed as p; NULL with
+ * MemoryError. Packed keys are numbers: no references to count.
+ */
+bpt *new_tree(MapObject *m, unsigned capacity, packing p)
+{
+    bpt_config cfg = {
+        .compare = p == PACK_INT ? bpt_compare_i64 : p == PACK_FLOAT ? bpt_compare_double
+                                                                     : py_compare,
+        .search = py_search,
+        .ctx = m,
+        .hint = p == PACK_STR ? py_hint : NULL,
+        .retain_key = holds_objects(p) ? py_retain : NULL,
+        .release_key = holds_objects(p) ? py_release : NULL,
+        .retain_value = py_retain,
+        .release_value = py_release,
+        .leaf_capacity = capacity,
+        .branch_capacity = capacity,
+        .allocator = {.alloc = py_alloc, .free = py_free},
+    };
+    bpt *t;
+    if (bpt_new(&cfg, &t) != BPT_OK) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    return t;
+}
+/*
+ * drop_tree frees a tree that no map uses any more (NULL: nothing). Its
+ * items are released with no map to mark: the map they were in is
+ * consistent by then, so a __del__ they run sees its new tree.
+ */
+void drop_tree(bpt *old)
+{
+    if (old) {
+        bpt_set_context(old, NULL);
+        bpt_free(old);
+    }
+}
+/* replace_tree makes t (keys packed as p) m's tree; it returns the old one. */
+bpt *replace_tree(MapObject *m, bpt *t, packing p)
+{
+    bpt *old = m->tree;
+    m->tree = t;
+    m->packing = p;
+    m->generation++;
+    return old;
+}
+/*
+ * unpack converts m's packed tree into one of key objects, in O(n): the
+ * numbers become objects and a bulk load builds the new tree, so a failure
+ * leaves the map as it was. 0, or -1 with MemoryError.
+ */
+static int unpack(MapObject *m)
+{
+    size_t n = bpt_size(m->tree), made = 0;
+    void **keys = PyMem_Malloc((n ? n : 1) * sizeof *keys);
+    void **vals = PyMem_Malloc((n ? n : 1) * sizeof *vals);
+    bpt_cursor *c = NULL;
+    bpt *t = NULL;
+    int rc = -1;
+    if (!keys || !vals || bpt_cursor_new(m->tree, &c) != BPT_OK) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    size_t got = 0;
+    bpt_cursor_first(c);
+    bpt_cursor_read(c, keys, vals, n, &got);
+    for (; made < n; made++)
+        if (!(keys[made] = key_object(m->packing, keys[made])))
+            goto done;
+    if (!(t = new_tree(m, m->capacity, PACK_NONE)))
+        goto done;
+    bpt_status st = bpt_bulk_load(t, keys, vals, n); /* numbers: no Python code */
+    if (st != BPT_OK) {
+        raise_status(st);
+        goto done;
+    }
+    drop_tree(replace_tree(m, t, PACK_NONE)); /* its values are held by t too */
+    t = NULL;
+    m->kinds = KEYS_ANY;
+    rc = 0;
+done:
+    bpt_free(t);
+    bpt_cursor_free(c);
+    while (made > 0)
+        Py_DECREF((PyObject *)keys[--made]);
+    PyMem_Free(keys);
+    PyMem_Free(vals);
+    return rc;
+}
+/*
+ * prepare_insert makes m's tree ready to store key and picks the word and
+ * the search that stand for it: an empty map's tree takes the packing key
+ * suits; a packed map given a foreign key equal to a stored one uses the
+ * stored number (1.0 replaces the value of 1, as in a dict), and one given
+ * any other foreign key is converted to object keys. Returns the search, or
+ * -1 with an exception (the map unchanged).
+ */
+int prepare_insert(MapObject *m, PyObject *key, void **word)
+{
+    void *packed;
+    if (check_new_key(key, bpt_size(m->tree) == 0) < 0)
+        return -1;
+    packing want = packing_for(classify(key, &packed));
+    if (want != m->packing && bpt_size(m->tree) == 0) {
+        bpt *t = new_tree(m, m->capacity, want);
+        if (!t)
+            return -1;
+        drop_tree(replace_tree(m, t, want)); /* an empty one */
+    }
+    search_kind s = search_for(m, key, word);
+    if (s != SEARCH_OBJECTS || m->packing == PACK_NONE)
+        return (int)s; /* key fits the tree as it is */
+    void *stored, *w;
+    search_kind saved = enter(m, key, NULL, &w, NULL);
+    bpt_status rc = bpt_get(m->tree, w, &stored, NULL);
+    leave(m, saved);
+    if (rc < 0)
+        return raise_status(rc);
+    if (rc == BPT_OK) {
+        *word = stored;
+        return (int)native_search(m->packing);
+    }
+    if (unpack(m) < 0)
+        return -1;
+    return (int)search_for(m, key, word);
+}
+/* note_insert records the kind of a key just added. */
+void note_insert(MapObject *m, PyObject *key)
+{
+    void *packed;
+    key_kind k = classify(key, &packed);
+    if (bpt_size(m->tree) == 1)
+        m->kinds = k;
+    else if (m->kinds != k)
+        m->kinds = KEYS_ANY;
+}
+/* note_removal forgets the kinds once the map is empty. */
+void note_removal(MapObject *m)
+{
+    if (bpt_size(m->tree) == 0)
+        m->kinds = KEYS_NONE;
+}
+PyObject *mod_live_blocks(PyObject *mod, PyObject *Py_UNUSED(ignored))
+{
+    (void)mod;
+    return PyLong_FromSsize_t(live_blocks);
+}
+PyObject *mod_fail_allocation(PyObject *mod, PyObject *arg)
+{
+    (void)mod;
+    Py_ssize_t n = PyLong_AsSsize_t(arg);
+    if (n == -1 && PyErr_Occurred())
+        return NULL;
+    fail_in = n > 0 ? n : 0;
+    Py_RETURN_NONE;
+}
