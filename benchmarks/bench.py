@@ -18,7 +18,8 @@ SortedDict) are measured under the same conditions even on a noisy machine.
 
 Data (seeded, deterministic; ``--seed``): N distinct keys of one type
 (``--keys``): ``int`` random ints in [0, 2**62); ``seq`` 0..N-1 inserted in
-ascending order; ``float`` random floats in [0, 1); ``str`` random
+ascending order; ``dense`` 0..N-1 inserted in random order (IDs, row
+numbers: the key objects lie in memory in key order); ``float`` random floats in [0, 1); ``str`` random
 16-letter ASCII strings; ``tuple`` (random int in [0, 1024), random int in
 [0, 2**62)), so that about half the comparisons at 1M look past the first
 element. Values are ``list(range(N))``, value i paired with key i.
@@ -30,6 +31,14 @@ Operations, each reported per unit (ns/item, ns/query, us/range, B/item):
   pairs: ``BPlusTreeMap.from_sorted_items(pairs)``, ``SortedDict(pairs)``
   (faster than ``SortedDict(dict(pairs))``), ``OOBTree(pairs)`` (as fast as
   ``update`` or a loop; ``OOBTree(dict)`` needs the dict first), ``dict(pairs)``.
+- Probes: the query operations below run with hot probes (fresh objects
+  equal to the keys, made one after another in probe order just before the
+  run, as a program that just parsed or computed them holds them) and,
+  as name_cold, with cold ones (lookup_hit_cold probes with the stored key
+  objects themselves, sampled; the others with copies made in a random
+  order): a cold probe is a cache miss that every contender pays, which
+  hides the difference between them. str hashes are cached after the first
+  run, in SortedDict's favour.
 - lookup_hit: ``m[k]`` for present keys, shuffled. lookup_miss:
   ``m.get(k)`` for absent keys of the same type (a miss through ``m[k]``
   would time the KeyError, not the search). contains: ``k in m``, half
@@ -86,13 +95,13 @@ driver calls that method; a multi-step idiom (SortedDict's bisect + peekitem,
 OOBTree's maxKey + lookup, keyword arguments) is a small helper function,
 whose call (~50 ns) is part of its cost, as it would be in user code.
 
---guard: N = 1M (where the targets are set: smaller maps fit the caches,
-and SortedDict's hash lookups gain more from that than the tree), int and
-str keys, the TARGETS operations, bplustree3 and SortedDict only, 3
+--guard: N = 1M (where the targets are set), int, dense and str keys, the
+TARGETS operations, bplustree3 and SortedDict only, 3
 repetitions of at least 0.05 s (``--sizes``, ``--repeat``, ``--min-time``
 still apply; the largest size is checked); it prints bplustree3's ratios
 and exits 1 when one is below its target times ``--guard-margin`` (0.5) or
-was not measured. About 90 seconds.
+was not measured; a target not met yet is checked at its GUARD_FLOORS floor
+(the ratio measured when it was added) instead. About 2.5 minutes.
 
 Before any timing, a cross-check runs every operation of every contender on
 1500 keys of each type and aborts unless every result (items, lookups,
@@ -161,27 +170,45 @@ REFERENCE = "bplustree3"
 # largest size measured; --guard checks them at GUARD_SIZE, times a margin.
 POSITIONAL_TARGETS = {op: 1.5 for op in ("peekitem", "index", "key_at", "islice100",
                                           "bisect_left")}
+# Hot lookups, hits and misses, as fast as SortedDict's hash lookups.
+LOOKUP_TARGETS = {"lookup_hit": 1.0, "lookup_miss": 1.0, "contains": 1.0}
 TARGETS: dict[str, dict[str, float]] = {
     "int": {
         "insert": 5.0,
         "delete": 5.0,
-        "lookup_hit": 1 / 1.25,
+        **LOOKUP_TARGETS,
         "iter_items": 8.0,
         "range100_items": 8.0,
         "build_sorted": 5.0,
         "memory": 2.0,
         **POSITIONAL_TARGETS,
+    },
+    "dense": {
+        "insert": 5.0,
+        "delete": 5.0,
+        **LOOKUP_TARGETS,
+        "iter_keys": 1.0,
+        "iter_items": 8.0,
+        "range100_items": 8.0,
+        "build_sorted": 5.0,
+        "memory": 2.0,
     },
     "str": {
         "insert": 5.0,
         "delete": 5.0,
-        "lookup_hit": 1 / 1.5,
+        **LOOKUP_TARGETS,
         "iter_items": 8.0,
         "range100_items": 8.0,
         "build_sorted": 5.0,
         "memory": 2.0,
         **POSITIONAL_TARGETS,
     },
+}
+# Targets not met yet (docs/performance.md says why): the guard holds these
+# rows at the floor given, times the margin, against a regression from the
+# ratio measured when the row was added, instead of at the target.
+GUARD_FLOORS: dict[tuple[str, str], float] = {
+    ("dense", "iter_keys"): 0.45,  # measured 0.49x: each packed int becomes a new int
 }
 GUARD_SIZE = 1_000_000  # where the targets are set; about 90 s
 GUARD_MARGIN = 0.5
@@ -228,13 +255,17 @@ class KeyType:
     """How to make keys of one type: N keys, absent keys, floor/ceiling probes."""
 
     name: str
-    draw: Callable | None  # None: sequential ints
+    draw: Callable | None  # None: the ints 0..N-1
     below: object  # sorts before every key
     above: object  # sorts after every key
+    shuffle: bool = False  # None-draw keys inserted in random order (dense)
 
     def keys(self, rng: random.Random, n: int) -> list:
         if self.draw is None:
-            return list(range(n))
+            keys = list(range(n))  # the objects lie in memory in key order
+            if self.shuffle:
+                rng.shuffle(keys)
+            return keys
         return fresh_keys(self.draw, rng, n)
 
     def absent(self, rng: random.Random, count: int, present: set, n: int) -> list:
@@ -253,6 +284,7 @@ KEY_TYPES = {
     for kt in (
         KeyType("int", draw_int, -1, 2**62),
         KeyType("seq", None, -1, 2**62),
+        KeyType("dense", None, -1, 2**62, shuffle=True),
         KeyType("float", draw_float, -1.0, 2.0),
         KeyType("str", draw_str, "", "{"),  # "{" sorts after every letter
         KeyType("tuple", draw_tuple, (-1, 0), (1024, 0)),
@@ -269,10 +301,14 @@ class Data:
     insert_pairs: list  # (key, value) in insertion order
     sorted_pairs: list = field(default_factory=list)
     sorted_keys: list = field(default_factory=list)
-    hits: list = field(default_factory=list)
+    hits: list = field(default_factory=list)  # hot probes: fresh objects, made in probe order
     misses: list = field(default_factory=list)
     mixed: list = field(default_factory=list)
     probes: list = field(default_factory=list)
+    hits_cold: list = field(default_factory=list)  # cold: the stored key objects
+    misses_cold: list = field(default_factory=list)  # cold: copies made in a random order
+    mixed_cold: list = field(default_factory=list)
+    probes_cold: list = field(default_factory=list)
     delete_order: list = field(default_factory=list)
     bounds: dict[int, list[tuple]] = field(default_factory=dict)
     positions: list = field(default_factory=list)  # random positions, for positional ops
@@ -291,6 +327,36 @@ def make_items(key_type: str, n: int, seed: int) -> tuple[random.Random, list, l
     return rng, keys, list(range(n))
 
 
+def fresh_copy(key):
+    """A new object equal to key (small ints and the like excepted)."""
+    if isinstance(key, int):
+        return (key + 1) - 1
+    if isinstance(key, float):
+        return key * 1.0
+    if isinstance(key, str):
+        return (key + ".")[:-1]
+    if isinstance(key, tuple):
+        return tuple(fresh_copy(x) for x in key)
+    raise TypeError(type(key))
+
+
+def hot(keys: list) -> list:
+    """Hot probes: fresh copies made now, one after another in probe order,
+    as a program that just parsed or computed them holds them."""
+    return [fresh_copy(k) for k in keys]
+
+
+def scattered(rng: random.Random, keys: list) -> list:
+    """Cold probes: fresh copies made in a random order, so that probing in
+    list order reads them all over memory."""
+    out = [None] * len(keys)
+    order = list(range(len(keys)))
+    rng.shuffle(order)
+    for i in order:
+        out[i] = fresh_copy(keys[i])
+    return out
+
+
 def make_data(key_type: str, n: int, seed: int) -> Data:
     rng, keys, values = make_items(key_type, n, seed)
     kt = KEY_TYPES[key_type]
@@ -298,13 +364,15 @@ def make_data(key_type: str, n: int, seed: int) -> Data:
     sorted_pairs = sorted(pairs, key=itemgetter(0))
     sorted_keys = [k for k, _ in sorted_pairs]
     b = batch(n)
-    hits = rng.sample(keys, b)
+    hits_cold = rng.sample(keys, b)
     misses = kt.absent(rng, b, set(keys), n)
-    mixed = hits[: b // 2] + misses[: b - b // 2]
+    mixed = hits_cold[: b // 2] + misses[: b - b // 2]
     rng.shuffle(mixed)
     probes = kt.probes(rng, b, n)
     probes[: min(b, 2)] = [kt.below, kt.above][: min(b, 2)]
     rng.shuffle(probes)
+    misses_cold, mixed_cold, probes_cold = (scattered(rng, x) for x in (misses, mixed, probes))
+    hits, misses, mixed, probes = (hot(x) for x in (hits_cold, misses, mixed, probes))
     delete_order = keys[:]
     rng.shuffle(delete_order)
     bounds = {}
@@ -315,7 +383,8 @@ def make_data(key_type: str, n: int, seed: int) -> Data:
     positions = [rng.randrange(n) for _ in range(b)]
     slice_starts = [rng.randrange(max(n - SLICE_LENGTH, 1)) for _ in range(SLICE_QUERIES)]
     return Data(key_type, n, pairs, sorted_pairs, sorted_keys, hits, misses, mixed,
-                probes, delete_order, bounds, positions, slice_starts)
+                probes, hits_cold, misses_cold, mixed_cold, probes_cold, delete_order, bounds,
+                positions, slice_starts)
 
 
 # ---- Contenders -------------------------------------------------------------
@@ -511,26 +580,44 @@ def run_build_sorted(c, m, data):
     return c.prims["build_sorted"](data.sorted_pairs)
 
 
-def run_lookup_hit(c, m, data):
-    for key in data.hits:
+# Queries, each with hot probes (data.hits ...) and cold ones (data.hits_cold ...).
+def run_lookup_hit(c, m, data, probes="hits"):
+    for key in getattr(data, probes):
         m[key]
 
 
-def run_lookup_miss(c, m, data):
-    for key in data.misses:
+def run_lookup_miss(c, m, data, probes="misses"):
+    for key in getattr(data, probes):
         m.get(key)
 
 
-def run_contains(c, m, data):
-    for key in data.mixed:
+def run_contains(c, m, data, probes="mixed"):
+    for key in getattr(data, probes):
         key in m  # noqa: B015 - the test itself is the work
 
 
-def run_floor_ceiling(c, m, data):
+def run_floor_ceiling(c, m, data, probes="probes"):
     floor, ceiling = c.prims["floor"], c.prims["ceiling"]
-    for q in data.probes:
+    for q in getattr(data, probes):
         floor(m, q)
         ceiling(m, q)
+
+
+def observe_lookup_hit(c, m, data, probes="hits"):
+    return [m[k] for k in getattr(data, probes)]
+
+
+def observe_lookup_miss(c, m, data, probes="misses"):
+    return [m.get(k) for k in getattr(data, probes)]
+
+
+def observe_contains(c, m, data, probes="mixed"):
+    return [k in m for k in getattr(data, probes)]
+
+
+def observe_floor_ceiling(c, m, data, probes="probes"):
+    floor, ceiling = c.prims["floor"], c.prims["ceiling"]
+    return [(floor(m, q), ceiling(m, q)) for q in getattr(data, probes)]
 
 
 def run_iter_keys(c, m, data):
@@ -642,6 +729,23 @@ def _queries(n):
     return batch(n)
 
 
+def _query_ops() -> list[Op]:
+    """lookup_hit, lookup_miss, contains, floor_ceiling with hot probes, and
+    each again with cold ones (name_cold)."""
+    ops = []
+    for name, run, observe, probes, count, needs in (
+            ("lookup_hit", run_lookup_hit, observe_lookup_hit, "hits", _queries, ()),
+            ("lookup_miss", run_lookup_miss, observe_lookup_miss, "misses", _queries, ()),
+            ("contains", run_contains, observe_contains, "mixed", _queries, ()),
+            ("floor_ceiling", run_floor_ceiling, observe_floor_ceiling, "probes",
+             lambda n: 2 * batch(n), ("floor", "ceiling"))):
+        for suffix in ("", "_cold"):
+            ops.append(Op(name + suffix, partial(run, probes=probes + suffix),
+                          partial(observe, probes=probes + suffix), "query", count,
+                          1e-6 if needs else 5e-7, needs=needs))
+    return ops
+
+
 def _range_ops() -> list[Op]:
     ops = []
     for length, count in RANGE_QUERIES.items():
@@ -657,15 +761,7 @@ OPS: tuple[Op, ...] = (
     Op("insert", run_insert, observe_build(run_insert), "item", _items, 1e-6, kind="build"),
     Op("build_sorted", run_build_sorted, observe_build(run_build_sorted), "item", _items,
        4e-7, needs=("build_sorted",), kind="build"),
-    Op("lookup_hit", run_lookup_hit, lambda c, m, d: [m[k] for k in d.hits],
-       "query", _queries, 5e-7),
-    Op("lookup_miss", run_lookup_miss, lambda c, m, d: [m.get(k) for k in d.misses],
-       "query", _queries, 5e-7),
-    Op("contains", run_contains, lambda c, m, d: [k in m for k in d.mixed],
-       "query", _queries, 5e-7),
-    Op("floor_ceiling", run_floor_ceiling,
-       lambda c, m, d: [(c.prims["floor"](m, q), c.prims["ceiling"](m, q)) for q in d.probes],
-       "query", lambda n: 2 * batch(n), 1e-6, needs=("floor", "ceiling")),
+    *_query_ops(),
     Op("iter_keys", run_iter_keys, lambda c, m, d: c.normalize(list(m)), "item", _items, 1e-7),
     Op("iter_items", run_iter_items, lambda c, m, d: c.normalize(list(m.items())),
        "item", _items, 3e-7),
@@ -980,10 +1076,10 @@ def print_table(summary: dict, cfg: Config, targets: list[dict]) -> None:
             if not ops:
                 continue
             print(f"\n== {kt} keys, N = {n:,} ==")
-            print(f"{'op':<17}{'unit':<10}" + "".join(f"{name:>22}" for name in names)
+            print(f"{'op':<19}{'unit':<10}" + "".join(f"{name:>22}" for name in names)
                   + "  target")
             for op in ops:
-                line = f"{op.name:<17}{op.label:<10}"
+                line = f"{op.name:<19}{op.label:<10}"
                 for name in names:
                     cell = summary.get((kt, n, op.name, name))
                     text = "-"
@@ -1206,13 +1302,15 @@ def run_guard(summary: dict, size: int, margin: float) -> int:
             cell = summary.get((kt, size, op, REFERENCE))
             if not cell or cell["ratio"] is None:
                 failed += 1
-                print(f"  {kt:<6}{op:<16}not measured  FAIL")
+                print(f"  {kt:<6}{op:<19}not measured  FAIL")
                 continue
-            bound = target * margin
+            floor = GUARD_FLOORS.get((kt, op))
+            bound = (target if floor is None else min(target, floor)) * margin
             ok = cell["ratio"] >= bound
             failed += not ok
-            print(f"  {kt:<6}{op:<16}{cell['ratio']:7.2f}x  bound {bound:5.2f}x "
-                  f"(target {target:.2f}x)  {'ok' if ok else 'FAIL'}")
+            note = "" if floor is None else f", missed: floor {floor:.2f}x"
+            print(f"  {kt:<6}{op:<19}{cell['ratio']:7.2f}x  bound {bound:5.2f}x "
+                  f"(target {target:.2f}x{note})  {'ok' if ok else 'FAIL'}")
     print("guard: " + ("FAILED" if failed else "passed"))
     return 1 if failed else 0
 

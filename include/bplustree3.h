@@ -250,6 +250,17 @@ uint64_t bpt_version(const bpt *t);
  */
 bpt_status bpt_get(const bpt *t, void *key, void **key_out, void **value_out);
 
+#ifdef BPT_HAVE_WORD64
+/*
+ * bpt_get_i64 looks up key in a tree of int64 keys in the words (its
+ * comparator is bpt_compare_i64 or its search bpt_search_i64) without
+ * calling either: the answer of bpt_get, in fewer instructions. On BPT_OK it
+ * stores the value (borrowed) in value_out when that is not NULL;
+ * BPT_EINVAL for a tree ordered otherwise.
+ */
+bpt_status bpt_get_i64(const bpt *t, int64_t key, void **value_out);
+#endif
+
 /* bpt_first and bpt_last return the smallest or largest item (borrowed). */
 bpt_status bpt_first(const bpt *t, void **key_out, void **value_out);
 bpt_status bpt_last(const bpt *t, void **key_out, void **value_out);

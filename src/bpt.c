@@ -673,6 +673,56 @@ bpt_status bpt_get(const bpt *t, void *key, void **key_out, void **value_out)
     return give_item(t, path_leaf(&p), path_pos(&p), key_out, value_out);
 }
 
+#ifdef BPT_HAVE_WORD64
+/*
+ * count_le_i64 returns how many of the int64 words keys[0..n) are <= key,
+ * in two rounds of independent comparisons rather than a binary search's
+ * chain of dependent ones (each waiting for the load before it): first the
+ * last key of each block of eight finds the block, then that block's keys
+ * are counted. Sorted keys make both counts the answer.
+ */
+static inline int count_le_i64(void *const *keys, int n, int64_t key)
+{
+    int blocks = n / 8, b = 0;
+    for (int j = 0; j < blocks; j++)
+        b += bpt_word_to_i64(keys[8 * j + 7]) <= key;
+    int from = 8 * b, to = from + 8 < n ? from + 8 : n, c = 0;
+    for (int j = from; j < to; j++)
+        c += bpt_word_to_i64(keys[j]) <= key;
+    return from + c;
+}
+
+/*
+ * bpt_get_i64 is bpt_get for a tree ordered as int64s (its comparator or
+ * its search is the built-in int64 one, which a hook must agree with), typed: one
+ * descent that compares machine numbers in place, records no path and calls
+ * no hook. Child i of a branch holds the keys from separator i - 1 on, so
+ * the child to take is the number of separators <= key.
+ */
+bpt_status bpt_get_i64(const bpt *t, int64_t key, void **value_out)
+{
+    if (t->cfg.compare != bpt_compare_i64 && t->cfg.search != bpt_search_i64)
+        return BPT_EINVAL;
+    bpt_node *n = t->root;
+    if (!n)
+        return BPT_NOTFOUND;
+    bool prefetch = t->height >= 3; /* two levels are a few cache-resident nodes */
+    for (int d = 1; !n->leaf; d++) {
+        bpt_branch *b = (bpt_branch *)n;
+        n = branch_children(t, b)[count_le_i64(branch_keys(t, b), (int)n->n - 1, key)];
+        if (prefetch)
+            prefetch_node(t, n, d == t->height - 1);
+    }
+    bpt_leaf *l = (bpt_leaf *)n;
+    int i = count_le_i64(leaf_keys(l), (int)l->h.n, key) - 1;
+    if (i < 0 || bpt_word_to_i64(leaf_keys(l)[i]) != key)
+        return BPT_NOTFOUND;
+    if (value_out)
+        *value_out = leaf_vals(t, l)[i];
+    return BPT_OK;
+}
+#endif
+
 bpt_status bpt_first(const bpt *t, void **key_out, void **value_out)
 {
     if (!t->first)

@@ -278,13 +278,22 @@ void diff_step(diff *d, diff_choose_fn choose, void *src)
         }
         break;
     }
-    case OP_GET:
+    case OP_GET: {
         rc = bpt_get(t, W(key), &k, &v);
-        if (!failed(rc)) {
-            bool exists = ref_find(m, key, &i);
+        bool exists = ref_find(m, key, &i);
+        if (!failed(rc))
             check_found(d, rc, k, v, exists, i);
+        /* The typed lookup answers the same, for int64-ordered trees only. */
+        bpt_status typed = bpt_get_i64(t, key, &v);
+        if (d->cfg.search != bpt_search_i64 && d->cfg.compare != bpt_compare_i64) {
+            CHECK_EQ(typed, BPT_EINVAL);
+        } else {
+            CHECK_EQ(typed, exists ? BPT_OK : BPT_NOTFOUND);
+            if (exists)
+                CHECK_EQ(I(v), m->items[i].value);
         }
         break;
+    }
     case OP_NEIGHBOUR: {
         static bpt_status (*const fn[4])(const bpt *, void *, void **, void **) = {
             bpt_floor, bpt_ceiling, bpt_lower, bpt_higher};

@@ -233,3 +233,48 @@ def test_pops_of_an_empty_map_name_themselves():
         m.poplast()
     with pytest.raises(KeyError, match="popitem"):
         m.popitem()
+
+
+@pytest.mark.parametrize("capacity", [4, 64])
+def test_int_lookups_of_every_width_answer_as_a_dict(capacity):
+    # Lookups of exact ints in a map of packed ints take a typed path (the
+    # int read in place, the core's int64 descent): every digit count, both
+    # signs, the 64-bit edges and past them, present and absent.
+    rng = random.Random(7)
+    widths = [0, 1, 2, 29, 30, 31, 59, 60, 61, 62, 63]
+    keys = {0, 2**63 - 1, -(2**63), 2**62, -(2**62)}
+    keys |= {rng.choice([-1, 1]) * rng.getrandbits(w) for w in widths for _ in range(40)}
+    keys.discard(-(2**63) - 1)
+    truth = {k: str(k) for k in keys}
+    m = BPlusTreeMap(truth, capacity=capacity)
+    assert m._key_storage == "int"
+    probes = list(keys) + [k + 1 for k in keys] + [2**63, -(2**63) - 1, 2**64, -(2**70)]
+    for k in probes:
+        assert m.get(k) == truth.get(k), k
+        assert (k in m) == (k in truth), k
+        if k in truth:
+            assert m[k] == truth[k]
+        else:
+            with pytest.raises(KeyError):
+                m[k]
+    m.check()
+
+
+def test_int_lookup_from_a_comparison_of_the_same_map():
+    # A foreign key's comparison runs while the map is locked by this
+    # thread: an int lookup from there takes the locked path and answers.
+    m = BPlusTreeMap({i: i * 10 for i in range(0, 200, 2)}, capacity=4)
+    seen = []
+
+    class Probe:  # greater than every key; each comparison reads m[4]
+        def __lt__(self, other):
+            seen.append(m[4])
+            return False
+
+        def __gt__(self, other):  # stored < Probe(), reflected
+            seen.append(m.get(4))
+            return True
+
+    assert Probe() not in m
+    assert seen and set(seen) == {40}
+    assert m._key_storage == "int"

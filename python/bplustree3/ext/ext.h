@@ -288,15 +288,46 @@ PyObject *Map__iter(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
 /* ---- Keys ----------------------------------------------------------------- */
 
 /*
+ * long_as_i64 reads an exact int as an int64; false when it does not fit.
+ * Runs no Python code. Small ints are read in place where the C API allows
+ * it (3.12's compact ints; on 3.11, whose layout is fixed, up to three
+ * 30-bit digits), the rest through PyLong_AsLongLongAndOverflow.
+ */
+static inline bool long_as_i64(PyObject *key, int64_t *out)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    if (PyUnstable_Long_IsCompact((PyLongObject *)key)) {
+        *out = (int64_t)PyUnstable_Long_CompactValue((PyLongObject *)key);
+        return true;
+    }
+#elif PY_VERSION_HEX >= 0x030B0000 && PYLONG_BITS_IN_DIGIT == 30
+    Py_ssize_t size = Py_SIZE(key), len = size < 0 ? -size : size;
+    const digit *d = ((PyLongObject *)key)->ob_digit;
+    if (len <= 2 || (len == 3 && d[2] < 8)) { /* below 2**63 */
+        uint64_t mag = len == 0 ? 0 : d[0];
+        if (len >= 2)
+            mag |= (uint64_t)d[1] << 30;
+        if (len == 3)
+            mag |= (uint64_t)d[2] << 60;
+        *out = size < 0 ? -(int64_t)mag : (int64_t)mag;
+        return true;
+    }
+#endif
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(key, &overflow);
+    *out = v;
+    return !overflow;
+}
+
+/*
  * classify returns what key is, with *packed set to its packed word when it
  * is KEYS_INT or KEYS_FLOAT. Runs no Python code.
  */
 static inline key_kind classify(PyObject *key, void **packed)
 {
     if (PyLong_CheckExact(key)) {
-        int overflow;
-        long long v = PyLong_AsLongLongAndOverflow(key, &overflow);
-        if (overflow)
+        int64_t v;
+        if (!long_as_i64(key, &v))
             return KEYS_ANY;
         *packed = bpt_word_from_i64(v);
         return KEYS_INT;
@@ -409,6 +440,36 @@ static inline void map_unlock(MapObject *m)
     STORE_PTR(&m->owner, NULL);
     if (LOAD_INT(&m->waiters) > 0)
         wake_one(m);
+}
+
+/*
+ * try_read_lock takes m's lock for a read that runs no Python code and
+ * cannot fail (a lookup of a packed number): true when it may go on, false
+ * when the lock is held (by another thread, or by this one further out, in
+ * a comparison or a release): then the caller takes the full path. With
+ * the GIL nothing can run until such a read is over, so it needs only that
+ * nobody holds the lock; without it, it takes the lock. read_unlock lets go.
+ */
+static inline bool try_read_lock(MapObject *m)
+{
+#ifdef Py_GIL_DISABLED
+    if (LOAD_PTR(&m->owner) != NULL || !cas_ptr(&m->owner, NULL, PyThreadState_Get()))
+        return false;
+    m->depth = 1;
+    TSAN_ACQUIRE(m);
+    return true;
+#else
+    return m->owner == NULL;
+#endif
+}
+
+static inline void read_unlock(MapObject *m)
+{
+#ifdef Py_GIL_DISABLED
+    map_unlock(m);
+#else
+    (void)m;
+#endif
 }
 
 /* What an operation does with the map it locks (see acquire). */

@@ -120,6 +120,17 @@ static Py_ssize_t Map_length(MapObject *m)
  */
 static int lookup(MapObject *m, PyObject *key, PyObject **value)
 {
+    int64_t number;
+    if (PyLong_CheckExact(key) && long_as_i64(key, &number) && try_read_lock(m)) {
+        /* An int in a map of packed ints: the core's typed descent. */
+        void *v = NULL;
+        bpt_status rc = m->packing == PACK_INT ? bpt_get_i64(m->tree, number, &v) : BPT_EINVAL;
+        if (rc == BPT_OK)
+            *value = Py_NewRef((PyObject *)v);
+        read_unlock(m);
+        if (rc != BPT_EINVAL)
+            return rc == BPT_OK;
+    }
     if (acquire(m, FOR_READ) < 0)
         return -1;
     if (is_nan(key)) {
