@@ -25,7 +25,7 @@ export COVERAGE_FILE="$PWD/build-cov/python.coverage"
 
 mkdir -p build-cov/coverage
 rc=0
-echo "C coverage (src/, invariants/, python/bplustree3/*.c):"
+echo "C coverage (src/, invariants/, python/bplustree3/ext/):"
 gcovr || rc=$?
 echo "Python coverage (bplustree3/*.py):"
 (cd tests/python && python3 -m coverage report --rcfile=../../coverage/coveragerc) || rc=$?

@@ -251,23 +251,43 @@ static int search_keys(const bpt *t, void *const *keys, int n, void *key, int *e
 }
 
 /*
- * hint_bound returns the first of hints[from..n) above hint (upper) or not
- * below it (!upper): a branch-free binary search.
+ * DEFINE_COUNT(name, T, E, VALUE) defines name(a, n, x, le): how many of the
+ * n sorted elements a[0..n) (of type E, read as a T by VALUE) are < x, or
+ * <= x when le. A binary search is a chain of dependent loads, each step
+ * waiting for the one before; this halves the range branch-free only while
+ * more than 64 remain, then counts in two rounds of independent
+ * comparisons: the last element of each block of eight finds the block,
+ * and that block's elements are counted.
  */
-static int hint_bound(const uint64_t *hints, int from, int n, uint64_t hint, bool upper)
-{
-    const uint64_t *base = hints + from;
-    int len = n - from;
-    if (len <= 0)
-        return from;
-    while (len > 1) {
-        int half = len / 2;
-        uint64_t h = base[half - 1];
-        base += half & -(int)(upper ? h <= hint : h < hint);
-        len -= half;
+#define DEFINE_COUNT(name, T, E, VALUE)                                                         \
+    static inline int name(const E *a, int n, T x, bool le)                                    \
+    {                                                                                          \
+        int from = 0;                                                                          \
+        while (n > 64) {                                                                       \
+            int half = n / 2;                                                                  \
+            T v = VALUE(a[from + half - 1]);                                                   \
+            from += half & -(int)(le ? v <= x : v < x);                                        \
+            n -= half;                                                                         \
+        }                                                                                      \
+        int blocks = n / 8, b = 0;                                                             \
+        for (int j = 0; j < blocks; j++) {                                                     \
+            T v = VALUE(a[from + 8 * j + 7]);                                                  \
+            b += le ? v <= x : v < x;                                                          \
+        }                                                                                      \
+        int lo = from + 8 * b, hi = lo + 8 < from + n ? lo + 8 : from + n, c = 0;              \
+        for (int j = lo; j < hi; j++) {                                                        \
+            T v = VALUE(a[j]);                                                                 \
+            c += le ? v <= x : v < x;                                                          \
+        }                                                                                      \
+        return lo + c;                                                                         \
     }
-    return (int)(base - hints) + (upper ? base[0] <= hint : base[0] < hint);
-}
+
+#define HINT_VALUE(h) (h)
+DEFINE_COUNT(count_hints, uint64_t, uint64_t, HINT_VALUE)
+#ifdef BPT_HAVE_WORD64
+typedef void *word; /* so that const word is a const pointer */
+DEFINE_COUNT(count_i64, int64_t, word, bpt_word_to_i64)
+#endif
 
 /*
  * search_node returns the lower bound of k in a node's keys[0..n) (with
@@ -280,8 +300,9 @@ static int search_node(const bpt *t, void *const *keys, const uint64_t *hints, i
 {
     int lo = 0, hi = n;
     if (hints) {
-        lo = hint_bound(hints, 0, n, k.hint, false);
-        hi = hint_bound(hints, lo, n, k.hint, true);
+        lo = count_hints(hints, n, k.hint, false);
+        for (hi = lo; hi < n && hints[hi] == k.hint;) /* few keys share a hint */
+            hi++;
         if (lo == hi) {
             *exact = 0;
             return lo;
@@ -391,7 +412,8 @@ static int descend(const bpt *t, void *key, path *p)
         p->node[d] = n;
         p->idx[d++] = i;
         n = branch_children(t, b)[i];
-        prefetch_node(t, n, d == t->height - 1);
+        if (t->height >= 3) /* two levels are a few cache-resident nodes */
+            prefetch_node(t, n, d == t->height - 1);
         if (exact) {
             /* key is the first key of this subtree: no more comparisons. */
             while (!n->leaf) {
@@ -675,24 +697,6 @@ bpt_status bpt_get(const bpt *t, void *key, void **key_out, void **value_out)
 
 #ifdef BPT_HAVE_WORD64
 /*
- * count_le_i64 returns how many of the int64 words keys[0..n) are <= key,
- * in two rounds of independent comparisons rather than a binary search's
- * chain of dependent ones (each waiting for the load before it): first the
- * last key of each block of eight finds the block, then that block's keys
- * are counted. Sorted keys make both counts the answer.
- */
-static inline int count_le_i64(void *const *keys, int n, int64_t key)
-{
-    int blocks = n / 8, b = 0;
-    for (int j = 0; j < blocks; j++)
-        b += bpt_word_to_i64(keys[8 * j + 7]) <= key;
-    int from = 8 * b, to = from + 8 < n ? from + 8 : n, c = 0;
-    for (int j = from; j < to; j++)
-        c += bpt_word_to_i64(keys[j]) <= key;
-    return from + c;
-}
-
-/*
  * bpt_get_i64 is bpt_get for a tree ordered as int64s (its comparator or
  * its search is the built-in int64 one, which a hook must agree with), typed: one
  * descent that compares machine numbers in place, records no path and calls
@@ -706,15 +710,14 @@ bpt_status bpt_get_i64(const bpt *t, int64_t key, void **value_out)
     bpt_node *n = t->root;
     if (!n)
         return BPT_NOTFOUND;
-    bool prefetch = t->height >= 3; /* two levels are a few cache-resident nodes */
     for (int d = 1; !n->leaf; d++) {
         bpt_branch *b = (bpt_branch *)n;
-        n = branch_children(t, b)[count_le_i64(branch_keys(t, b), (int)n->n - 1, key)];
-        if (prefetch)
+        n = branch_children(t, b)[count_i64(branch_keys(t, b), (int)n->n - 1, key, true)];
+        if (t->height >= 3) /* as in descend */
             prefetch_node(t, n, d == t->height - 1);
     }
     bpt_leaf *l = (bpt_leaf *)n;
-    int i = count_le_i64(leaf_keys(l), (int)l->h.n, key) - 1;
+    int i = count_i64(leaf_keys(l), (int)l->h.n, key, true) - 1;
     if (i < 0 || bpt_word_to_i64(leaf_keys(l)[i]) != key)
         return BPT_NOTFOUND;
     if (value_out)

@@ -913,6 +913,39 @@ static void test_hints(void)
     done(t);
 }
 
+/*
+ * Nodes wider than 64 keys narrow a node search by halving before they
+ * count; bpt_get_i64 answers as bpt_get does, with and without hints, and
+ * refuses a tree of another order.
+ */
+static void test_wide_nodes(void)
+{
+    for (int hinted = 0; hinted < 2; hinted++) {
+        bpt_config cfg = {.compare = bpt_compare_i64, .leaf_capacity = 300,
+                          .branch_capacity = 300, .hint = hinted ? hint_nonneg : NULL};
+        bpt *t;
+        CHECK_EQ(bpt_new(&cfg, &t), BPT_OK);
+        for (int64_t i = 0; i < 40000; i += 2)
+            CHECK_EQ(bpt_put(t, W(i), W(i + 1), NULL), BPT_OK);
+        for (int64_t i = -3; i < 40003; i++) {
+            void *v = NULL, *typed = NULL;
+            bool present = i >= 0 && i < 40000 && i % 2 == 0;
+            CHECK_EQ(bpt_get(t, W(i), NULL, &v), present ? BPT_OK : BPT_NOTFOUND);
+            CHECK_EQ(bpt_get_i64(t, i, &typed), present ? BPT_OK : BPT_NOTFOUND);
+            if (present)
+                CHECK(I(v) == i + 1 && I(typed) == i + 1);
+        }
+        bpt_check_report r;
+        CHECK_EQ(bpt_check(t, &r), BPT_INV_OK);
+        bpt_free(t);
+    }
+    bpt_config other = {.compare = bpt_compare_double};
+    bpt *t;
+    CHECK_EQ(bpt_new(&other, &t), BPT_OK);
+    CHECK_EQ(bpt_get_i64(t, 1, NULL), BPT_EINVAL);
+    bpt_free(t);
+}
+
 int main(void)
 {
     RUN(test_status_str);
@@ -936,5 +969,6 @@ int main(void)
     RUN(test_allocator_accounting);
     RUN(test_stats_and_fill);
     RUN(test_hints);
+    RUN(test_wide_nodes);
     return 0;
 }

@@ -160,6 +160,17 @@ static inline int strided_bound(void *const *first, int count, int stride, PyObj
  */
 static int search_str(void *const *keys, int n, PyObject *key, int *exact)
 {
+    if (n <= 4) { /* the keys whose hints tie with key's: usually one */
+        for (int i = 0; i < n; i++) {
+            int c = str_compare(keys[i], key);
+            if (c >= 0) {
+                *exact = c == 0;
+                return i;
+            }
+        }
+        *exact = 0;
+        return n;
+    }
     int step = 1;
     while (step * step < n)
         step++;
