@@ -278,3 +278,26 @@ def test_int_lookup_from_a_comparison_of_the_same_map():
     assert Probe() not in m
     assert seen and set(seen) == {40}
     assert m._key_storage == "int"
+
+
+@pytest.mark.parametrize("capacity", [4, 64])
+def test_str_lookups_answer_as_a_dict(capacity):
+    # Lookups of exact strs in a map of strs take the quick path (no lock
+    # taken when nobody holds it, str comparisons only): keys whose hints
+    # tie (shared first eight UTF-8 bytes), short, empty, non-ASCII and
+    # lone-surrogate keys, present and absent, and foreign probes.
+    rng = random.Random(11)
+    alphabet = "ab\u00e9\u4e2d\U0001f600\ud800"
+    keys = {"", "a", "prefix__", "prefix__x", "prefix__y", "prefix__\u00e9"}
+    keys |= {"".join(rng.choice(alphabet) for _ in range(rng.randrange(12))) for _ in range(400)}
+    keys |= {"shared-prefix-%05d" % i for i in range(0, 300, 3)}
+    truth = {k: len(k) for k in keys}
+    m = BPlusTreeMap(truth, capacity=capacity)
+    assert m._key_storage == "str"
+    probes = list(keys) + [k + "\0" for k in keys] + ["shared-prefix-%05d" % i for i in range(300)]
+    for k in probes:
+        assert m.get(k, -1) == truth.get(k, -1), repr(k)
+        assert (k in m) == (k in truth), repr(k)
+    with pytest.raises(TypeError):
+        m[1]  # a foreign key takes the ordinary path, and str < int fails
+    m.check()

@@ -31,6 +31,7 @@ static PyObject *pair_tuple(PyObject *item, const char *what, Py_ssize_t index)
     }
     return t;
 }
+
 /*
  * collect_pairs appends to pairs the items of other as (key, value) tuples:
  * a mapping's (a BPlusTreeMap's or a dict's as one snapshot) or an
@@ -86,6 +87,7 @@ static int collect_pairs(PyObject *other, PyObject *pairs)
     Py_DECREF(it);
     return PyErr_Occurred() ? -1 : 0;
 }
+
 /* An exception put aside while other code runs. */
 typedef struct {
 #if PY_VERSION_HEX >= 0x030C0000
@@ -102,6 +104,7 @@ static void save_error(saved_error *e)
     PyErr_Fetch(&e->type, &e->value, &e->traceback);
 #endif
 }
+
 /* restore_error raises e again, or (raise false) drops it. */
 static void restore_error(saved_error *e, bool raise)
 {
@@ -120,6 +123,7 @@ static void restore_error(saved_error *e, bool raise)
     }
 #endif
 }
+
 /* set_capacity gives m, locked, a new capacity; only an empty map's changes. */
 static int set_capacity(MapObject *m, unsigned capacity)
 {
@@ -136,6 +140,7 @@ static int set_capacity(MapObject *m, unsigned capacity)
     m->capacity = capacity;
     return 0;
 }
+
 /*
  * update_with stores the items of other, then of kwds (either may be NULL),
  * in one hold of m's lock, after giving m capacity (0: unchanged). The
@@ -174,6 +179,7 @@ int update_with(MapObject *m, PyObject *other, PyObject *kwds, long capacity)
         restore_error(&failure, rc == 0);
     return read < 0 ? -1 : rc;
 }
+
 PyObject *Map_update(MapObject *m, PyObject *args, PyObject *kwds)
 {
     PyObject *other = NULL;
@@ -183,6 +189,7 @@ PyObject *Map_update(MapObject *m, PyObject *args, PyObject *kwds)
         return NULL;
     Py_RETURN_NONE;
 }
+
 /* new_empty_like makes an empty map of type, capacity and packing. */
 static MapObject *new_empty_like(PyTypeObject *type, unsigned capacity, packing p)
 {
@@ -205,6 +212,7 @@ static MapObject *new_empty_like(PyTypeObject *type, unsigned capacity, packing 
     TSAN_RELEASE(c);
     return c;
 }
+
 /*
  * Map_copy makes the new map first (its type's tp_new may run code), then
  * copies m's tree, capacity and packing in one hold of m's lock.
@@ -235,6 +243,7 @@ PyObject *Map_copy(MapObject *m, PyObject *Py_UNUSED(ignored))
     }
     return (PyObject *)c;
 }
+
 /* items_list returns a new list of m's (key, value) tuples: one snapshot. */
 static PyObject *items_list(MapObject *m)
 {
@@ -270,6 +279,7 @@ done:
     map_unlock(m);
     return list;
 }
+
 /*
  * from_sorted_items reads the pairs once, in order, classifying each key as
  * it goes (its packed number while every key so far packs), then bulk

@@ -97,6 +97,7 @@ static inline PyObject *compat_xnew_ref(PyObject *o)
     Py_XINCREF(o);
     return o;
 }
+
 #define Py_NewRef(o) compat_new_ref((PyObject *)(o))
 #define Py_XNewRef(o) compat_xnew_ref((PyObject *)(o))
 #endif
@@ -134,6 +135,7 @@ static inline Py_ssize_t plain_add_ssize(Py_ssize_t *p, Py_ssize_t v)
     *p += v;
     return old;
 }
+
 #define ADD_INT(p, v) plain_add_int((p), (v))
 #define ADD_SSIZE(p, v) plain_add_ssize((p), (v))
 #define LOAD_SSIZE(p) (*(p))
@@ -165,6 +167,7 @@ static inline int cas_ptr(void **p, void *expected, void *value)
 #define BPT_TSAN 1
 #endif
 #endif
+
 #ifdef BPT_TSAN
 #include <sanitizer/tsan_interface.h>
 #define TSAN_ACQUIRE(p) __tsan_acquire((void *)(p))

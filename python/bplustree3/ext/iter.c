@@ -37,6 +37,7 @@ typedef struct {
     void *vals[ITER_CHUNK];
 } IterObject;
 static int read_chunk(IterObject *it, MapObject *m);
+
 /* parse_kind reads an iterator kind argument: the kind, or -1. */
 int parse_kind(PyObject *obj)
 {
@@ -49,6 +50,7 @@ int parse_kind(PyObject *obj)
     }
     return (int)kind;
 }
+
 /*
  * seek_bound positions c at the first item whose key is not less than key,
  * sets *rank to its position and *found to whether its key equals key: one
@@ -65,6 +67,7 @@ static int seek_bound(MapObject *m, bpt_cursor *c, PyObject *key, size_t *rank, 
     *found = rc == BPT_OK;
     return 0;
 }
+
 /*
  * make_iter makes an iterator over the items between lo and hi (None:
  * unbounded; lo_incl and hi_incl say whether an equal key belongs in), in
@@ -135,6 +138,7 @@ error:
     Py_DECREF(it);
     return NULL;
 }
+
 static PyObject *make_iter(MapObject *m, int kind, bool reverse, PyObject *lo, PyObject *hi,
                            bool lo_incl, bool hi_incl)
 {
@@ -144,6 +148,7 @@ static PyObject *make_iter(MapObject *m, int kind, bool reverse, PyObject *lo, P
     map_unlock(m);
     return it;
 }
+
 static void Iter_dealloc(IterObject *it)
 {
     PyObject_GC_UnTrack(it);
@@ -152,6 +157,7 @@ static void Iter_dealloc(IterObject *it)
     Py_XDECREF(it->result);
     PyObject_GC_Del(it);
 }
+
 static int Iter_traverse(IterObject *it, visitproc visit, void *arg)
 {
     TSAN_ACQUIRE(it);
@@ -159,12 +165,14 @@ static int Iter_traverse(IterObject *it, visitproc visit, void *arg)
     Py_VISIT(it->result);
     return 0;
 }
+
 static int Iter_clear(IterObject *it)
 {
     Py_CLEAR(it->map);
     Py_CLEAR(it->result);
     return 0;
 }
+
 /* prefetch_item asks for the objects of the chunk's item i. */
 PREFETCH_INLINE void prefetch_item(IterObject *it, MapObject *m, int i)
 {
@@ -173,6 +181,7 @@ PREFETCH_INLINE void prefetch_item(IterObject *it, MapObject *m, int i)
     if (it->kind != KIND_VALUES && holds_objects(m->packing))
         PREFETCH(it->keys[i]);
 }
+
 /*
  * read_chunk copies the next chunk of words, from it->position on, and
  * prefetches the objects among them. 0, or -1 with an exception.
@@ -198,6 +207,7 @@ static int read_chunk(IterObject *it, MapObject *m)
     it->next = 0;
     return 0;
 }
+
 /*
  * pair_result returns (key, value) with both references stolen, in the
  * tuple handed out last time when nobody else holds it (as dict's items
@@ -230,6 +240,7 @@ static PyObject *pair_result(IterObject *it, PyObject *key, PyObject *value)
     Py_XSETREF(it->result, Py_NewRef(r));
     return r;
 }
+
 /* iter_step is Iter_next with m, the iterator's map, locked. */
 static PyObject *iter_step(IterObject *it, MapObject *m)
 {
@@ -257,6 +268,7 @@ static PyObject *iter_step(IterObject *it, MapObject *m)
         return key;
     return pair_result(it, key, Py_NewRef((PyObject *)it->vals[i]));
 }
+
 /*
  * iter_map returns a new reference to the iterator's map (NULL once it is
  * exhausted): a reference of our own, since another thread's last step may
@@ -270,6 +282,7 @@ static MapObject *iter_map(IterObject *it)
     END_CRITICAL_SECTION(it);
     return m;
 }
+
 /*
  * Iter_next steps the iterator with its map locked: that orders the steps
  * of threads sharing the iterator too.
@@ -289,6 +302,7 @@ static PyObject *Iter_next(IterObject *it)
     Py_DECREF(m);
     return r;
 }
+
 static PyObject *Iter_length_hint(IterObject *it, PyObject *Py_UNUSED(ignored))
 {
     MapObject *m = iter_map(it);
@@ -302,10 +316,12 @@ static PyObject *Iter_length_hint(IterObject *it, PyObject *Py_UNUSED(ignored))
     Py_DECREF(m);
     return PyErr_Occurred() ? NULL : PyLong_FromSize_t(n);
 }
+
 static PyMethodDef Iter_methods[] = {
     {"__length_hint__", (PyCFunction)Iter_length_hint, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
+
 PyTypeObject IterType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "bplustree3._bplustree3.Iterator",
@@ -318,14 +334,17 @@ PyTypeObject IterType = {
     .tp_iternext = (iternextfunc)Iter_next,
     .tp_methods = Iter_methods,
 };
+
 PyObject *Map_iter(MapObject *m)
 {
     return make_iter(m, KIND_KEYS, false, Py_None, Py_None, true, false);
 }
+
 PyObject *Map_reversed(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
     return make_iter(m, KIND_KEYS, true, Py_None, Py_None, true, false);
 }
+
 /*
  * _iter(kind, reverse, minimum, maximum, min_inclusive, max_inclusive):
  * the one iterator factory behind keys/values/items ranges, irange and the

@@ -16,13 +16,16 @@ static PyMutex wait_mutex;
 #endif
 
 /* ---- The lock ------------------------------------------------------------- */
+
 /* A thread asleep on a map's gate: the wait list, for would_deadlock. */
 typedef struct waiter {
     void *thread;
     MapObject *map;
     struct waiter *next;
 } waiter;
+
 static waiter *waiting; /* under wait_mutex */
+
 /*
  * would_deadlock tells whether thread me, about to wait for m, would wait
  * forever: m's holder waits for a map whose holder waits ... for a map me
@@ -45,6 +48,7 @@ static bool would_deadlock(MapObject *m, void *me)
     }
     return t == me;
 }
+
 /*
  * map_lock_slow waits for m's lock: it commits to wait (waiters) and, until
  * it takes the lock, sleeps on the gate with the GIL released (detached,
@@ -85,6 +89,7 @@ int map_lock_slow(MapObject *m, void *me)
     m->depth = 1;
     return 0;
 }
+
 /*
  * wake_one wakes one of m's waiters after the lock was let go of: it opens
  * the gate, unless it is open already (woken), so that it is opened once

@@ -28,7 +28,9 @@ long parse_capacity(PyObject *obj)
     }
     return cap;
 }
+
 /* ---- Life cycle ----------------------------------------------------------- */
+
 static PyObject *Map_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     (void)args;
@@ -50,6 +52,7 @@ static PyObject *Map_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     TSAN_RELEASE(m); /* built outside its lock: for the collector */
     return (PyObject *)m;
 }
+
 static int Map_init(MapObject *m, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"", "capacity", NULL};
@@ -61,6 +64,7 @@ static int Map_init(MapObject *m, PyObject *args, PyObject *kwds)
         return -1;
     return update_with(m, items, NULL, cap_obj == Py_None ? 0 : cap);
 }
+
 typedef struct visitor {
     visitproc visit;
     void *arg;
@@ -74,6 +78,7 @@ static int visit_item(void *key, void *value, void *arg)
         rc = v->visit((PyObject *)value, v->arg);
     return rc;
 }
+
 static int Map_traverse(MapObject *m, visitproc visit, void *arg)
 {
     /*
@@ -87,6 +92,7 @@ static int Map_traverse(MapObject *m, visitproc visit, void *arg)
     visitor v = {visit, arg, holds_objects(m->packing)};
     return bpt_visit(m->tree, visit_item, &v);
 }
+
 /* tp_clear empties the tree in place (it cannot fail, unlike a new tree). */
 static int Map_clear_gc(MapObject *m)
 {
@@ -95,6 +101,7 @@ static int Map_clear_gc(MapObject *m)
     bpt_clear(m->tree);
     return 0;
 }
+
 static void Map_dealloc(MapObject *m)
 {
     PyObject_GC_UnTrack(m);
@@ -105,7 +112,9 @@ static void Map_dealloc(MapObject *m)
         PyThread_free_lock(m->gate);
     Py_TYPE(m)->tp_free((PyObject *)m);
 }
+
 /* ---- Mapping protocol ----------------------------------------------------- */
+
 static Py_ssize_t Map_length(MapObject *m)
 {
     if (acquire(m, FOR_LENGTH) < 0)
@@ -114,23 +123,44 @@ static Py_ssize_t Map_length(MapObject *m)
     map_unlock(m);
     return n;
 }
+
+/*
+ * quick_lookup answers a lookup that runs no Python code and cannot fail,
+ * without the generic machinery: an exact int in a map of packed ints (the
+ * core's typed descent) or an exact str in a map of strs (str comparisons
+ * run no code). 1 when found, 0 when absent, -1 when it does not apply (the
+ * map is held, or keyed otherwise): then the caller takes the ordinary path.
+ */
+static inline int quick_lookup(MapObject *m, PyObject *key, PyObject **value)
+{
+    int64_t number = 0;
+    bool is_int = PyLong_CheckExact(key);
+    if (!(is_int ? long_as_i64(key, &number) : PyUnicode_CheckExact(key)) || !try_read_lock(m))
+        return -1;
+    void *v = NULL;
+    bpt_status rc = BPT_EINVAL;
+    if (is_int && m->packing == PACK_INT) {
+        rc = bpt_get_i64(m->tree, number, &v);
+    } else if (!is_int && m->packing == PACK_STR) {
+        search_kind saved = begin(m, SEARCH_STR);
+        rc = bpt_get(m->tree, key, NULL, &v);
+        leave(m, saved);
+    }
+    if (rc == BPT_OK)
+        *value = Py_NewRef((PyObject *)v);
+    read_unlock(m);
+    return rc < 0 ? -1 : rc == BPT_OK;
+}
+
 /*
  * lookup finds key: 1 with *value (a new reference), 0 when absent, -1 on
  * error.
  */
 static int lookup(MapObject *m, PyObject *key, PyObject **value)
 {
-    int64_t number;
-    if (PyLong_CheckExact(key) && long_as_i64(key, &number) && try_read_lock(m)) {
-        /* An int in a map of packed ints: the core's typed descent. */
-        void *v = NULL;
-        bpt_status rc = m->packing == PACK_INT ? bpt_get_i64(m->tree, number, &v) : BPT_EINVAL;
-        if (rc == BPT_OK)
-            *value = Py_NewRef((PyObject *)v);
-        read_unlock(m);
-        if (rc != BPT_EINVAL)
-            return rc == BPT_OK;
-    }
+    int quick = quick_lookup(m, key, value);
+    if (quick >= 0)
+        return quick;
     if (acquire(m, FOR_READ) < 0)
         return -1;
     if (is_nan(key)) {
@@ -148,6 +178,7 @@ static int lookup(MapObject *m, PyObject *key, PyObject **value)
         return raise_status(rc);
     return rc == BPT_OK;
 }
+
 static PyObject *Map_subscript(MapObject *m, PyObject *key)
 {
     PyObject *v = NULL;
@@ -160,6 +191,7 @@ static PyObject *Map_subscript(MapObject *m, PyObject *key)
     }
     return v;
 }
+
 static int Map_contains(MapObject *m, PyObject *key)
 {
     PyObject *v = NULL;
@@ -167,6 +199,7 @@ static int Map_contains(MapObject *m, PyObject *key)
     Py_XDECREF(v);
     return found;
 }
+
 /*
  * put stores key -> value; 0 or -1. A replaced value is dropped once the
  * lock is let go of.
@@ -196,6 +229,7 @@ int put(MapObject *m, PyObject *key, PyObject *value)
         Py_DECREF((PyObject *)old);
     return 0;
 }
+
 /* take removes key: 1 with *value (owned), 0 when absent, -1 on error. */
 static int take(MapObject *m, PyObject *key, PyObject **value)
 {
@@ -221,6 +255,7 @@ static int take(MapObject *m, PyObject *key, PyObject **value)
     *value = v;
     return 1;
 }
+
 static int Map_ass_subscript(MapObject *m, PyObject *key, PyObject *value)
 {
     if (value)
@@ -236,7 +271,9 @@ static int Map_ass_subscript(MapObject *m, PyObject *key, PyObject *value)
     Py_DECREF(old);
     return 0;
 }
+
 /* ---- Methods -------------------------------------------------------------- */
+
 static PyObject *Map_get(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
     if (!check_args("get", nargs, 1, 2))
@@ -249,6 +286,7 @@ static PyObject *Map_get(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
         return v;
     return Py_NewRef(nargs > 1 ? args[1] : Py_None);
 }
+
 static PyObject *Map_pop(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
     if (!check_args("pop", nargs, 1, 2))
@@ -264,6 +302,7 @@ static PyObject *Map_pop(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
     set_key_error(args[0]);
     return NULL;
 }
+
 /*
  * pop_edge removes the smallest or largest item as a (key, value) tuple,
  * made before the item leaves the map so that a failure loses nothing.
@@ -291,14 +330,17 @@ static PyObject *pop_edge(MapObject *m, bool last)
     }
     return pair;
 }
+
 static PyObject *Map_popitem(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
     return pop_edge(m, false);
 }
+
 static PyObject *Map_poplast(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
     return pop_edge(m, true);
 }
+
 static PyObject *Map_setdefault(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
     if (!check_args("setdefault", nargs, 1, 2))
@@ -322,6 +364,7 @@ static PyObject *Map_setdefault(MapObject *m, PyObject *const *args, Py_ssize_t 
     map_unlock(m);
     return result;
 }
+
 static PyObject *Map_clear(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
     if (acquire(m, FOR_WRITE) < 0)
@@ -337,6 +380,7 @@ static PyObject *Map_clear(MapObject *m, PyObject *Py_UNUSED(ignored))
         return NULL;
     Py_RETURN_NONE;
 }
+
 /* item_tuple returns a new (key, value) tuple from borrowed words. */
 PyObject *item_tuple(packing p, void *k, void *v)
 {
@@ -352,6 +396,7 @@ PyObject *item_tuple(packing p, void *k, void *v)
     PyTuple_SET_ITEM(pair, 1, Py_NewRef((PyObject *)v));
     return pair;
 }
+
 /* edge returns the smallest or largest (key, value); KeyError if empty. */
 static PyObject *edge(MapObject *m, bool last)
 {
@@ -366,15 +411,19 @@ static PyObject *edge(MapObject *m, bool last)
     map_unlock(m);
     return pair;
 }
+
 static PyObject *Map_first(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
     return edge(m, false);
 }
+
 static PyObject *Map_last(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
     return edge(m, true);
 }
+
 typedef bpt_status (*neighbour_fn)(const bpt *, void *, void **, void **);
+
 /* neighbour returns the (key, value) a neighbour query finds, or None. */
 static PyObject *neighbour(MapObject *m, PyObject *key, neighbour_fn fn)
 {
@@ -394,6 +443,7 @@ static PyObject *neighbour(MapObject *m, PyObject *key, neighbour_fn fn)
         Py_RETURN_NONE;
     return r;
 }
+
 static PyObject *Map_floor(MapObject *m, PyObject *key) { return neighbour(m, key, bpt_floor); }
 static PyObject *Map_ceiling(MapObject *m, PyObject *key) { return neighbour(m, key, bpt_ceiling); }
 static PyObject *Map_lower(MapObject *m, PyObject *key) { return neighbour(m, key, bpt_lower); }
@@ -421,6 +471,7 @@ static PyObject *Map_delete_range(MapObject *m, PyObject *args, PyObject *kwds)
     }
     return PyLong_FromSize_t(removed);
 }
+
 static PyObject *Map_check(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
     if (acquire(m, FOR_READ) < 0)
@@ -448,6 +499,7 @@ static PyObject *Map_check(MapObject *m, PyObject *Py_UNUSED(ignored))
     Py_DECREF(exc);
     return NULL;
 }
+
 /* __sizeof__ counts the map and every block its tree holds (not the items). */
 static PyObject *Map_sizeof(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
@@ -458,6 +510,7 @@ static PyObject *Map_sizeof(MapObject *m, PyObject *Py_UNUSED(ignored))
     map_unlock(m);
     return PyLong_FromSize_t((size_t)Py_TYPE(m)->tp_basicsize + st.bytes);
 }
+
 static PyObject *Map_capacity(MapObject *m, void *Py_UNUSED(closure))
 {
     if (acquire(m, FOR_LENGTH) < 0)
@@ -466,6 +519,7 @@ static PyObject *Map_capacity(MapObject *m, void *Py_UNUSED(closure))
     map_unlock(m);
     return PyLong_FromUnsignedLong(capacity);
 }
+
 static PyMethodDef Map_methods[] = {
     {"get", (PyCFunction)(void (*)(void))Map_get, METH_FASTCALL,
      "get(key, default=None) -> the value for key, or default. O(log n)."},
@@ -529,6 +583,7 @@ static PyMethodDef Map_methods[] = {
      "O(n / capacity)."},
     {NULL, NULL, 0, NULL},
 };
+
 /* _key_storage tells the tests how the keys are stored (see packing). */
 static PyObject *Map_key_storage(MapObject *m, void *Py_UNUSED(closure))
 {
@@ -539,20 +594,24 @@ static PyObject *Map_key_storage(MapObject *m, void *Py_UNUSED(closure))
     map_unlock(m);
     return PyUnicode_FromString(names[p]);
 }
+
 static PyGetSetDef Map_getset[] = {
     {"capacity", (getter)Map_capacity, NULL, "the node capacity (keys per node)", NULL},
     {"_key_storage", (getter)Map_key_storage, NULL,
      "how the keys are stored: 'int' or 'float' (packed numbers) or 'object'", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
+
 static PyMappingMethods Map_as_mapping = {
     .mp_length = (lenfunc)Map_length,
     .mp_subscript = (binaryfunc)Map_subscript,
     .mp_ass_subscript = (objobjargproc)Map_ass_subscript,
 };
+
 static PySequenceMethods Map_as_sequence = {
     .sq_contains = (objobjproc)Map_contains,
 };
+
 PyTypeObject MapType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "bplustree3._bplustree3.BPlusTreeMapBase",

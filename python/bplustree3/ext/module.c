@@ -18,6 +18,7 @@ static int PyModule_AddObjectRef(PyObject *mod, const char *name, PyObject *valu
 #endif
 
 PyObject *InvariantError;
+
 /* raise_status turns a core error into a Python exception; returns -1. */
 int raise_status(bpt_status rc)
 {
@@ -38,6 +39,7 @@ int raise_status(bpt_status rc)
     }
     return -1;
 }
+
 void set_key_error(PyObject *key)
 {
     PyObject *args = PyTuple_Pack(1, key);
@@ -46,6 +48,7 @@ void set_key_error(PyObject *key)
         Py_DECREF(args);
     }
 }
+
 /* check_args checks a METH_FASTCALL method's positional argument count. */
 int check_args(const char *name, Py_ssize_t nargs, Py_ssize_t min, Py_ssize_t max)
 {
@@ -55,6 +58,7 @@ int check_args(const char *name, Py_ssize_t nargs, Py_ssize_t min, Py_ssize_t ma
                  nargs);
     return 0;
 }
+
 static PyMethodDef module_methods[] = {
     {"_live_blocks", mod_live_blocks, METH_NOARGS,
      "_live_blocks() -> blocks the C core holds now (trees, nodes, cursors)."},
@@ -63,6 +67,7 @@ static PyMethodDef module_methods[] = {
      "(0: none)."},
     {NULL, NULL, 0, NULL},
 };
+
 /*
  * module_exec fills the module (multi-phase init). The types are static and
  * InvariantError is made once: one per process, like the lock's
@@ -86,16 +91,19 @@ static int module_exec(PyObject *mod)
         return -1;
     return 0;
 }
+
 static PyModuleDef_Slot module_slots[] = {
     {Py_mod_exec, (void *)(uintptr_t)module_exec},
 #if PY_VERSION_HEX >= 0x030C0000
     {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
 #endif
+
 #if PY_VERSION_HEX >= 0x030D0000
     {Py_mod_gil, Py_MOD_GIL_NOT_USED}, /* each map has its own lock */
 #endif
     {0, NULL},
 };
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "bplustree3._bplustree3",
@@ -104,6 +112,7 @@ static struct PyModuleDef module = {
     .m_methods = module_methods,
     .m_slots = module_slots,
 };
+
 PyMODINIT_FUNC PyInit__bplustree3(void)
 {
     return PyModuleDef_Init(&module);

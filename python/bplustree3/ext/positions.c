@@ -22,6 +22,7 @@ int bound_rank(MapObject *m, PyObject *key, bool after_equal, size_t *rank)
         (*rank)++;
     return rc == BPT_OK;
 }
+
 /*
  * position_of turns index (a Python int, negative from the end; NULL: -1)
  * into a position among n items; -1 with IndexError (or TypeError).
@@ -40,6 +41,7 @@ static int position_of(PyObject *index, size_t n, size_t *pos)
     *pos = (size_t)i;
     return 0;
 }
+
 PyObject *Map_peekitem(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
     if (!check_args("peekitem", nargs, 0, 1) || acquire(m, FOR_READ) < 0)
@@ -53,6 +55,7 @@ PyObject *Map_peekitem(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
     map_unlock(m);
     return r;
 }
+
 /* bisect returns the position of key's lower (or upper) bound. */
 static PyObject *bisect(MapObject *m, PyObject *key, bool right)
 {
@@ -63,6 +66,7 @@ static PyObject *bisect(MapObject *m, PyObject *key, bool right)
     map_unlock(m);
     return rc < 0 ? NULL : PyLong_FromSize_t(rank);
 }
+
 PyObject *Map_bisect_left(MapObject *m, PyObject *key) { return bisect(m, key, false); }
 PyObject *Map_bisect_right(MapObject *m, PyObject *key) { return bisect(m, key, true); }
 /*
@@ -83,6 +87,7 @@ static int slice_bound(PyObject *obj, size_t n, size_t dflt, size_t *pos)
     *pos = (size_t)i > n ? n : (size_t)i;
     return 0;
 }
+
 PyObject *Map_index(MapObject *m, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"key", "start", "stop", NULL};
@@ -100,6 +105,7 @@ PyObject *Map_index(MapObject *m, PyObject *args, PyObject *kwds)
         PyErr_Format(PyExc_ValueError, "%R is not in BPlusTreeMap", key);
     return r;
 }
+
 /*
  * _islice(kind, start, stop, reverse): an iterator over the items at the
  * positions start to stop (slice bounds, None, negatives from the end).

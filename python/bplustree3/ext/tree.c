@@ -36,6 +36,7 @@ int check_new_key(PyObject *key, bool first)
         return -1;
     return 0;
 }
+
 /* load_be64 reads 8 bytes as a big-endian number: memcmp's order. */
 static inline uint64_t load_be64(const unsigned char *p)
 {
@@ -51,6 +52,7 @@ static inline uint64_t load_be64(const unsigned char *p)
     return v;
 #endif
 }
+
 /*
  * str_compare orders two exact strs as str's comparisons do (by code
  * point): memcmp when both are one byte per character, PyUnicode_Compare
@@ -74,6 +76,7 @@ static inline int str_compare(PyObject *a, PyObject *b)
     }
     return PyUnicode_Compare(a, b);
 }
+
 /*
  * py_hint is the hint of an exact str: its first eight UTF-8 bytes as a
  * big-endian number, zero-padded (UTF-8's byte order is code point order,
@@ -111,7 +114,9 @@ static int py_hint(void *key, void *ctx, uint64_t *hint)
     *hint = bytes ? h << (8 * (8 - bytes)) : 0;
     return 1;
 }
+
 /* ---- Callbacks ------------------------------------------------------------ */
+
 /* py_compare orders two object keys (bulk load and the checker use it). */
 static int py_compare(void *a, void *b, void *ctx)
 {
@@ -128,12 +133,14 @@ static int py_compare(void *a, void *b, void *ctx)
         return BPT_CMP_ERROR;
     return gt;
 }
+
 /* prefetch_str asks for a str's header and characters. */
 PREFETCH_INLINE void prefetch_str(PyObject *s)
 {
     PREFETCH_READ(s);
     PREFETCH_READ((char *)s + sizeof(PyASCIIObject));
 }
+
 /*
  * strided_bound searches the count keys first[0], first[stride], ... for
  * the first one not less than key and returns its number (count if none).
@@ -150,6 +157,7 @@ static inline int strided_bound(void *const *first, int count, int stride, PyObj
     }
     return lo;
 }
+
 /*
  * search_str is the lower bound of an exact str among exact strs. The strs
  * lie all over memory, and each step of a plain binary search would wait
@@ -185,6 +193,7 @@ static int search_str(void *const *keys, int n, PyObject *key, int *exact)
     *exact = at < n && str_compare(key, keys[at]) == 0;
     return at;
 }
+
 /*
  * search_objects is the lower bound of key with Python's <: a binary search
  * that asks only "keys[mid] < key", then one "key < keys[i]" to tell
@@ -217,6 +226,7 @@ static int search_objects(void *const *keys, int n, PyObject *key, packing p, in
     }
     return lo;
 }
+
 /* py_search is the node search of every tree: the one its call chose. */
 static int py_search(void *const *keys, int n, void *key, void *ctx, int *exact)
 {
@@ -232,11 +242,13 @@ static int py_search(void *const *keys, int n, void *key, void *ctx, int *exact)
         return search_objects(keys, n, key, m->packing, exact);
     }
 }
+
 static void py_retain(void *w, void *ctx)
 {
     (void)ctx;
     Py_XINCREF((PyObject *)w);
 }
+
 static void py_release(void *w, void *ctx)
 {
     MapObject *m = ctx; /* NULL for a tree no map uses any more */
@@ -246,8 +258,10 @@ static void py_release(void *w, void *ctx)
     if (m)
         m->releasing--;
 }
+
 /* Blocks the core holds (trees, nodes, cursors), for the leak tests. */
 static Py_ssize_t live_blocks;
+
 /* Fault injection for the tests: the fail_in-th allocation from now fails. */
 static Py_ssize_t fail_in;
 static void *py_alloc(size_t size, void *ctx)
@@ -260,6 +274,7 @@ static void *py_alloc(size_t size, void *ctx)
         ADD_SSIZE(&live_blocks, 1);
     return p;
 }
+
 static void py_free(void *p, size_t size, void *ctx)
 {
     (void)size;
@@ -267,6 +282,7 @@ static void py_free(void *p, size_t size, void *ctx)
     ADD_SSIZE(&live_blocks, -1);
     PyMem_Free(p);
 }
+
 /*
  * new_tree makes an empty core tree for m with keys packed as p; NULL with
  * MemoryError. Packed keys are numbers: no references to count.
@@ -294,6 +310,7 @@ bpt *new_tree(MapObject *m, unsigned capacity, packing p)
     }
     return t;
 }
+
 /*
  * drop_tree frees a tree that no map uses any more (NULL: nothing). Its
  * items are released with no map to mark: the map they were in is
@@ -306,6 +323,7 @@ void drop_tree(bpt *old)
         bpt_free(old);
     }
 }
+
 /* replace_tree makes t (keys packed as p) m's tree; it returns the old one. */
 bpt *replace_tree(MapObject *m, bpt *t, packing p)
 {
@@ -315,6 +333,7 @@ bpt *replace_tree(MapObject *m, bpt *t, packing p)
     m->generation++;
     return old;
 }
+
 /*
  * unpack converts m's packed tree into one of key objects, in O(n): the
  * numbers become objects and a bulk load builds the new tree, so a failure
@@ -358,6 +377,7 @@ done:
     PyMem_Free(vals);
     return rc;
 }
+
 /*
  * prepare_insert makes m's tree ready to store key and picks the word and
  * the search that stand for it: an empty map's tree takes the packing key
@@ -395,6 +415,7 @@ int prepare_insert(MapObject *m, PyObject *key, void **word)
         return -1;
     return (int)search_for(m, key, word);
 }
+
 /* note_insert records the kind of a key just added. */
 void note_insert(MapObject *m, PyObject *key)
 {
@@ -405,17 +426,20 @@ void note_insert(MapObject *m, PyObject *key)
     else if (m->kinds != k)
         m->kinds = KEYS_ANY;
 }
+
 /* note_removal forgets the kinds once the map is empty. */
 void note_removal(MapObject *m)
 {
     if (bpt_size(m->tree) == 0)
         m->kinds = KEYS_NONE;
 }
+
 PyObject *mod_live_blocks(PyObject *mod, PyObject *Py_UNUSED(ignored))
 {
     (void)mod;
     return PyLong_FromSsize_t(live_blocks);
 }
+
 PyObject *mod_fail_allocation(PyObject *mod, PyObject *arg)
 {
     (void)mod;
