@@ -522,64 +522,64 @@ static PyObject *Map_capacity(MapObject *m, void *Py_UNUSED(closure))
 
 static PyMethodDef Map_methods[] = {
     {"get", (PyCFunction)(void (*)(void))Map_get, METH_FASTCALL,
-     "get(key, default=None) -> the value for key, or default. O(log n)."},
+     "get($self, key, default=None, /)\n--\n\nThe value for key, or default. O(log n)."},
     {"pop", (PyCFunction)(void (*)(void))Map_pop, METH_FASTCALL,
-     "pop(key[, default]) -> remove key and return its value; KeyError (or default) if "
+     "pop($self, key, /, *default)\n--\n\nRemove key and return its value; KeyError (or default, when given) if "
      "absent. O(log n)."},
     {"popitem", (PyCFunction)Map_popitem, METH_NOARGS,
-     "popitem() -> remove and return the smallest (key, value); KeyError if empty. "
+     "popitem($self, /)\n--\n\nRemove and return the smallest (key, value); KeyError if empty. "
      "O(log n)."},
     {"poplast", (PyCFunction)Map_poplast, METH_NOARGS,
-     "poplast() -> remove and return the largest (key, value); KeyError if empty. "
+     "poplast($self, /)\n--\n\nRemove and return the largest (key, value); KeyError if empty. "
      "O(log n)."},
     {"setdefault", (PyCFunction)(void (*)(void))Map_setdefault, METH_FASTCALL,
-     "setdefault(key, default=None) -> map[key], first storing default if absent. "
+     "setdefault($self, key, default=None, /)\n--\n\nReturn map[key], first storing default if key is absent. "
      "O(log n)."},
-    {"clear", (PyCFunction)Map_clear, METH_NOARGS, "clear() -> remove every item. O(n)."},
+    {"clear", (PyCFunction)Map_clear, METH_NOARGS, "clear($self, /)\n--\n\nRemove every item. O(n)."},
     {"update", (PyCFunction)(void (*)(void))Map_update, METH_VARARGS | METH_KEYWORDS,
-     "update(other=(), /, **kwargs): add the items of a mapping or of (key, value) pairs, "
+     "update($self, other=(), /, **kwargs)\n--\n\nAdd the items of a mapping or of (key, value) pairs, "
      "then kwargs. O(k log n)."},
     {"copy", (PyCFunction)Map_copy, METH_NOARGS,
-     "copy() -> a shallow copy with the same capacity, built structurally in O(n)."},
+     "copy($self, /)\n--\n\nA shallow copy with the same capacity, built structurally in O(n)."},
     {"first", (PyCFunction)Map_first, METH_NOARGS,
-     "first() -> the smallest (key, value); KeyError if empty. O(1)."},
+     "first($self, /)\n--\n\nThe smallest (key, value); KeyError if empty. O(1)."},
     {"last", (PyCFunction)Map_last, METH_NOARGS,
-     "last() -> the largest (key, value); KeyError if empty. O(1)."},
+     "last($self, /)\n--\n\nThe largest (key, value); KeyError if empty. O(1)."},
     {"floor", (PyCFunction)Map_floor, METH_O,
-     "floor(key) -> the (key, value) with the greatest key <= key, or None. O(log n)."},
+     "floor($self, key, /)\n--\n\nThe (key, value) with the greatest key <= key, or None. O(log n)."},
     {"ceiling", (PyCFunction)Map_ceiling, METH_O,
-     "ceiling(key) -> the (key, value) with the least key >= key, or None. O(log n)."},
+     "ceiling($self, key, /)\n--\n\nThe (key, value) with the least key >= key, or None. O(log n)."},
     {"lower", (PyCFunction)Map_lower, METH_O,
-     "lower(key) -> the (key, value) with the greatest key < key, or None. O(log n)."},
+     "lower($self, key, /)\n--\n\nThe (key, value) with the greatest key < key, or None. O(log n)."},
     {"higher", (PyCFunction)Map_higher, METH_O,
-     "higher(key) -> the (key, value) with the least key > key, or None. O(log n)."},
+     "higher($self, key, /)\n--\n\nThe (key, value) with the least key > key, or None. O(log n)."},
     {"delete_range", (PyCFunction)(void (*)(void))Map_delete_range,
      METH_VARARGS | METH_KEYWORDS,
-     "delete_range(start_key=None, end_key=None) -> remove the keys in [start_key, "
+     "delete_range($self, start_key=None, end_key=None)\n--\n\nRemove the keys in [start_key, "
      "end_key) and return how many. O(log n + m)."},
     {"check", (PyCFunction)Map_check, METH_NOARGS,
-     "check(): run the C invariant checker; raise InvariantError naming the first "
+     "check($self, /)\n--\n\nRun the C invariant checker; raise InvariantError naming the first "
      "violated invariant. O(n)."},
     {"from_sorted_items", (PyCFunction)(void (*)(void))Map_from_sorted_items,
      METH_VARARGS | METH_KEYWORDS | METH_CLASS,
-     "from_sorted_items(items, capacity=None) -> a map bulk-loaded in O(n) from (key, value) "
+     "from_sorted_items($type, items, capacity=None)\n--\n\nA map bulk-loaded in O(n) from (key, value) "
      "pairs in strictly increasing key order; ValueError (and nothing built) otherwise."},
     {"__reversed__", (PyCFunction)Map_reversed, METH_NOARGS,
-     "__reversed__() -> iterator over the keys, largest first."},
+     "__reversed__($self, /)\n--\n\nAn iterator over the keys, largest first."},
     {"_iter", (PyCFunction)(void (*)(void))Map__iter, METH_FASTCALL, NULL},
     {"_islice", (PyCFunction)(void (*)(void))Map__islice, METH_FASTCALL, NULL},
     {"peekitem", (PyCFunction)(void (*)(void))Map_peekitem, METH_FASTCALL,
-     "peekitem(index=-1) -> the (key, value) at position index (negative: from the end); "
+     "peekitem($self, index=-1, /)\n--\n\nThe (key, value) at position index (negative: from the end); "
      "IndexError if out of range. O(log n)."},
     {"index", (PyCFunction)(void (*)(void))Map_index, METH_VARARGS | METH_KEYWORDS,
-     "index(key, start=None, stop=None) -> the position of key; ValueError if it is absent "
+     "index($self, key, start=None, stop=None)\n--\n\nThe position of key; ValueError if it is absent "
      "or outside positions [start, stop). O(log n)."},
     {"bisect_left", (PyCFunction)Map_bisect_left, METH_O,
-     "bisect_left(key) -> the number of keys < key: where key is or would go. O(log n)."},
+     "bisect_left($self, key, /)\n--\n\nThe number of keys < key: where key is or would go. O(log n)."},
     {"bisect_right", (PyCFunction)Map_bisect_right, METH_O,
-     "bisect_right(key) -> the number of keys <= key: the position after key. O(log n)."},
+     "bisect_right($self, key, /)\n--\n\nThe number of keys <= key: the position after key. O(log n)."},
     {"__sizeof__", (PyCFunction)Map_sizeof, METH_NOARGS,
-     "__sizeof__() -> bytes of the map and its nodes, not counting keys and values. "
+     "__sizeof__($self, /)\n--\n\nBytes of the map and its nodes, not counting keys and values. "
      "O(n / capacity)."},
     {NULL, NULL, 0, NULL},
 };
@@ -615,7 +615,8 @@ static PySequenceMethods Map_as_sequence = {
 PyTypeObject MapType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "bplustree3._bplustree3.BPlusTreeMapBase",
-    .tp_doc = "The C core of bplustree3.BPlusTreeMap; use that class.",
+    .tp_doc = "BPlusTreeMapBase(items=(), /, *, capacity=None)\n--\n\n"
+              "The C core of bplustree3.BPlusTreeMap; use that class.",
     .tp_basicsize = sizeof(MapObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
     .tp_new = Map_new,
