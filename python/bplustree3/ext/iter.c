@@ -293,11 +293,20 @@ static PyObject *Iter_next(IterObject *it)
     if (!m)
         return NULL;
     PyObject *r = NULL;
-    if (acquire(m, FOR_READ) == 0) {
+    /*
+     * A step reads the tree before anything in it can run Python code (a
+     * collection in PyTuple_New, a __del__ of the last item handed out):
+     * when nobody holds the lock it may take the quick read (try_read_lock).
+     */
+    bool quick = try_read_lock(m);
+    if (quick || acquire(m, FOR_READ) == 0) {
         if (it->map == m)
             r = iter_step(it, m);
         TSAN_RELEASE(it);
-        map_unlock(m);
+        if (quick)
+            read_unlock(m);
+        else
+            map_unlock(m);
     }
     Py_DECREF(m);
     return r;
