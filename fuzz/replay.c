@@ -2,7 +2,9 @@
  * replay.c — a standalone main() for the fuzz targets, so that every
  * ordinary build (any compiler, no libFuzzer) can run inputs through them:
  *   replay_ops FILE_OR_DIR...
- * Directories are read one level deep, in name order. Any failure aborts.
+ *   replay_ops --absent DIR    (the build found no corpus: skip, exit 77)
+ * Directories are read one level deep, in name order. Any failure aborts,
+ * running out of memory included.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "harness.h"
@@ -21,6 +23,18 @@
 
 static long replayed;
 
+/* xalloc is realloc that exits on failure: a replay cannot go on without. */
+static void *xalloc(void *p, size_t size)
+{
+    void *q = realloc(p, size);
+    if (!q) {
+        fprintf(stderr, "replay: out of memory\n");
+        free(p);
+        exit(1);
+    }
+    return q;
+}
+
 static void run_file(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -29,18 +43,14 @@ static void run_file(const char *path)
         exit(1);
     }
     size_t cap = 4096, n = 0;
-    uint8_t *buf = malloc(cap);
+    uint8_t *buf = xalloc(NULL, cap);
     size_t got;
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
         n += got;
         if (n == cap)
-            buf = realloc(buf, cap *= 2);
+            buf = xalloc(buf, cap *= 2);
     }
     fclose(f);
-    if (!buf) {
-        fprintf(stderr, "%s: out of memory\n", path);
-        exit(1);
-    }
     LLVMFuzzerTestOneInput(buf, n);
     free(buf);
     replayed++;
@@ -87,9 +97,9 @@ static void run_path(const char *path)
 #endif
         if (name[0] == '.')
             continue;
-        names = realloc(names, (count + 1) * sizeof *names);
+        names = xalloc(names, (count + 1) * sizeof *names);
         size_t len = strlen(path) + strlen(name) + 2;
-        names[count] = malloc(len);
+        names[count] = xalloc(NULL, len);
         snprintf(names[count++], len, "%s/%s", path, name);
 #ifdef _WIN32
     } while (FindNextFileA(h, &found));
@@ -110,8 +120,13 @@ static void run_path(const char *path)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s FILE_OR_DIR...\n", argv[0]);
+        fprintf(stderr, "usage: %s FILE_OR_DIR... | --absent DIR\n", argv[0]);
         return 2;
+    }
+    if (strcmp(argv[1], "--absent") == 0) {
+        printf("%s is absent (a source distribution ships no fuzz corpus): "
+               "replay skipped\n", argc > 2 ? argv[2] : "the corpus");
+        return 77; /* meson: skipped */
     }
     for (int i = 1; i < argc; i++)
         run_path(argv[i]);
