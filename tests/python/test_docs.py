@@ -55,3 +55,40 @@ def test_every_public_method_has_a_signature():
             assert inspect.signature(attr) is not None, (cls.__name__, name)
     assert str(inspect.signature(BPlusTreeMap.get)) == "(self, key, default=None, /)"
     assert str(inspect.signature(BPlusTreeMap)) == "(items=(), /, *, capacity=None)"
+
+
+@pytest.mark.parametrize("page", ["index.md", "quickstart.md"])
+def test_doc_snippets_print_what_they_say(page, capsys):
+    # Each python block of these pages runs, and each print(...) line's
+    # comment is what it prints (optionally followed by ": why").
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    text = (root / "docs" / page).read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, page, "exec"), {})  # noqa: S102 - our own docs
+        printed = capsys.readouterr().out.splitlines()
+        wanted = [line.split("# ", 1)[1].strip() for line in block.splitlines()
+                  if line.startswith("print(")]
+        assert len(printed) == len(wanted)
+        for out, want in zip(printed, wanted):
+            assert want == out or want.startswith(out + ":"), (page, out, want)
+
+
+def test_api_reference_names_every_public_name():
+    # docs/api.md is hand-written: it must name everything bplustree3
+    # exports and every public method and attribute of BPlusTreeMap.
+    import pathlib
+
+    import bplustree3
+    from bplustree3 import BPlusTreeMap
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    page = (root / "docs" / "api.md").read_text()
+    names = set(bplustree3.__all__)
+    names |= {n for n in dir(BPlusTreeMap) if not n.startswith("_")}
+    missing = sorted(n for n in names if f"`{n}" not in page and f" {n}(" not in page)
+    assert not missing, missing
