@@ -6,8 +6,8 @@
 # CPython with the GIL off under pytest-run-parallel, then the thread tests
 # under ThreadSanitizer there); a minute's soak of a map shared by
 # threads (SOAK_MINUTES=n); the benchmark's ratio
-# guard against SortedDict; the documentation site's strict build; the
-# workflow linters; the
+# guard against SortedDict; the sdist and wheel checks; the documentation
+# site's strict build; the workflow linters; the
 # coverage gate (coverage/run.sh: 95% lines, 90% branches of the C, 95% of
 # the Python); then each libFuzzer target for FUZZ_SECONDS (default 60;
 # 0 skips). Prints "N passed, N failed" at the end. SEED=n and STEPS=n are
@@ -111,6 +111,9 @@ check python3 scripts/soak.py --minutes "${SOAK_MINUTES:-1}"
 # large regression without timing anything against a clock.
 echo "== speed ratios against SortedDict (benchmarks/bench.py --guard)"
 check python3 benchmarks/bench.py --guard
+
+echo "== sdist and wheel: sizes, contents, twine check --strict, check-wheel-contents"
+check bash scripts/check-dist.sh
 
 echo "== documentation site (mkdocs build --strict: broken links and anchors fail)"
 check env NO_MKDOCS_2_WARNING=1 python3 -m mkdocs build --strict --quiet
