@@ -52,6 +52,10 @@
  * outside the lock. On a free-threaded build the module declares that it
  * does not need the GIL; the lock's fields are then read and written with
  * atomics, and the slow path's bookkeeping is under one global mutex.
+ * Quick reads (try_read_lock: lookups of packed ints and strs, iterator
+ * steps) that find the lock free take no lock with the GIL, which already
+ * keeps every other thread out until they are over, as they run no Python
+ * code before their last look at the tree.
  */
 #ifndef BPLUSTREE3_EXT_H
 #define BPLUSTREE3_EXT_H
