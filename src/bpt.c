@@ -251,42 +251,42 @@ static int search_keys(const bpt *t, void *const *keys, int n, void *key, int *e
 }
 
 /*
- * DEFINE_COUNT(name, T, E, VALUE) defines name(a, n, x, le): how many of the
- * n sorted elements a[0..n) (of type E, read as a T by VALUE) are < x, or
- * <= x when le. A binary search is a chain of dependent loads, each step
+ * DEFINE_COUNT(name, T, E, VALUE, OP) defines name(a, n, x): how many of
+ * the n sorted elements a[0..n) (of type E, read as a T by VALUE) stand in
+ * relation OP (< or <=) to x. A binary search is a chain of dependent loads, each step
  * waiting for the one before; this halves the range branch-free only while
  * more than 64 remain, then counts in two rounds of independent
  * comparisons: the last element of each block of eight finds the block,
  * and that block's elements are counted.
  */
-#define DEFINE_COUNT(name, T, E, VALUE)                                                         \
-    static inline int name(const E *a, int n, T x, bool le)                                    \
+#define DEFINE_COUNT(name, T, E, VALUE, OP)                                                     \
+    static inline int name(const E *a, int n, T x)                                             \
     {                                                                                          \
         int from = 0;                                                                          \
         while (n > 64) {                                                                       \
             int half = n / 2;                                                                  \
             T v = VALUE(a[from + half - 1]);                                                   \
-            from += half & -(int)(le ? v <= x : v < x);                                        \
+            from += half & -(int)(v OP x);                                                     \
             n -= half;                                                                         \
         }                                                                                      \
         int blocks = n / 8, b = 0;                                                             \
         for (int j = 0; j < blocks; j++) {                                                     \
             T v = VALUE(a[from + 8 * j + 7]);                                                  \
-            b += le ? v <= x : v < x;                                                          \
+            b += v OP x;                                                                       \
         }                                                                                      \
         int lo = from + 8 * b, hi = lo + 8 < from + n ? lo + 8 : from + n, c = 0;              \
         for (int j = lo; j < hi; j++) {                                                        \
             T v = VALUE(a[j]);                                                                 \
-            c += le ? v <= x : v < x;                                                          \
+            c += v OP x;                                                                       \
         }                                                                                      \
         return lo + c;                                                                         \
     }
 
 #define HINT_VALUE(h) (h)
-DEFINE_COUNT(count_hints, uint64_t, uint64_t, HINT_VALUE)
+DEFINE_COUNT(count_hints_below, uint64_t, uint64_t, HINT_VALUE, <)
 #ifdef BPT_HAVE_WORD64
 typedef void *word; /* so that const word is a const pointer */
-DEFINE_COUNT(count_i64, int64_t, word, bpt_word_to_i64)
+DEFINE_COUNT(count_i64_at_most, int64_t, word, bpt_word_to_i64, <=)
 #endif
 
 /*
@@ -300,7 +300,7 @@ static int search_node(const bpt *t, void *const *keys, const uint64_t *hints, i
 {
     int lo = 0, hi = n;
     if (hints) {
-        lo = count_hints(hints, n, k.hint, false);
+        lo = count_hints_below(hints, n, k.hint);
         for (hi = lo; hi < n && hints[hi] == k.hint;) /* few keys share a hint */
             hi++;
         if (lo == hi) {
@@ -362,6 +362,13 @@ PREFETCH_INLINE void prefetch_node(const bpt *t, bpt_node *n, bool leaf)
 }
 
 /*
+ * prefetch_pays tells whether a descent should prefetch the nodes it goes
+ * to: not in a tree of one or two levels, a few nodes the cache holds,
+ * where the prefetch instructions would be pure cost.
+ */
+static inline bool prefetch_pays(const bpt *t) { return t->height >= 3; }
+
+/*
  * A path records a descent: node[d] is the node at depth d and idx[d] the
  * child taken (branches) or the key position (the leaf, at depth - 1).
  */
@@ -412,7 +419,7 @@ static int descend(const bpt *t, void *key, path *p)
         p->node[d] = n;
         p->idx[d++] = i;
         n = branch_children(t, b)[i];
-        if (t->height >= 3) /* two levels are a few cache-resident nodes */
+        if (prefetch_pays(t))
             prefetch_node(t, n, d == t->height - 1);
         if (exact) {
             /* key is the first key of this subtree: no more comparisons. */
@@ -712,12 +719,12 @@ bpt_status bpt_get_i64(const bpt *t, int64_t key, void **value_out)
         return BPT_NOTFOUND;
     for (int d = 1; !n->leaf; d++) {
         bpt_branch *b = (bpt_branch *)n;
-        n = branch_children(t, b)[count_i64(branch_keys(t, b), (int)n->n - 1, key, true)];
-        if (t->height >= 3) /* as in descend */
+        n = branch_children(t, b)[count_i64_at_most(branch_keys(t, b), (int)n->n - 1, key)];
+        if (prefetch_pays(t))
             prefetch_node(t, n, d == t->height - 1);
     }
     bpt_leaf *l = (bpt_leaf *)n;
-    int i = count_i64(leaf_keys(l), (int)l->h.n, key, true) - 1;
+    int i = count_i64_at_most(leaf_keys(l), (int)l->h.n, key) - 1;
     if (i < 0 || bpt_word_to_i64(leaf_keys(l)[i]) != key)
         return BPT_NOTFOUND;
     if (value_out)

@@ -419,6 +419,18 @@ static inline int guard_write(MapObject *m)
 }
 
 /*
+ * take_free_lock takes m's lock for thread me when owner, m's owner as just
+ * read, says that nobody holds it and no other thread takes it first.
+ */
+static inline bool take_free_lock(MapObject *m, void *owner, void *me)
+{
+    if (owner != NULL || !cas_ptr(&m->owner, NULL, me))
+        return false;
+    m->depth = 1;
+    return true;
+}
+
+/*
  * map_lock takes m's lock for the calling thread, or takes it again when
  * the thread holds it (from its own comparison or __del__). 0, or -1 with
  * RuntimeError (see map_lock_slow).
@@ -431,10 +443,8 @@ static inline int map_lock(MapObject *m)
         m->depth++;
         return 0;
     }
-    if (owner == NULL && cas_ptr(&m->owner, NULL, me)) {
-        m->depth = 1;
+    if (take_free_lock(m, owner, me))
         return 0;
-    }
     return map_lock_slow(m, me);
 }
 
@@ -450,19 +460,19 @@ static inline void map_unlock(MapObject *m)
 }
 
 /*
- * try_read_lock takes m's lock for a read that runs no Python code and
- * cannot fail (a lookup of a packed number): true when it may go on, false
- * when the lock is held (by another thread, or by this one further out, in
- * a comparison or a release): then the caller takes the full path. With
- * the GIL nothing can run until such a read is over, so it needs only that
- * nobody holds the lock; without it, it takes the lock. read_unlock lets go.
+ * try_read_lock takes m's lock for a read that runs no Python code before
+ * its last look at the tree (quick_lookup, an iterator's step): true when
+ * it may go on, false when the lock is held (by another thread, or by this
+ * one further out, in a comparison or a release): then the caller takes
+ * the full path. With the GIL nothing can run until such a read is over,
+ * so it needs only that nobody holds the lock; without it, it takes the
+ * lock. read_unlock lets go.
  */
 static inline bool try_read_lock(MapObject *m)
 {
 #ifdef Py_GIL_DISABLED
-    if (LOAD_PTR(&m->owner) != NULL || !cas_ptr(&m->owner, NULL, PyThreadState_Get()))
+    if (!take_free_lock(m, LOAD_PTR(&m->owner), PyThreadState_Get()))
         return false;
-    m->depth = 1;
     TSAN_ACQUIRE(m);
     return true;
 #else
