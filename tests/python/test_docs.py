@@ -1,10 +1,14 @@
 """The examples in the docstrings run and show what they say."""
 
 import doctest
+import pathlib
+import re
 
 import pytest
 
 import bplustree3
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 # Not under pytest-run-parallel: doctest runs examples that print.
 pytestmark = pytest.mark.thread_unsafe
@@ -27,14 +31,10 @@ def test_sorted_docstring_examples():
 def test_troubleshooting_names_every_invariant():
     # docs/troubleshooting.md explains each name InvariantError.invariant can
     # hold: every name the checker returns (invariants/bpt_check.c).
-    import pathlib
-    import re
-
-    root = pathlib.Path(__file__).resolve().parents[2]
     names = re.findall(r'case BPT_INV_\w+: return "([\w-]+)";',
-                       (root / "invariants" / "bpt_check.c").read_text())
+                       (ROOT / "invariants" / "bpt_check.c").read_text())
     assert len(names) >= 13
-    page = (root / "docs" / "troubleshooting.md").read_text()
+    page = (ROOT / "docs" / "troubleshooting.md").read_text()
     listed = set(re.findall(r"^\| `([\w-]+)` \|", page, re.M))
     assert listed == set(names) - {"ok"}
 
@@ -61,11 +61,7 @@ def test_every_public_method_has_a_signature():
 def test_doc_snippets_print_what_they_say(page, capsys):
     # Each python block of these pages runs, and each print(...) line's
     # comment is what it prints (optionally followed by ": why").
-    import pathlib
-    import re
-
-    root = pathlib.Path(__file__).resolve().parents[2]
-    text = (root / "docs" / page).read_text()
+    text = (ROOT / "docs" / page).read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)
     assert blocks
     for block in blocks:
@@ -81,13 +77,9 @@ def test_doc_snippets_print_what_they_say(page, capsys):
 def test_api_reference_names_every_public_name():
     # docs/api.md is hand-written: it must name everything bplustree3
     # exports and every public method and attribute of BPlusTreeMap.
-    import pathlib
-
-    import bplustree3
     from bplustree3 import BPlusTreeMap
 
-    root = pathlib.Path(__file__).resolve().parents[2]
-    page = (root / "docs" / "api.md").read_text()
+    page = (ROOT / "docs" / "api.md").read_text()
     names = set(bplustree3.__all__)
     names |= {n for n in dir(BPlusTreeMap) if not n.startswith("_")}
     missing = sorted(n for n in names if f"`{n}" not in page and f" {n}(" not in page)
