@@ -6,7 +6,7 @@
 # together (gcovr.cfg) and of the package's Python code
 # (coverage/coveragerc). Fails below 95% lines or 90% branches for C, or
 # 95% for Python. The HTML report is build-cov/coverage/index.html.
-# Needs: pip install gcovr coverage meson-python meson ninja (requirements-dev.txt).
+# Needs: pip install gcovr coverage meson-python meson ninja (requirements-dev.in).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

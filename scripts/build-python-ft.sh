@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Provides a free-threaded CPython 3.13 ("python3.13t", built with
 # --disable-gil) at the fixed prefix /opt/bplustree3-py313t, with pip and the
-# test tools (pytest, hypothesis, pytest-run-parallel, sortedcontainers,
-# meson, meson-python, ninja). Debian 12 packages no free-threaded Python, so
+# test tools of requirements-test.txt (pytest, hypothesis,
+# pytest-run-parallel, meson, meson-python, ninja...). Debian 12 packages no free-threaded Python, so
 # the first run (as root, or with sudo) takes the upstream source from the
 # python3.13 source package of Debian unstable (or trixie, where the mirror
 # lacks the newest unstable upload), through apt with a configuration of its
@@ -14,9 +14,9 @@
 set -euo pipefail
 
 PREFIX=/opt/bplustree3-py313t
+LOCK="$(cd "$(dirname "$0")/.." && pwd)/requirements-test.txt"
 PY="$PREFIX/bin/python3.13t"
 read -r -a SUITES <<<"${DEBIAN_SUITES:-sid trixie}"
-PIP_PACKAGES=(pytest hypothesis pytest-run-parallel sortedcontainers meson meson-python ninja)
 IMPORTS="import pytest, hypothesis, pytest_run_parallel, sortedcontainers, mesonpy"
 
 SUDO=""
@@ -85,8 +85,9 @@ fi
 
 if ! "$PY" -c "$IMPORTS" 2>/dev/null; then
   "$PY" -m ensurepip --altinstall >/dev/null 2>&1 || true
-  # --prefer-binary: newer hypothesis releases carry a Rust part whose sdist
-  # would need crates.io; the newest pure-Python wheel is taken instead.
-  $SUDO "$PY" -m pip install -q --prefer-binary --root-user-action=ignore "${PIP_PACKAGES[@]}"
+  # The CI test set, pinned with hashes (requirements-test.in holds
+  # hypothesis below its releases with a Rust part, which have no wheel for
+  # free-threaded Pythons).
+  $SUDO "$PY" -m pip install -q --root-user-action=ignore --require-hashes -r "$LOCK"
 fi
 "$PY" -c "import sys, sysconfig; assert sysconfig.get_config_var('Py_GIL_DISABLED') == 1; print(sys.executable, sys.version.split()[0], 'free-threaded')"

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 venv=build-asan-py/venv
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install -q meson-python meson ninja pytest hypothesis
+  "$venv/bin/python" -m pip install -q --require-hashes -r requirements-test.txt
 fi
 "$venv/bin/python" -m pip install -q --no-build-isolation . -Cbuild-dir=build-asan-py/build \
   -Csetup-args=-Db_sanitize=address,undefined -Csetup-args=-Db_lundef=false \

@@ -6,7 +6,9 @@
 # CPython with the GIL off under pytest-run-parallel, then the thread tests
 # under ThreadSanitizer there); a minute's soak of a map shared by
 # threads (SOAK_MINUTES=n); the benchmark's ratio
-# guard against SortedDict; the sdist and wheel checks; the documentation
+# guard against SortedDict; the sdist and wheel checks (the sdist's own C
+# and Python tests included); compiler warnings and the static analyzers
+# (scripts/check-analyzers.sh); bandit; the documentation
 # site's strict build; the workflow linters; the
 # coverage gate (coverage/run.sh: 95% lines, 90% branches of the C, 95% of
 # the Python); then each libFuzzer target for FUZZ_SECONDS (default 60;
@@ -114,6 +116,15 @@ check python3 benchmarks/bench.py --guard
 
 echo "== sdist and wheel: sizes, contents, twine check --strict, check-wheel-contents"
 check bash scripts/check-dist.sh
+
+echo "== compiler warnings and static analyzers: gcc, clang, gcc -fanalyzer, clang --analyze"
+check bash scripts/check-analyzers.sh
+
+# The package, the benchmarks, the scripts and the examples. Not tests/:
+# pytest's assert, pickle round-trips of the tests' own objects and seeded
+# random data are what bandit's rules flag there.
+echo "== bandit on the Python sources"
+check bandit -q -r python benchmarks scripts examples
 
 echo "== documentation site (mkdocs build --strict: broken links and anchors fail)"
 check env NO_MKDOCS_2_WARNING=1 python3 -m mkdocs build --strict --quiet

@@ -14,6 +14,7 @@
  */
 #include "bpt_internal.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1114,10 +1115,12 @@ static bpt_status insert_at(bpt *t, path *p, void *key, void *value)
             rebalance_pair(t, parent, (uint32_t)(s < (int)j ? s : (int)j));
             break;
         }
+        assert(used < nspare); /* the first pass allocated every split */
         bpt_node *r = spare[used++];
         size_t moved;
         slot sep = split(t, n, r, &moved);
         if (action == 2) {
+            assert(used < nspare);
             bpt_branch *root = (bpt_branch *)spare[used++];
             root->h.n = 2;
             branch_counts(t, root)[0] = t->size - moved;
@@ -1258,11 +1261,11 @@ bpt_status bpt_put(bpt *t, void *key, void *value, void **old_value)
     bpt_status rc = insert_absent(t, key, value, &p);
     if (rc != BPT_EXISTS)
         return rc;
-    void **slot = &leaf_vals(t, path_leaf(&p))[path_pos(&p)];
-    void *old = *slot;
+    void **vslot = &leaf_vals(t, path_leaf(&p))[path_pos(&p)];
+    void *old = *vslot;
     if (t->cfg.retain_value)
         t->cfg.retain_value(value, t->cfg.ctx);
-    *slot = value;
+    *vslot = value;
     if (old_value)
         *old_value = old;
     else

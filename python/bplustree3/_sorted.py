@@ -370,8 +370,10 @@ class SortedDict(_Positions, dict):
         """Runs the tree's invariant checker and checks that the order holds
         exactly the dict's keys."""
         self._order.tree.check()
-        assert len(self._order) == dict.__len__(self)
-        assert all(dict.__contains__(self, k) for k in self._order)
+        # Raised, not asserted: the check must hold under python -O too.
+        if len(self._order) != dict.__len__(self) or not all(
+                dict.__contains__(self, k) for k in self._order):
+            raise AssertionError("the sorted order and the dict hold different keys")
 
 
 def _view_delitem(self, index):
@@ -633,5 +635,6 @@ class SortedSet(_Positions, MutableSet, Sequence):
         """Runs the tree's invariant checker and checks that the order holds
         exactly the set's values."""
         self._order.tree.check()
-        assert len(self._order) == len(self._set)
-        assert all(value in self._set for value in self._order)
+        if len(self._order) != len(self._set) or not all(
+                value in self._set for value in self._order):
+            raise AssertionError("the sorted order and the set hold different values")

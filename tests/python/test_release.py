@@ -15,8 +15,8 @@ pytestmark = pytest.mark.thread_unsafe
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def run(tree, tag):
-    return subprocess.run(["bash", str(tree / "scripts" / "check-release.sh"), tag],
+def run(tree, tag, *more):
+    return subprocess.run(["bash", str(tree / "scripts" / "check-release.sh"), tag, *more],
                           capture_output=True, text=True)
 
 
@@ -49,3 +49,19 @@ def test_the_version_needs_its_changelog_section(tree):
     r = run(tree, f"v{v}")
     assert r.returncode == 0, r.stderr
     assert "matches meson.build and CHANGELOG.md" in r.stdout
+
+
+def test_the_release_notes_are_the_version_s_section(tree):
+    v = version()
+    log = tree / "CHANGELOG.md"
+    log.write_text(log.read_text().replace(
+        "## [Unreleased]",
+        f"## [Unreleased]\n\n## [{v}] - 2026-12-01\n\n### Fixed\n- the one change\n\n"
+        "## [0.0.1] - 2026-01-01\n\n- an older change", 1))
+    notes = tree / "notes.md"
+    r = run(tree, f"v{v}", str(notes))
+    assert r.returncode == 0, r.stderr
+    assert notes.read_text().strip() == "### Fixed\n- the one change"
+    notes.unlink()
+    assert run(tree, "v999.0.0", str(notes)).returncode == 1
+    assert not notes.exists()

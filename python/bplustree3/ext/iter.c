@@ -215,8 +215,9 @@ static int read_chunk(IterObject *it, MapObject *m)
  */
 static PyObject *pair_result(IterObject *it, PyObject *key, PyObject *value)
 {
-    PyObject *r = it->result;
+    PyObject *r;
 #ifndef Py_GIL_DISABLED
+    r = it->result;
     if (r && Py_REFCNT(r) == 1) {
         PyObject *old_key = PyTuple_GET_ITEM(r, 0), *old_value = PyTuple_GET_ITEM(r, 1);
         PyTuple_SET_ITEM(r, 0, key);

@@ -247,8 +247,10 @@ static int take(MapObject *m, PyObject *key, PyObject **value)
     if (rc == BPT_OK)
         note_removal(m);
     map_unlock(m);
-    if (rc < 0)
-        return raise_status(rc);
+    if (rc < 0) {
+        raise_status(rc); /* -1, said here for the analyzers */
+        return -1;
+    }
     if (rc == BPT_NOTFOUND)
         return 0;
     drop_key(p, k);
