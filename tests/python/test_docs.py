@@ -1,8 +1,12 @@
 """The examples in the docstrings run and show what they say."""
 
+import ast
+import contextlib
 import doctest
+import io
 import pathlib
 import re
+import tokenize
 
 import pytest
 
@@ -57,21 +61,94 @@ def test_every_public_method_has_a_signature():
     assert str(inspect.signature(BPlusTreeMap)) == "(items=(), /, *, capacity=None)"
 
 
-@pytest.mark.parametrize("page", ["index.md", "quickstart.md"])
-def test_doc_snippets_print_what_they_say(page, capsys):
-    # Each python block of these pages runs, and each print(...) line's
-    # comment is what it prints (optionally followed by ": why").
-    text = (ROOT / "docs" / page).read_text()
-    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
-    assert blocks
-    for block in blocks:
-        exec(compile(block, page, "exec"), {})  # noqa: S102 - our own docs
-        printed = capsys.readouterr().out.splitlines()
-        wanted = [line.split("# ", 1)[1].strip() for line in block.splitlines()
-                  if line.startswith("print(")]
-        assert len(printed) == len(wanted)
-        for out, want in zip(printed, wanted):
-            assert want == out or want.startswith(out + ":"), (page, out, want)
+# Every ```python block of the README and of docs/*.md runs: the blocks of
+# one page in order, in one namespace, as a reader would paste them. A
+# top-level print(...) whose line ends in a comment must print that comment
+# (optionally followed by ": why"); so must a top-level expression that
+# gives a value other than None, its repr, as at the interactive prompt.
+# Comments on other statements are prose. A block that must not run is
+# preceded by a line "<!-- no-run: why -->" (rare: code of another package
+# that is not a test dependency). Blocks that are not Python use another
+# fence language (sh, c, text).
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.M | re.S)
+NO_RUN = re.compile(r"<!-- no-run: \S.* -->")
+THIRD_PARTY = ("sortedcontainers", "BTrees")  # test dependencies, not everywhere
+
+
+def python_blocks(text):
+    """The page's python blocks as (source, runs) pairs, in page order."""
+    blocks = []
+    for match in FENCE.finditer(text):
+        if match.group(1) != "python":
+            continue
+        before = text[:match.start()].rstrip().rsplit("\n", 1)[-1]
+        blocks.append((match.group(2), not NO_RUN.fullmatch(before.strip())))
+    return blocks
+
+
+def run_block(source, namespace, where):
+    """Runs one block's statements in namespace; checks each output comment
+    (see above). Returns how many outputs it checked."""
+    comments = {tok.start[0]: tok.string[1:].strip()
+                for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+                if tok.type == tokenize.COMMENT}
+    checked = 0
+    for stmt in ast.parse(source, where).body:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            if isinstance(stmt, ast.Expr):
+                value = eval(compile(ast.Expression(stmt.value), where, "eval"), namespace)
+            else:
+                exec(compile(ast.Module([stmt], []), where, "exec"), namespace)
+        want = comments.get(stmt.end_lineno)
+        if want is None or not isinstance(stmt, ast.Expr):
+            continue
+        call = stmt.value
+        if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "print":
+            shown = out.getvalue().removesuffix("\n")
+        elif value is not None:
+            shown = repr(value)
+        else:
+            continue
+        where_line = f"{where}, line {stmt.lineno} of the block"
+        assert want == shown or want.startswith(shown + ":"), (where_line, shown, want)
+        checked += 1
+    return checked
+
+
+SNIPPET_PAGES = [p for p in PAGES if python_blocks(p.read_text())]
+
+
+@pytest.mark.parametrize("page", SNIPPET_PAGES, ids=lambda p: p.name)
+def test_doc_snippets_run_and_print_what_they_say(page):
+    text = page.read_text()
+    blocks = python_blocks(text)
+    # A fence this parser misses (indented, or with odd spacing) would
+    # silently not run: every "```python" must be one of the blocks.
+    assert text.count("```python") == len(blocks)
+    for name in THIRD_PARTY:
+        if re.search(rf"^(from|import) {name}\b", text, re.M):
+            pytest.importorskip(name)
+    namespace = {"__name__": "__snippets__"}
+    checked = sum(run_block(source, namespace, page.name) for source, runs in blocks if runs)
+    # Every top-level print(...) line with a comment was one of them.
+    prints = sum(len(re.findall(r"^print\(.*\)\s+# ", source, re.M))
+                 for source, runs in blocks if runs)
+    assert checked >= prints
+
+
+def test_snippet_checker_catches_a_wrong_comment():
+    # The checker itself: a wrong output comment fails, a right one and
+    # prose on a statement pass.
+    ok = "x = [3, 1]  # prose\nprint(sorted(x))  # [1, 3]: sorted\nlen(x)  # 2\n"
+    assert run_block(ok, {}, "ok") == 2
+    with pytest.raises(AssertionError):
+        run_block("print(1 + 1)  # 3\n", {}, "bad")
+    with pytest.raises(AssertionError):
+        run_block("[1][0]  # 2\n", {}, "bad")
+    assert python_blocks("<!-- no-run: not ours -->\n```python\nimport x\n```\n") == [
+        ("import x\n", False)]
 
 
 def test_api_reference_names_every_public_name():
