@@ -6,6 +6,7 @@ import doctest
 import io
 import pathlib
 import re
+import sys
 import tokenize
 
 import pytest
@@ -63,9 +64,10 @@ def test_every_public_method_has_a_signature():
 
 # Every ```python block of the README and of docs/*.md runs: the blocks of
 # one page in order, in one namespace, as a reader would paste them. A
-# top-level print(...) whose line ends in a comment must print that comment
-# (optionally followed by ": why"); so must a top-level expression that
-# gives a value other than None, its repr, as at the interactive prompt.
+# print(...) call whose line ends in a comment, at any depth (in an except
+# clause too), must run exactly once and print that comment (optionally
+# followed by ": why"); a top-level expression whose line ends in a comment
+# must give that repr, as at the interactive prompt (unless it gives None).
 # Comments on other statements are prose. A block that must not run is
 # preceded by a line "<!-- no-run: why -->" (rare: code of another package
 # that is not a test dependency). Blocks that are not Python use another
@@ -87,34 +89,57 @@ def python_blocks(text):
     return blocks
 
 
+def check_output(want, shown, where):
+    assert want == shown or want.startswith(shown + ":"), (where, shown, want)
+
+
 def run_block(source, namespace, where):
-    """Runs one block's statements in namespace; checks each output comment
-    (see above). Returns how many outputs it checked."""
+    """Runs one block's statements in namespace, with print recording what
+    each line prints; checks each output comment (see above). Returns how
+    many outputs it checked."""
     comments = {tok.start[0]: tok.string[1:].strip()
                 for tok in tokenize.generate_tokens(io.StringIO(source).readline)
                 if tok.type == tokenize.COMMENT}
-    checked = 0
-    for stmt in ast.parse(source, where).body:
+    printed = {}  # line of the block -> what each call on it printed
+
+    def recording_print(*args, **kwargs):
+        frame = sys._getframe(1)
+        if "file" in kwargs or frame.f_code.co_filename != where:
+            return print(*args, **kwargs)
         out = io.StringIO()
-        with contextlib.redirect_stdout(out):
+        print(*args, **kwargs, file=out)
+        printed.setdefault(frame.f_lineno, []).append(out.getvalue().removesuffix("\n"))
+
+    tree = ast.parse(source, where)
+    checked = 0
+    namespace["print"] = recording_print
+    try:
+        for stmt in tree.body:
             if isinstance(stmt, ast.Expr):
                 value = eval(compile(ast.Expression(stmt.value), where, "eval"), namespace)
+                want = comments.get(stmt.end_lineno)
+                if want is not None and value is not None and not is_print(stmt.value):
+                    check_output(want, repr(value), f"{where}, line {stmt.lineno} of a block")
+                    checked += 1
             else:
                 exec(compile(ast.Module([stmt], []), where, "exec"), namespace)
-        want = comments.get(stmt.end_lineno)
-        if want is None or not isinstance(stmt, ast.Expr):
+    finally:
+        del namespace["print"]
+    for call in ast.walk(tree):
+        want = comments.get(getattr(call, "end_lineno", None))
+        if want is None or not is_print(call):
             continue
-        call = stmt.value
-        if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "print":
-            shown = out.getvalue().removesuffix("\n")
-        elif value is not None:
-            shown = repr(value)
-        else:
-            continue
-        where_line = f"{where}, line {stmt.lineno} of the block"
-        assert want == shown or want.startswith(shown + ":"), (where_line, shown, want)
+        line = f"{where}, line {call.lineno} of a block"
+        outs = [o for n in range(call.lineno, call.end_lineno + 1) for o in printed.get(n, [])]
+        assert len(outs) == 1, (line, "printed this many times:", len(outs))
+        check_output(want, outs[0], line)
         checked += 1
     return checked
+
+
+def is_print(node):
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id == "print")
 
 
 SNIPPET_PAGES = [p for p in PAGES if python_blocks(p.read_text())]
@@ -132,8 +157,8 @@ def test_doc_snippets_run_and_print_what_they_say(page):
             pytest.importorskip(name)
     namespace = {"__name__": "__snippets__"}
     checked = sum(run_block(source, namespace, page.name) for source, runs in blocks if runs)
-    # Every top-level print(...) line with a comment was one of them.
-    prints = sum(len(re.findall(r"^print\(.*\)\s+# ", source, re.M))
+    # Every print(...) line with a comment was one of them.
+    prints = sum(len(re.findall(r"^\s*print\(.*\)\s+# ", source, re.M))
                  for source, runs in blocks if runs)
     assert checked >= prints
 
@@ -147,6 +172,10 @@ def test_snippet_checker_catches_a_wrong_comment():
         run_block("print(1 + 1)  # 3\n", {}, "bad")
     with pytest.raises(AssertionError):
         run_block("[1][0]  # 2\n", {}, "bad")
+    with pytest.raises(AssertionError):  # a promised print that never runs
+        run_block("try:\n    pass\nexcept ValueError as e:\n    print(e)  # boom\n", {}, "bad")
+    nested = "try:\n    1 / 0\nexcept ZeroDivisionError as e:\n    print(e)  # division by zero\n"
+    assert run_block(nested, {}, "ok") == 1
     assert python_blocks("<!-- no-run: not ours -->\n```python\nimport x\n```\n") == [
         ("import x\n", False)]
 
