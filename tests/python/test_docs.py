@@ -180,6 +180,29 @@ def test_snippet_checker_catches_a_wrong_comment():
         ("import x\n", False)]
 
 
+SITE = "https://bplustree3.github.io/bplustree3/"
+REPO = "https://github.com/bplustree3/bplustree3/"
+
+
+def test_readme_links_are_absolute_and_lead_somewhere():
+    # PyPI shows the README, where a relative link leads nowhere: every link
+    # is absolute. Those to the docs site name a page of docs/, those to
+    # this repository a file or folder in it.
+    text = (ROOT / "README.md").read_text()
+    links = re.findall(r"\]\(([^)\s]+)\)", text) + re.findall(r'(?:href|src)="([^"]+)"', text)
+    assert len(links) >= 20
+    relative = [link for link in links if not link.startswith(("https://", "http://"))]
+    assert not relative
+    for link in links:
+        url = link.split("#", 1)[0]
+        if url.startswith(SITE):
+            page = url[len(SITE):].strip("/") or "index"
+            assert (ROOT / "docs" / f"{page}.md").is_file(), link
+        elif url.startswith(REPO):
+            path = re.sub(r"^(blob|tree)/main/", "", url[len(REPO):])
+            assert (ROOT / path).exists(), link
+
+
 def test_api_reference_names_every_public_name():
     # docs/api.md is hand-written: it must name everything bplustree3
     # exports and every public method and attribute of BPlusTreeMap.
