@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the C suite and the fuzz corpus replay in a plain build,
 # again in an ASan+UBSan build, again under valgrind; the Python package
-# (pip install ., then pytest with the hypothesis "ci" profile, then again
+# (pip install ., then pytest with the hypothesis "ci" profile, mypy
+# --strict and pyright on a typed use of the API, then pytest again
 # against an ASan+UBSan build of the extension, then on a free-threaded
 # CPython with the GIL off under pytest-run-parallel, then the thread tests
 # under ThreadSanitizer there); a minute's soak of a map shared by
@@ -100,6 +101,9 @@ run_pytest() {
 python3 -m pip install -q . 2>&1 | grep -v "Running pip as the 'root' user" || true
 run_pytest "Python package" \
   bash -c 'cd tests/python && python3 -m pytest -q -p no:cacheprovider .'
+echo "== typing: mypy --strict and pyright (strict) on tests/python/typing_usage.py"
+check python3 -m mypy --strict tests/python/typing_usage.py
+check python3 -m pyright tests/python/typing_usage.py
 run_pytest "Python package, ASan+UBSan build" bash scripts/python-asan.sh
 run_pytest "Python package, free-threaded 3.13t with the GIL off, pytest-run-parallel" \
   bash scripts/python-ft.sh

@@ -1,8 +1,13 @@
 """The examples in the docstrings run and show what they say."""
 
+import ast
+import contextlib
 import doctest
+import io
 import pathlib
 import re
+import sys
+import tokenize
 
 import pytest
 
@@ -57,21 +62,145 @@ def test_every_public_method_has_a_signature():
     assert str(inspect.signature(BPlusTreeMap)) == "(items=(), /, *, capacity=None)"
 
 
-@pytest.mark.parametrize("page", ["index.md", "quickstart.md"])
-def test_doc_snippets_print_what_they_say(page, capsys):
-    # Each python block of these pages runs, and each print(...) line's
-    # comment is what it prints (optionally followed by ": why").
-    text = (ROOT / "docs" / page).read_text()
-    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
-    assert blocks
-    for block in blocks:
-        exec(compile(block, page, "exec"), {})  # noqa: S102 - our own docs
-        printed = capsys.readouterr().out.splitlines()
-        wanted = [line.split("# ", 1)[1].strip() for line in block.splitlines()
-                  if line.startswith("print(")]
-        assert len(printed) == len(wanted)
-        for out, want in zip(printed, wanted):
-            assert want == out or want.startswith(out + ":"), (page, out, want)
+# Every ```python block of the README and of docs/*.md runs: the blocks of
+# one page in order, in one namespace, as a reader would paste them. A
+# print(...) call whose line ends in a comment, at any depth (in an except
+# clause too), must run exactly once and print that comment (optionally
+# followed by ": why"); a top-level expression whose line ends in a comment
+# must give that repr, as at the interactive prompt (unless it gives None).
+# Comments on other statements are prose. A block that must not run is
+# preceded by a line "<!-- no-run: why -->" (rare: code of another package
+# that is not a test dependency). Blocks that are not Python use another
+# fence language (sh, c, text).
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.M | re.S)
+NO_RUN = re.compile(r"<!-- no-run: \S.* -->")
+THIRD_PARTY = ("sortedcontainers", "BTrees")  # test dependencies, not everywhere
+
+
+def python_blocks(text):
+    """The page's python blocks as (source, runs) pairs, in page order."""
+    blocks = []
+    for match in FENCE.finditer(text):
+        if match.group(1) != "python":
+            continue
+        before = text[:match.start()].rstrip().rsplit("\n", 1)[-1]
+        blocks.append((match.group(2), not NO_RUN.fullmatch(before.strip())))
+    return blocks
+
+
+def check_output(want, shown, where):
+    assert want == shown or want.startswith(shown + ":"), (where, shown, want)
+
+
+def run_block(source, namespace, where):
+    """Runs one block's statements in namespace, with print recording what
+    each line prints; checks each output comment (see above). Returns how
+    many outputs it checked."""
+    comments = {tok.start[0]: tok.string[1:].strip()
+                for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+                if tok.type == tokenize.COMMENT}
+    printed = {}  # line of the block -> what each call on it printed
+
+    def recording_print(*args, **kwargs):
+        frame = sys._getframe(1)
+        if "file" in kwargs or frame.f_code.co_filename != where:
+            return print(*args, **kwargs)
+        out = io.StringIO()
+        print(*args, **kwargs, file=out)
+        printed.setdefault(frame.f_lineno, []).append(out.getvalue().removesuffix("\n"))
+
+    tree = ast.parse(source, where)
+    checked = 0
+    namespace["print"] = recording_print
+    try:
+        for stmt in tree.body:
+            if isinstance(stmt, ast.Expr):
+                value = eval(compile(ast.Expression(stmt.value), where, "eval"), namespace)
+                want = comments.get(stmt.end_lineno)
+                if want is not None and value is not None and not is_print(stmt.value):
+                    check_output(want, repr(value), f"{where}, line {stmt.lineno} of a block")
+                    checked += 1
+            else:
+                exec(compile(ast.Module([stmt], []), where, "exec"), namespace)
+    finally:
+        del namespace["print"]
+    for call in ast.walk(tree):
+        want = comments.get(getattr(call, "end_lineno", None))
+        if want is None or not is_print(call):
+            continue
+        line = f"{where}, line {call.lineno} of a block"
+        outs = [o for n in range(call.lineno, call.end_lineno + 1) for o in printed.get(n, [])]
+        assert len(outs) == 1, (line, "printed this many times:", len(outs))
+        check_output(want, outs[0], line)
+        checked += 1
+    return checked
+
+
+def is_print(node):
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id == "print")
+
+
+SNIPPET_PAGES = [p for p in PAGES if python_blocks(p.read_text())]
+
+
+@pytest.mark.parametrize("page", SNIPPET_PAGES, ids=lambda p: p.name)
+def test_doc_snippets_run_and_print_what_they_say(page):
+    text = page.read_text()
+    blocks = python_blocks(text)
+    # A fence this parser misses (indented, or with odd spacing) would
+    # silently not run: every "```python" must be one of the blocks.
+    assert text.count("```python") == len(blocks)
+    for name in THIRD_PARTY:
+        if re.search(rf"^(from|import) {name}\b", text, re.M):
+            pytest.importorskip(name)
+    namespace = {"__name__": "__snippets__"}
+    checked = sum(run_block(source, namespace, page.name) for source, runs in blocks if runs)
+    # Every print(...) line with a comment was one of them.
+    prints = sum(len(re.findall(r"^\s*print\(.*\)\s+# ", source, re.M))
+                 for source, runs in blocks if runs)
+    assert checked >= prints
+
+
+def test_snippet_checker_catches_a_wrong_comment():
+    # The checker itself: a wrong output comment fails, a right one and
+    # prose on a statement pass.
+    ok = "x = [3, 1]  # prose\nprint(sorted(x))  # [1, 3]: sorted\nlen(x)  # 2\n"
+    assert run_block(ok, {}, "ok") == 2
+    with pytest.raises(AssertionError):
+        run_block("print(1 + 1)  # 3\n", {}, "bad")
+    with pytest.raises(AssertionError):
+        run_block("[1][0]  # 2\n", {}, "bad")
+    with pytest.raises(AssertionError):  # a promised print that never runs
+        run_block("try:\n    pass\nexcept ValueError as e:\n    print(e)  # boom\n", {}, "bad")
+    nested = "try:\n    1 / 0\nexcept ZeroDivisionError as e:\n    print(e)  # division by zero\n"
+    assert run_block(nested, {}, "ok") == 1
+    assert python_blocks("<!-- no-run: not ours -->\n```python\nimport x\n```\n") == [
+        ("import x\n", False)]
+
+
+SITE = "https://bplustree3.github.io/bplustree3/"
+REPO = "https://github.com/bplustree3/bplustree3/"
+
+
+def test_readme_links_are_absolute_and_lead_somewhere():
+    # PyPI shows the README, where a relative link leads nowhere: every link
+    # is absolute. Those to the docs site name a page of docs/, those to
+    # this repository a file or folder in it.
+    text = (ROOT / "README.md").read_text()
+    links = re.findall(r"\]\(([^)\s]+)\)", text) + re.findall(r'(?:href|src)="([^"]+)"', text)
+    assert len(links) >= 20
+    relative = [link for link in links if not link.startswith(("https://", "http://"))]
+    assert not relative
+    for link in links:
+        url = link.split("#", 1)[0]
+        if url.startswith(SITE):
+            page = url[len(SITE):].strip("/") or "index"
+            assert (ROOT / "docs" / f"{page}.md").is_file(), link
+        elif url.startswith(REPO):
+            path = re.sub(r"^(blob|tree)/main/", "", url[len(REPO):])
+            assert (ROOT / path).exists(), link
 
 
 def test_api_reference_names_every_public_name():
