@@ -455,18 +455,17 @@ PREFETCH_INLINE void scan_prefetch(const bpt *t, const scan_path *s, int dir)
     if (s->levels == 0)
         return;
     bpt_branch *p = s->above[0];
-    int j = s->at[0] + dir * BPT_SCAN_AHEAD;
-    if (j < 0 || j >= (int)p->h.n) {
+    int n = (int)p->h.n, j = s->at[0] + dir * BPT_SCAN_AHEAD;
+    if (dir > 0 ? j >= n : j < 0) {
         if (s->levels < 2)
             return;
         int g = s->at[1] + dir;
-        if (g < 0 || g >= (int)s->above[1]->h.n)
+        if (dir > 0 ? g >= (int)s->above[1]->h.n : g < 0)
             return;
-        bpt_branch *q = (bpt_branch *)branch_children(t, s->above[1])[g];
-        j = dir > 0 ? j - (int)p->h.n : j + (int)q->h.n;
-        if (j < 0 || j >= (int)q->h.n)
+        p = (bpt_branch *)branch_children(t, s->above[1])[g];
+        j = dir > 0 ? j - n : j + (int)p->h.n;
+        if (dir > 0 ? j >= (int)p->h.n : j < 0) /* a parent with few children */
             return;
-        p = q;
     }
     prefetch_lines(branch_children(t, p)[j], leaf_base_bytes(t));
 }
@@ -1728,19 +1727,31 @@ static bpt_status cursor_step(bpt_cursor *c, int dir)
     int i;
     if (!leaf_item(c->leaf, c->idx + dir, &l, &i))
         return cursor_place(c, NULL, 0, dir > 0 ? AT_AFTER : AT_BEFORE);
-    if (l != c->leaf) {
-        scan_move(c->t, &c->scan, dir);
-        scan_prefetch(c->t, &c->scan, dir);
-    }
+    /* The next and prev fast paths took every step within the leaf. */
+    scan_move(c->t, &c->scan, dir);
+    scan_prefetch(c->t, &c->scan, dir);
     return cursor_place(c, l, i, AT_AFTER);
 }
 
-/* copy_reversed stores src[0], src[-1], ... src[1 - n] in dst[0..n), if dst. */
+/*
+ * copy_reversed stores src[0], src[-1], ... src[1 - n] in dst[0..n), if
+ * dst; four at a time, whose loads and stores the compiler pairs up (a
+ * backward read ran about 0.5 ns per item slower than a forward memcpy
+ * with a plain loop).
+ */
 static void copy_reversed(void **dst, void *const *src, size_t n)
 {
     if (!dst)
         return;
-    for (size_t k = 0; k < n; k++)
+    size_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        void *a = *(src - k), *b = *(src - k - 1), *c = *(src - k - 2), *d = *(src - k - 3);
+        dst[k] = a;
+        dst[k + 1] = b;
+        dst[k + 2] = c;
+        dst[k + 3] = d;
+    }
+    for (; k < n; k++)
         dst[k] = *(src - k);
 }
 
@@ -1843,9 +1854,7 @@ bool bpt_cursor_scan_agrees(const bpt_cursor *c)
     const scan_path *s = &c->scan;
     if (c->version != t->version || c->state != AT_ITEM)
         return true; /* no path to keep */
-    if (s->levels != t->height - 1)
-        return false;
-    bool ok = true;
+    bool ok = s->levels == t->height - 1;
     bpt_node *below = &c->leaf->h;
     for (int d = 0; d < s->levels; d++) {
         ok &= branch_children(t, s->above[d])[s->at[d]] == below;
