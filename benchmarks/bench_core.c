@@ -3,9 +3,21 @@
  * int64 keys by default: bplustree3 (built-in int64 node search, and the
  * generic comparator path) against glibc's tsearch/tfind/tdelete (a
  * red-black tree) and, for lookups, binary search over a sorted array.
- * Reports the median ns/op of several repetitions and ratios.
+ * Reports the median ns/op (per-thread CPU time) of several interleaved
+ * repetitions and ratios.
  *
- *   bench_core [-n keys] [-r reps] [--sweep] [--leaf C] [--branch C]
+ *   bench_core [-n keys | --10m] [-r reps] [--sweep] [--leaf C] [--branch C]
+ *
+ * Scans are timed forward and backward, three ways (chunked reads with
+ * bpt_cursor_read/_prev, steps with bpt_cursor_next/_prev + bpt_cursor_get,
+ * and bpt_visit's callback), over the tree built by random inserts (leaves
+ * at scattered addresses) and over a bulk-loaded one (leaves allocated in
+ * order).
+ *
+ * Between contenders the heap is settled outside the timed regions: glibc
+ * keeps the small blocks tsearch frees (and the tree's own frees) in
+ * fastbins and consolidates them at the next large allocation, which would
+ * otherwise land inside the timed inserts of whoever runs next.
  *
  * --sweep times insert, lookup, delete and scan over a grid of leaf and
  * branch capacities, to choose the defaults (docs/design.md).
@@ -24,10 +36,12 @@
 #include <string.h>
 #include <time.h>
 
+/* now_ns reads this thread's CPU time: time the machine gave to other work
+ * does not count. */
 static double now_ns(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
@@ -64,6 +78,23 @@ static void walk_action(const void *node, VISIT which, int depth)
 }
 
 static volatile uint64_t sink;
+
+/*
+ * settle_heap makes glibc consolidate its fastbins now, outside any timed
+ * region: a request this large does so, and the volatile pointer keeps the
+ * compiler from dropping the pair of calls.
+ */
+static void settle_heap(void)
+{
+    void *volatile block = malloc(256 * 1024);
+    free(block);
+}
+
+static int visit_sum(void *key, void *value, void *arg)
+{
+    *(uint64_t *)arg += (uint64_t)key + (uint64_t)value;
+    return 0;
+}
 
 /* ---- Workload ------------------------------------------------------------- */
 
@@ -118,13 +149,23 @@ static workload make_workload(size_t n, uint64_t seed)
 
 /* ---- Measurements --------------------------------------------------------- */
 
+/* The five scans, each timed per item over a whole tree. */
+enum { SC_READ, SC_READ_BACK, SC_STEP, SC_STEP_BACK, SC_VISIT, NSCANS };
+
 enum {
-    OP_INSERT, OP_HIT, OP_MISS, OP_SCAN, OP_SCAN_STEP, OP_RANGE10, OP_RANGE1000, OP_BULK,
-    OP_DELETE, NOPS
+    OP_INSERT, OP_HIT, OP_MISS,
+    OP_SCAN, /* NSCANS rows over the tree built by random inserts */
+    OP_RANGE10 = OP_SCAN + NSCANS, OP_RANGE1000, OP_BULK,
+    OP_BULK_SCAN, /* NSCANS rows over the bulk-loaded tree */
+    OP_DELETE = OP_BULK_SCAN + NSCANS, NOPS
 };
 static const char *op_names[NOPS] = {
-    "insert (random)", "lookup hit", "lookup miss", "full scan (per item)",
-    "scan by next (per item)", "range scan 10", "range scan 1000", "bulk load (per item)",
+    "insert (random)", "lookup hit", "lookup miss",
+    "read, chunks of 256", "read back, chunks", "step next+get", "step prev+get",
+    "visit (callback)",
+    "range scan 10", "range scan 1000", "bulk load (per item)",
+    "bulk-loaded: read", "bulk-loaded: read back", "bulk-loaded: step",
+    "bulk-loaded: step back", "bulk-loaded: visit",
     "delete (random)",
 };
 
@@ -132,6 +173,65 @@ enum { C_BPT_I64, C_BPT_CMP, C_TSEARCH, C_ARRAY, NCONT };
 static const char *cont_names[NCONT] = {"bpt int64", "bpt cmp", "tsearch", "sorted array"};
 
 #define NRANGES 10000
+
+/*
+ * time_scans fills results[base + SC_*] with the ns per item of each scan of
+ * t, which holds n items, and checks that each saw every item.
+ */
+static void time_scans(bpt *t, size_t n, double *results, int base)
+{
+    /* Chunked reads copy keys and values a chunk at a time, as a C user would. */
+    enum { CHUNK = 256 };
+    void *kbuf[CHUNK], *vbuf[CHUNK];
+    uint64_t sums[NSCANS] = {0};
+    size_t seen[NSCANS] = {0}, got;
+    bpt_cursor *c;
+    if (bpt_cursor_new(t, &c) != BPT_OK)
+        exit(1);
+    for (int sc = 0; sc < NSCANS; sc++) {
+        uint64_t acc = 0;
+        size_t count = 0;
+        bool back = sc == SC_READ_BACK || sc == SC_STEP_BACK;
+        double t0 = now_ns();
+        switch (sc) {
+        case SC_READ:
+        case SC_READ_BACK:
+            (back ? bpt_cursor_last : bpt_cursor_first)(c);
+            while ((back ? bpt_cursor_read_prev : bpt_cursor_read)(c, kbuf, vbuf, CHUNK,
+                                                                 &got) == BPT_OK) {
+                for (size_t k = 0; k < got; k++)
+                    acc += (uint64_t)kbuf[k] + (uint64_t)vbuf[k];
+                count += got;
+            }
+            break;
+        case SC_STEP:
+        case SC_STEP_BACK:
+            for (bpt_status rc = (back ? bpt_cursor_last : bpt_cursor_first)(c); rc == BPT_OK;
+                 rc = (back ? bpt_cursor_prev : bpt_cursor_next)(c)) {
+                void *k, *v;
+                bpt_cursor_get(c, &k, &v);
+                acc += (uint64_t)k + (uint64_t)v;
+                count++;
+            }
+            break;
+        default:
+            bpt_visit(t, visit_sum, &acc);
+            count = n;
+            break;
+        }
+        results[base + sc] = (now_ns() - t0) / (double)n;
+        sums[sc] = acc;
+        seen[sc] = count;
+    }
+    bpt_cursor_free(c);
+    for (int sc = 0; sc < NSCANS; sc++) {
+        if (seen[sc] != n || sums[sc] != sums[0]) {
+            fprintf(stderr, "bench: %s saw %zu items\n", op_names[OP_SCAN + sc], seen[sc]);
+            exit(1);
+        }
+    }
+    sink += sums[0];
+}
 
 /* time_bpt fills results[op] (ns per op) for one bplustree3 configuration. */
 static void time_bpt(const workload *w, bool builtin_search, unsigned leaf, unsigned branch,
@@ -171,32 +271,14 @@ static void time_bpt(const workload *w, bool builtin_search, unsigned leaf, unsi
         acc += bpt_get(t, bpt_word_from_i64(w->misses[i]), NULL, NULL) == BPT_OK;
     results[OP_MISS] = (now_ns() - t0) / (double)n;
 
-    /* Scans read keys and values a chunk at a time, as a C user would. */
+    time_scans(t, n, results, OP_SCAN);
+
     enum { CHUNK = 256 };
     void *kbuf[CHUNK], *vbuf[CHUNK];
+    size_t got;
     bpt_cursor *c;
-    bpt_cursor_new(t, &c);
-    size_t got, seen = 0;
-    t0 = now_ns();
-    bpt_cursor_first(c);
-    while (bpt_cursor_read(c, kbuf, vbuf, CHUNK, &got) == BPT_OK) {
-        for (size_t k = 0; k < got; k++)
-            acc += (uint64_t)kbuf[k] + (uint64_t)vbuf[k];
-        seen += got;
-    }
-    results[OP_SCAN] = (now_ns() - t0) / (double)n;
-    if (seen != n) {
-        fprintf(stderr, "bench: scan saw %zu items\n", seen);
+    if (bpt_cursor_new(t, &c) != BPT_OK)
         exit(1);
-    }
-    t0 = now_ns();
-    for (bpt_status rc = bpt_cursor_first(c); rc == BPT_OK; rc = bpt_cursor_next(c)) {
-        void *k, *v;
-        bpt_cursor_get(c, &k, &v);
-        acc += (uint64_t)k + (uint64_t)v;
-    }
-    results[OP_SCAN_STEP] = (now_ns() - t0) / (double)n;
-
     for (size_t len = 10, op = OP_RANGE10; op <= OP_RANGE1000; len *= 100, op++) {
         t0 = now_ns();
         for (size_t i = 0; i < NRANGES; i++) {
@@ -233,6 +315,7 @@ static void time_bpt(const workload *w, bool builtin_search, unsigned leaf, unsi
         exit(1);
     }
     free(words);
+    time_scans(t, n, results, OP_BULK_SCAN);
     bpt_free(t);
     sink += acc;
 }
@@ -241,6 +324,8 @@ static void time_tsearch(const workload *w, double *results)
 {
     void *root = NULL;
     size_t n = w->n;
+    for (int op = 0; op < NOPS; op++)
+        results[op] = -1;
     double t0 = now_ns();
     for (size_t i = 0; i < n; i++)
         tsearch((void *)(intptr_t)w->keys[i], &root, cmp_tsearch);
@@ -262,13 +347,12 @@ static void time_tsearch(const workload *w, double *results)
     walk_sum = 0;
     t0 = now_ns();
     twalk(root, walk_action);
-    results[OP_SCAN] = (now_ns() - t0) / (double)n;
+    results[OP_SCAN + SC_VISIT] = (now_ns() - t0) / (double)n;
     t0 = now_ns();
     for (size_t i = 0; i < n; i++)
         tdelete((void *)(intptr_t)w->order2[i], &root, cmp_tsearch);
     results[OP_DELETE] = (now_ns() - t0) / (double)n;
     tdestroy(root, noop_free);
-    results[OP_SCAN_STEP] = results[OP_RANGE10] = results[OP_RANGE1000] = results[OP_BULK] = -1;
     sink += acc + walk_sum;
 }
 
@@ -300,7 +384,7 @@ static void time_array(const workload *w, double *results)
     double t0 = now_ns();
     for (size_t i = 0; i < n; i++)
         acc += (uint64_t)w->sorted[i];
-    results[OP_SCAN] = (now_ns() - t0) / (double)n;
+    results[OP_SCAN + SC_READ] = (now_ns() - t0) / (double)n;
     sink += acc;
 }
 
@@ -318,7 +402,7 @@ static double median(double *v, int n)
 
 static void usage(void)
 {
-    puts("bench_core [-n keys] [-r reps] [--sweep] [--leaf C] [--branch C]");
+    puts("bench_core [-n keys | --10m] [-r reps] [--sweep] [--leaf C] [--branch C]");
 }
 
 static void sweep(const workload *w, int reps)
@@ -336,13 +420,14 @@ static void sweep(const workload *w, int reps)
             for (int r = 0; r < reps; r++) {
                 double res[NOPS];
                 time_bpt(w, true, leaves[i], branches[j], res);
+                settle_heap();
                 for (int op = 0; op < NOPS; op++)
                     runs[op][r] = res[op];
             }
             printf("%6u %6u %9.1f %9.1f %9.1f %9.1f %9.2f\n", leaves[i], branches[j],
                    median(runs[OP_INSERT], reps), median(runs[OP_HIT], reps),
                    median(runs[OP_MISS], reps), median(runs[OP_DELETE], reps),
-                   median(runs[OP_SCAN], reps));
+                   median(runs[OP_SCAN + SC_READ], reps));
             fflush(stdout);
         }
     }
@@ -357,6 +442,8 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-n") && i + 1 < argc)
             n = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--10m"))
+            n = 10000000;
         else if (!strcmp(argv[i], "-r") && i + 1 < argc)
             reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--leaf") && i + 1 < argc)
@@ -390,7 +477,9 @@ int main(int argc, char **argv)
     double res[NOPS];
     /* A warm-up round, not counted, grows the heap once for everyone. */
     time_tsearch(&w, res);
+    settle_heap();
     time_bpt(&w, true, leaf, branch, res);
+    settle_heap();
     /* Interleave the contenders in each repetition, rotating who goes first,
      * so that drift on a noisy machine hits all of them alike. */
     for (int r = 0; r < reps; r++) {
@@ -402,6 +491,7 @@ int main(int argc, char **argv)
             case C_TSEARCH: time_tsearch(&w, res); break;
             default: time_array(&w, res); break;
             }
+            settle_heap();
             for (int op = 0; op < NOPS; op++)
                 runs[c][op][r] = res[op];
         }
@@ -414,15 +504,17 @@ int main(int argc, char **argv)
         for (int op = 0; op < NOPS; op++)
             med[c][op] = median(runs[c][op], reps);
 
-    printf("bplustree3 core benchmark: %zu random int64 keys, median of %d runs, ns/op\n", n, reps);
+    printf("bplustree3 core benchmark: %zu random int64 keys, median of %d interleaved runs,\n"
+           "ns/op (per-thread CPU time; scans: ns/item), heap settled between contenders\n",
+           n, reps);
     printf("capacities: leaf %u, branch %u\n", leaf ? leaf : BPT_DEFAULT_LEAF_CAPACITY,
            branch ? branch : BPT_DEFAULT_BRANCH_CAPACITY);
-    printf("%-22s", "operation");
+    printf("%-24s", "operation");
     for (int c = 0; c < NCONT; c++)
         printf(" %13s", cont_names[c]);
     printf(" %12s %12s\n", "tsearch/i64", "array/i64");
     for (int op = 0; op < NOPS; op++) {
-        printf("%-22s", op_names[op]);
+        printf("%-24s", op_names[op]);
         for (int c = 0; c < NCONT; c++) {
             if (med[c][op] < 0)
                 printf(" %13s", "-");

@@ -28,6 +28,8 @@ expect() {
 }
 expect "$lib" descend
 expect "$lib" cursor_read
+expect "$lib" cursor_step
+expect "$lib" bpt_visit
 expect "$ext" Iter_next
 expect "$ext" Map_from_sorted_items
 exit $status

@@ -384,6 +384,93 @@ typedef struct path {
 static bpt_leaf *path_leaf(const path *p) { return (bpt_leaf *)p->node[p->depth - 1]; }
 static int path_pos(const path *p) { return p->idx[p->depth - 1]; }
 
+/*
+ * A scan (cursor steps and reads, bpt_visit) asks for the leaves ahead of
+ * the one it is in: after random inserts leaves lie at scattered addresses,
+ * so each is a cache miss (in a large tree a TLB miss too) that the
+ * hardware prefetcher cannot foresee. Following the leaf chain to find them
+ * would make the scan wait for one leaf's header before it can ask for the
+ * next, one memory latency per leaf whatever the distance; so a scan also
+ * keeps the branches above its leaf, a scan_path, whose child arrays hold
+ * the addresses of many leaves at once. Leaves are still reached through
+ * the chain: the path only says what to prefetch, and is valid exactly as
+ * long as the cursor is (the same version).
+ *
+ * SCAN_AHEAD is how many leaves ahead the scan asks for, chosen by
+ * measurement at 1M and 10M keys (docs/design.md, "Speed").
+ */
+#ifndef BPT_SCAN_AHEAD
+#define BPT_SCAN_AHEAD 4
+#endif
+
+/* above[d] is the leaf's ancestor d + 1 levels up, at[d] the child taken. */
+typedef struct scan_path {
+    int levels; /* branch levels recorded: 0 for a lone leaf or off the ends */
+    bpt_branch *above[BPT_MAX_HEIGHT - 1];
+    int at[BPT_MAX_HEIGHT - 1];
+} scan_path;
+
+/* scan_set records the branches of descent p, which ends at a leaf. */
+static void scan_set(scan_path *s, const path *p)
+{
+    int levels = p->depth - 1;
+    for (int d = 0; d < levels; d++) {
+        s->above[d] = (bpt_branch *)p->node[levels - 1 - d];
+        s->at[d] = p->idx[levels - 1 - d];
+    }
+    s->levels = levels;
+}
+
+/*
+ * scan_move follows the scan's leaf to its neighbour in direction dir: up
+ * to the lowest ancestor with a child beyond the one taken, then down its
+ * edge. Off either end of the tree the path is no more (levels 0).
+ */
+static void scan_move(const bpt *t, scan_path *s, int dir)
+{
+    int d = 0;
+    while (d < s->levels &&
+           (dir > 0 ? (uint32_t)s->at[d] + 1 >= s->above[d]->h.n : s->at[d] == 0))
+        d++;
+    if (d == s->levels) {
+        s->levels = 0;
+        return;
+    }
+    s->at[d] += dir;
+    while (d > 0) {
+        bpt_branch *b = (bpt_branch *)branch_children(t, s->above[d])[s->at[d]];
+        d--;
+        s->above[d] = b;
+        s->at[d] = dir > 0 ? 0 : (int)b->h.n - 1;
+    }
+}
+
+/*
+ * scan_prefetch asks for the keys and values of the leaf SCAN_AHEAD leaves
+ * after the scan's in direction dir: a child of the same parent, or of the
+ * parent's neighbour under the same grandparent (across a grandparent's
+ * edge, once in some ten thousand leaves, it asks for nothing).
+ */
+PREFETCH_INLINE void scan_prefetch(const bpt *t, const scan_path *s, int dir)
+{
+    if (s->levels == 0)
+        return;
+    bpt_branch *p = s->above[0];
+    int n = (int)p->h.n, j = s->at[0] + dir * BPT_SCAN_AHEAD;
+    if (dir > 0 ? j >= n : j < 0) {
+        if (s->levels < 2)
+            return;
+        int g = s->at[1] + dir;
+        if (dir > 0 ? g >= (int)s->above[1]->h.n : g < 0)
+            return;
+        p = (bpt_branch *)branch_children(t, s->above[1])[g];
+        j = dir > 0 ? j - n : j + (int)p->h.n;
+        if (dir > 0 ? j >= (int)p->h.n : j < 0) /* a parent with few children */
+            return;
+    }
+    prefetch_lines(branch_children(t, p)[j], leaf_base_bytes(t));
+}
+
 /* descend_edge records the path to the first (last == false) or last item. */
 static void descend_edge(const bpt *t, path *p, bool last)
 {
@@ -752,24 +839,39 @@ bpt_status bpt_last(const bpt *t, void **key_out, void **value_out)
 typedef enum { NB_FLOOR, NB_CEILING, NB_LOWER, NB_HIGHER } neighbour_kind;
 
 /*
- * locate finds the leaf position of the neighbour of key: returns 1 and sets
- * *lo, *io when there is one, 0 when there is none, -1 on comparison failure.
+ * neighbour_pos records in p the descent to key and stores in *pos the
+ * position of key's neighbour of that kind in p's leaf, which may be -1 or
+ * the leaf's count (see leaf_item). Returns 0, or -1 when a comparison
+ * failed. The tree must not be empty.
  */
-static int locate(const bpt *t, void *key, neighbour_kind kind, bpt_leaf **lo, int *io)
+static int neighbour_pos(const bpt *t, void *key, neighbour_kind kind, path *p, int *pos)
 {
-    path p;
-    if (!t->root)
-        return 0;
-    int found = descend(t, key, &p);
+    int found = descend(t, key, p);
     if (found < 0)
         return -1;
-    int i = path_pos(&p);
+    int i = path_pos(p);
     switch (kind) {
     case NB_FLOOR: i -= !found; break;
     case NB_CEILING: break;
     case NB_LOWER: i -= 1; break;
     case NB_HIGHER: i += found; break;
     }
+    *pos = i;
+    return 0;
+}
+
+/*
+ * locate finds the leaf position of the neighbour of key: returns 1 and sets
+ * *lo, *io when there is one, 0 when there is none, -1 on comparison failure.
+ */
+static int locate(const bpt *t, void *key, neighbour_kind kind, bpt_leaf **lo, int *io)
+{
+    path p;
+    int i;
+    if (!t->root)
+        return 0;
+    if (neighbour_pos(t, key, kind, &p, &i) < 0)
+        return -1;
     return leaf_item(path_leaf(&p), i, lo, io);
 }
 
@@ -822,9 +924,17 @@ bpt_status bpt_rank(const bpt *t, void *key, size_t *rank)
 
 int bpt_visit(const bpt *t, int (*fn)(void *key, void *value, void *arg), void *arg)
 {
-    for (bpt_leaf *l = t->first; l; l = l->next) {
-        for (uint32_t i = 0; i < l->h.n; i++) {
-            int rc = fn(leaf_keys(l)[i], leaf_vals(t, l)[i], arg);
+    scan_path s = {.levels = 0};
+    if (t->root) {
+        path p;
+        descend_edge(t, &p, false);
+        scan_set(&s, &p);
+    }
+    for (bpt_leaf *l = t->first; l; l = l->next, scan_move(t, &s, 1)) {
+        scan_prefetch(t, &s, 1);
+        void **keys = leaf_keys(l), **vals = leaf_vals(t, l);
+        for (uint32_t i = 0, n = l->h.n; i < n; i++) {
+            int rc = fn(keys[i], vals[i], arg);
             if (rc)
                 return rc;
         }
@@ -1489,6 +1599,7 @@ struct bpt_cursor {
     int idx;
     cursor_state state;
     uint64_t version;
+    scan_path scan; /* the branches above leaf, while at an item */
 };
 
 bpt_status bpt_cursor_new(bpt *t, bpt_cursor **out)
@@ -1522,25 +1633,48 @@ static bpt_status cursor_place(bpt_cursor *c, bpt_leaf *l, int i, cursor_state o
     return l ? BPT_OK : BPT_NOTFOUND;
 }
 
-bpt_status bpt_cursor_first(bpt_cursor *c)
+/*
+ * cursor_at positions c at position i of the leaf that descent p ended at,
+ * where i may be that leaf's count (the next leaf's first item), and keeps
+ * p's branches for the scan: after the last item when there is no such
+ * item.
+ */
+static bpt_status cursor_at(bpt_cursor *c, const path *p, int i)
 {
-    return cursor_place(c, c->t->first, 0, AT_AFTER);
+    bpt_leaf *l;
+    int io;
+    if (!leaf_item(path_leaf(p), i, &l, &io))
+        return cursor_place(c, NULL, 0, AT_AFTER);
+    scan_set(&c->scan, p);
+    if (l != path_leaf(p)) /* i is the leaf's count: the next leaf's first item */
+        scan_move(c->t, &c->scan, 1);
+    return cursor_place(c, l, io, AT_AFTER);
 }
 
-bpt_status bpt_cursor_last(bpt_cursor *c)
+/* cursor_edge positions c at the first (last == false) or last item. */
+static bpt_status cursor_edge(bpt_cursor *c, bool last)
 {
-    bpt_leaf *l = c->t->last;
-    return cursor_place(c, l, l ? (int)l->h.n - 1 : 0, AT_BEFORE);
+    const bpt *t = c->t;
+    path p;
+    if (!t->root)
+        return cursor_place(c, NULL, 0, last ? AT_BEFORE : AT_AFTER);
+    descend_edge(t, &p, last);
+    return cursor_at(c, &p, path_pos(&p));
 }
+
+bpt_status bpt_cursor_first(bpt_cursor *c) { return cursor_edge(c, false); }
+
+bpt_status bpt_cursor_last(bpt_cursor *c) { return cursor_edge(c, true); }
 
 static bpt_status cursor_seek(bpt_cursor *c, void *key, neighbour_kind kind)
 {
-    bpt_leaf *l = NULL;
-    int i = 0;
-    int rc = locate(c->t, key, kind, &l, &i);
-    if (rc < 0)
+    path p;
+    int i;
+    if (!c->t->root)
+        return cursor_place(c, NULL, 0, AT_AFTER);
+    if (neighbour_pos(c->t, key, kind, &p, &i) < 0)
         return BPT_ECMP;
-    return cursor_place(c, rc ? l : NULL, i, AT_AFTER);
+    return cursor_at(c, &p, i);
 }
 
 bpt_status bpt_cursor_seek_ge(bpt_cursor *c, void *key)
@@ -1566,10 +1700,7 @@ bpt_status bpt_cursor_seek_rank(bpt_cursor *c, void *key, size_t *rank)
     if (found < 0)
         return BPT_ECMP;
     *rank = path_rank(t, &p);
-    bpt_leaf *l = NULL;
-    int i = 0;
-    bool any = leaf_item(path_leaf(&p), path_pos(&p), &l, &i);
-    cursor_place(c, any ? l : NULL, i, AT_AFTER);
+    cursor_at(c, &p, path_pos(&p));
     return found ? BPT_OK : BPT_NOTFOUND;
 }
 
@@ -1579,7 +1710,7 @@ bpt_status bpt_cursor_seek_at(bpt_cursor *c, size_t index)
     if (index >= c->t->size)
         return cursor_place(c, NULL, 0, AT_AFTER);
     descend_at(c->t, index, &p);
-    return cursor_place(c, path_leaf(&p), path_pos(&p), AT_AFTER);
+    return cursor_at(c, &p, path_pos(&p));
 }
 
 /* cursor_step moves c by one item in direction dir (+1 or -1). */
@@ -1599,12 +1730,37 @@ static bpt_status cursor_step(bpt_cursor *c, int dir)
     int i;
     if (!leaf_item(c->leaf, c->idx + dir, &l, &i))
         return cursor_place(c, NULL, 0, dir > 0 ? AT_AFTER : AT_BEFORE);
+    /* The next and prev fast paths took every step within the leaf. */
+    scan_move(c->t, &c->scan, dir);
+    scan_prefetch(c->t, &c->scan, dir);
     return cursor_place(c, l, i, AT_AFTER);
 }
 
 /*
+ * copy_reversed stores src[0], src[-1], ... src[1 - n] in dst[0..n), if
+ * dst; four at a time, whose loads and stores the compiler pairs up (a
+ * backward read ran about 0.5 ns per item slower than a forward memcpy
+ * with a plain loop).
+ */
+static void copy_reversed(void **dst, void *const *src, size_t n)
+{
+    if (!dst)
+        return;
+    size_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        void *a = *(src - k), *b = *(src - k - 1), *c = *(src - k - 2), *d = *(src - k - 3);
+        dst[k] = a;
+        dst[k + 1] = b;
+        dst[k + 2] = c;
+        dst[k + 3] = d;
+    }
+    for (; k < n; k++)
+        dst[k] = *(src - k);
+}
+
+/*
  * cursor_read copies items from the cursor on, in direction dir, a leaf's
- * run at a time, prefetching two leaves ahead of the one being copied.
+ * run at a time, asking for the leaf SCAN_AHEAD ahead of each one it copies.
  */
 static bpt_status cursor_read(bpt_cursor *c, int dir, void **keys, void **values, size_t max,
                               size_t *count)
@@ -1618,15 +1774,9 @@ static bpt_status cursor_read(bpt_cursor *c, int dir, void **keys, void **values
     bpt_leaf *l = c->leaf;
     int i = c->idx;
     size_t got = 0;
-    bpt_leaf *after = dir > 0 ? l->next : l->prev;
-    if (after)
-        prefetch_node(t, &after->h, true);
     while (l && got < max) {
-        /* Two leaves ahead: the next one was asked for a round ago. */
-        after = dir > 0 ? l->next : l->prev;
-        bpt_leaf *ahead = after ? (dir > 0 ? after->next : after->prev) : NULL;
-        if (ahead)
-            prefetch_node(t, &ahead->h, true);
+        scan_prefetch(t, &c->scan, dir);
+        bpt_leaf *after = dir > 0 ? l->next : l->prev;
         size_t avail = dir > 0 ? l->h.n - (uint32_t)i : (size_t)i + 1;
         size_t take = max - got < avail ? max - got : avail;
         if (dir > 0) {
@@ -1635,18 +1785,15 @@ static bpt_status cursor_read(bpt_cursor *c, int dir, void **keys, void **values
             if (values)
                 memcpy(values + got, leaf_vals(t, l) + i, take * sizeof(void *));
         } else {
-            for (size_t k = 0; k < take; k++) {
-                if (keys)
-                    keys[got + k] = leaf_keys(l)[i - (int)k];
-                if (values)
-                    values[got + k] = leaf_vals(t, l)[i - (int)k];
-            }
+            copy_reversed(keys ? keys + got : NULL, leaf_keys(l) + i, take);
+            copy_reversed(values ? values + got : NULL, leaf_vals(t, l) + i, take);
         }
         got += take;
         if (take < avail) {
             i += dir * (int)take;
             break;
         }
+        scan_move(t, &c->scan, dir);
         l = after;
         i = l ? (dir > 0 ? 0 : (int)l->h.n - 1) : 0;
     }
@@ -1666,8 +1813,29 @@ bpt_status bpt_cursor_read_prev(bpt_cursor *c, void **keys, void **values, size_
     return cursor_read(c, -1, keys, values, max, count);
 }
 
-bpt_status bpt_cursor_next(bpt_cursor *c) { return cursor_step(c, 1); }
-bpt_status bpt_cursor_prev(bpt_cursor *c) { return cursor_step(c, -1); }
+/*
+ * The common step stays in the cursor's leaf: checked (version first, so a
+ * stale cursor never reads its leaf) and done here; cursor_step handles the
+ * rest, leaf changes and the ends included.
+ */
+bpt_status bpt_cursor_next(bpt_cursor *c)
+{
+    if (c->state == AT_ITEM && c->version == c->t->version &&
+        (uint32_t)c->idx + 1 < c->leaf->h.n) {
+        c->idx++;
+        return BPT_OK;
+    }
+    return cursor_step(c, 1);
+}
+
+bpt_status bpt_cursor_prev(bpt_cursor *c)
+{
+    if (c->state == AT_ITEM && c->version == c->t->version && c->idx > 0) {
+        c->idx--;
+        return BPT_OK;
+    }
+    return cursor_step(c, -1);
+}
 
 bpt_status bpt_cursor_get(const bpt_cursor *c, void **key_out, void **value_out)
 {
@@ -1676,4 +1844,24 @@ bpt_status bpt_cursor_get(const bpt_cursor *c, void **key_out, void **value_out)
     if (c->state != AT_ITEM)
         return BPT_NOTFOUND;
     return give_item(c->t, c->leaf, c->idx, key_out, value_out);
+}
+
+/*
+ * bpt_cursor_scan_agrees (bpt_internal.h, for tests) tells whether a cursor
+ * at an item keeps the branches above its leaf exactly: each level's child
+ * taken is the level below, the top is the root, the bottom holds the leaf.
+ */
+bool bpt_cursor_scan_agrees(const bpt_cursor *c)
+{
+    const bpt *t = c->t;
+    const scan_path *s = &c->scan;
+    if (c->version != t->version || c->state != AT_ITEM)
+        return true; /* no path to keep */
+    bool ok = s->levels == t->height - 1;
+    bpt_node *below = &c->leaf->h;
+    for (int d = 0; d < s->levels; d++) {
+        ok &= branch_children(t, s->above[d])[s->at[d]] == below;
+        below = &s->above[d]->h;
+    }
+    return ok & (below == t->root);
 }

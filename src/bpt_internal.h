@@ -114,4 +114,10 @@ static inline uint64_t *branch_hints(const bpt *t, bpt_branch *b)
 /* The minimum fill of a non-root node of capacity cap: ceil(cap / 2). */
 static inline uint32_t bpt_min_fill(unsigned cap) { return (cap + 1) / 2; }
 
+/*
+ * bpt_cursor_scan_agrees is for tests: whether a cursor at an item keeps the
+ * exact branches above its leaf (the path a scan prefetches leaves by).
+ */
+bool bpt_cursor_scan_agrees(const bpt_cursor *c);
+
 #endif /* BPT_INTERNAL_H */

@@ -1,5 +1,6 @@
 /* diff.c — see diff.h. */
 #include "diff.h"
+#include "bpt_internal.h" /* bpt_cursor_scan_agrees */
 
 #include <string.h>
 
@@ -109,6 +110,7 @@ static bpt_status op_cursor(diff *d, diff_choose_fn choose, void *src)
         void *k, *v;
         bool on_item = pos >= 0 && pos < (long)m->n;
         CHECK_EQ(rc, on_item ? BPT_OK : BPT_NOTFOUND);
+        CHECK(bpt_cursor_scan_agrees(c));
         rc = bpt_cursor_get(c, &k, &v);
         CHECK_EQ(rc, on_item ? BPT_OK : BPT_NOTFOUND);
         if (on_item)
@@ -377,6 +379,18 @@ void diff_step(diff *d, diff_choose_fn choose, void *src)
     d->ctx.quiet = false;
 }
 
+typedef struct visit_state {
+    diff *d;
+    size_t next;
+} visit_state;
+
+static int visit_item(void *key, void *value, void *arg)
+{
+    visit_state *vs = arg;
+    check_item(vs->d, key, value, vs->next++);
+    return 0;
+}
+
 void diff_finish(diff *d)
 {
     /* Failures still armed are not for the final checks. */
@@ -391,16 +405,36 @@ void diff_finish(diff *d)
     size_t i = 0;
     for (bpt_status rc = bpt_cursor_first(c); rc == BPT_OK; rc = bpt_cursor_next(c), i++) {
         void *k, *v;
+        CHECK(bpt_cursor_scan_agrees(c));
         CHECK_EQ(bpt_cursor_get(c, &k, &v), BPT_OK);
         check_item(d, k, v, i);
     }
     CHECK_EQ(i, d->m.n);
     for (bpt_status rc = bpt_cursor_last(c); rc == BPT_OK; rc = bpt_cursor_prev(c)) {
         void *k, *v;
+        CHECK(bpt_cursor_scan_agrees(c));
         CHECK_EQ(bpt_cursor_get(c, &k, &v), BPT_OK);
         check_item(d, k, v, --i);
     }
     CHECK_EQ(i, 0);
+    /* Chunked reads both ways, a chunk ending in every leaf position. */
+    for (int back = 0; back < 2; back++) {
+        void *keys[7], *vals[7];
+        size_t got, seen = 0;
+        bpt_status rc = back ? bpt_cursor_last(c) : bpt_cursor_first(c);
+        while ((back ? bpt_cursor_read_prev : bpt_cursor_read)(c, keys, vals, 7, &got) ==
+               BPT_OK) {
+            CHECK(bpt_cursor_scan_agrees(c));
+            for (size_t j = 0; j < got; j++, seen++)
+                check_item(d, keys[j], vals[j], back ? d->m.n - 1 - seen : seen);
+        }
+        CHECK_EQ(rc, d->m.n ? BPT_OK : BPT_NOTFOUND);
+        CHECK_EQ(seen, d->m.n);
+    }
+    /* The visit sees every item in order. */
+    visit_state vs = {d, 0};
+    CHECK_EQ(bpt_visit(d->t, visit_item, &vs), 0);
+    CHECK_EQ(vs.next, d->m.n);
     bpt_cursor_free(c);
     bpt_free(d->t);
     d->t = NULL;

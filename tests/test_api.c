@@ -1,5 +1,6 @@
 /* test_api.c — one or more unit tests for every public function. */
 #include "testlib.h"
+#include "bpt_internal.h" /* bpt_cursor_scan_agrees */
 
 #include <math.h>
 #include <string.h>
@@ -488,6 +489,104 @@ static void test_rank_at(void)
     done(t);
 }
 
+/*
+ * test_scans_across_leaves: in a deep tree of small nodes (many leaf,
+ * parent and grandparent edges), full scans both ways by steps, by
+ * chunked reads of every size from 1 to 9 with keys or values alone, and
+ * by bpt_visit see every item in order, and the cursor's prefetch path
+ * stays on its leaf; a seek to every position then reads on from there.
+ */
+typedef struct scan_count {
+    int64_t next;
+} scan_count;
+
+static int visit_in_order(void *key, void *value, void *arg)
+{
+    scan_count *sc = arg;
+    CHECK_EQ(bpt_word_to_i64(key), sc->next);
+    CHECK_EQ(bpt_word_to_i64(value), -sc->next);
+    sc->next++;
+    return 0;
+}
+
+static void test_scans_across_leaves(void)
+{
+    bpt_config cfg = {.compare = bpt_compare_i64, .leaf_capacity = 4, .branch_capacity = 4};
+    bpt *t;
+    enum { N = 3000 };
+    CHECK_EQ(bpt_new(&cfg, &t), BPT_OK);
+    for (int64_t i = 0; i < N; i++) { /* an odd order: scattered, unevenly filled nodes */
+        int64_t k = (i * 7919) % N;
+        CHECK_EQ(bpt_put(t, bpt_word_from_i64(k), bpt_word_from_i64(-k), NULL), BPT_OK);
+    }
+    bpt_stats st;
+    bpt_get_stats(t, &st);
+    CHECK(st.height >= 5);
+    bpt_cursor *c;
+    CHECK_EQ(bpt_cursor_new(t, &c), BPT_OK);
+    int64_t want = 0;
+    for (bpt_status rc = bpt_cursor_first(c); rc == BPT_OK; rc = bpt_cursor_next(c), want++) {
+        void *k;
+        CHECK(bpt_cursor_scan_agrees(c));
+        CHECK_EQ(bpt_cursor_get(c, &k, NULL), BPT_OK);
+        CHECK_EQ(bpt_word_to_i64(k), want);
+    }
+    CHECK_EQ(want, N);
+    for (bpt_status rc = bpt_cursor_last(c); rc == BPT_OK; rc = bpt_cursor_prev(c)) {
+        void *v;
+        CHECK(bpt_cursor_scan_agrees(c));
+        CHECK_EQ(bpt_cursor_get(c, NULL, &v), BPT_OK);
+        CHECK_EQ(bpt_word_to_i64(v), -(--want));
+    }
+    CHECK_EQ(want, 0);
+    for (size_t max = 1; max <= 9; max++) {
+        for (int back = 0; back < 2; back++) {
+            void *buf[9];
+            size_t got;
+            int64_t seen = 0;
+            bool keys_only = max % 2; /* keys alone, or values alone */
+            void **keys = keys_only ? buf : NULL, **vals = keys_only ? NULL : buf;
+            (back ? bpt_cursor_last : bpt_cursor_first)(c);
+            while ((back ? bpt_cursor_read_prev : bpt_cursor_read)(c, keys, vals, max, &got) ==
+                   BPT_OK) {
+                CHECK(bpt_cursor_scan_agrees(c));
+                for (size_t j = 0; j < got; j++, seen++) {
+                    int64_t k = back ? N - 1 - seen : seen;
+                    CHECK_EQ(bpt_word_to_i64(buf[j]), keys_only ? k : -k);
+                }
+            }
+            CHECK_EQ(seen, N);
+        }
+    }
+    scan_count sc = {0};
+    CHECK_EQ(bpt_visit(t, visit_in_order, &sc), 0);
+    CHECK_EQ(sc.next, N);
+    for (size_t at = 0; at < N; at += 37) {
+        void *keys[5];
+        size_t got;
+        CHECK_EQ(bpt_cursor_seek_at(c, at), BPT_OK);
+        CHECK(bpt_cursor_scan_agrees(c));
+        CHECK_EQ(bpt_cursor_read(c, keys, NULL, 5, &got), BPT_OK);
+        CHECK(bpt_cursor_scan_agrees(c));
+        CHECK_EQ(bpt_word_to_i64(keys[0]), (int64_t)at);
+        /* seek_ge to a key past a leaf's last one lands on the next leaf */
+        CHECK_EQ(bpt_cursor_seek_ge(c, bpt_word_from_i64((int64_t)at)), BPT_OK);
+        CHECK(bpt_cursor_scan_agrees(c));
+        CHECK_EQ(bpt_cursor_seek_gt(c, bpt_word_from_i64((int64_t)at)), BPT_OK);
+        CHECK(bpt_cursor_scan_agrees(c));
+        CHECK_EQ(bpt_cursor_prev(c), BPT_OK);
+        CHECK(bpt_cursor_scan_agrees(c));
+    }
+    /* A stale cursor keeps no path to check, and steps say so. */
+    CHECK_EQ(bpt_cursor_first(c), BPT_OK);
+    CHECK_EQ(bpt_remove(t, bpt_word_from_i64(N / 2), NULL, NULL), BPT_OK);
+    CHECK(bpt_cursor_scan_agrees(c));
+    CHECK_EQ(bpt_cursor_next(c), BPT_ESTALE);
+    CHECK_EQ(bpt_cursor_prev(c), BPT_ESTALE);
+    bpt_cursor_free(c);
+    bpt_free(t);
+}
+
 static void test_cursor(void)
 {
     bpt *t = new_tree(4);
@@ -961,6 +1060,7 @@ int main(void)
     RUN(test_remove_range);
     RUN(test_rank_at);
     RUN(test_cursor);
+    RUN(test_scans_across_leaves);
     RUN(test_builtin_compare);
     RUN(test_builtin_search);
     RUN(test_builtin_trees);
