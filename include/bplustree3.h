@@ -317,6 +317,18 @@ bpt_status bpt_insert(bpt *t, void *key, void *value, void **existing);
  */
 bpt_status bpt_remove(bpt *t, void *key, void **key_out, void **value_out);
 
+#ifdef BPT_HAVE_WORD64
+/*
+ * bpt_put_i64 and bpt_remove_i64 are bpt_put and bpt_remove for a tree of
+ * int64 keys in the words (as bpt_get_i64): the same results, with a
+ * descent that compares machine numbers in place and calls neither the
+ * comparator nor the search. BPT_EINVAL for a tree ordered otherwise, and
+ * from bpt_put_i64 for a tree with hints.
+ */
+bpt_status bpt_put_i64(bpt *t, int64_t key, void *value, void **old_value);
+bpt_status bpt_remove_i64(bpt *t, int64_t key, void **key_out, void **value_out);
+#endif
+
 /* bpt_pop_first and bpt_pop_last remove the smallest or largest item (owned). */
 bpt_status bpt_pop_first(bpt *t, void **key_out, void **value_out);
 bpt_status bpt_pop_last(bpt *t, void **key_out, void **value_out);

@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Checks that the hot paths still issue their prefetches, in the optimized
-# core (build-plain, or $1) and in the installed extension: GCC deletes the
+# core (build-plain, or $1) and in a release build of the extension: GCC deletes the
 # calls to a prefetch-only helper that it does not inline, which twice
 # doubled lookup or iteration times without any test noticing. Reads the
 # object code with objdump; x86-64 and AArch64.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lib=${1:-build-plain}/libbplustree3.a
-ext=$(cd /tmp && python3 -c 'import bplustree3._bplustree3 as m; print(m.__file__)')
+# The extension as a wheel builds it (release), but not stripped, so that
+# its functions can be found by name: build-prefetch-py.
+ext_dir=build-prefetch-py
+if [ ! -d "$ext_dir" ]; then
+  meson setup "$ext_dir" -Dpython=enabled -Dtests=false -Dbuildtype=release >/dev/null
+fi
+meson compile -C "$ext_dir" >/dev/null
+ext=$(ls "$ext_dir"/_bplustree3*.so)
 if ! command -v objdump >/dev/null; then
   echo "check-prefetch: objdump not found (binutils)" >&2
   exit 1

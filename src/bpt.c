@@ -288,6 +288,7 @@ DEFINE_COUNT(count_hints_below, uint64_t, uint64_t, HINT_VALUE, <)
 #ifdef BPT_HAVE_WORD64
 typedef void *word; /* so that const word is a const pointer */
 DEFINE_COUNT(count_i64_at_most, int64_t, word, bpt_word_to_i64, <=)
+DEFINE_COUNT(count_i64_below, int64_t, word, bpt_word_to_i64, <)
 #endif
 
 /*
@@ -488,19 +489,41 @@ static void descend_edge(const bpt *t, path *p, bool last)
 }
 
 /*
- * descend records the path to the lower bound of key (the leaf position may
- * be one past the leaf's last key). Returns 1 when key is present, 0 when it
- * is not, -1 when a comparison failed. The tree must not be empty.
+ * node_search is search_node, or with i64 (a tree of int64 keys in the
+ * words, whose comparator or search agrees with bpt_compare_i64) the same
+ * lower bound counted over the machine numbers in place, with no hook.
  */
-static int descend(const bpt *t, void *key, path *p)
+PREFETCH_INLINE int node_search(const bpt *t, void *const *keys, const uint64_t *hints, int n,
+                                slot k, int *exact, bool i64)
+{
+#ifdef BPT_HAVE_WORD64
+    if (i64) {
+        int64_t x = bpt_word_to_i64(k.key);
+        int i = count_i64_below(keys, n, x);
+        *exact = i < n && bpt_word_to_i64(keys[i]) == x;
+        return i;
+    }
+#else
+    (void)i64;
+#endif
+    return search_node(t, keys, hints, n, k, exact);
+}
+
+/*
+ * descend_as records the path to the lower bound of key (the leaf position
+ * may be one past the leaf's last key), typed as int64s with i64 (see
+ * node_search). Returns 1 when key is present, 0 when it is not, -1 when a
+ * comparison failed. The tree must not be empty.
+ */
+PREFETCH_INLINE int descend_as(const bpt *t, void *key, path *p, bool i64)
 {
     bpt_node *n = t->root;
     int d = 0, exact = 0;
     p->hinted = key_slot(t, key, &p->key) && t->cfg.hint;
     while (!n->leaf) {
         bpt_branch *b = (bpt_branch *)n;
-        int i = search_node(t, branch_keys(t, b), p->hinted ? branch_hints(t, b) : NULL,
-                            (int)n->n - 1, p->key, &exact);
+        int i = node_search(t, branch_keys(t, b), p->hinted ? branch_hints(t, b) : NULL,
+                            (int)n->n - 1, p->key, &exact, i64);
         if (i < 0)
             return -1;
         i += exact;
@@ -523,8 +546,8 @@ static int descend(const bpt *t, void *key, path *p)
         }
     }
     bpt_leaf *l = (bpt_leaf *)n;
-    int i = search_node(t, leaf_keys(l), p->hinted ? leaf_hints(t, l) : NULL, (int)l->h.n,
-                        p->key, &exact);
+    int i = node_search(t, leaf_keys(l), p->hinted ? leaf_hints(t, l) : NULL, (int)l->h.n,
+                        p->key, &exact, i64);
     if (i < 0)
         return -1;
     p->node[d] = n;
@@ -532,6 +555,9 @@ static int descend(const bpt *t, void *key, path *p)
     p->depth = d + 1;
     return exact;
 }
+
+/* descend is descend_as through the tree's comparator or search. */
+static int descend(const bpt *t, void *key, path *p) { return descend_as(t, key, p, false); }
 
 /* descend_at records the path to the item at position index < size. */
 static void descend_at(const bpt *t, size_t index, path *p)
@@ -771,15 +797,17 @@ oom:
 /* ---- Lookups -------------------------------------------------------------- */
 
 /* find records the path to key: BPT_OK when present, BPT_NOTFOUND, BPT_ECMP. */
-static bpt_status find(const bpt *t, void *key, path *p)
+static bpt_status find_as(const bpt *t, void *key, path *p, bool i64)
 {
     if (!t->root)
         return BPT_NOTFOUND;
-    int found = descend(t, key, p);
+    int found = i64 ? descend_as(t, key, p, true) : descend(t, key, p);
     if (found < 0)
         return BPT_ECMP;
     return found ? BPT_OK : BPT_NOTFOUND;
 }
+
+static bpt_status find(const bpt *t, void *key, path *p) { return find_as(t, key, p, false); }
 
 bpt_status bpt_get(const bpt *t, void *key, void **key_out, void **value_out)
 {
@@ -798,9 +826,15 @@ bpt_status bpt_get(const bpt *t, void *key, void **key_out, void **value_out)
  * no hook. Child i of a branch holds the keys from separator i - 1 on, so
  * the child to take is the number of separators <= key.
  */
+/* ordered_as_i64 tells whether t's keys are int64s in the words, ordered so. */
+static bool ordered_as_i64(const bpt *t)
+{
+    return t->cfg.compare == bpt_compare_i64 || t->cfg.search == bpt_search_i64;
+}
+
 bpt_status bpt_get_i64(const bpt *t, int64_t key, void **value_out)
 {
-    if (t->cfg.compare != bpt_compare_i64 && t->cfg.search != bpt_search_i64)
+    if (!ordered_as_i64(t))
         return BPT_EINVAL;
     bpt_node *n = t->root;
     if (!n)
@@ -1351,11 +1385,11 @@ static void remove_span(bpt *t, path *p, uint32_t count, void **key_out, void **
  * insert_absent inserts key -> value when no equal key is present (BPT_OK);
  * otherwise it returns BPT_EXISTS with p leading to the present item.
  */
-static bpt_status insert_absent(bpt *t, void *key, void *value, path *p)
+static bpt_status insert_absent_as(bpt *t, void *key, void *value, path *p, bool i64)
 {
     if (!t->root)
         return insert_first(t, key, value);
-    int found = descend(t, key, p);
+    int found = i64 ? descend_as(t, key, p, true) : descend(t, key, p);
     if (found < 0)
         return BPT_ECMP;
     if (found)
@@ -1365,10 +1399,16 @@ static bpt_status insert_absent(bpt *t, void *key, void *value, path *p)
     return insert_at(t, p, key, value);
 }
 
-bpt_status bpt_put(bpt *t, void *key, void *value, void **old_value)
+static bpt_status insert_absent(bpt *t, void *key, void *value, path *p)
+{
+    return insert_absent_as(t, key, value, p, false);
+}
+
+/* put_as is bpt_put, typed as int64s with i64 (see node_search). */
+static bpt_status put_as(bpt *t, void *key, void *value, void **old_value, bool i64)
 {
     path p;
-    bpt_status rc = insert_absent(t, key, value, &p);
+    bpt_status rc = insert_absent_as(t, key, value, &p, i64);
     if (rc != BPT_EXISTS)
         return rc;
     void **vslot = &leaf_vals(t, path_leaf(&p))[path_pos(&p)];
@@ -1383,6 +1423,11 @@ bpt_status bpt_put(bpt *t, void *key, void *value, void **old_value)
     return BPT_REPLACED;
 }
 
+bpt_status bpt_put(bpt *t, void *key, void *value, void **old_value)
+{
+    return put_as(t, key, value, old_value, false);
+}
+
 bpt_status bpt_insert(bpt *t, void *key, void *value, void **existing)
 {
     path p;
@@ -1392,14 +1437,36 @@ bpt_status bpt_insert(bpt *t, void *key, void *value, void **existing)
     return rc;
 }
 
-bpt_status bpt_remove(bpt *t, void *key, void **key_out, void **value_out)
+/* remove_as is bpt_remove, typed as int64s with i64 (see node_search). */
+static bpt_status remove_as(bpt *t, void *key, void **key_out, void **value_out, bool i64)
 {
     path p;
-    bpt_status rc = find(t, key, &p);
+    bpt_status rc = find_as(t, key, &p, i64);
     if (rc == BPT_OK)
         remove_span(t, &p, 1, key_out, value_out);
     return rc;
 }
+
+bpt_status bpt_remove(bpt *t, void *key, void **key_out, void **value_out)
+{
+    return remove_as(t, key, key_out, value_out, false);
+}
+
+#ifdef BPT_HAVE_WORD64
+bpt_status bpt_put_i64(bpt *t, int64_t key, void *value, void **old_value)
+{
+    if (!ordered_as_i64(t) || t->cfg.hint)
+        return BPT_EINVAL;
+    return put_as(t, bpt_word_from_i64(key), value, old_value, true);
+}
+
+bpt_status bpt_remove_i64(bpt *t, int64_t key, void **key_out, void **value_out)
+{
+    if (!ordered_as_i64(t))
+        return BPT_EINVAL;
+    return remove_as(t, bpt_word_from_i64(key), key_out, value_out, true);
+}
+#endif
 
 static bpt_status pop_edge(bpt *t, bool last, void **key_out, void **value_out)
 {
@@ -1541,8 +1608,11 @@ bpt_status bpt_bulk_load(bpt *t, void *const *keys, void *const *values, size_t 
         size_t take = n / m + (i < n % m);
         for (size_t k = 0; k < take; k++, next++) {
             void *v = values ? values[next] : NULL;
+            /* retain likely writes to the key and the value: ask for them ahead */
             if (t->cfg.retain_key && next + 8 < n)
-                prefetch_lines(keys[next + 8], 1); /* retain likely writes there */
+                prefetch_lines(keys[next + 8], 1);
+            if (t->cfg.retain_value && values && next + 8 < n)
+                prefetch_lines(values[next + 8], 1);
             retain_item(t, keys[next], v);
             set_leaf_slot(t, l, (uint32_t)k, (slot){keys[next], hints ? hints[next] : 0});
             leaf_vals(t, l)[k] = v;

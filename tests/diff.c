@@ -63,6 +63,12 @@ static void check_found(const diff *d, bpt_status rc, void *k, void *v, bool exi
     check_item(d, k, v, i);
 }
 
+/* ordered_i64 tells whether d's tree orders its keys as int64s (typed calls apply). */
+static bool ordered_i64(const diff *d)
+{
+    return d->cfg.search == bpt_search_i64 || d->cfg.compare == bpt_compare_i64;
+}
+
 static bool failed(bpt_status rc)
 {
     return rc == BPT_ENOMEM || rc == BPT_ECMP;
@@ -231,7 +237,12 @@ void diff_step(diff *d, diff_choose_fn choose, void *src)
 
     switch (op) {
     case OP_PUT: {
-        rc = bpt_put(t, W(key), W(value), want_out ? &v : NULL);
+        /* The typed put, for int64-ordered trees without hints, on a bit of
+         * value (no extra choice, so the corpora replay as they did). */
+        if (ordered_i64(d) && !d->cfg.hint && (value & 2))
+            rc = bpt_put_i64(t, key, W(value), want_out ? &v : NULL);
+        else
+            rc = bpt_put(t, W(key), W(value), want_out ? &v : NULL);
         if (failed(rc))
             break;
         int64_t old = 0;
@@ -259,7 +270,10 @@ void diff_step(diff *d, diff_choose_fn choose, void *src)
         bool exists;
         if (op == OP_REMOVE) {
             exists = ref_find(m, key, &i);
-            rc = bpt_remove(t, W(key), want_out ? &k : NULL, want_out ? &v : NULL);
+            if (ordered_i64(d) && (value & 1)) /* the typed remove, as the put */
+                rc = bpt_remove_i64(t, key, want_out ? &k : NULL, want_out ? &v : NULL);
+            else
+                rc = bpt_remove(t, W(key), want_out ? &k : NULL, want_out ? &v : NULL);
         } else {
             bool last = value & 1;
             exists = m->n > 0;
@@ -285,10 +299,13 @@ void diff_step(diff *d, diff_choose_fn choose, void *src)
         bool exists = ref_find(m, key, &i);
         if (!failed(rc))
             check_found(d, rc, k, v, exists, i);
-        /* The typed lookup answers the same, for int64-ordered trees only. */
+        /* The typed lookup answers the same, for int64-ordered trees only;
+         * elsewhere every typed call refuses, changing nothing. */
         bpt_status typed = bpt_get_i64(t, key, &v);
-        if (d->cfg.search != bpt_search_i64 && d->cfg.compare != bpt_compare_i64) {
+        if (!ordered_i64(d)) {
             CHECK_EQ(typed, BPT_EINVAL);
+            CHECK_EQ(bpt_put_i64(t, key, W(value), NULL), BPT_EINVAL);
+            CHECK_EQ(bpt_remove_i64(t, key, NULL, NULL), BPT_EINVAL);
         } else {
             CHECK_EQ(typed, exists ? BPT_OK : BPT_NOTFOUND);
             if (exists)

@@ -1015,7 +1015,8 @@ static void test_hints(void)
 /*
  * Nodes wider than 64 keys narrow a node search by halving before they
  * count; bpt_get_i64 answers as bpt_get does, with and without hints, and
- * refuses a tree of another order.
+ * bpt_put_i64 and bpt_remove_i64 as bpt_put and bpt_remove (bpt_put_i64
+ * refuses a tree with hints); all refuse a tree of another order.
  */
 static void test_wide_nodes(void)
 {
@@ -1035,6 +1036,31 @@ static void test_wide_nodes(void)
                 CHECK(I(v) == i + 1 && I(typed) == i + 1);
         }
         bpt_check_report r;
+        if (hinted) {
+            CHECK_EQ(bpt_put_i64(t, 1, W(2), NULL), BPT_EINVAL);
+            CHECK_EQ(bpt_size(t), (size_t)20000);
+        } else {
+            /* Odd keys in typed, replacing every tenth even value on the way. */
+            for (int64_t i = 1; i < 40000; i += 2) {
+                void *old = NULL;
+                CHECK_EQ(bpt_put_i64(t, i, W(-i), NULL), BPT_OK);
+                if (i % 10 == 1) {
+                    CHECK_EQ(bpt_put_i64(t, i - 1, W(7), &old), BPT_REPLACED);
+                    CHECK_EQ(I(old), i);
+                }
+            }
+            CHECK_EQ(bpt_size(t), (size_t)40000);
+            CHECK_EQ(bpt_check(t, &r), BPT_INV_OK);
+        }
+        /* Every key from 0 up in typed removes, half of them absent when hinted. */
+        for (int64_t i = 0; i < 40000; i++) {
+            void *k = NULL, *v = NULL;
+            bool present = !hinted || i % 2 == 0;
+            CHECK_EQ(bpt_remove_i64(t, i, &k, &v), present ? BPT_OK : BPT_NOTFOUND);
+            if (present && !hinted)
+                CHECK(I(k) == i && I(v) == (i % 2 ? -i : i % 10 == 0 ? 7 : i + 1));
+        }
+        CHECK_EQ(bpt_size(t), (size_t)0);
         CHECK_EQ(bpt_check(t, &r), BPT_INV_OK);
         bpt_free(t);
     }
@@ -1042,6 +1068,9 @@ static void test_wide_nodes(void)
     bpt *t;
     CHECK_EQ(bpt_new(&other, &t), BPT_OK);
     CHECK_EQ(bpt_get_i64(t, 1, NULL), BPT_EINVAL);
+    CHECK_EQ(bpt_put_i64(t, 1, W(1), NULL), BPT_EINVAL);
+    CHECK_EQ(bpt_remove_i64(t, 1, NULL, NULL), BPT_EINVAL);
+    CHECK_EQ(bpt_size(t), (size_t)0);
     bpt_free(t);
 }
 

@@ -326,6 +326,10 @@ read:;
         goto fail;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
+        /* Two stages: the pair 32 ahead, then the key of the pair 16 ahead,
+         * whose tuple has arrived by then. */
+        if (i + 32 < n)
+            PREFETCH(PyList_GET_ITEM(seq, i + 32));
         if (i + 16 < n) {
             PyObject *ahead = PyList_GET_ITEM(seq, i + 16);
             if (PyTuple_CheckExact(ahead) && PyTuple_GET_SIZE(ahead) == 2)

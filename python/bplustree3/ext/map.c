@@ -211,10 +211,15 @@ int put(MapObject *m, PyObject *key, PyObject *value)
         return -1;
     int s = prepare_insert(m, key, &w);
     bpt_status rc = BPT_ECMP;
-    if (s >= 0) {
+    if (s == SEARCH_INT && m->packing == PACK_INT) {
+        /* A packed int: the core's typed descent, no search hook. */
+        rc = bpt_put_i64(m->tree, bpt_word_to_i64(w), value, &old);
+    } else if (s >= 0) {
         search_kind saved = begin(m, (search_kind)s);
         rc = bpt_put(m->tree, w, value, &old);
         leave(m, saved);
+    }
+    if (s >= 0) {
         if (rc == BPT_REPLACED)
             m->values_epoch++;
         else if (rc >= 0)
@@ -240,9 +245,15 @@ static int take(MapObject *m, PyObject *key, PyObject **value)
         return 0;
     }
     void *k = NULL, *v = NULL, *w;
-    search_kind saved = enter(m, key, NULL, &w, NULL);
-    bpt_status rc = bpt_remove(m->tree, w, &k, &v);
-    leave(m, saved);
+    int64_t number;
+    bpt_status rc;
+    if (m->packing == PACK_INT && PyLong_CheckExact(key) && long_as_i64(key, &number)) {
+        rc = bpt_remove_i64(m->tree, number, &k, &v); /* typed, as in put */
+    } else {
+        search_kind saved = enter(m, key, NULL, &w, NULL);
+        rc = bpt_remove(m->tree, w, &k, &v);
+        leave(m, saved);
+    }
     packing p = m->packing;
     if (rc == BPT_OK)
         note_removal(m);
