@@ -327,13 +327,15 @@ read:;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         /* Two stages: the pair 32 ahead, then the key of the pair 16 ahead,
-         * whose tuple has arrived by then. */
+         * whose tuple has arrived by then. (The arrays are read directly:
+         * the checked macros' asserts would add branches that never fail.) */
+        PyObject **slots = ((PyListObject *)seq)->ob_item;
         if (i + 32 < n)
-            PREFETCH(PyList_GET_ITEM(seq, i + 32));
+            PREFETCH(slots[i + 32]);
         if (i + 16 < n) {
-            PyObject *ahead = PyList_GET_ITEM(seq, i + 16);
-            if (PyTuple_CheckExact(ahead) && PyTuple_GET_SIZE(ahead) == 2)
-                PREFETCH(PyTuple_GET_ITEM(ahead, 0));
+            PyObject *ahead = slots[i + 16];
+            if (PyTuple_CheckExact(ahead) && Py_SIZE(ahead) == 2)
+                PREFETCH(((PyTupleObject *)ahead)->ob_item[0]);
         }
         PyObject *pair = PyList_GET_ITEM(seq, i);
         bool is_pair = PyTuple_CheckExact(pair) && PyTuple_GET_SIZE(pair) == 2;
