@@ -171,6 +171,28 @@ def test_items_pairs_are_fresh_whenever_someone_keeps_them():
     assert [k + int(v) for k, v in m.items()] == [2 * i for i in range(100)]
 
 
+def test_items_pairs_reused_only_once_nobody_holds_them():
+    # The iterator keeps its last two pairs and reuses one that only it
+    # still holds: `for pair in m.items()` holds the last pair while the
+    # next is made, so a single kept pair would never come free.
+    m = BPlusTreeMap({i: str(i) for i in range(100)})
+    it = iter(m.items())
+    p0, p1 = next(it), next(it)
+    assert (p0, p1) == ((0, "0"), (1, "1"))
+    del p0  # only the iterator holds it now: the next pair may take it
+    p2 = next(it)
+    p3 = next(it)  # p1 and p2 are held: a third tuple or the freed one
+    assert (p1, p2, p3) == ((1, "1"), (2, "2"), (3, "3"))
+    every, held = [], []
+    for n, pair in enumerate(m.items()):
+        every.append(tuple(pair))
+        if n % 7 == 0:
+            held.append(pair)
+        assert pair == (n, str(n))
+    assert every == [(i, str(i)) for i in range(100)]
+    assert held == [(i, str(i)) for i in range(0, 100, 7)]
+
+
 TRICKY = ["", "\0", "a", "a\0", "a\0b", "ab", "abcdefgh", "abcdefgh\0", "abcdefghi",
           "\x7f", "\x80", "\xe9", "\xe9t\xe9", "\u07ff", "\u0800", "\ud7ff", "\ud800",
           "\udfff", "\ue000", "\uffff", "\U00010000", "\U0001f600", "\U0010ffff",

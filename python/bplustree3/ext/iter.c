@@ -24,7 +24,8 @@ typedef struct {
     PyObject_HEAD
     MapObject *map;       /* NULL once exhausted */
     bpt_cursor *cursor;   /* just past the chunk */
-    PyObject *result;     /* items: the last pair, reused when only we hold it */
+    PyObject *result[2];  /* items: the last two pairs, reused when only we hold one */
+    int turn;             /* the slot the next new pair takes */
     uint64_t generation;  /* the map's tree */
     uint64_t version;     /* the tree's structure */
     uint64_t epoch;       /* the map's values when the chunk was read */
@@ -84,7 +85,8 @@ PyObject *make_iter_locked(MapObject *m, int kind, bool reverse, PyObject *lo,
         return NULL;
     it->map = NULL;
     it->cursor = NULL;
-    it->result = NULL;
+    it->result[0] = it->result[1] = NULL;
+    it->turn = 0;
     if (bpt_cursor_new(t, &it->cursor) != BPT_OK) {
         Py_DECREF(it);
         PyErr_NoMemory();
@@ -154,7 +156,8 @@ static void Iter_dealloc(IterObject *it)
     PyObject_GC_UnTrack(it);
     bpt_cursor_free(it->cursor);
     Py_XDECREF(it->map);
-    Py_XDECREF(it->result);
+    Py_XDECREF(it->result[0]);
+    Py_XDECREF(it->result[1]);
     PyObject_GC_Del(it);
 }
 
@@ -162,14 +165,16 @@ static int Iter_traverse(IterObject *it, visitproc visit, void *arg)
 {
     TSAN_ACQUIRE(it);
     Py_VISIT(it->map);
-    Py_VISIT(it->result);
+    Py_VISIT(it->result[0]);
+    Py_VISIT(it->result[1]);
     return 0;
 }
 
 static int Iter_clear(IterObject *it)
 {
     Py_CLEAR(it->map);
-    Py_CLEAR(it->result);
+    Py_CLEAR(it->result[0]);
+    Py_CLEAR(it->result[1]);
     return 0;
 }
 
@@ -209,15 +214,17 @@ static int read_chunk(IterObject *it, MapObject *m)
 }
 
 /*
- * pair_result returns (key, value) with both references stolen, in the
- * tuple handed out last time when nobody else holds it (as dict's items
- * iterator does), else in a new one.
+ * pair_result returns (key, value) with both references stolen, in one of
+ * the last two tuples handed out when nobody else holds it (dict's items
+ * iterator keeps one, which `for pair in d.items()` never frees in time:
+ * the loop's name holds the last pair while the next is made), else in a
+ * new one.
  */
 static PyObject *pair_result(IterObject *it, PyObject *key, PyObject *value)
 {
     PyObject *r;
 #ifndef Py_GIL_DISABLED
-    r = it->result;
+    r = it->result[0] && Py_REFCNT(it->result[0]) == 1 ? it->result[0] : it->result[1];
     if (r && Py_REFCNT(r) == 1) {
         PyObject *old_key = PyTuple_GET_ITEM(r, 0), *old_value = PyTuple_GET_ITEM(r, 1);
         PyTuple_SET_ITEM(r, 0, key);
@@ -238,7 +245,8 @@ static PyObject *pair_result(IterObject *it, PyObject *key, PyObject *value)
     }
     PyTuple_SET_ITEM(r, 0, key);
     PyTuple_SET_ITEM(r, 1, value);
-    Py_XSETREF(it->result, Py_NewRef(r));
+    Py_XSETREF(it->result[it->turn], Py_NewRef(r));
+    it->turn ^= 1;
     return r;
 }
 
