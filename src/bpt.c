@@ -801,6 +801,7 @@ static bpt_status find_as(const bpt *t, void *key, path *p, bool i64)
 {
     if (!t->root)
         return BPT_NOTFOUND;
+    /* Two call sites with constant i64: each inlines its own descent. */
     int found = i64 ? descend_as(t, key, p, true) : descend(t, key, p);
     if (found < 0)
         return BPT_ECMP;
@@ -820,18 +821,22 @@ bpt_status bpt_get(const bpt *t, void *key, void **key_out, void **value_out)
 
 #ifdef BPT_HAVE_WORD64
 /*
- * bpt_get_i64 is bpt_get for a tree ordered as int64s (its comparator or
- * its search is the built-in int64 one, which a hook must agree with), typed: one
- * descent that compares machine numbers in place, records no path and calls
- * no hook. Child i of a branch holds the keys from separator i - 1 on, so
- * the child to take is the number of separators <= key.
+ * ordered_as_i64 tells whether t's keys are int64s in the words, ordered so
+ * (its comparator or its search is the built-in int64 one, which a hook
+ * must agree with): the trees the typed calls (bpt_get_i64, bpt_put_i64,
+ * bpt_remove_i64) accept.
  */
-/* ordered_as_i64 tells whether t's keys are int64s in the words, ordered so. */
 static bool ordered_as_i64(const bpt *t)
 {
     return t->cfg.compare == bpt_compare_i64 || t->cfg.search == bpt_search_i64;
 }
 
+/*
+ * bpt_get_i64 is bpt_get for a tree ordered as int64s, typed: one descent
+ * that compares machine numbers in place, records no path and calls no
+ * hook. Child i of a branch holds the keys from separator i - 1 on, so the
+ * child to take is the number of separators <= key.
+ */
 bpt_status bpt_get_i64(const bpt *t, int64_t key, void **value_out)
 {
     if (!ordered_as_i64(t))
@@ -1389,7 +1394,7 @@ static bpt_status insert_absent_as(bpt *t, void *key, void *value, path *p, bool
 {
     if (!t->root)
         return insert_first(t, key, value);
-    int found = i64 ? descend_as(t, key, p, true) : descend(t, key, p);
+    int found = i64 ? descend_as(t, key, p, true) : descend(t, key, p); /* as in find_as */
     if (found < 0)
         return BPT_ECMP;
     if (found)

@@ -222,10 +222,12 @@ static int read_chunk(IterObject *it, MapObject *m)
  */
 static PyObject *pair_result(IterObject *it, PyObject *key, PyObject *value)
 {
-    PyObject *r;
+    PyObject *r = NULL;
 #ifndef Py_GIL_DISABLED
-    r = it->result[0] && Py_REFCNT(it->result[0]) == 1 ? it->result[0] : it->result[1];
-    if (r && Py_REFCNT(r) == 1) {
+    for (int s = 0; s < 2 && !r; s++)
+        if (it->result[s] && Py_REFCNT(it->result[s]) == 1)
+            r = it->result[s];
+    if (r) {
         PyObject *old_key = PyTuple_GET_ITEM(r, 0), *old_value = PyTuple_GET_ITEM(r, 1);
         PyTuple_SET_ITEM(r, 0, key);
         PyTuple_SET_ITEM(r, 1, value);

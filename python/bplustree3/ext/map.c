@@ -211,8 +211,9 @@ int put(MapObject *m, PyObject *key, PyObject *value)
         return -1;
     int s = prepare_insert(m, key, &w);
     bpt_status rc = BPT_ECMP;
-    if (s == SEARCH_INT && m->packing == PACK_INT) {
-        /* A packed int: the core's typed descent, no search hook. */
+    if (s == SEARCH_INT) {
+        /* A packed int (SEARCH_INT is the search of a map of them): the
+         * core's typed descent, no search hook. */
         rc = bpt_put_i64(m->tree, bpt_word_to_i64(w), value, &old);
     } else if (s >= 0) {
         search_kind saved = begin(m, (search_kind)s);
@@ -245,12 +246,12 @@ static int take(MapObject *m, PyObject *key, PyObject **value)
         return 0;
     }
     void *k = NULL, *v = NULL, *w;
-    int64_t number;
     bpt_status rc;
-    if (m->packing == PACK_INT && PyLong_CheckExact(key) && long_as_i64(key, &number)) {
-        rc = bpt_remove_i64(m->tree, number, &k, &v); /* typed, as in put */
+    search_kind s = search_for(m, key, &w);
+    if (s == SEARCH_INT) {
+        rc = bpt_remove_i64(m->tree, bpt_word_to_i64(w), &k, &v); /* typed, as in put */
     } else {
-        search_kind saved = enter(m, key, NULL, &w, NULL);
+        search_kind saved = begin(m, s);
         rc = bpt_remove(m->tree, w, &k, &v);
         leave(m, saved);
     }
