@@ -388,6 +388,39 @@ def test_quick_reads_wait_for_a_range_delete_paused_in_a_comparison(kind, read):
     assert list(m) == [key(i) for i in range(290, 300)]
 
 
+@pytest.mark.parametrize("write", ["set", "del", "pop"])
+def test_typed_int_writes_wait_for_a_range_delete_paused_in_a_comparison(write):
+    # m[k] = v, del m[k] and pop(k) with an int in a map of ints take the
+    # core's typed calls (no search hook). They take the lock as every
+    # write does: one that went ahead of the paused range delete would
+    # write into nodes the delete is about to free or merge.
+    m = BPlusTreeMap(((i, i) for i in range(300)), capacity=4)
+    gw = Gate()
+    w, wout = start(lambda: m.delete_range(K(0, gw), K(290)))
+    assert gw.reached.wait(TIMEOUT)
+    ops = {"set": lambda: m.__setitem__(150, "late"),
+           "del": lambda: m.__delitem__(150),
+           "pop": lambda: m.pop(150, "absent")}
+    r, rout = start(ops[write])
+    time.sleep(0.3)
+    assert "value" not in rout and "error" not in rout  # still waiting
+    gw.opened.set()
+    finish(w)
+    finish(r)
+    assert wout == {"value": 290}
+    assert m._key_storage == "int"  # the typed paths applied
+    m.check()
+    if write == "set":
+        assert rout == {"value": None}
+        assert list(m.items()) == [(150, "late")] + [(i, i) for i in range(290, 300)]
+    else:
+        if write == "del":
+            assert isinstance(rout.get("error"), KeyError)
+        else:
+            assert rout == {"value": "absent"}
+        assert list(m) == list(range(290, 300))
+
+
 def test_read_waits_while_the_holder_runs_del_of_removed_items():
     m = BPlusTreeMap(capacity=4)
     seen = []
