@@ -5,6 +5,7 @@ does not fit arrives. Every answer must be what a map of objects gives,
 and the iterators' chunked reads must see replaced values."""
 
 import math
+import operator
 import pickle
 import random
 import sys
@@ -191,6 +192,75 @@ def test_items_pairs_reused_only_once_nobody_holds_them():
         assert pair == (n, str(n))
     assert every == [(i, str(i)) for i in range(100)]
     assert held == [(i, str(i)) for i in range(0, 100, 7)]
+
+
+# Int keys of every size the iterator may rewrite in place: small ints
+# (shared, never rewritten), one, two and three 30-bit digits, both signs.
+SHAPED_INTS = sorted({*range(-8, 300), 2**30 - 1, 2**30, 2**30 + 7, 2**60 - 1, 2**60,
+                      2**63 - 1, -(2**63), -(2**30), -(2**60) - 3,
+                      *(random.Random(7).randrange(-(2**63), 2**63) for _ in range(400)),
+                      *(random.Random(8).randrange(2**30) for _ in range(200))})
+
+
+SHAPED_FLOATS = sorted({*(x / 7 for x in range(-300, 300)), 0.0, 1e300, -1e-300,
+                        math.inf, -math.inf})
+
+
+@pytest.mark.parametrize("storage, keys", [("int", SHAPED_INTS), ("float", SHAPED_FLOATS)])
+def test_number_keys_handed_out_are_rewritten_only_when_nobody_holds_them(storage, keys):
+    # The iterator of a map of packed numbers rewrites an int or float it
+    # handed out when only it still holds it (most loops drop each key
+    # before asking for the next). Every key someone holds keeps its value.
+    m = BPlusTreeMap((k, -k) for k in keys)
+    assert m._key_storage == storage
+    kept = list(m)  # every key still referenced: no rewriting
+    assert kept == keys
+    big = [k for k in kept if not -5 <= k <= 256 or storage == "float"]
+    assert len({id(k) for k in big}) == len(big)
+    for reverse, every in ((False, 3), (True, 3), (False, 0), (True, 0)):
+        held, seen = [], []
+        expect = keys[::-1] if reverse else keys
+        order = reversed(m) if reverse else iter(m)
+        n = -1
+        for k in order:  # not enumerate(): its pair holds k while the next is made
+            n += 1
+            # k itself, as made: a rewritten int must be a well-formed one
+            # (a zero written into a one-digit int would not equal 0)
+            want = expect[n]
+            assert operator.eq(k, want) and bool(k) == bool(want) and str(k) == str(want)
+            seen.append(k + 0)  # a new object: k itself may be rewritten later
+            if every and n % every == 0:
+                held.append(k)
+        assert seen == expect
+        assert held == (expect[::every] if every else [])
+    total = 0
+    for k in m.irange(-(2**40), 2**40):
+        total += k
+    assert total == sum(k for k in keys if -(2**40) <= k <= 2**40)
+    assert [a for a, b in zip(m, m.keys()) if a == b] == keys
+    assert {k: v for k, v in m.items()} == {k: -k for k in keys}
+
+
+@pytest.mark.parametrize("keys", [SHAPED_INTS, SHAPED_FLOATS])
+def test_number_keys_in_pairs_are_rewritten_only_when_nobody_holds_them(keys):
+    m = BPlusTreeMap((k, str(k)) for k in keys)
+    held, pairs, seen = [], [], []
+    for n, (k, v) in enumerate(m.items()):  # holds the last key, not the pair
+        assert str(k) == v
+        seen.append((k + 0, v))
+        if n % 5 == 0:
+            held.append(k)
+    assert seen == [(k, str(k)) for k in keys]
+    assert held == keys[::5]
+    held = []
+    for n, pair in enumerate(m.items()):
+        assert str(pair[0]) == pair[1]
+        if n % 4 == 0:
+            held.append(pair[0])  # the pair is let go of, its key is not
+        if n % 6 == 0:
+            pairs.append(pair)
+    assert held == keys[::4]
+    assert pairs == [(k, str(k)) for k in keys[::6]]
 
 
 TRICKY = ["", "\0", "a", "a\0", "a\0b", "ab", "abcdefgh", "abcdefgh\0", "abcdefghi",

@@ -24,8 +24,8 @@ typedef struct {
     PyObject_HEAD
     MapObject *map;       /* NULL once exhausted */
     bpt_cursor *cursor;   /* just past the chunk */
-    PyObject *result[2];  /* items: the last two pairs, reused when only we hold one */
-    int turn;             /* the slot the next new pair takes */
+    PyObject *result[2];  /* the last two pairs or number keys handed out (see keep) */
+    int turn;             /* the slot the next new one takes, other things equal */
     uint64_t generation;  /* the map's tree */
     uint64_t version;     /* the tree's structure */
     uint64_t epoch;       /* the map's values when the chunk was read */
@@ -33,6 +33,7 @@ typedef struct {
     size_t position;      /* the next item's position in the map */
     int kind;
     bool reverse;
+    bool objects;         /* whether the items read have objects to prefetch */
     int len, next;        /* items in the chunk; the next one to hand out */
     void *keys[ITER_CHUNK];
     void *vals[ITER_CHUNK];
@@ -94,6 +95,7 @@ PyObject *make_iter_locked(MapObject *m, int kind, bool reverse, PyObject *lo,
     }
     it->kind = kind;
     it->reverse = reverse;
+    it->objects = kind != KIND_KEYS || holds_objects(m->packing);
     it->len = it->next = 0;
     it->epoch = m->values_epoch;
     size_t from = 0, to = bpt_size(t), at = 0;
@@ -205,7 +207,7 @@ static int read_chunk(IterObject *it, MapObject *m)
         PyErr_SetString(PyExc_RuntimeError, "BPlusTreeMap changed during iteration");
         return -1;
     }
-    for (int i = 0; i < (int)got && i < ITER_AHEAD; i++)
+    for (int i = 0; it->objects && i < (int)got && i < ITER_AHEAD; i++)
         prefetch_item(it, m, i);
     it->epoch = m->values_epoch;
     it->len = (int)got;
@@ -214,41 +216,169 @@ static int read_chunk(IterObject *it, MapObject *m)
 }
 
 /*
- * pair_result returns (key, value) with both references stolen, in one of
- * the last two tuples handed out when nobody else holds it (dict's items
- * iterator keeps one, which `for pair in d.items()` never frees in time:
- * the loop's name holds the last pair while the next is made), else in a
- * new one.
+ * Reusing what nobody else holds. Iterating a map of packed numbers makes
+ * an int or float object per key (SortedDict hands out the ones it holds),
+ * and most loops drop each key before asking for the next, so the iterator
+ * keeps the last two objects it handed out and rewrites one that only it
+ * holds: no caller can tell, since no caller holds it. The same goes for
+ * the (key, value) pairs of items, and for the number key inside a pair
+ * only the pair holds. Two of each, because `for k in m` holds the last
+ * key while the next is made. The free-threaded build makes new objects: a
+ * count of one there does not prove that no other thread is about to take
+ * one.
  */
-static PyObject *pair_result(IterObject *it, PyObject *key, PyObject *value)
+#if !defined(Py_GIL_DISABLED) && PyLong_SHIFT == 30
+#define REUSE_RESULTS 1
+#else
+#define REUSE_RESULTS 0
+#endif
+
+/* reusable_pair returns one of the last two pairs that only it holds, or NULL. */
+static PyObject *reusable_pair(IterObject *it)
 {
+#if REUSE_RESULTS
+    /* Best a pair whose key only it holds too (`for k, v in m.items()`
+     * holds the last key, not the pair), so that a number key is rewritten
+     * in place; until there are two pairs, a new one rather than another. */
     PyObject *r = NULL;
-#ifndef Py_GIL_DISABLED
-    for (int s = 0; s < 2 && !r; s++)
-        if (it->result[s] && Py_REFCNT(it->result[s]) == 1)
-            r = it->result[s];
+    for (int s = 0; s < 2; s++) {
+        PyObject *p = it->result[s];
+        if (!p)
+            return NULL;
+        if (Py_REFCNT(p) == 1) {
+            if (Py_REFCNT(PyTuple_GET_ITEM(p, 0)) == 1)
+                return p;
+            r = p;
+        }
+    }
+    return r;
+#else
+    (void)it;
+#endif
+    return NULL;
+}
+
+/*
+ * keep makes r, a new result, one of the last two that it keeps: in place of
+ * one that only it holds if there is one (an int of the wrong size), else
+ * of the older one.
+ */
+static void keep(IterObject *it, PyObject *r)
+{
+#if REUSE_RESULTS
+    int s = it->turn;
+    if (it->result[s] && (!it->result[s ^ 1] || Py_REFCNT(it->result[s ^ 1]) == 1))
+        s ^= 1;
+    Py_XSETREF(it->result[s], Py_NewRef(r));
+    it->turn = s ^ 1;
+#else
+    (void)it;
+    (void)r;
+#endif
+}
+
+/*
+ * rewrite_int sets o, an exact int that nobody else holds, to v, when v has
+ * as many 30-bit digits as o's value and the same sign (o's allocation and
+ * header then stay right) and is not one of the small ints CPython shares
+ * (-5 to 256, which PyLong_FromLongLong hands out). False when it cannot.
+ */
+static bool rewrite_int(PyObject *o, int64_t v)
+{
+#if REUSE_RESULTS
+    if (v >= -5 && v <= 256)
+        return false;
+    uint64_t mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    int digits = mag >> 30 == 0 ? 1 : mag >> 60 == 0 ? 2 : 3;
+    PyLongObject *l = (PyLongObject *)o;
+#if PY_VERSION_HEX >= 0x030C0000
+    /* lv_tag: digits << 3 | sign (0 positive, 2 negative), no flags */
+    if (l->long_value.lv_tag != ((uintptr_t)digits << 3 | (v < 0 ? 2u : 0u)))
+        return false;
+    digit *d = l->long_value.ob_digit;
+#else
+    if (Py_SIZE(o) != (v < 0 ? -digits : digits))
+        return false;
+    digit *d = l->ob_digit;
+#endif
+    for (int i = 0; i < digits; i++, mag >>= 30)
+        d[i] = (digit)(mag & PyLong_MASK);
+    return true;
+#else
+    (void)o;
+    (void)v;
+    return false;
+#endif
+}
+
+/*
+ * rewrite_key sets o, a key object that nobody else holds, to the number
+ * stored as word in a map of packed numbers, when it can (see rewrite_int).
+ */
+static bool rewrite_key(PyObject *o, packing p, void *word)
+{
+    if (p == PACK_INT)
+        return PyLong_CheckExact(o) && rewrite_int(o, bpt_word_to_i64(word));
+    if (p == PACK_FLOAT && REUSE_RESULTS && PyFloat_CheckExact(o)) {
+        ((PyFloatObject *)o)->ob_fval = bpt_word_to_double(word);
+        return true;
+    }
+    return false;
+}
+
+/* number_key returns the key of a map of packed numbers stored as word. */
+static PyObject *number_key(IterObject *it, packing p, void *word)
+{
+#if REUSE_RESULTS
+    for (int s = 0; s < 2; s++) {
+        PyObject *r = it->result[s];
+        if (r && Py_REFCNT(r) == 1 && rewrite_key(r, p, word))
+            return Py_NewRef(r);
+    }
+#endif
+    PyObject *r = key_object(p, word);
+    if (r && Py_REFCNT(r) == 1) /* not a shared small int */
+        keep(it, r);
+    return r;
+}
+
+/*
+ * pair_result returns (key, value) for the key stored as word, with value's
+ * reference stolen: in one of the last two pairs when nobody else holds it
+ * (its number key rewritten when only the pair holds that), else in a new
+ * one.
+ */
+static PyObject *pair_result(IterObject *it, MapObject *m, void *word, PyObject *value)
+{
+    PyObject *r = reusable_pair(it), *key;
     if (r) {
         PyObject *old_key = PyTuple_GET_ITEM(r, 0), *old_value = PyTuple_GET_ITEM(r, 1);
-        PyTuple_SET_ITEM(r, 0, key);
+        if (Py_REFCNT(old_key) == 1 && rewrite_key(old_key, m->packing, word)) {
+            old_key = NULL; /* rewritten in place */
+        } else if (!(key = key_object(m->packing, word))) {
+            Py_DECREF(value);
+            return NULL;
+        } else {
+            PyTuple_SET_ITEM(r, 0, key);
+        }
         PyTuple_SET_ITEM(r, 1, value);
         Py_INCREF(r);
-        Py_DECREF(old_key);
+        Py_XDECREF(old_key);
         Py_DECREF(old_value);
         if (!PyObject_GC_IsTracked(r)) /* the collector may have untracked it */
             PyObject_GC_Track(r);
         return r;
     }
-#endif
-    r = PyTuple_New(2);
+    key = key_object(m->packing, word);
+    r = key ? PyTuple_New(2) : NULL;
     if (!r) {
-        Py_DECREF(key);
+        Py_XDECREF(key);
         Py_DECREF(value);
         return NULL;
     }
     PyTuple_SET_ITEM(r, 0, key);
     PyTuple_SET_ITEM(r, 1, value);
-    Py_XSETREF(it->result[it->turn], Py_NewRef(r));
-    it->turn ^= 1;
+    keep(it, r);
     return r;
 }
 
@@ -268,16 +398,17 @@ static PyObject *iter_step(IterObject *it, MapObject *m)
     if ((it->next == it->len || it->epoch != m->values_epoch) && read_chunk(it, m) < 0)
         return NULL;
     int i = it->next++;
-    if (i + ITER_AHEAD < it->len)
+    if (it->objects && i + ITER_AHEAD < it->len)
         prefetch_item(it, m, i + ITER_AHEAD);
     it->remaining--;
     it->position += it->reverse ? (size_t)-1 : 1;
     if (it->kind == KIND_VALUES)
         return Py_NewRef((PyObject *)it->vals[i]);
-    PyObject *key = key_object(m->packing, it->keys[i]);
-    if (!key || it->kind == KIND_KEYS)
-        return key;
-    return pair_result(it, key, Py_NewRef((PyObject *)it->vals[i]));
+    if (it->kind == KIND_ITEMS)
+        return pair_result(it, m, it->keys[i], Py_NewRef((PyObject *)it->vals[i]));
+    if (holds_objects(m->packing))
+        return Py_NewRef((PyObject *)it->keys[i]);
+    return number_key(it, m->packing, it->keys[i]);
 }
 
 /*
