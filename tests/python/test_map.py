@@ -529,6 +529,34 @@ def test_del_of_a_released_value_cannot_touch_the_map():
     m.check()
 
 
+@pytest.mark.skipif(not getattr(sys, "_is_gil_enabled", lambda: True)(),
+                    reason="without the GIL, iterators reuse no pairs")
+def test_an_iterator_step_outlives_its_map_freed_by_the_value_it_lets_go_of():
+    # A step that reuses a pair lets go of the pair's old value last, after
+    # reading its item: here that value's __del__ drops every other
+    # reference to the map and exhausts the iterator, which frees the map
+    # in the middle of the step (ASan sees any later use of it).
+    box = {"m": BPlusTreeMap({0: None, 1: None, 2: None})}
+    ref = weakref.ref(box["m"])
+    events = []
+
+    class Last:
+        def __del__(self):
+            box.clear()
+            events.append(next(it, "exhausted"))
+
+    box["m"][0] = Last()
+    it = iter(box["m"].items())
+    first = next(it)
+    box["m"][0] = None  # the first pair now holds the only Last
+    del first
+    second = next(it)
+    assert next(it) == (2, None)  # reuses the first pair, frees Last
+    assert second == (1, None)
+    assert events == ["exhausted"] and ref() is None
+    assert next(it, "done") == "done"
+
+
 @pytest.mark.thread_unsafe  # a class-level hook, or the collector and block counter
 def test_gc_collects_cycles():
     class Box:

@@ -382,6 +382,23 @@ static PyObject *pair_result(IterObject *it, MapObject *m, void *word, PyObject 
     return r;
 }
 
+/* hand_out returns the chunk's next item and moves past it. */
+static inline PyObject *hand_out(IterObject *it, MapObject *m)
+{
+    int i = it->next++;
+    if (it->objects && i + ITER_AHEAD < it->len)
+        prefetch_item(it, m, i + ITER_AHEAD);
+    it->remaining--;
+    it->position += it->reverse ? (size_t)-1 : 1;
+    if (it->kind == KIND_VALUES)
+        return Py_NewRef((PyObject *)it->vals[i]);
+    if (it->kind == KIND_ITEMS)
+        return pair_result(it, m, it->keys[i], Py_NewRef((PyObject *)it->vals[i]));
+    if (holds_objects(m->packing))
+        return Py_NewRef((PyObject *)it->keys[i]);
+    return number_key(it, m->packing, it->keys[i]);
+}
+
 /* iter_step is Iter_next with m, the iterator's map, locked. */
 static PyObject *iter_step(IterObject *it, MapObject *m)
 {
@@ -397,18 +414,7 @@ static PyObject *iter_step(IterObject *it, MapObject *m)
     }
     if ((it->next == it->len || it->epoch != m->values_epoch) && read_chunk(it, m) < 0)
         return NULL;
-    int i = it->next++;
-    if (it->objects && i + ITER_AHEAD < it->len)
-        prefetch_item(it, m, i + ITER_AHEAD);
-    it->remaining--;
-    it->position += it->reverse ? (size_t)-1 : 1;
-    if (it->kind == KIND_VALUES)
-        return Py_NewRef((PyObject *)it->vals[i]);
-    if (it->kind == KIND_ITEMS)
-        return pair_result(it, m, it->keys[i], Py_NewRef((PyObject *)it->vals[i]));
-    if (holds_objects(m->packing))
-        return Py_NewRef((PyObject *)it->keys[i]);
-    return number_key(it, m->packing, it->keys[i]);
+    return hand_out(it, m);
 }
 
 /*
@@ -431,6 +437,21 @@ static MapObject *iter_map(IterObject *it)
  */
 static PyObject *Iter_next(IterObject *it)
 {
+#ifndef Py_GIL_DISABLED
+    /*
+     * Most steps, with the GIL: the map free and unchanged, the item read
+     * already (the first chunk may run past the end). Nothing runs Python
+     * code before the item's objects are taken (a collection in
+     * PyTuple_New, the release of a reused pair's old value come after, and
+     * touch neither map nor tree), so the step needs neither the lock nor a
+     * reference of its own to the map.
+     */
+    MapObject *q = it->map;
+    if (q && q->owner == NULL && it->next < it->len && it->remaining
+        && it->epoch == q->values_epoch
+        && q->generation == it->generation && bpt_version(q->tree) == it->version)
+        return hand_out(it, q);
+#endif
     MapObject *m = iter_map(it);
     if (!m)
         return NULL;
