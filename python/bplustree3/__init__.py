@@ -19,6 +19,7 @@ from ._bplustree3 import (
     MIN_CAPACITY,
     BPlusTreeMapBase,
     InvariantError,
+    _adopt_methods,
 )
 
 from ._sorted import SortedDict, SortedItemsView, SortedKeysView, SortedSet, SortedValuesView
@@ -243,4 +244,7 @@ def _rebuild(cls, items, capacity):
     return cls.from_sorted_items(items, capacity=capacity)
 
 
+# The C methods this class inherits, as its own: the interpreter's fast call
+# path applies only to an instance of the very class a method names.
+_adopt_methods(BPlusTreeMap)
 MutableMapping.register(BPlusTreeMap)

@@ -128,6 +128,34 @@ def test_subclass():
     assert type(p) is Sub and p == s and p.tag == "t" and p.capacity == 5
 
 
+def test_inherited_c_methods_are_the_classs_own():
+    # BPlusTreeMap holds its own descriptors of the C methods it inherits
+    # (the interpreter's fast call path needs the instance's exact class);
+    # the methods it defines in Python stay its own.
+    from bplustree3 import BPlusTreeMapBase
+    from bplustree3._bplustree3 import _adopt_methods
+
+    own = vars(BPlusTreeMap)
+    for name in ("get", "pop", "setdefault", "floor", "ceiling", "peekitem", "index",
+                 "bisect_left", "delete_range", "first", "popitem", "check"):
+        assert own[name].__objclass__ is BPlusTreeMap, name
+        assert own[name].__doc__ == vars(BPlusTreeMapBase)[name].__doc__
+    assert callable(own["irange"]) and own["irange"].__code__  # defined in Python
+    assert "from_sorted_items" not in own  # a class method: the base's serves
+
+    class Sub(BPlusTreeMap):
+        def floor(self, key):
+            return "mine"
+
+    s = Sub({1: "a", 3: "c"})
+    assert s.get(3) == "c" and s.floor(2) == "mine" and s.ceiling(2) == (3, "c")
+    with pytest.raises(TypeError):
+        BPlusTreeMap.get(BPlusTreeMapBase({1: 2}), 1)
+    for bad in (dict, 1):
+        with pytest.raises(TypeError):
+            _adopt_methods(bad)
+
+
 def test_views():
     m = make(10)
     k, v, i = m.keys(), m.values(), m.items()

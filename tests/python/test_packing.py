@@ -233,10 +233,10 @@ def test_number_keys_handed_out_are_rewritten_only_when_nobody_holds_them(storag
                 held.append(k)
         assert seen == expect
         assert held == (expect[::every] if every else [])
-    total = 0
+    within = []
     for k in m.irange(-(2**40), 2**40):
-        total += k
-    assert total == sum(k for k in keys if -(2**40) <= k <= 2**40)
+        within.append(k + 0)
+    assert within == [k for k in keys if -(2**40) <= k <= 2**40]
     assert [a for a, b in zip(m, m.keys()) if a == b] == keys
     assert {k: v for k, v in m.items()} == {k: -k for k in keys}
 

@@ -266,6 +266,7 @@ void wake_one(MapObject *m);
 /* map.c */
 int put(MapObject *m, PyObject *key, PyObject *value);
 extern PyTypeObject MapType;
+PyObject *adopt_methods(PyObject *module, PyObject *cls);
 long parse_capacity(PyObject *obj);
 PyObject *item_tuple(packing p, void *k, void *v);
 

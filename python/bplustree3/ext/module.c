@@ -60,6 +60,9 @@ int check_args(const char *name, Py_ssize_t nargs, Py_ssize_t min, Py_ssize_t ma
 }
 
 static PyMethodDef module_methods[] = {
+    {"_adopt_methods", adopt_methods, METH_O,
+     "_adopt_methods(cls): give cls, a subclass of BPlusTreeMapBase, descriptors of its own "
+     "for the base's methods it does not define (the interpreter's fast call path)."},
     {"_live_blocks", mod_live_blocks, METH_NOARGS,
      "_live_blocks() -> blocks the C core holds now (trees, nodes, cursors)."},
     {"_fail_allocation", mod_fail_allocation, METH_O,
