@@ -155,6 +155,26 @@ def test_inherited_c_methods_are_the_classs_own():
         with pytest.raises(TypeError):
             _adopt_methods(bad)
 
+    class Mixin:
+        def floor(self, key):
+            return "mixin"
+
+    class Mid(BPlusTreeMap):
+        higher = BPlusTreeMap.lower  # another C method under this name
+
+        def ceiling(self, key):
+            return "mid"
+
+    class Leaf(Mixin, Mid):
+        pass
+
+    _adopt_methods(Leaf)  # adopts only what comes from the base unchanged
+    leaf = Leaf({1: "a", 3: "c"})
+    assert (leaf.floor(1), leaf.ceiling(1), leaf.get(1)) == ("mixin", "mid", "a")
+    assert leaf.higher(2) == leaf.lower(2) == (1, "a")
+    assert not {"floor", "ceiling", "higher"} & set(vars(Leaf))
+    assert vars(Leaf)["get"].__objclass__ is Leaf
+
 
 def test_views():
     m = make(10)

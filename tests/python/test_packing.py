@@ -9,6 +9,7 @@ import operator
 import pickle
 import random
 import sys
+import weakref
 
 import pytest
 
@@ -261,6 +262,32 @@ def test_number_keys_in_pairs_are_rewritten_only_when_nobody_holds_them(keys):
             pairs.append(pair)
     assert held == keys[::4]
     assert pairs == [(k, str(k)) for k in keys[::6]]
+
+
+def test_reused_pairs_hash_and_compare_as_what_they_hold():
+    # 3.14 caches a tuple's hash in the tuple: a reused pair must not keep
+    # the hash of what it held before.
+    m = BPlusTreeMap((i, -i) for i in range(1000, 1010))
+    want = {(1005, -1005)}
+    assert [tuple(p) for p in m.items() if p in want] == [(1005, -1005)]
+    for p in m.items():
+        assert hash(p) == hash((p[0] + 0, p[1] + 0))
+
+
+def test_an_exhausted_iterator_lets_go_of_what_it_kept():
+    class Value:
+        pass
+
+    m = BPlusTreeMap({1000: Value(), 2000: Value()})
+    refs = [weakref.ref(v) for v in m.values()]
+    iterators = [iter(m.items()), iter(m.items()), iter(m.keys())]
+    assert len(list(iterators[0])) == 2
+    for pair in iterators[1]:
+        assert pair[1] is m[pair[0]]
+    del pair
+    assert list(iterators[2]) == [1000, 2000]
+    m.clear()
+    assert [r() for r in refs] == [None, None]  # the iterators are still alive
 
 
 TRICKY = ["", "\0", "a", "a\0", "a\0b", "ab", "abcdefgh", "abcdefgh\0", "abcdefghi",

@@ -32,6 +32,7 @@ typedef struct {
     size_t remaining;     /* items to hand out, the chunk's included */
     size_t position;      /* the next item's position in the map */
     int kind;
+    packing packing;      /* the map's, fixed while its generation is */
     bool reverse;
     bool objects;         /* whether the items read have objects to prefetch */
     int len, next;        /* items in the chunk; the next one to hand out */
@@ -95,6 +96,7 @@ PyObject *make_iter_locked(MapObject *m, int kind, bool reverse, PyObject *lo,
     }
     it->kind = kind;
     it->reverse = reverse;
+    it->packing = m->packing;
     it->objects = kind != KIND_KEYS || holds_objects(m->packing);
     it->len = it->next = 0;
     it->epoch = m->values_epoch;
@@ -181,11 +183,11 @@ static int Iter_clear(IterObject *it)
 }
 
 /* prefetch_item asks for the objects of the chunk's item i. */
-PREFETCH_INLINE void prefetch_item(IterObject *it, MapObject *m, int i)
+PREFETCH_INLINE void prefetch_item(IterObject *it, int i)
 {
     if (it->kind != KIND_KEYS)
         PREFETCH(it->vals[i]);
-    if (it->kind != KIND_VALUES && holds_objects(m->packing))
+    if (it->kind != KIND_VALUES && holds_objects(it->packing))
         PREFETCH(it->keys[i]);
 }
 
@@ -208,7 +210,7 @@ static int read_chunk(IterObject *it, MapObject *m)
         return -1;
     }
     for (int i = 0; it->objects && i < (int)got && i < ITER_AHEAD; i++)
-        prefetch_item(it, m, i);
+        prefetch_item(it, i);
     it->epoch = m->values_epoch;
     it->len = (int)got;
     it->next = 0;
@@ -348,20 +350,23 @@ static PyObject *number_key(IterObject *it, packing p, void *word)
  * (its number key rewritten when only the pair holds that), else in a new
  * one.
  */
-static PyObject *pair_result(IterObject *it, MapObject *m, void *word, PyObject *value)
+static PyObject *pair_result(IterObject *it, void *word, PyObject *value)
 {
     PyObject *r = reusable_pair(it), *key;
     if (r) {
         PyObject *old_key = PyTuple_GET_ITEM(r, 0), *old_value = PyTuple_GET_ITEM(r, 1);
-        if (Py_REFCNT(old_key) == 1 && rewrite_key(old_key, m->packing, word)) {
+        if (Py_REFCNT(old_key) == 1 && rewrite_key(old_key, it->packing, word)) {
             old_key = NULL; /* rewritten in place */
-        } else if (!(key = key_object(m->packing, word))) {
+        } else if (!(key = key_object(it->packing, word))) {
             Py_DECREF(value);
             return NULL;
         } else {
             PyTuple_SET_ITEM(r, 0, key);
         }
         PyTuple_SET_ITEM(r, 1, value);
+#if PY_VERSION_HEX >= 0x030E0000
+        ((PyTupleObject *)r)->ob_hash = -1; /* 3.14 caches a tuple's hash */
+#endif
         Py_INCREF(r);
         Py_XDECREF(old_key);
         Py_DECREF(old_value);
@@ -369,7 +374,7 @@ static PyObject *pair_result(IterObject *it, MapObject *m, void *word, PyObject 
             PyObject_GC_Track(r);
         return r;
     }
-    key = key_object(m->packing, word);
+    key = key_object(it->packing, word);
     r = key ? PyTuple_New(2) : NULL;
     if (!r) {
         Py_XDECREF(key);
@@ -383,20 +388,20 @@ static PyObject *pair_result(IterObject *it, MapObject *m, void *word, PyObject 
 }
 
 /* hand_out returns the chunk's next item and moves past it. */
-static inline PyObject *hand_out(IterObject *it, MapObject *m)
+static inline PyObject *hand_out(IterObject *it)
 {
     int i = it->next++;
     if (it->objects && i + ITER_AHEAD < it->len)
-        prefetch_item(it, m, i + ITER_AHEAD);
+        prefetch_item(it, i + ITER_AHEAD);
     it->remaining--;
     it->position += it->reverse ? (size_t)-1 : 1;
     if (it->kind == KIND_VALUES)
         return Py_NewRef((PyObject *)it->vals[i]);
     if (it->kind == KIND_ITEMS)
-        return pair_result(it, m, it->keys[i], Py_NewRef((PyObject *)it->vals[i]));
-    if (holds_objects(m->packing))
+        return pair_result(it, it->keys[i], Py_NewRef((PyObject *)it->vals[i]));
+    if (holds_objects(it->packing))
         return Py_NewRef((PyObject *)it->keys[i]);
-    return number_key(it, m->packing, it->keys[i]);
+    return number_key(it, it->packing, it->keys[i]);
 }
 
 /* iter_step is Iter_next with m, the iterator's map, locked. */
@@ -414,7 +419,7 @@ static PyObject *iter_step(IterObject *it, MapObject *m)
     }
     if ((it->next == it->len || it->epoch != m->values_epoch) && read_chunk(it, m) < 0)
         return NULL;
-    return hand_out(it, m);
+    return hand_out(it);
 }
 
 /*
@@ -450,7 +455,7 @@ static PyObject *Iter_next(IterObject *it)
     if (q && q->owner == NULL && it->next < it->len && it->remaining
         && it->epoch == q->values_epoch
         && q->generation == it->generation && bpt_version(q->tree) == it->version)
-        return hand_out(it, q);
+        return hand_out(it);
 #endif
     MapObject *m = iter_map(it);
     if (!m)
@@ -472,6 +477,12 @@ static PyObject *Iter_next(IterObject *it)
             map_unlock(m);
     }
     Py_DECREF(m);
+#if REUSE_RESULTS
+    if (!r && !it->map) { /* exhausted (or failed): let go of what it kept */
+        Py_CLEAR(it->result[0]);
+        Py_CLEAR(it->result[1]);
+    }
+#endif
     return r;
 }
 

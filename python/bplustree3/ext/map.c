@@ -624,10 +624,10 @@ static PyMappingMethods Map_as_mapping = {
 
 /*
  * adopt_methods gives cls, a Python class over BPlusTreeMapBase, descriptors
- * of its own for the instance methods of the base that cls does not define:
- * the interpreter calls a C method by its fast path only on an instance of
- * the very class the method's descriptor names (else it takes the generic
- * call path, about 10 ns more per call). Returns None.
+ * of its own for the instance methods of the base that it inherits as they
+ * are: the interpreter calls a C method by its fast path only on an
+ * instance of the very class the method's descriptor names (else it takes
+ * the generic call path, about 5 ns more per call). Returns None.
  */
 PyObject *adopt_methods(PyObject *Py_UNUSED(module), PyObject *cls)
 {
@@ -635,22 +635,26 @@ PyObject *adopt_methods(PyObject *Py_UNUSED(module), PyObject *cls)
         PyErr_SetString(PyExc_TypeError, "_adopt_methods() expects a subclass of BPlusTreeMapBase");
         return NULL;
     }
-    PyObject *own = PyObject_GetAttrString(cls, "__dict__");
-    if (!own)
-        return NULL;
     for (PyMethodDef *d = Map_methods; d->ml_name; d++) {
-        int defined = PyMapping_HasKeyString(own, d->ml_name);
-        if (defined || (d->ml_flags & (METH_CLASS | METH_STATIC)))
+        if (d->ml_flags & (METH_CLASS | METH_STATIC))
+            continue;
+        /* only where the name still finds this C method: nothing between
+         * cls and the base overrides it */
+        PyObject *found = PyObject_GetAttrString(cls, d->ml_name);
+        if (!found)
+            return NULL;
+        int inherited = Py_IS_TYPE(found, &PyMethodDescr_Type)
+                        && ((PyMethodDescrObject *)found)->d_method == d;
+        Py_DECREF(found);
+        if (!inherited)
             continue;
         PyObject *descr = PyDescr_NewMethod((PyTypeObject *)cls, d);
         if (!descr || PyObject_SetAttrString(cls, d->ml_name, descr) < 0) {
             Py_XDECREF(descr);
-            Py_DECREF(own);
             return NULL;
         }
         Py_DECREF(descr);
     }
-    Py_DECREF(own);
     Py_RETURN_NONE;
 }
 
