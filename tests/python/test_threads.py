@@ -421,6 +421,32 @@ def test_typed_int_writes_wait_for_a_range_delete_paused_in_a_comparison(write):
         assert list(m) == list(range(290, 300))
 
 
+@pytest.mark.parametrize("kind", ["keys", "items"])
+def test_iterator_step_of_a_map_of_ints_waits_for_a_paused_range_delete(kind):
+    # A step whose item is in its chunk already hands it out without the
+    # lock only while nobody holds it: here a range delete holds it, paused
+    # in a comparison of its foreign bound, and the step must wait, then
+    # see the map after it.
+    m = BPlusTreeMap(((i, i) for i in range(1000, 1300)), capacity=4)
+    it = iter(getattr(m, kind)())
+    first = next(it)  # the chunk after it is read already
+    gw = Gate()
+    w, wout = start(lambda: m.delete_range(K(1000, gw), K(1290)))
+    assert gw.reached.wait(TIMEOUT)
+    r, rout = start(lambda: next(it))
+    time.sleep(0.3)
+    assert "value" not in rout and "error" not in rout  # still waiting
+    gw.opened.set()
+    finish(w)
+    finish(r)
+    assert wout == {"value": 290}
+    assert m._key_storage == "int"
+    assert first in (1000, (1000, 1000))
+    assert isinstance(rout.get("error"), RuntimeError)
+    assert "changed size during iteration" in str(rout["error"])
+    m.check()
+
+
 def test_read_waits_while_the_holder_runs_del_of_removed_items():
     m = BPlusTreeMap(capacity=4)
     seen = []

@@ -329,16 +329,16 @@ static bool rewrite_key(PyObject *o, packing p, void *word)
 }
 
 /* number_key returns the key of a map of packed numbers stored as word. */
-static PyObject *number_key(IterObject *it, packing p, void *word)
+static PyObject *number_key(IterObject *it, void *word)
 {
 #if REUSE_RESULTS
     for (int s = 0; s < 2; s++) {
         PyObject *r = it->result[s];
-        if (r && Py_REFCNT(r) == 1 && rewrite_key(r, p, word))
+        if (r && Py_REFCNT(r) == 1 && rewrite_key(r, it->packing, word))
             return Py_NewRef(r);
     }
 #endif
-    PyObject *r = key_object(p, word);
+    PyObject *r = key_object(it->packing, word);
     if (r && Py_REFCNT(r) == 1) /* not a shared small int */
         keep(it, r);
     return r;
@@ -401,13 +401,25 @@ static inline PyObject *hand_out(IterObject *it)
         return pair_result(it, it->keys[i], Py_NewRef((PyObject *)it->vals[i]));
     if (holds_objects(it->packing))
         return Py_NewRef((PyObject *)it->keys[i]);
-    return number_key(it, it->packing, it->keys[i]);
+    return number_key(it, it->keys[i]);
+}
+
+/* unchanged tells whether m's tree and its structure are the iterator's. */
+static inline bool unchanged(const IterObject *it, const MapObject *m)
+{
+    return m->generation == it->generation && bpt_version(m->tree) == it->version;
+}
+
+/* chunk_current tells whether the chunk holds the next item, as it is now. */
+static inline bool chunk_current(const IterObject *it, const MapObject *m)
+{
+    return it->next < it->len && it->epoch == m->values_epoch;
 }
 
 /* iter_step is Iter_next with m, the iterator's map, locked. */
 static PyObject *iter_step(IterObject *it, MapObject *m)
 {
-    if (m->generation != it->generation || bpt_version(m->tree) != it->version) {
+    if (!unchanged(it, m)) {
         PyErr_SetString(PyExc_RuntimeError, "BPlusTreeMap changed size during iteration");
         return NULL;
     }
@@ -417,7 +429,7 @@ static PyObject *iter_step(IterObject *it, MapObject *m)
         END_CRITICAL_SECTION(it);
         return NULL;
     }
-    if ((it->next == it->len || it->epoch != m->values_epoch) && read_chunk(it, m) < 0)
+    if (!chunk_current(it, m) && read_chunk(it, m) < 0)
         return NULL;
     return hand_out(it);
 }
@@ -452,9 +464,7 @@ static PyObject *Iter_next(IterObject *it)
      * reference of its own to the map.
      */
     MapObject *q = it->map;
-    if (q && q->owner == NULL && it->next < it->len && it->remaining
-        && it->epoch == q->values_epoch
-        && q->generation == it->generation && bpt_version(q->tree) == it->version)
+    if (q && q->owner == NULL && it->remaining && chunk_current(it, q) && unchanged(it, q))
         return hand_out(it);
 #endif
     MapObject *m = iter_map(it);
