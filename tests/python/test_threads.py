@@ -388,6 +388,23 @@ def test_quick_reads_wait_for_a_range_delete_paused_in_a_comparison(kind, read):
     assert list(m) == [key(i) for i in range(290, 300)]
 
 
+def wait_for_paused_range_delete(m, lo, hi, op):
+    """Runs op in a thread while another's m.delete_range(lo, hi), paused in
+    a comparison of its foreign bound K(lo), holds m; checks that op waits
+    for it and that the delete removed hi - lo keys; op's outcome."""
+    gw = Gate()
+    w, wout = start(lambda: m.delete_range(K(lo, gw), K(hi)))
+    assert gw.reached.wait(TIMEOUT)
+    r, rout = start(op)
+    time.sleep(0.3)
+    assert "value" not in rout and "error" not in rout  # still waiting
+    gw.opened.set()
+    finish(w)
+    finish(r)
+    assert wout == {"value": hi - lo}
+    return rout
+
+
 @pytest.mark.parametrize("write", ["set", "del", "pop"])
 def test_typed_int_writes_wait_for_a_range_delete_paused_in_a_comparison(write):
     # m[k] = v, del m[k] and pop(k) with an int in a map of ints take the
@@ -395,19 +412,10 @@ def test_typed_int_writes_wait_for_a_range_delete_paused_in_a_comparison(write):
     # write does: one that went ahead of the paused range delete would
     # write into nodes the delete is about to free or merge.
     m = BPlusTreeMap(((i, i) for i in range(300)), capacity=4)
-    gw = Gate()
-    w, wout = start(lambda: m.delete_range(K(0, gw), K(290)))
-    assert gw.reached.wait(TIMEOUT)
     ops = {"set": lambda: m.__setitem__(150, "late"),
            "del": lambda: m.__delitem__(150),
            "pop": lambda: m.pop(150, "absent")}
-    r, rout = start(ops[write])
-    time.sleep(0.3)
-    assert "value" not in rout and "error" not in rout  # still waiting
-    gw.opened.set()
-    finish(w)
-    finish(r)
-    assert wout == {"value": 290}
+    rout = wait_for_paused_range_delete(m, 0, 290, ops[write])
     assert m._key_storage == "int"  # the typed paths applied
     m.check()
     if write == "set":
@@ -430,16 +438,7 @@ def test_iterator_step_of_a_map_of_ints_waits_for_a_paused_range_delete(kind):
     m = BPlusTreeMap(((i, i) for i in range(1000, 1300)), capacity=4)
     it = iter(getattr(m, kind)())
     first = next(it)  # the chunk after it is read already
-    gw = Gate()
-    w, wout = start(lambda: m.delete_range(K(1000, gw), K(1290)))
-    assert gw.reached.wait(TIMEOUT)
-    r, rout = start(lambda: next(it))
-    time.sleep(0.3)
-    assert "value" not in rout and "error" not in rout  # still waiting
-    gw.opened.set()
-    finish(w)
-    finish(r)
-    assert wout == {"value": 290}
+    rout = wait_for_paused_range_delete(m, 1000, 1290, lambda: next(it))
     assert m._key_storage == "int"
     assert first in (1000, (1000, 1000))
     assert isinstance(rout.get("error"), RuntimeError)
