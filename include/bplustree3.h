@@ -303,6 +303,16 @@ int bpt_visit(const bpt *t, int (*fn)(void *key, void *value, void *arg), void *
 bpt_status bpt_put(bpt *t, void *key, void *value, void **old_value);
 
 /*
+ * bpt_put_rank is bpt_put that also stores in *rank the position of the
+ * item it inserted or whose value it replaced (the number of keys less than
+ * key). A caller can undo the change at that position without comparing
+ * keys, as long as nothing else changed since: bpt_remove_at for an insert,
+ * bpt_replace_at with the old value for a replacement. Undoing several puts
+ * in the reverse order of the puts restores the tree's items exactly.
+ */
+bpt_status bpt_put_rank(bpt *t, void *key, void *value, void **old_value, size_t *rank);
+
+/*
  * bpt_insert inserts key -> value only if no equal key is present. Returns
  * BPT_OK when inserted, BPT_EXISTS otherwise (the present value is then
  * stored, borrowed, in *existing when it is not NULL; nothing is retained).
@@ -319,19 +329,45 @@ bpt_status bpt_remove(bpt *t, void *key, void **key_out, void **value_out);
 
 #ifdef BPT_HAVE_WORD64
 /*
- * bpt_put_i64 and bpt_remove_i64 are bpt_put and bpt_remove for a tree of
+ * bpt_put_i64, bpt_put_i64_rank and bpt_remove_i64 are bpt_put,
+ * bpt_put_rank and bpt_remove for a tree of
  * int64 keys in the words (as bpt_get_i64): the same results, with a
  * descent that compares machine numbers in place and calls neither the
  * comparator nor the search. BPT_EINVAL for a tree ordered otherwise, and
- * from bpt_put_i64 for a tree with hints.
+ * from the puts for a tree with hints.
  */
 bpt_status bpt_put_i64(bpt *t, int64_t key, void *value, void **old_value);
+bpt_status bpt_put_i64_rank(bpt *t, int64_t key, void *value, void **old_value, size_t *rank);
 bpt_status bpt_remove_i64(bpt *t, int64_t key, void **key_out, void **value_out);
 #endif
 
 /* bpt_pop_first and bpt_pop_last remove the smallest or largest item (owned). */
 bpt_status bpt_pop_first(bpt *t, void **key_out, void **value_out);
 bpt_status bpt_pop_last(bpt *t, void **key_out, void **value_out);
+
+/*
+ * bpt_remove_at removes the item at 0-based position index, handing its key
+ * and value back as bpt_remove does; BPT_NOTFOUND when index >= size. It
+ * compares no keys and allocates nothing: it cannot fail on a valid index.
+ */
+bpt_status bpt_remove_at(bpt *t, size_t index, void **key_out, void **value_out);
+
+/*
+ * bpt_replace_at stores value (retained) as the value of the item at
+ * 0-based position index and hands the old value back (owned) through
+ * old_value, or releases it when old_value is NULL; BPT_NOTFOUND when
+ * index >= size. No comparison, no allocation, no structural change
+ * (cursors stay valid).
+ */
+bpt_status bpt_replace_at(bpt *t, size_t index, void *value, void **old_value);
+
+/*
+ * bpt_remove_range_at removes the items at positions from <= i < to (to
+ * past the end counts as the end; nothing when to <= from), releasing keys
+ * and values, and stores the count in *removed when it is not NULL. It
+ * compares no keys and allocates nothing: it cannot fail. O(log n + m).
+ */
+bpt_status bpt_remove_range_at(bpt *t, size_t from, size_t to, size_t *removed);
 
 /*
  * bpt_remove_range removes every item with lo <= key < hi, releasing keys

@@ -1387,36 +1387,38 @@ static void remove_span(bpt *t, path *p, uint32_t count, void **key_out, void **
 /* ---- Updates -------------------------------------------------------------- */
 
 /*
- * insert_absent inserts key -> value when no equal key is present (BPT_OK);
- * otherwise it returns BPT_EXISTS with p leading to the present item.
+ * insert_absent_as inserts key -> value when no equal key is present
+ * (BPT_OK); otherwise it returns BPT_EXISTS with p leading to the present
+ * item. Either way it stores the item's position in *rank when rank is not
+ * NULL. Typed as int64s with i64 (see node_search).
  */
-static bpt_status insert_absent_as(bpt *t, void *key, void *value, path *p, bool i64)
+static bpt_status insert_absent_as(bpt *t, void *key, void *value, path *p, size_t *rank,
+                                   bool i64)
 {
-    if (!t->root)
+    if (!t->root) {
+        if (rank)
+            *rank = 0;
         return insert_first(t, key, value);
+    }
     int found = i64 ? descend_as(t, key, p, true) : descend(t, key, p); /* as in find_as */
     if (found < 0)
         return BPT_ECMP;
+    if (!found && t->cfg.hint && !p->hinted)
+        return BPT_EINVAL; /* a key without a hint cannot be stored */
+    if (rank)
+        *rank = path_rank(t, p); /* before an insert: its position after it */
     if (found)
         return BPT_EXISTS;
-    if (t->cfg.hint && !p->hinted)
-        return BPT_EINVAL; /* a key without a hint cannot be stored */
     return insert_at(t, p, key, value);
 }
 
-static bpt_status insert_absent(bpt *t, void *key, void *value, path *p)
+/*
+ * replace_value stores value (retained) in the item the path leads to and
+ * hands the old value back through old_value (owned), or releases it.
+ */
+static void replace_value(bpt *t, const path *p, void *value, void **old_value)
 {
-    return insert_absent_as(t, key, value, p, false);
-}
-
-/* put_as is bpt_put, typed as int64s with i64 (see node_search). */
-static bpt_status put_as(bpt *t, void *key, void *value, void **old_value, bool i64)
-{
-    path p;
-    bpt_status rc = insert_absent_as(t, key, value, &p, i64);
-    if (rc != BPT_EXISTS)
-        return rc;
-    void **vslot = &leaf_vals(t, path_leaf(&p))[path_pos(&p)];
+    void **vslot = &leaf_vals(t, path_leaf(p))[path_pos(p)];
     void *old = *vslot;
     if (t->cfg.retain_value)
         t->cfg.retain_value(value, t->cfg.ctx);
@@ -1425,18 +1427,34 @@ static bpt_status put_as(bpt *t, void *key, void *value, void **old_value, bool 
         *old_value = old;
     else
         release_value(t, old);
+}
+
+/* put_as is bpt_put_rank, typed as int64s with i64 (see node_search). */
+static bpt_status put_as(bpt *t, void *key, void *value, void **old_value, size_t *rank,
+                         bool i64)
+{
+    path p;
+    bpt_status rc = insert_absent_as(t, key, value, &p, rank, i64);
+    if (rc != BPT_EXISTS)
+        return rc;
+    replace_value(t, &p, value, old_value);
     return BPT_REPLACED;
 }
 
 bpt_status bpt_put(bpt *t, void *key, void *value, void **old_value)
 {
-    return put_as(t, key, value, old_value, false);
+    return put_as(t, key, value, old_value, NULL, false);
+}
+
+bpt_status bpt_put_rank(bpt *t, void *key, void *value, void **old_value, size_t *rank)
+{
+    return put_as(t, key, value, old_value, rank, false);
 }
 
 bpt_status bpt_insert(bpt *t, void *key, void *value, void **existing)
 {
     path p;
-    bpt_status rc = insert_absent(t, key, value, &p);
+    bpt_status rc = insert_absent_as(t, key, value, &p, NULL, false);
     if (rc == BPT_EXISTS && existing)
         *existing = leaf_vals(t, path_leaf(&p))[path_pos(&p)];
     return rc;
@@ -1460,9 +1478,14 @@ bpt_status bpt_remove(bpt *t, void *key, void **key_out, void **value_out)
 #ifdef BPT_HAVE_WORD64
 bpt_status bpt_put_i64(bpt *t, int64_t key, void *value, void **old_value)
 {
+    return bpt_put_i64_rank(t, key, value, old_value, NULL);
+}
+
+bpt_status bpt_put_i64_rank(bpt *t, int64_t key, void *value, void **old_value, size_t *rank)
+{
     if (!ordered_as_i64(t) || t->cfg.hint)
         return BPT_EINVAL;
-    return put_as(t, bpt_word_from_i64(key), value, old_value, true);
+    return put_as(t, bpt_word_from_i64(key), value, old_value, rank, true);
 }
 
 bpt_status bpt_remove_i64(bpt *t, int64_t key, void **key_out, void **value_out)
@@ -1493,15 +1516,32 @@ bpt_status bpt_pop_last(bpt *t, void **key_out, void **value_out)
     return pop_edge(t, true, key_out, value_out);
 }
 
-bpt_status bpt_remove_range(bpt *t, void *const *lo, void *const *hi, size_t *removed)
+bpt_status bpt_remove_at(bpt *t, size_t index, void **key_out, void **value_out)
 {
-    size_t from = 0, to = t->size;
+    path p;
+    if (index >= t->size)
+        return BPT_NOTFOUND;
+    descend_at(t, index, &p);
+    remove_span(t, &p, 1, key_out, value_out);
+    return BPT_OK;
+}
+
+bpt_status bpt_replace_at(bpt *t, size_t index, void *value, void **old_value)
+{
+    path p;
+    if (index >= t->size)
+        return BPT_NOTFOUND;
+    descend_at(t, index, &p);
+    replace_value(t, &p, value, old_value);
+    return BPT_OK;
+}
+
+bpt_status bpt_remove_range_at(bpt *t, size_t from, size_t to, size_t *removed)
+{
+    if (to > t->size)
+        to = t->size;
     if (removed)
-        *removed = 0;
-    if (lo && bpt_rank(t, *lo, &from) == BPT_ECMP)
-        return BPT_ECMP;
-    if (hi && bpt_rank(t, *hi, &to) == BPT_ECMP)
-        return BPT_ECMP;
+        *removed = to > from ? to - from : 0;
     if (to <= from)
         return BPT_OK;
 
@@ -1515,9 +1555,19 @@ bpt_status bpt_remove_range(bpt *t, void *const *lo, void *const *hi, size_t *re
         remove_span(t, &p, chunk, NULL, NULL);
         left -= chunk;
     }
-    if (removed)
-        *removed = to - from;
     return BPT_OK;
+}
+
+bpt_status bpt_remove_range(bpt *t, void *const *lo, void *const *hi, size_t *removed)
+{
+    size_t from = 0, to = t->size;
+    if (removed)
+        *removed = 0;
+    if (lo && bpt_rank(t, *lo, &from) == BPT_ECMP)
+        return BPT_ECMP;
+    if (hi && bpt_rank(t, *hi, &to) == BPT_ECMP)
+        return BPT_ECMP;
+    return bpt_remove_range_at(t, from, to, removed);
 }
 
 /* ---- Bulk load ------------------------------------------------------------ */

@@ -31,6 +31,8 @@ void diff_init(diff *d, unsigned leaf_cap, unsigned branch_cap, int search_kind,
     ref_init(&d->m);
     d->cfg = test_config(&d->ctx, leaf_cap, branch_cap, search_kind, &d->alloc);
     CHECK_EQ(bpt_new(&d->cfg, &d->t), BPT_OK);
+    d->ctx.watch = &d->t; /* callbacks re-enter the tree (test_reenter) */
+    d->alloc.reenter = &d->ctx;
 }
 
 /* The caller owns a handed-back word: it drops its reference here. */
@@ -237,14 +239,41 @@ void diff_step(diff *d, diff_choose_fn choose, void *src)
 
     switch (op) {
     case OP_PUT: {
-        /* The typed put, for int64-ordered trees without hints, on a bit of
-         * value (no extra choice, so the corpora replay as they did). */
-        if (ordered_i64(d) && !d->cfg.hint && (value & 2))
+        /* The typed put, for int64-ordered trees without hints, or the put
+         * that gives the position, on bits of value (no extra choice, so
+         * the corpora replay as they did). */
+        size_t rank = 0;
+        bool typed = ordered_i64(d) && !d->cfg.hint && (value & 2);
+        bool ranked = (value & 4) && (typed || !(value & 2));
+        if (typed && ranked)
+            rc = bpt_put_i64_rank(t, key, W(value), want_out ? &v : NULL, &rank);
+        else if (typed)
             rc = bpt_put_i64(t, key, W(value), want_out ? &v : NULL);
+        else if (ranked)
+            rc = bpt_put_rank(t, W(key), W(value), want_out ? &v : NULL, &rank);
         else
             rc = bpt_put(t, W(key), W(value), want_out ? &v : NULL);
         if (failed(rc))
             break;
+        if (ranked)
+            CHECK_EQ(rank, ref_lower(m, key));
+        if (ranked && want_out && (value & 8)) {
+            /* Undo it at its position, comparing nothing: the tree must
+             * hold the model's items again (the model is left as it was). */
+            if (rc == BPT_OK) {
+                CHECK_EQ(bpt_remove_at(t, rank, &k, &v), BPT_OK);
+                CHECK_EQ(I(k), key);
+                drop_key(d, k);
+            } else {
+                void *mine;
+                CHECK_EQ(bpt_replace_at(t, rank, v, &mine), BPT_OK);
+                drop_value(d, v); /* the tree retained it again */
+                v = mine;
+            }
+            CHECK_EQ(I(v), value);
+            drop_value(d, v);
+            break;
+        }
         int64_t old = 0;
         CHECK_EQ(rc, ref_put(m, key, value, &old) ? BPT_REPLACED : BPT_OK);
         if (rc == BPT_REPLACED && want_out) {
@@ -268,7 +297,11 @@ void diff_step(diff *d, diff_choose_fn choose, void *src)
     case OP_REMOVE:
     case OP_POP: {
         bool exists;
-        if (op == OP_REMOVE) {
+        if (op == OP_REMOVE && (value & 2)) { /* by position: key is one */
+            i = (size_t)key;
+            exists = i < m->n;
+            rc = bpt_remove_at(t, i, want_out ? &k : NULL, want_out ? &v : NULL);
+        } else if (op == OP_REMOVE) {
             exists = ref_find(m, key, &i);
             if (ordered_i64(d) && (value & 1)) /* the typed remove, as the put */
                 rc = bpt_remove_i64(t, key, want_out ? &k : NULL, want_out ? &v : NULL);
@@ -305,6 +338,7 @@ void diff_step(diff *d, diff_choose_fn choose, void *src)
         if (!ordered_i64(d)) {
             CHECK_EQ(typed, BPT_EINVAL);
             CHECK_EQ(bpt_put_i64(t, key, W(value), NULL), BPT_EINVAL);
+            CHECK_EQ(bpt_put_i64_rank(t, key, W(value), NULL, NULL), BPT_EINVAL);
             CHECK_EQ(bpt_remove_i64(t, key, NULL, NULL), BPT_EINVAL);
         } else {
             CHECK_EQ(typed, exists ? BPT_OK : BPT_NOTFOUND);
@@ -341,13 +375,24 @@ void diff_step(diff *d, diff_choose_fn choose, void *src)
     case OP_RANGE: {
         int64_t lo = key, hi = key + (int64_t)choose(src, (uint64_t)d->key_space / 4 + 2) - 1;
         bool has_lo = choose(src, 6) != 0, has_hi = choose(src, 6) != 0;
-        size_t removed = 0;
+        size_t removed = 0, want;
+        if (value & 1) { /* by positions [lo, hi): keys there */
+            size_t from = has_lo ? (size_t)lo : 0, to = has_hi ? (size_t)hi : SIZE_MAX;
+            int64_t klo = from < m->n ? m->items[from].key : INT64_MAX;
+            int64_t khi = to < m->n ? m->items[to].key : INT64_MAX;
+            rc = bpt_remove_range_at(t, from, to, want_out ? &removed : NULL);
+            CHECK_EQ(rc, BPT_OK); /* it cannot fail */
+            want = ref_remove_range(m, &klo, &khi);
+            if (want_out)
+                CHECK_EQ(removed, want);
+            break;
+        }
         rc = bpt_remove_range(t, has_lo ? (void *[]){W(lo)} : NULL,
                               has_hi ? (void *[]){W(hi)} : NULL, want_out ? &removed : NULL);
         if (failed(rc))
             break;
         CHECK_EQ(rc, BPT_OK);
-        size_t want = ref_remove_range(m, has_lo ? &lo : NULL, has_hi ? &hi : NULL);
+        want = ref_remove_range(m, has_lo ? &lo : NULL, has_hi ? &hi : NULL);
         if (want_out)
             CHECK_EQ(removed, want);
         break;
@@ -364,6 +409,20 @@ void diff_step(diff *d, diff_choose_fn choose, void *src)
     }
     case OP_AT: {
         size_t at = choose(src, m->n + 2);
+        if (value & 1) { /* replace the value there */
+            uint64_t version = bpt_version(t);
+            rc = bpt_replace_at(t, at, W(value), want_out ? &v : NULL);
+            CHECK_EQ(rc, at < m->n ? BPT_OK : BPT_NOTFOUND);
+            CHECK_EQ(bpt_version(t), version); /* no structural change */
+            if (rc == BPT_OK) {
+                if (want_out) {
+                    CHECK_EQ(I(v), m->items[at].value);
+                    drop_value(d, v);
+                }
+                m->items[at].value = value;
+            }
+            break;
+        }
         rc = bpt_at(t, at, &k, &v);
         check_found(d, rc, k, v, at < m->n, at);
         break;
@@ -410,6 +469,8 @@ static int visit_item(void *key, void *value, void *arg)
 
 void diff_finish(diff *d)
 {
+    if (d->steps >= 200) /* the re-entry hook ran, not only in theory */
+        CHECK(d->ctx.reentries > 0);
     /* Failures still armed are not for the final checks. */
     d->alloc.fail_at = 0;
     d->alloc.random = false;

@@ -443,6 +443,116 @@ static void test_remove_range(void)
     done(t);
 }
 
+/* give_back drops the reference to a key or value word the tree handed back. */
+static void give_back_key(void *k)
+{
+    if (I(k) >= 0 && I(k) < REF_WORDS)
+        refs.key[I(k)]--;
+}
+
+static void give_back_value(void *v)
+{
+    if (I(v) >= 0 && I(v) < REF_WORDS)
+        refs.value[I(v)]--;
+}
+
+/*
+ * test_positions_and_undo: removals and value replacements by position
+ * compare nothing, allocate nothing and cannot fail on a valid position;
+ * bpt_put_rank gives the position that undoes a put, and undoing several
+ * puts in reverse restores the items exactly.
+ */
+static void test_positions_and_undo(void)
+{
+    for (unsigned cap = 4; cap <= 9; cap += 5) {
+        bpt *t = new_tree(cap);
+        ref_map m;
+        ref_init(&m);
+        fill(t, &m, 300, 2);
+        void *k, *v;
+        long cmp = ctx.cmp_calls, calls = alloc.calls;
+        CHECK_EQ(bpt_remove_at(t, 300, &k, &v), BPT_NOTFOUND);
+        for (size_t at = 0; bpt_size(t) > 250; at = (at + 37) % bpt_size(t)) {
+            int64_t key = m.items[at].key, value = m.items[at].value;
+            CHECK_EQ(bpt_remove_at(t, at, &k, &v), BPT_OK);
+            CHECK_EQ(I(k), key);
+            CHECK_EQ(I(v), value);
+            ref_remove(&m, key, NULL);
+            give_back_key(k);
+            give_back_value(v);
+        }
+        CHECK_EQ(bpt_remove_at(t, 3, NULL, NULL), BPT_OK); /* released by the tree */
+        ref_remove(&m, m.items[3].key, NULL);
+        uint64_t version = bpt_version(t);
+        CHECK_EQ(bpt_replace_at(t, 7, W(-7), &v), BPT_OK);
+        CHECK_EQ(I(v), m.items[7].value);
+        give_back_value(v);
+        m.items[7].value = -7;
+        CHECK_EQ(bpt_replace_at(t, 8, W(-8), NULL), BPT_OK);
+        m.items[8].value = -8;
+        CHECK_EQ(bpt_replace_at(t, bpt_size(t), W(0), NULL), BPT_NOTFOUND);
+        CHECK_EQ(bpt_version(t), version); /* no structural change */
+        size_t removed = 99;
+        CHECK_EQ(bpt_remove_range_at(t, 10, 5, &removed), BPT_OK);
+        CHECK_EQ(removed, 0);
+        int64_t klo = m.items[10].key, khi = m.items[40].key;
+        CHECK_EQ(bpt_remove_range_at(t, 10, 40, &removed), BPT_OK);
+        CHECK_EQ(removed, ref_remove_range(&m, &klo, &khi));
+        klo = m.items[200].key;
+        CHECK_EQ(bpt_remove_range_at(t, 200, (size_t)-1, &removed), BPT_OK);
+        CHECK_EQ(removed, ref_remove_range(&m, &klo, NULL));
+        CHECK_EQ(ctx.cmp_calls, cmp); /* no comparison */
+        CHECK_EQ(alloc.calls, calls); /* no allocation */
+        CHECK_MATCH(t, &m);
+        CHECK(refs_match(&refs, &m));
+
+        /* Ten puts, some new keys and some present ones, then undone. */
+        size_t rank[10];
+        void *old[10];
+        bpt_status rc[10];
+        ref_map after;
+        ref_init(&after);
+        ref_copy(&after, &m);
+        for (int i = 0; i < 10; i++) {
+            int64_t key = (int64_t)(i * 53 % 420) * (i % 3 ? 1 : 2); /* some twice */
+            size_t want = ref_lower(&after, key);
+            old[i] = NULL;
+            rc[i] = bpt_put_rank(t, W(key), W(1000 + i), &old[i], &rank[i]);
+            CHECK_EQ(rc[i], ref_put(&after, key, 1000 + i, NULL) ? BPT_REPLACED : BPT_OK);
+            CHECK_EQ(rank[i], want);
+        }
+        CHECK_MATCH(t, &after);
+        ref_free(&after);
+        cmp = ctx.cmp_calls;
+        calls = alloc.calls;
+        for (int i = 9; i >= 0; i--) {
+            if (rc[i] == BPT_OK) {
+                CHECK_EQ(bpt_remove_at(t, rank[i], &k, &v), BPT_OK);
+                CHECK_EQ(I(v), 1000 + i);
+                give_back_key(k);
+                give_back_value(v);
+            } else {
+                CHECK_EQ(bpt_replace_at(t, rank[i], old[i], &v), BPT_OK);
+                CHECK_EQ(I(v), 1000 + i);
+                give_back_value(v);
+                give_back_value(old[i]); /* the tree retained it again */
+            }
+        }
+        CHECK_EQ(ctx.cmp_calls, cmp);
+        CHECK_EQ(alloc.calls, calls);
+        CHECK_MATCH(t, &m);
+        CHECK(refs_match(&refs, &m));
+        size_t r = 99;
+        CHECK_EQ(bpt_put_rank(t, W(5000), W(1), NULL, &r), BPT_OK);
+        CHECK_EQ(r, m.n);
+        bpt_clear(t);
+        CHECK_EQ(bpt_put_rank(t, W(7), W(1), NULL, &r), BPT_OK); /* the first key */
+        CHECK_EQ(r, 0);
+        ref_free(&m);
+        done(t);
+    }
+}
+
 static void test_rank_at(void)
 {
     bpt *t = new_tree(4);
@@ -1088,6 +1198,7 @@ int main(void)
     RUN(test_bulk_load);
     RUN(test_remove_range);
     RUN(test_rank_at);
+    RUN(test_positions_and_undo);
     RUN(test_cursor);
     RUN(test_scans_across_leaves);
     RUN(test_builtin_compare);

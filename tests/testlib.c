@@ -61,6 +61,8 @@ static void *t_alloc(size_t size, void *ctx)
 {
     test_alloc *a = ctx;
     a->calls++;
+    if (a->reenter && a->calls % 4 == 0)
+        test_reenter(a->reenter);
     bool fail = a->random ? rng_below(&a->chaos, a->chaos_odds) == 0 : a->calls == a->fail_at;
     if (fail) {
         a->failures++;
@@ -95,9 +97,35 @@ bpt_allocator test_allocator(test_alloc *a)
 
 /* ---- Comparator and ownership ------------------------------------------- */
 
+void test_reenter(test_ctx *c)
+{
+    if (!c->watch || !*c->watch || c->quiet || c->reentering)
+        return;
+    const bpt *t = *c->watch;
+    c->reentering = c->quiet = true; /* its comparisons neither count nor fail */
+    bpt_check_report r;
+    bpt_invariant inv = bpt_check(t, &r);
+    if (inv != BPT_INV_OK)
+        test_fail(__FILE__, __LINE__, "re-entered from a callback, the tree is not whole: %s",
+                  r.message);
+    size_t n = bpt_size(t), rank = 0;
+    void *k, *v, *found;
+    if (n > 0) {
+        CHECK_EQ(bpt_at(t, n / 2, &k, &v), BPT_OK);
+        CHECK_EQ(bpt_rank(t, k, &rank), BPT_OK);
+        CHECK_EQ(rank, n / 2);
+        CHECK_EQ(bpt_get(t, k, NULL, &found), BPT_OK);
+        CHECK(found == v);
+    }
+    c->reentries++;
+    c->reentering = c->quiet = false;
+}
+
 int test_compare(void *a, void *b, void *ctx)
 {
     test_ctx *c = ctx;
+    if (c->watch && c->cmp_calls % 16 == 0)
+        test_reenter(c);
     if (!c->quiet && ++c->cmp_calls == c->cmp_fail_at) {
         c->cmp_failures++;
         return BPT_CMP_ERROR;

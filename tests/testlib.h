@@ -66,6 +66,7 @@ typedef struct test_alloc {
     long calls;      /* allocation calls so far */
     long fail_at;    /* fail call number fail_at (1-based); 0: never */
     long failures;   /* calls failed so far */
+    struct test_ctx *reenter; /* when set, some calls re-enter its watched tree */
     long live;       /* blocks not yet freed */
     size_t bytes;    /* bytes not yet freed */
     bool random;     /* fail at random instead (chaos), 1 in chaos_odds */
@@ -92,7 +93,21 @@ typedef struct test_ctx {
     long cmp_failures;
     bool quiet;          /* set while a test checks: not counted, never fails */
     test_refs *refs;     /* NULL: no ownership accounting */
+    /*
+     * Re-entry, as a finalizer run by an allocation or the Python code of a
+     * comparison re-enters a map: when watch is set, some comparator and
+     * allocator calls read *watch (the tree the operation is working on)
+     * and run its checker, which must pass: the core may call back only
+     * where the tree is whole. Release callbacks do not: the tree is
+     * changing then.
+     */
+    struct bpt *const *watch;
+    long reentries;
+    bool reentering;
 } test_ctx;
+
+/* test_reenter reads c's watched tree from a callback (see watch). */
+void test_reenter(test_ctx *c);
 
 /* test_compare orders int64 words and counts (and may fail) each call. */
 int test_compare(void *a, void *b, void *ctx);
