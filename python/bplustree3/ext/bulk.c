@@ -1,12 +1,12 @@
 /*
  * bulk.c — many items at once: reading another mapping's or an iterable's
- * pairs (update and the constructor), copy, one snapshot of the items, and
- * from_sorted_items' bulk load.
+ * pairs, update and the constructor (all or nothing: an undo log), copy,
+ * one snapshot of the items, and from_sorted_items' bulk load; and the
+ * maps these make, of the caller's class.
  */
 #include "ext.h"
 
 static PyObject *items_list(MapObject *m);
-static MapObject *new_empty_like(PyTypeObject *type, unsigned capacity, packing p);
 
 /*
  * pair_tuple returns item as a new (key, value) tuple, or NULL with
@@ -35,8 +35,8 @@ static PyObject *pair_tuple(PyObject *item, const char *what, Py_ssize_t index)
 /*
  * collect_pairs appends to pairs the items of other as (key, value) tuples:
  * a mapping's (a BPlusTreeMap's or a dict's as one snapshot) or an
- * iterable's. It runs other's code before any lock is taken. 0, or -1 with
- * the items read before the failure appended.
+ * iterable's. It runs other's code before any lock is taken. 0, or -1 (the
+ * caller then stores none of them).
  */
 static int collect_pairs(PyObject *other, PyObject *pairs)
 {
@@ -88,44 +88,57 @@ static int collect_pairs(PyObject *other, PyObject *pairs)
     return PyErr_Occurred() ? -1 : 0;
 }
 
-/* An exception put aside while other code runs. */
+/*
+ * A change update_with made, to undo it by position: the item's position,
+ * the value the put replaced (owned), or NULL when it inserted the item;
+ * after an undo, the words the undo took back from the tree (owned), which
+ * are dropped once the map is released.
+ */
 typedef struct {
-#if PY_VERSION_HEX >= 0x030C0000
-    PyObject *exc;
-#else
-    PyObject *type, *value, *traceback;
-#endif
-} saved_error;
-static void save_error(saved_error *e)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-    e->exc = PyErr_GetRaisedException();
-#else
-    PyErr_Fetch(&e->type, &e->value, &e->traceback);
-#endif
-}
+    size_t rank;
+    PyObject *old;
+    void *key, *value;
+} change;
 
-/* restore_error raises e again, or (raise false) drops it. */
-static void restore_error(saved_error *e, bool raise)
+/*
+ * undo reverts changes[0..n) of m, acquired, the last first, so that each
+ * change finds the map as it left it and its position is right: an
+ * inserted item is removed, a replaced value put back. By position, with
+ * no comparison and no allocation: it cannot fail.
+ */
+static void undo(MapObject *m, change *changes, Py_ssize_t n)
 {
-#if PY_VERSION_HEX >= 0x030C0000
-    if (raise)
-        PyErr_SetRaisedException(e->exc);
-    else
-        Py_XDECREF(e->exc);
-#else
-    if (raise) {
-        PyErr_Restore(e->type, e->value, e->traceback);
-    } else {
-        Py_XDECREF(e->type);
-        Py_XDECREF(e->value);
-        Py_XDECREF(e->traceback);
+    for (Py_ssize_t i = n - 1; i >= 0; i--) {
+        change *c = &changes[i];
+        if (c->old)
+            bpt_replace_at(m->tree, c->rank, c->old, &c->value);
+        else
+            bpt_remove_at(m->tree, c->rank, &c->key, &c->value);
     }
-#endif
+    m->values_epoch++;
 }
 
-/* set_capacity gives m, locked, a new capacity; only an empty map's changes. */
-static int set_capacity(MapObject *m, unsigned capacity)
+/*
+ * drop_changes drops the references changes[0..n) own, with the map
+ * released; undone tells whether undo ran, and p is the map's packing then.
+ */
+static void drop_changes(change *changes, Py_ssize_t n, bool undone, packing p)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        change *c = &changes[i];
+        if (undone && !c->old)
+            drop_key(p, c->key);
+        Py_XDECREF(c->old);
+        Py_XDECREF((PyObject *)c->value);
+    }
+}
+
+/*
+ * set_capacity gives m, acquired and empty, a new (empty) tree of capacity,
+ * and hands the old one back through *old, to put back if what follows
+ * fails. 0, or -1 with an exception.
+ */
+static int set_capacity(MapObject *m, unsigned capacity, bpt **old, unsigned *old_capacity)
 {
     if (capacity == m->capacity)
         return 0;
@@ -136,48 +149,98 @@ static int set_capacity(MapObject *m, unsigned capacity)
     bpt *t = new_tree(m, capacity, m->packing);
     if (!t)
         return -1;
-    drop_tree(replace_tree(m, t, m->packing)); /* an empty one */
+    *old_capacity = m->capacity;
+    *old = replace_tree(m, t, m->packing);
     m->capacity = capacity;
     return 0;
 }
 
+/* check_keys refuses pairs whose keys include one that cannot bound a search (NaN). */
+static int check_keys(PyObject *pairs)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(pairs); i++)
+        if (check_bound(PyTuple_GET_ITEM(PyList_GET_ITEM(pairs, i), 0)) < 0)
+            return -1;
+    return 0;
+}
+
+/*
+ * store_pairs puts pairs into m, acquired, after giving it capacity (0:
+ * unchanged): all of them, or none. Each put into a map that held items
+ * logs its change, and a failure undoes the log (*undone); a map that was
+ * empty is emptied again instead, so its puts log no position (and ints
+ * take their typed path). Either way the old capacity comes back, and the
+ * map holds exactly what it held (its keys may be left stored as objects,
+ * if a key of another type made it convert them). 0, or -1 with an
+ * exception. *done is the number of changes logged, to drop.
+ */
+static int store_pairs(MapObject *m, PyObject *pairs, unsigned capacity, change *changes,
+                       Py_ssize_t *done, bool *undone)
+{
+    bpt *emptied = NULL;
+    unsigned old_capacity = 0;
+    bool was_empty = bpt_size(m->tree) == 0;
+    int rc = capacity ? set_capacity(m, capacity, &emptied, &old_capacity) : 0;
+    Py_ssize_t n = PyList_GET_SIZE(pairs);
+    for (*done = 0; rc == 0 && *done < n; ++*done) {
+        PyObject *pair = PyList_GET_ITEM(pairs, *done); /* our list: no one changes it */
+        change *c = &changes[*done];
+        rc = put_locked(m, PyTuple_GET_ITEM(pair, 0), PyTuple_GET_ITEM(pair, 1), &c->old,
+                        was_empty ? NULL : &c->rank);
+        if (rc < 0)
+            break;
+    }
+    *undone = rc < 0 && !was_empty;
+    if (rc < 0 && was_empty)
+        /* Its items are all ours: the pairs hold them (the values replaced
+         * meanwhile, the log), so the release runs no __del__. */
+        bpt_clear(m->tree);
+    else if (rc < 0)
+        undo(m, changes, *done);
+    if (rc < 0 && emptied) { /* empty again: the old tree and capacity back */
+        drop_tree(replace_tree(m, emptied, m->packing));
+        m->capacity = old_capacity;
+        emptied = NULL;
+    }
+    drop_tree(emptied); /* an empty one */
+    return rc;
+}
+
 /*
  * update_with stores the items of other, then of kwds (either may be NULL),
- * in one hold of m's lock, after giving m capacity (0: unchanged). The
- * items are read first; those read before a failure to read are stored,
- * then the failure is raised, as dict.update does. A NaN key among them
- * stores none; the items stored before any other failure to store stay.
- * 0 or -1.
+ * in one hold of m's lock, after giving m capacity (0: unchanged): all of
+ * them, or none (see store_pairs). The items are all read first, before m
+ * is locked: a failure to read them stores none either (dict.update keeps
+ * those read before the failure). 0 or -1.
  */
 int update_with(MapObject *m, PyObject *other, PyObject *kwds, long capacity)
 {
     PyObject *pairs = PyList_New(0);
     if (!pairs)
         return -1;
-    int read = other ? collect_pairs(other, pairs) : 0;
-    if (read == 0 && kwds)
-        read = collect_pairs(kwds, pairs);
-    for (Py_ssize_t i = 0; read == 0 && i < PyList_GET_SIZE(pairs); i++)
-        if (check_bound(PyTuple_GET_ITEM(PyList_GET_ITEM(pairs, i), 0)) < 0) {
-            Py_DECREF(pairs); /* a NaN among them: none is stored */
-            return -1;
-        }
-    saved_error failure = {0};
-    if (read < 0)
-        save_error(&failure);
+    if ((other && collect_pairs(other, pairs) < 0) || (kwds && collect_pairs(kwds, pairs) < 0) ||
+        check_keys(pairs) < 0) {
+        Py_DECREF(pairs);
+        return -1;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(pairs), done = 0;
+    change *changes = PyMem_Calloc((size_t)(n ? n : 1), sizeof *changes);
+    if (!changes) {
+        Py_DECREF(pairs);
+        PyErr_NoMemory();
+        return -1;
+    }
     int rc = acquire(m, FOR_WRITE);
     if (rc == 0) {
-        rc = capacity ? set_capacity(m, (unsigned)capacity) : 0;
-        for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(pairs); i++) {
-            PyObject *pair = PyList_GET_ITEM(pairs, i); /* our list: no one changes it */
-            rc = put(m, PyTuple_GET_ITEM(pair, 0), PyTuple_GET_ITEM(pair, 1));
-        }
-        map_unlock(m);
+        bool undone = false;
+        rc = store_pairs(m, pairs, (unsigned)capacity, changes, &done, &undone);
+        packing p = m->packing;
+        release(m);
+        drop_changes(changes, done, undone, p);
     }
+    PyMem_Free(changes);
     Py_DECREF(pairs);
-    if (read < 0)
-        restore_error(&failure, rc == 0);
-    return read < 0 ? -1 : rc;
+    return rc;
 }
 
 PyObject *Map_update(MapObject *m, PyObject *args, PyObject *kwds)
@@ -190,36 +253,63 @@ PyObject *Map_update(MapObject *m, PyObject *args, PyObject *kwds)
     Py_RETURN_NONE;
 }
 
-/* new_empty_like makes an empty map of type, capacity and packing. */
-static MapObject *new_empty_like(PyTypeObject *type, unsigned capacity, packing p)
+/*
+ * new_map calls type's tp_new for a new, empty map of type. A subclass's
+ * __new__ may return anything: what is not a BPlusTreeMap is refused with
+ * TypeError before any of its fields is touched.
+ */
+static MapObject *new_map(PyTypeObject *type)
 {
     PyObject *empty = PyTuple_New(0);
     if (!empty)
         return NULL;
-    MapObject *c = (MapObject *)type->tp_new(type, empty, NULL);
+    PyObject *obj = type->tp_new(type, empty, NULL);
     Py_DECREF(empty);
-    if (!c)
-        return NULL;
-    if (capacity != c->capacity || p != c->packing) {
-        bpt *t = new_tree(c, capacity, p);
-        if (!t) {
-            Py_DECREF(c);
-            return NULL;
-        }
-        drop_tree(replace_tree(c, t, p));
-        c->capacity = capacity;
+    if (obj && !PyObject_TypeCheck(obj, &MapType)) {
+        PyErr_Format(PyExc_TypeError, "%.100s.__new__() returned %.100s, not a BPlusTreeMap",
+                     type->tp_name, Py_TYPE(obj)->tp_name);
+        Py_CLEAR(obj);
     }
-    TSAN_RELEASE(c);
-    return c;
+    return (MapObject *)obj;
+}
+
+/*
+ * install gives c, a map new_map made, the tree t (keys packed as p, of
+ * capacity), whose callbacks are pointed at c. c must still be empty (a
+ * __new__ may have returned a map in use). Takes t either way: 0, or -1
+ * with TypeError and t freed.
+ */
+static int install(MapObject *c, bpt *t, packing p, unsigned capacity)
+{
+    bpt_set_context(t, c);
+    if (acquire(c, FOR_WRITE) < 0) {
+        drop_tree(t);
+        return -1;
+    }
+    bpt *old = NULL;
+    if (bpt_size(c->tree) == 0) {
+        old = replace_tree(c, t, p);
+        c->capacity = capacity;
+        t = NULL;
+    }
+    release(c);
+    drop_tree(old); /* an empty one */
+    if (!t)
+        return 0;
+    drop_tree(t);
+    PyErr_Format(PyExc_TypeError,
+                 "cannot fill a %.100s that is not empty (did its __new__ return a map in use?)",
+                 Py_TYPE(c)->tp_name);
+    return -1;
 }
 
 /*
  * Map_copy makes the new map first (its type's tp_new may run code), then
- * copies m's tree, capacity and packing in one hold of m's lock.
+ * copies m's tree in one hold of m's lock, and gives the copy to the new map.
  */
 PyObject *Map_copy(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
-    MapObject *c = new_empty_like(Py_TYPE(m), DEFAULT_CAPACITY, PACK_NONE);
+    MapObject *c = new_map(Py_TYPE(m));
     if (!c)
         return NULL;
     if (acquire(m, FOR_READ) < 0) {
@@ -228,17 +318,16 @@ PyObject *Map_copy(MapObject *m, PyObject *Py_UNUSED(ignored))
     }
     bpt *copy;
     bpt_status rc = bpt_copy(m->tree, &copy);
-    if (rc == BPT_OK) {
-        bpt_set_context(copy, c); /* its callbacks must point at the new map */
-        drop_tree(replace_tree(c, copy, m->packing));
-        c->capacity = m->capacity;
-        c->kinds = m->kinds;
-    }
-    TSAN_RELEASE(c);
-    map_unlock(m);
+    packing p = m->packing;
+    unsigned capacity = m->capacity;
+    release(m);
     if (rc != BPT_OK) {
         Py_DECREF(c);
         raise_status(rc);
+        return NULL;
+    }
+    if (install(c, copy, p, capacity) < 0) {
+        Py_DECREF(c);
         return NULL;
     }
     return (PyObject *)c;
@@ -262,12 +351,9 @@ static PyObject *items_list(MapObject *m)
     bpt_cursor_first(c);
     for (size_t i = 0; i < n; i++) {
         void *k, *v;
-        /* a __del__ run by a collection in item_tuple may change m */
-        bpt_status rc = bpt_cursor_get(c, &k, &v);
-        PyObject *pair = rc == BPT_OK ? item_tuple(m->packing, k, v) : NULL;
+        bpt_cursor_get(c, &k, &v); /* m is acquired: no one changes it meanwhile */
+        PyObject *pair = item_tuple(m->packing, k, v);
         if (!pair) {
-            if (rc != BPT_OK)
-                PyErr_SetString(PyExc_RuntimeError, "BPlusTreeMap changed size during iteration");
             Py_CLEAR(list);
             goto done;
         }
@@ -276,54 +362,43 @@ static PyObject *items_list(MapObject *m)
     }
 done:
     bpt_cursor_free(c);
-    map_unlock(m);
+    release(m);
     return list;
 }
 
+/* What read_pairs found: the pairs read, a list to copy first, or an error. */
+typedef enum { READ_OK, READ_COPY, READ_FAILED } read_result;
+
+/* The pairs of from_sorted_items as the core takes them: n words each. */
+typedef struct {
+    void **keys, **vals;
+    Py_ssize_t n;
+    key_kind kinds; /* of every key; KEYS_ANY when they differ */
+} sorted_pairs;
+
 /*
- * from_sorted_items reads the pairs once, in order, classifying each key as
- * it goes (its packed number while every key so far packs), then bulk
- * loads; the key objects of later pairs are prefetched, since the keys of
- * a sorted list usually lie all over memory.
+ * read_pairs reads the list seq's pairs into out, in order, classifying
+ * each key as it goes (its packed number while every key so far packs);
+ * the key objects of later pairs are prefetched, since the keys of a
+ * sorted list usually lie all over memory.
  *
  * The borrowed pointers it collects must outlive any Python code that
- * could drop them before the bulk load takes its references. The map is
- * made first (making an object may collect garbage, and so run any code).
- * An exact list of exact 2-tuples whose keys need no Python comparison
- * (numbers to pack, strs) is then read in place, since nothing can run
- * until the bulk load is done; anything else is first copied into a list
- * of our own, where pairs that are not tuples become tuples.
+ * could drop them before the bulk load takes its references. With in_place
+ * (the caller's own list) it reads only exact 2-tuples whose keys need no
+ * Python comparison (numbers to pack, strs), since nothing can run until
+ * the bulk load is done: on anything else it asks for a copy (READ_COPY).
+ * In a copy of its own, pairs that are not tuples become tuples.
  */
-PyObject *Map_from_sorted_items(PyTypeObject *type, PyObject *args, PyObject *kwds)
+static read_result read_pairs(PyObject *seq, bool in_place, sorted_pairs *out)
 {
-    static char *kwlist[] = {"items", "capacity", NULL};
-    PyObject *items, *cap_obj = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O:from_sorted_items", kwlist, &items,
-                                     &cap_obj))
-        return NULL;
-    long cap = parse_capacity(cap_obj);
-    if (cap < 0)
-        return NULL;
-    MapObject *m = new_empty_like(type, (unsigned)cap, PACK_NONE);
-    if (!m)
-        return NULL;
-#ifdef Py_GIL_DISABLED
-    bool in_place = false; /* another thread may change the list at any time */
-#else
-    bool in_place = PyList_CheckExact(items);
-#endif
-    PyObject *seq = in_place ? Py_NewRef(items) : PySequence_List(items);
-    void **keys = NULL, **vals = NULL;
-    key_kind kinds = KEYS_NONE;
-    if (!seq)
-        goto fail;
-read:;
     Py_ssize_t n = PyList_GET_SIZE(seq);
-    keys = PyMem_Malloc((size_t)(n ? n : 1) * sizeof *keys);
-    vals = PyMem_Malloc((size_t)(n ? n : 1) * sizeof *vals);
-    if (!keys || !vals) {
+    out->n = n;
+    out->kinds = KEYS_NONE;
+    out->keys = PyMem_Malloc((size_t)(n ? n : 1) * sizeof *out->keys);
+    out->vals = PyMem_Malloc((size_t)(n ? n : 1) * sizeof *out->vals);
+    if (!out->keys || !out->vals) {
         PyErr_NoMemory();
-        goto fail;
+        return READ_FAILED;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         /* Two stages: the pair 32 ahead, then the key of the pair 16 ahead,
@@ -338,69 +413,119 @@ read:;
                 PREFETCH(((PyTupleObject *)ahead)->ob_item[0]);
         }
         PyObject *pair = PyList_GET_ITEM(seq, i);
-        bool is_pair = PyTuple_CheckExact(pair) && PyTuple_GET_SIZE(pair) == 2;
-        if (in_place && !is_pair)
-            goto copy;
-        if (!is_pair) {
+        if (!(PyTuple_CheckExact(pair) && PyTuple_GET_SIZE(pair) == 2)) {
+            if (in_place)
+                return READ_COPY;
             /* Another sequence: an immutable pair of its items takes its place. */
             PyObject *tuple = pair_tuple(pair, "from_sorted_items() item", i);
             if (!tuple)
-                goto fail;
+                return READ_FAILED;
             PyList_SetItem(seq, i, tuple);
             pair = tuple;
         }
+        PyObject *key = PyTuple_GET_ITEM(pair, 0);
+        if (in_place && i == 0 && !orders_without_code(key))
+            return READ_COPY; /* check_new_key would run code */
+        if (check_new_key(key, i == 0) < 0)
+            return READ_FAILED;
         void *packed = NULL;
-        if (in_place && i == 0 && !orders_without_code(PyTuple_GET_ITEM(pair, 0)))
-            goto copy; /* check_new_key would run code */
-        if (check_new_key(PyTuple_GET_ITEM(pair, 0), i == 0) < 0)
-            goto fail;
-        key_kind k = classify(PyTuple_GET_ITEM(pair, 0), &packed);
-        if (i > 0 && k != kinds && !holds_objects(packing_for(kinds)))
+        key_kind k = classify(key, &packed);
+        if (i > 0 && k != out->kinds && !holds_objects(packing_for(out->kinds)))
             for (Py_ssize_t j = 0; j < i; j++) /* unpack what was packed so far */
-                keys[j] = PyTuple_GET_ITEM(PyList_GET_ITEM(seq, j), 0);
-        kinds = i == 0 || k == kinds ? k : KEYS_ANY;
-        if (in_place && kinds == KEYS_ANY)
-            goto copy; /* its comparisons may run code */
-        keys[i] = holds_objects(packing_for(kinds)) ? PyTuple_GET_ITEM(pair, 0) : packed;
-        vals[i] = PyTuple_GET_ITEM(pair, 1);
+                out->keys[j] = PyTuple_GET_ITEM(PyList_GET_ITEM(seq, j), 0);
+        out->kinds = i == 0 || k == out->kinds ? k : KEYS_ANY;
+        if (in_place && out->kinds == KEYS_ANY)
+            return READ_COPY; /* its comparisons may run code */
+        out->keys[i] = holds_objects(packing_for(out->kinds)) ? key : packed;
+        out->vals[i] = PyTuple_GET_ITEM(pair, 1);
     }
-    if (packing_for(kinds) != m->packing) {
-        bpt *t = new_tree(m, m->capacity, packing_for(kinds));
-        if (!t)
-            goto fail;
-        drop_tree(replace_tree(m, t, packing_for(kinds))); /* an empty one */
-    }
-    m->busy++;
-    bpt_status rc = bpt_bulk_load(m->tree, keys, vals, (size_t)n);
-    m->busy--;
-    m->kinds = n ? kinds : KEYS_NONE;
-    if (rc == BPT_EINVAL) {
+    return READ_OK;
+}
+
+static void free_pairs(sorted_pairs *in)
+{
+    PyMem_Free(in->keys);
+    PyMem_Free(in->vals);
+    in->keys = in->vals = NULL;
+}
+
+/*
+ * load_sorted bulk-loads the pairs into a new tree for m (capacity) and
+ * returns it, with *p its packing; NULL with an exception.
+ */
+static bpt *load_sorted(MapObject *m, const sorted_pairs *in, unsigned capacity, packing *p)
+{
+    *p = packing_for(in->kinds);
+    bpt *t = new_tree(m, capacity, *p);
+    if (!t)
+        return NULL;
+    bpt_status rc = bpt_bulk_load(t, in->keys, in->vals, (size_t)in->n);
+    if (rc == BPT_OK)
+        return t;
+    drop_tree(t);
+    if (rc == BPT_EINVAL)
         PyErr_SetString(PyExc_ValueError,
                         "from_sorted_items() needs keys in strictly increasing order");
-        goto fail;
-    }
-    if (rc < 0) {
+    else
         raise_status(rc);
-        goto fail;
-    }
-    PyMem_Free(keys);
-    PyMem_Free(vals);
-    Py_DECREF(seq);
-    TSAN_RELEASE(m);
-    return (PyObject *)m;
-copy:
-    PyMem_Free(keys);
-    PyMem_Free(vals);
-    keys = vals = NULL;
-    Py_SETREF(seq, PySequence_List(items));
-    in_place = false;
-    kinds = KEYS_NONE;
-    if (seq)
-        goto read;
-fail:
-    PyMem_Free(keys);
-    PyMem_Free(vals);
-    Py_XDECREF(seq);
-    Py_DECREF(m);
     return NULL;
+}
+
+/*
+ * fill_sorted reads items (read_pairs: in place when it can, else from a
+ * copy), bulk loads them into a tree of capacity and gives it to m, which
+ * must be empty. 0, or -1 with an exception and m unchanged.
+ */
+static int fill_sorted(MapObject *m, PyObject *items, unsigned capacity)
+{
+#ifdef Py_GIL_DISABLED
+    bool in_place = false; /* another thread may change the list at any time */
+#else
+    bool in_place = PyList_CheckExact(items);
+#endif
+    PyObject *seq = in_place ? Py_NewRef(items) : PySequence_List(items);
+    sorted_pairs in = {NULL, NULL, 0, KEYS_NONE};
+    read_result r = seq ? read_pairs(seq, in_place, &in) : READ_FAILED;
+    if (r == READ_COPY) {
+        free_pairs(&in);
+        Py_SETREF(seq, PySequence_List(items));
+        r = seq ? read_pairs(seq, false, &in) : READ_FAILED;
+    }
+    packing p = PACK_NONE;
+    bpt *t = r == READ_OK ? load_sorted(m, &in, capacity, &p) : NULL;
+    free_pairs(&in);
+    Py_XDECREF(seq);
+    return t ? install(m, t, p, capacity) : -1;
+}
+
+/*
+ * from_sorted_items makes the map first (making an object may collect
+ * garbage, and so run any code), then fills it.
+ */
+PyObject *Map_from_sorted_items(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"items", "capacity", NULL};
+    PyObject *items, *cap_obj = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O:from_sorted_items", kwlist, &items,
+                                     &cap_obj))
+        return NULL;
+    long cap = parse_capacity(cap_obj);
+    if (cap < 0)
+        return NULL;
+    MapObject *m = new_map(type);
+    if (m && fill_sorted(m, items, (unsigned)cap) < 0)
+        Py_CLEAR(m);
+    return (PyObject *)m;
+}
+
+/*
+ * _load_sorted(items, capacity): fills this empty map as from_sorted_items
+ * does (unpickling: the map exists before its items, which may hold it).
+ */
+PyObject *Map__load_sorted(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
+{
+    long cap = check_args("_load_sorted", nargs, 2, 2) ? parse_capacity(args[1]) : -1;
+    if (cap < 0 || fill_sorted(m, args[0], (unsigned)cap) < 0)
+        return NULL;
+    Py_RETURN_NONE;
 }

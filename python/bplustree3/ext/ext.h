@@ -9,6 +9,7 @@
  *   bulk.c       many items at once: update, copy, from_sorted_items
  *   positions.c  positional access: peekitem, index, bisect, islice
  *   iter.c       the iterator behind iteration, ranges, views and islice
+ *   undo.c       changing a dict or set without allocating (for _sorted.py)
  * This header holds what they share: the types, and the hot paths as static
  * inline functions (classify, key_object, the lock's fast path, the choice of
  * search), so a lookup is one call into the core from one translation unit.
@@ -26,14 +27,29 @@
  * stores (retain = Py_INCREF); removals hand theirs back to us, and we drop
  * them only after the core call returned and the tree is consistent.
  *
- * Re-entrancy: a comparison runs arbitrary Python code in the middle of a
- * core call. The core does every comparison before its first structural
- * change, so reads during a comparison are safe, but a mutation would pull
- * the tree from under the descent: while a core call is in progress
- * ("busy"), mutations raise RuntimeError. The only Python code that can run
- * during a structural change is a Py_DECREF by the core's release callback
- * (range removal, clear): while it runs ("releasing"), every access raises
- * RuntimeError.
+ * Re-entrancy: an operation may run Python code while it holds raw
+ * pointers into its tree: a comparison in the middle of a core call, a
+ * finalizer or weakref callback run by a collection that an allocation
+ * starts (3.9 to 3.11 collect inside allocations; every version collects
+ * when Python code runs), a repr for an error message. So every operation
+ * pins its map ("busy", see acquire) from its first look at the tree to its
+ * last: code it runs may read the map, but a mutation raises RuntimeError,
+ * whether it comes from a comparison, a __del__ or anything else. Python
+ * code that an operation runs before it looks at the tree (__index__ of a
+ * position, __bool__ of a flag, reading the items of an update) runs
+ * before the map is locked, and may do anything. The only Python code that
+ * can run during a structural change is a Py_DECREF by the core's release
+ * callback (range removal, clear): while it runs ("releasing"), every
+ * access raises RuntimeError. References handed out are taken before
+ * anything is allocated for them, and removed or replaced items are
+ * dropped after the map is let go of, where the core allows it.
+ *
+ * Nothing lost: an operation either completes or raises and leaves the map
+ * exactly as it was. The core guarantees it for each of its calls; an
+ * operation of several core calls (update, the constructor) keeps a log of
+ * the positions it changed and undoes them, in reverse, on a failure (see
+ * update_with): undoing by position compares nothing and allocates
+ * nothing, so it cannot fail.
  *
  * Threads: every operation on a map, each step of an iterator included,
  * holds the map's lock (map_lock) from its first look at the map to its
@@ -220,10 +236,9 @@ typedef struct {
     PyObject_HEAD
     bpt *tree;             /* never NULL once tp_new succeeded */
     packing packing;       /* how tree stores keys */
-    key_kind kinds;        /* of every key stored; KEYS_NONE when empty */
     search_kind search;    /* the search the current core call uses */
     unsigned capacity;
-    int busy;              /* core calls in progress that may run Python code */
+    int busy;              /* operations in progress (see Re-entrancy, acquire) */
     int releasing;         /* > 0 while the core drops a reference */
     uint64_t generation;   /* bumped whenever tree is replaced */
     uint64_t values_epoch; /* bumped whenever a stored value is replaced */
@@ -241,6 +256,10 @@ enum { KIND_KEYS, KIND_VALUES, KIND_ITEMS };
 
 /* ---- Shared between the files ------------------------------------------- */
 
+/* undo.c */
+PyObject *mod_dict_apply(PyObject *mod, PyObject *const *args, Py_ssize_t nargs);
+PyObject *mod_set_apply(PyObject *mod, PyObject *const *args, Py_ssize_t nargs);
+
 /* module.c */
 extern PyObject *InvariantError;
 int raise_status(bpt_status rc);
@@ -254,8 +273,7 @@ bpt *new_tree(MapObject *m, unsigned capacity, packing p);
 void drop_tree(bpt *old);
 bpt *replace_tree(MapObject *m, bpt *t, packing p);
 int prepare_insert(MapObject *m, PyObject *key, void **word);
-void note_insert(MapObject *m, PyObject *key);
-void note_removal(MapObject *m);
+PyObject *item_tuple(packing p, void *k, void *v);
 PyObject *mod_live_blocks(PyObject *mod, PyObject *Py_UNUSED(ignored));
 PyObject *mod_fail_allocation(PyObject *mod, PyObject *arg);
 
@@ -264,20 +282,24 @@ int map_lock_slow(MapObject *m, void *me);
 void wake_one(MapObject *m);
 
 /* map.c */
+int put_locked(MapObject *m, PyObject *key, PyObject *value, PyObject **old, size_t *rank);
 int put(MapObject *m, PyObject *key, PyObject *value);
 extern PyTypeObject MapType;
 PyObject *adopt_methods(PyObject *module, PyObject *cls);
 long parse_capacity(PyObject *obj);
-PyObject *item_tuple(packing p, void *k, void *v);
 
 /* bulk.c */
 int update_with(MapObject *m, PyObject *other, PyObject *kwds, long capacity);
 PyObject *Map_update(MapObject *m, PyObject *args, PyObject *kwds);
 PyObject *Map_copy(MapObject *m, PyObject *Py_UNUSED(ignored));
 PyObject *Map_from_sorted_items(PyTypeObject *type, PyObject *args, PyObject *kwds);
+PyObject *Map__load_sorted(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
 
 /* positions.c */
 int bound_rank(MapObject *m, PyObject *key, bool after_equal, size_t *rank);
+PyObject *pop_at(MapObject *m, Py_ssize_t index, PyObject *empty_error, const char *what);
+PyObject *Map__pop_at(MapObject *m, PyObject *arg);
+PyObject *Map__pop_many(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
 PyObject *Map_peekitem(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
 PyObject *Map_bisect_left(MapObject *m, PyObject *key);
 PyObject *Map_bisect_right(MapObject *m, PyObject *key);
@@ -413,7 +435,9 @@ static inline int guard_write(MapObject *m)
         return -1;
     if (m->busy) {
         PyErr_SetString(PyExc_RuntimeError,
-                        "BPlusTreeMap mutated during a comparison of its own keys");
+                        "BPlusTreeMap changed by code that one of its own operations ran "
+                        "(a comparison of its keys, a __del__ or a weakref callback): "
+                        "change it after the operation returns");
         return -1;
     }
     return 0;
@@ -491,22 +515,33 @@ static inline void read_unlock(MapObject *m)
 }
 
 /* What an operation does with the map it locks (see acquire). */
-typedef enum { FOR_LENGTH, FOR_READ, FOR_WRITE } access_kind;
+typedef enum { FOR_READ, FOR_WRITE } access_kind;
 
 /*
- * acquire locks m for an operation and checks that the operation may run
- * now: reads not while an item is being released, writes not during a
- * comparison either (both only possible from the holder's own code); the
- * length at any time. 0, or -1 with RuntimeError and m unlocked.
+ * acquire locks m for an operation, checks that the operation may run now
+ * (reads not while an item is being released, writes not while another
+ * operation on m is in progress either: both only possible from code that
+ * operation runs in this thread) and pins m until release: code run from
+ * now on may read m but not change it. 0, or -1 with RuntimeError and m
+ * unlocked. Reading one field (the length) needs only map_lock.
  */
 static inline int acquire(MapObject *m, access_kind how)
 {
     if (map_lock(m) < 0)
         return -1;
-    int ok = how == FOR_LENGTH ? 0 : how == FOR_READ ? guard_read(m) : guard_write(m);
-    if (ok < 0)
+    if ((how == FOR_READ ? guard_read(m) : guard_write(m)) < 0) {
         map_unlock(m);
-    return ok;
+        return -1;
+    }
+    m->busy++;
+    return 0;
+}
+
+/* release ends what acquire began. */
+static inline void release(MapObject *m)
+{
+    m->busy--;
+    map_unlock(m);
 }
 
 /* ---- The search of a core call ------------------------------------------ */
@@ -543,21 +578,22 @@ static inline search_kind search_for(MapObject *m, PyObject *key, void **word)
     return native_search(m->packing);
 }
 
-/* begin starts a core call with search s; it returns the search to restore. */
+/*
+ * begin starts a core call with search s; it returns the search to restore
+ * in leave: a comparison in an outer call may have run Python code that
+ * made this (nested, read-only) call.
+ */
 static inline search_kind begin(MapObject *m, search_kind s)
 {
     search_kind saved = m->search;
     m->search = s;
-    m->busy++;
     return saved;
 }
 
 /*
  * enter starts a core call that may search for a and b (either may be NULL),
- * setting the words that stand for them: it marks the map busy and picks
- * one search for both. It returns the search to restore in leave: a
- * comparison in an outer call may have run Python code that made this
- * (nested, read-only) call.
+ * setting the words that stand for them: it picks one search for both and
+ * returns the search to restore in leave.
  */
 static inline search_kind enter(MapObject *m, PyObject *a, PyObject *b, void **wa, void **wb)
 {
@@ -580,7 +616,6 @@ static inline search_kind enter(MapObject *m, PyObject *a, PyObject *b, void **w
 
 static inline void leave(MapObject *m, search_kind saved)
 {
-    m->busy--;
     m->search = saved;
 }
 

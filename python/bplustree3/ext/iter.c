@@ -72,19 +72,20 @@ static int seek_bound(MapObject *m, bpt_cursor *c, PyObject *key, size_t *rank, 
 }
 
 /*
- * make_iter makes an iterator over the items between lo and hi (None:
- * unbounded; lo_incl and hi_incl say whether an equal key belongs in), in
- * two descents at most: the bound it starts from positions the cursor and
- * gives its position, the other gives only its position. Given span, it
- * iterates over the positions [span[0], span[1]) instead, in one descent.
+ * make_iter_locked makes, with m acquired, an iterator over the items
+ * between lo and hi (None: unbounded; lo_incl and hi_incl say whether an
+ * equal key belongs in), in two descents at most: the bound it starts from
+ * positions the cursor and gives its position, the other gives only its
+ * position. Given span, it iterates over the positions [span[0], span[1])
+ * instead, in one descent.
  */
 PyObject *make_iter_locked(MapObject *m, int kind, bool reverse, PyObject *lo,
                                   PyObject *hi, bool lo_incl, bool hi_incl, const size_t *span)
 {
-    bpt *t = m->tree;
     IterObject *it = PyObject_GC_New(IterObject, &IterType);
     if (!it)
         return NULL;
+    bpt *t = m->tree; /* m is acquired: a collection just now cannot change it */
     it->map = NULL;
     it->cursor = NULL;
     it->result[0] = it->result[1] = NULL;
@@ -151,7 +152,7 @@ static PyObject *make_iter(MapObject *m, int kind, bool reverse, PyObject *lo, P
     if (check_bound(lo) < 0 || check_bound(hi) < 0 || acquire(m, FOR_READ) < 0)
         return NULL;
     PyObject *it = make_iter_locked(m, kind, reverse, lo, hi, lo_incl, hi_incl, NULL);
-    map_unlock(m);
+    release(m);
     return it;
 }
 
@@ -484,7 +485,7 @@ static PyObject *Iter_next(IterObject *it)
         if (quick)
             read_unlock(m);
         else
-            map_unlock(m);
+            release(m);
     }
     Py_DECREF(m);
 #if REUSE_RESULTS

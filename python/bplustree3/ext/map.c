@@ -93,11 +93,15 @@ static int Map_traverse(MapObject *m, visitproc visit, void *arg)
     return bpt_visit(m->tree, visit_item, &v);
 }
 
-/* tp_clear empties the tree in place (it cannot fail, unlike a new tree). */
+/*
+ * tp_clear empties the tree in place (it cannot fail, unlike a new tree).
+ * The generation changes first, so that an iterator stepped from a __del__
+ * that the release runs finds the map changed before it reads the tree.
+ */
 static int Map_clear_gc(MapObject *m)
 {
     TSAN_ACQUIRE(m);
-    m->kinds = KEYS_NONE;
+    m->generation++;
     bpt_clear(m->tree);
     return 0;
 }
@@ -117,7 +121,7 @@ static void Map_dealloc(MapObject *m)
 
 static Py_ssize_t Map_length(MapObject *m)
 {
-    if (acquire(m, FOR_LENGTH) < 0)
+    if (map_lock(m) < 0)
         return -1;
     Py_ssize_t n = (Py_ssize_t)bpt_size(m->tree);
     map_unlock(m);
@@ -161,19 +165,17 @@ static int lookup(MapObject *m, PyObject *key, PyObject **value)
     int quick = quick_lookup(m, key, value);
     if (quick >= 0)
         return quick;
+    if (is_nan(key))
+        return 0;
     if (acquire(m, FOR_READ) < 0)
         return -1;
-    if (is_nan(key)) {
-        map_unlock(m);
-        return 0;
-    }
     void *v = NULL, *w;
     search_kind saved = enter(m, key, NULL, &w, NULL);
     bpt_status rc = bpt_get(m->tree, w, NULL, &v);
     leave(m, saved);
     if (rc == BPT_OK)
         *value = Py_NewRef((PyObject *)v);
-    map_unlock(m);
+    release(m);
     if (rc < 0)
         return raise_status(rc);
     return rc == BPT_OK;
@@ -201,50 +203,57 @@ static int Map_contains(MapObject *m, PyObject *key)
 }
 
 /*
- * put stores key -> value; 0 or -1. A replaced value is dropped once the
- * lock is let go of.
+ * put_locked stores key -> value in m, acquired for writing: 0 with *old
+ * the value it replaced (owned; the caller drops it once m is released) or
+ * NULL when it inserted, and *rank (when rank is not NULL) the item's
+ * position, which undoes the change (see update_with). -1 with an
+ * exception, m unchanged.
  */
-int put(MapObject *m, PyObject *key, PyObject *value)
+int put_locked(MapObject *m, PyObject *key, PyObject *value, PyObject **old, size_t *rank)
 {
-    void *old = NULL, *w;
-    if (acquire(m, FOR_WRITE) < 0)
-        return -1;
+    void *w, *replaced = NULL;
+    *old = NULL;
     int s = prepare_insert(m, key, &w);
-    bpt_status rc = BPT_ECMP;
+    if (s < 0)
+        return -1;
+    bpt_status rc;
     if (s == SEARCH_INT) {
         /* A packed int (SEARCH_INT is the search of a map of them): the
          * core's typed descent, no search hook. */
-        rc = bpt_put_i64(m->tree, bpt_word_to_i64(w), value, &old);
-    } else if (s >= 0) {
+        rc = bpt_put_i64_rank(m->tree, bpt_word_to_i64(w), value, &replaced, rank);
+    } else {
         search_kind saved = begin(m, (search_kind)s);
-        rc = bpt_put(m->tree, w, value, &old);
+        rc = bpt_put_rank(m->tree, w, value, &replaced, rank);
         leave(m, saved);
     }
-    if (s >= 0) {
-        if (rc == BPT_REPLACED)
-            m->values_epoch++;
-        else if (rc >= 0)
-            note_insert(m, key);
-    }
-    map_unlock(m);
-    if (s < 0)
-        return -1;
     if (rc < 0)
         return raise_status(rc);
-    if (rc == BPT_REPLACED)
-        Py_DECREF((PyObject *)old);
+    if (rc == BPT_REPLACED) {
+        m->values_epoch++;
+        *old = replaced;
+    }
     return 0;
+}
+
+/* put stores key -> value; 0 or -1. A replaced value is dropped once m is released. */
+int put(MapObject *m, PyObject *key, PyObject *value)
+{
+    PyObject *old;
+    if (acquire(m, FOR_WRITE) < 0)
+        return -1;
+    int rc = put_locked(m, key, value, &old, NULL);
+    release(m);
+    Py_XDECREF(old);
+    return rc;
 }
 
 /* take removes key: 1 with *value (owned), 0 when absent, -1 on error. */
 static int take(MapObject *m, PyObject *key, PyObject **value)
 {
+    if (is_nan(key))
+        return 0;
     if (acquire(m, FOR_WRITE) < 0)
         return -1;
-    if (is_nan(key)) {
-        map_unlock(m);
-        return 0;
-    }
     void *k = NULL, *v = NULL, *w;
     bpt_status rc;
     search_kind s = search_for(m, key, &w);
@@ -256,9 +265,7 @@ static int take(MapObject *m, PyObject *key, PyObject **value)
         leave(m, saved);
     }
     packing p = m->packing;
-    if (rc == BPT_OK)
-        note_removal(m);
-    map_unlock(m);
+    release(m);
     if (rc < 0) {
         raise_status(rc); /* -1, said here for the analyzers */
         return -1;
@@ -317,42 +324,14 @@ static PyObject *Map_pop(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
     return NULL;
 }
 
-/*
- * pop_edge removes the smallest or largest item as a (key, value) tuple,
- * made before the item leaves the map so that a failure loses nothing.
- */
-static PyObject *pop_edge(MapObject *m, bool last)
-{
-    if (acquire(m, FOR_WRITE) < 0)
-        return NULL;
-    void *k, *v;
-    PyObject *pair = NULL;
-    if ((last ? bpt_last : bpt_first)(m->tree, &k, &v) != BPT_OK) {
-        PyErr_Format(PyExc_KeyError, "%s(): BPlusTreeMap is empty", last ? "poplast" : "popitem");
-        map_unlock(m);
-        return NULL;
-    }
-    packing p = m->packing;
-    if ((pair = item_tuple(p, k, v)) != NULL) {
-        (last ? bpt_pop_last : bpt_pop_first)(m->tree, &k, &v);
-        note_removal(m);
-    }
-    map_unlock(m);
-    if (pair) {
-        drop_key(p, k); /* the pair holds its own references */
-        Py_DECREF((PyObject *)v);
-    }
-    return pair;
-}
-
 static PyObject *Map_popitem(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
-    return pop_edge(m, false);
+    return pop_at(m, 0, PyExc_KeyError, "popitem");
 }
 
 static PyObject *Map_poplast(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
-    return pop_edge(m, true);
+    return pop_at(m, -1, PyExc_KeyError, "poplast");
 }
 
 static PyObject *Map_setdefault(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
@@ -368,14 +347,12 @@ static PyObject *Map_setdefault(MapObject *m, PyObject *const *args, Py_ssize_t 
         search_kind saved = begin(m, (search_kind)s);
         bpt_status rc = bpt_insert(m->tree, w, dflt, &existing);
         leave(m, saved);
-        if (rc == BPT_OK)
-            note_insert(m, args[0]);
         if (rc >= 0)
             result = Py_NewRef(rc == BPT_EXISTS ? (PyObject *)existing : dflt);
         else
             raise_status(rc);
     }
-    map_unlock(m);
+    release(m);
     return result;
 }
 
@@ -384,31 +361,13 @@ static PyObject *Map_clear(MapObject *m, PyObject *Py_UNUSED(ignored))
     if (acquire(m, FOR_WRITE) < 0)
         return NULL;
     bpt *fresh = new_tree(m, m->capacity, m->packing), *old = NULL;
-    if (fresh) {
-        m->kinds = KEYS_NONE;
+    if (fresh)
         old = replace_tree(m, fresh, m->packing);
-    }
-    map_unlock(m);
+    release(m);
     drop_tree(old); /* the items' __del__ sees an empty map, and may lock it */
     if (!fresh)
         return NULL;
     Py_RETURN_NONE;
-}
-
-/* item_tuple returns a new (key, value) tuple from borrowed words. */
-PyObject *item_tuple(packing p, void *k, void *v)
-{
-    PyObject *key = key_object(p, k);
-    if (!key)
-        return NULL;
-    PyObject *pair = PyTuple_New(2);
-    if (!pair) {
-        Py_DECREF(key);
-        return NULL;
-    }
-    PyTuple_SET_ITEM(pair, 0, key);
-    PyTuple_SET_ITEM(pair, 1, Py_NewRef((PyObject *)v));
-    return pair;
 }
 
 /* edge returns the smallest or largest (key, value); KeyError if empty. */
@@ -422,7 +381,7 @@ static PyObject *edge(MapObject *m, bool last)
         pair = item_tuple(m->packing, k, v);
     else
         PyErr_Format(PyExc_KeyError, "%s(): BPlusTreeMap is empty", last ? "last" : "first");
-    map_unlock(m);
+    release(m);
     return pair;
 }
 
@@ -448,7 +407,7 @@ static PyObject *neighbour(MapObject *m, PyObject *key, neighbour_fn fn)
     bpt_status rc = fn(m->tree, w, &k, &v);
     leave(m, saved);
     PyObject *r = rc == BPT_OK ? item_tuple(m->packing, k, v) : NULL;
-    map_unlock(m);
+    release(m);
     if (rc < 0) {
         raise_status(rc);
         return NULL;
@@ -462,6 +421,11 @@ static PyObject *Map_floor(MapObject *m, PyObject *key) { return neighbour(m, ke
 static PyObject *Map_ceiling(MapObject *m, PyObject *key) { return neighbour(m, key, bpt_ceiling); }
 static PyObject *Map_lower(MapObject *m, PyObject *key) { return neighbour(m, key, bpt_lower); }
 static PyObject *Map_higher(MapObject *m, PyObject *key) { return neighbour(m, key, bpt_higher); }
+/*
+ * delete_range finds the positions of its bounds first (the comparisons,
+ * which may fail), then makes the count it returns (which may fail), and
+ * only then removes the items, by position: that cannot fail.
+ */
 static PyObject *Map_delete_range(MapObject *m, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"start_key", "end_key", NULL};
@@ -470,20 +434,14 @@ static PyObject *Map_delete_range(MapObject *m, PyObject *args, PyObject *kwds)
         return NULL;
     if (check_bound(lo) < 0 || check_bound(hi) < 0 || acquire(m, FOR_WRITE) < 0)
         return NULL;
-    PyObject *a = lo == Py_None ? NULL : lo, *b = hi == Py_None ? NULL : hi;
-    void *wa = NULL, *wb = NULL;
-    size_t removed = 0;
-    search_kind saved = enter(m, a, b, &wa, &wb);
-    bpt_status rc = bpt_remove_range(m->tree, a ? &wa : NULL, b ? &wb : NULL, &removed);
-    leave(m, saved);
-    if (rc >= 0)
-        note_removal(m);
-    map_unlock(m);
-    if (rc < 0) {
-        raise_status(rc);
-        return NULL;
-    }
-    return PyLong_FromSize_t(removed);
+    size_t from = 0, to = bpt_size(m->tree);
+    PyObject *count = NULL;
+    if ((lo == Py_None || bound_rank(m, lo, false, &from) >= 0) &&
+        (hi == Py_None || bound_rank(m, hi, false, &to) >= 0) &&
+        (count = PyLong_FromSize_t(to > from ? to - from : 0)) != NULL)
+        bpt_remove_range_at(m->tree, from, to, NULL);
+    release(m);
+    return count;
 }
 
 static PyObject *Map_check(MapObject *m, PyObject *Py_UNUSED(ignored))
@@ -491,10 +449,8 @@ static PyObject *Map_check(MapObject *m, PyObject *Py_UNUSED(ignored))
     if (acquire(m, FOR_READ) < 0)
         return NULL;
     bpt_check_report r;
-    m->busy++;
     bpt_invariant inv = bpt_check(m->tree, &r);
-    m->busy--;
-    map_unlock(m);
+    release(m);
     if (inv == BPT_INV_OK)
         Py_RETURN_NONE;
     if (inv == BPT_INV_COMPARE && PyErr_Occurred())
@@ -521,13 +477,13 @@ static PyObject *Map_sizeof(MapObject *m, PyObject *Py_UNUSED(ignored))
     if (acquire(m, FOR_READ) < 0)
         return NULL;
     bpt_get_stats(m->tree, &st);
-    map_unlock(m);
+    release(m);
     return PyLong_FromSize_t((size_t)Py_TYPE(m)->tp_basicsize + st.bytes);
 }
 
 static PyObject *Map_capacity(MapObject *m, void *Py_UNUSED(closure))
 {
-    if (acquire(m, FOR_LENGTH) < 0)
+    if (map_lock(m) < 0)
         return NULL;
     unsigned capacity = m->capacity;
     map_unlock(m);
@@ -582,6 +538,9 @@ static PyMethodDef Map_methods[] = {
      "__reversed__($self, /)\n--\n\nAn iterator over the keys, largest first."},
     {"_iter", (PyCFunction)(void (*)(void))Map__iter, METH_FASTCALL, NULL},
     {"_islice", (PyCFunction)(void (*)(void))Map__islice, METH_FASTCALL, NULL},
+    {"_pop_at", (PyCFunction)Map__pop_at, METH_O, NULL},
+    {"_load_sorted", (PyCFunction)(void (*)(void))Map__load_sorted, METH_FASTCALL, NULL},
+    {"_pop_many", (PyCFunction)(void (*)(void))Map__pop_many, METH_FASTCALL, NULL},
     {"peekitem", (PyCFunction)(void (*)(void))Map_peekitem, METH_FASTCALL,
      "peekitem($self, index=-1, /)\n--\n\nThe (key, value) at position index (negative: from the end); "
      "IndexError if out of range. O(log n)."},
@@ -602,7 +561,7 @@ static PyMethodDef Map_methods[] = {
 static PyObject *Map_key_storage(MapObject *m, void *Py_UNUSED(closure))
 {
     static const char *names[] = {"object", "str", "int", "float"};
-    if (acquire(m, FOR_LENGTH) < 0)
+    if (map_lock(m) < 0)
         return NULL;
     packing p = m->packing;
     map_unlock(m);

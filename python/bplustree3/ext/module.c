@@ -65,6 +65,12 @@ static PyMethodDef module_methods[] = {
      "for the base's methods it does not define (the interpreter's fast call path)."},
     {"_live_blocks", mod_live_blocks, METH_NOARGS,
      "_live_blocks() -> blocks the C core holds now (trees, nodes, cursors)."},
+    {"_dict_apply", (PyCFunction)(void (*)(void))mod_dict_apply, METH_FASTCALL,
+     "_dict_apply(d, delete, put): delete keys from a dict, then put items back, "
+     "allocating nothing (for SortedDict)."},
+    {"_set_apply", (PyCFunction)(void (*)(void))mod_set_apply, METH_FASTCALL,
+     "_set_apply(s, discard, add): discard values from a set, then add values back, "
+     "allocating nothing (for SortedSet)."},
     {"_fail_allocation", mod_fail_allocation, METH_O,
      "_fail_allocation(n): for tests, make the core's n-th allocation from now fail "
      "(0: none)."},

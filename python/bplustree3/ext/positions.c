@@ -1,7 +1,13 @@
 /*
  * positions.c — positional access through the core's subtree counts, each
- * O(log n): peekitem, index, bisect_left/right, the islice iterator, and
- * bound_rank (a key's position), which range iterators use too.
+ * O(log n): peekitem, index, bisect_left/right, the islice iterator,
+ * removals by position (popitem, poplast and the private _pop_at and
+ * _pop_many that SortedDict and SortedSet use), and bound_rank (a key's
+ * position), which range iterators and delete_range use too.
+ *
+ * A position argument is read (its __index__ run) before the map is
+ * locked: the code it runs may change the map, which the position is then
+ * taken against.
  */
 #include "ext.h"
 
@@ -24,36 +30,81 @@ int bound_rank(MapObject *m, PyObject *key, bool after_equal, size_t *rank)
 }
 
 /*
- * position_of turns index (a Python int, negative from the end; NULL: -1)
- * into a position among n items; -1 with IndexError (or TypeError).
+ * position_arg reads an optional position argument (NULL: dflt): 0, or -1
+ * with an exception (IndexError when it does not fit a Py_ssize_t).
  */
-static int position_of(PyObject *index, size_t n, size_t *pos)
+static int position_arg(PyObject *obj, Py_ssize_t dflt, Py_ssize_t *index)
 {
-    Py_ssize_t i = index ? PyNumber_AsSsize_t(index, PyExc_IndexError) : -1;
-    if (i == -1 && PyErr_Occurred())
-        return -1;
-    if (i < 0)
-        i += (Py_ssize_t)n;
-    if (i < 0 || (size_t)i >= n) {
+    *index = obj ? PyNumber_AsSsize_t(obj, PyExc_IndexError) : dflt;
+    return *index == -1 && PyErr_Occurred() ? -1 : 0;
+}
+
+/*
+ * position_in turns index (negative from the end) into a position among n
+ * items; 0, or -1 with IndexError.
+ */
+static int position_in(Py_ssize_t index, size_t n, size_t *pos)
+{
+    if (index < 0)
+        index += (Py_ssize_t)n;
+    if (index < 0 || (size_t)index >= n) {
         PyErr_SetString(PyExc_IndexError, "BPlusTreeMap index out of range");
         return -1;
     }
-    *pos = (size_t)i;
+    *pos = (size_t)index;
     return 0;
 }
 
 PyObject *Map_peekitem(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (!check_args("peekitem", nargs, 0, 1) || acquire(m, FOR_READ) < 0)
+    Py_ssize_t index;
+    if (!check_args("peekitem", nargs, 0, 1) || position_arg(nargs ? args[0] : NULL, -1, &index) < 0 ||
+        acquire(m, FOR_READ) < 0)
         return NULL;
     PyObject *r = NULL;
     size_t pos;
     void *k, *v;
-    if (position_of(nargs ? args[0] : NULL, bpt_size(m->tree), &pos) == 0 &&
+    if (position_in(index, bpt_size(m->tree), &pos) == 0 &&
         bpt_at(m->tree, pos, &k, &v) == BPT_OK)
         r = item_tuple(m->packing, k, v);
-    map_unlock(m);
+    release(m);
     return r;
+}
+
+/*
+ * pop_at removes the item at position index (negative: from the end) and
+ * returns it as a (key, value) tuple, made before the item leaves the map,
+ * so that a failure loses nothing (the removal by position cannot fail).
+ * An empty map raises empty_error, naming the method what.
+ */
+PyObject *pop_at(MapObject *m, Py_ssize_t index, PyObject *empty_error, const char *what)
+{
+    if (acquire(m, FOR_WRITE) < 0)
+        return NULL;
+    void *k, *v;
+    PyObject *pair = NULL;
+    size_t n = bpt_size(m->tree), pos = 0;
+    if (n == 0)
+        PyErr_Format(empty_error, "%s(): BPlusTreeMap is empty", what);
+    else if (position_in(index, n, &pos) == 0 && bpt_at(m->tree, pos, &k, &v) == BPT_OK &&
+             (pair = item_tuple(m->packing, k, v)) != NULL)
+        bpt_remove_at(m->tree, pos, &k, &v);
+    packing p = m->packing;
+    release(m);
+    if (pair) {
+        drop_key(p, k); /* the pair holds its own references */
+        Py_DECREF((PyObject *)v);
+    }
+    return pair;
+}
+
+/* _pop_at(index): the (key, value) removed from position index (see pop_at). */
+PyObject *Map__pop_at(MapObject *m, PyObject *arg)
+{
+    Py_ssize_t index;
+    if (position_arg(arg, -1, &index) < 0)
+        return NULL;
+    return pop_at(m, index, PyExc_IndexError, "pop");
 }
 
 /* bisect returns the position of key's lower (or upper) bound. */
@@ -63,44 +114,58 @@ static PyObject *bisect(MapObject *m, PyObject *key, bool right)
     if (check_bound(key) < 0 || acquire(m, FOR_READ) < 0)
         return NULL;
     int rc = bound_rank(m, key, right, &rank);
-    map_unlock(m);
+    release(m);
     return rc < 0 ? NULL : PyLong_FromSize_t(rank);
 }
 
 PyObject *Map_bisect_left(MapObject *m, PyObject *key) { return bisect(m, key, false); }
 PyObject *Map_bisect_right(MapObject *m, PyObject *key) { return bisect(m, key, true); }
+
 /*
- * slice_bound reads a slice bound (None or an int, negative from the end)
- * as a position among n, clamped as list slicing does. 0 or -1.
+ * A slice bound read before the map is locked: None (given false), or an
+ * int, negative from the end (clamped to Py_ssize_t, as list slicing does).
  */
-static int slice_bound(PyObject *obj, size_t n, size_t dflt, size_t *pos)
+typedef struct {
+    bool given;
+    Py_ssize_t index;
+} slice_arg;
+
+/* read_slice_arg reads obj (NULL or None: not given) as a slice bound; 0 or -1. */
+static int read_slice_arg(PyObject *obj, slice_arg *out)
 {
-    if (obj == NULL || obj == Py_None) {
-        *pos = dflt;
-        return 0;
-    }
-    Py_ssize_t i = PyNumber_AsSsize_t(obj, NULL); /* clamped on overflow */
-    if (i == -1 && PyErr_Occurred())
-        return -1;
+    out->given = obj != NULL && obj != Py_None;
+    out->index = out->given ? PyNumber_AsSsize_t(obj, NULL) : 0;
+    return out->index == -1 && PyErr_Occurred() ? -1 : 0;
+}
+
+/* slice_pos turns a slice bound into a position among n (dflt if not given). */
+static size_t slice_pos(slice_arg a, size_t n, size_t dflt)
+{
+    if (!a.given)
+        return dflt;
+    Py_ssize_t i = a.index;
     if (i < 0)
         i = i + (Py_ssize_t)n < 0 ? 0 : i + (Py_ssize_t)n;
-    *pos = (size_t)i > n ? n : (size_t)i;
-    return 0;
+    return (size_t)i > n ? n : (size_t)i;
 }
 
 PyObject *Map_index(MapObject *m, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"key", "start", "stop", NULL};
     PyObject *key, *start = Py_None, *stop = Py_None, *r = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OO:index", kwlist, &key, &start, &stop))
+    slice_arg a, b;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OO:index", kwlist, &key, &start, &stop) ||
+        read_slice_arg(start, &a) < 0 || read_slice_arg(stop, &b) < 0)
         return NULL;
-    if (acquire(m, FOR_READ) < 0)
-        return NULL;
-    size_t n = bpt_size(m->tree), lo, hi, rank = 0;
-    if (slice_bound(start, n, 0, &lo) == 0 && slice_bound(stop, n, n, &hi) == 0 &&
-        !is_nan(key) && bound_rank(m, key, false, &rank) == 1 && lo <= rank && rank < hi)
-        r = PyLong_FromSize_t(rank);
-    map_unlock(m);
+    if (!is_nan(key)) {
+        if (acquire(m, FOR_READ) < 0)
+            return NULL;
+        size_t n = bpt_size(m->tree), rank = 0;
+        size_t lo = slice_pos(a, n, 0), hi = slice_pos(b, n, n);
+        if (bound_rank(m, key, false, &rank) == 1 && lo <= rank && rank < hi)
+            r = PyLong_FromSize_t(rank);
+        release(m);
+    }
     if (!r && !PyErr_Occurred())
         PyErr_Format(PyExc_ValueError, "%R is not in BPlusTreeMap", key);
     return r;
@@ -112,14 +177,187 @@ PyObject *Map_index(MapObject *m, PyObject *args, PyObject *kwds)
  */
 PyObject *Map__islice(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
+    slice_arg a, b;
     int kind = check_args("_islice", nargs, 4, 4) ? parse_kind(args[0]) : -1;
     int reverse = kind < 0 ? -1 : PyObject_IsTrue(args[3]);
-    if (reverse < 0 || acquire(m, FOR_READ) < 0)
+    if (reverse < 0 || read_slice_arg(args[1], &a) < 0 || read_slice_arg(args[2], &b) < 0 ||
+        acquire(m, FOR_READ) < 0)
         return NULL;
-    size_t n = bpt_size(m->tree), span[2];
-    PyObject *it = NULL;
-    if (slice_bound(args[1], n, 0, &span[0]) == 0 && slice_bound(args[2], n, n, &span[1]) == 0)
-        it = make_iter_locked(m, kind, reverse, Py_None, Py_None, true, false, span);
-    map_unlock(m);
+    size_t n = bpt_size(m->tree);
+    size_t span[2] = {slice_pos(a, n, 0), slice_pos(b, n, n)};
+    PyObject *it = make_iter_locked(m, kind, reverse, Py_None, Py_None, true, false, span);
+    release(m);
     return it;
+}
+
+/* item_of returns the kind of item (a key, a value or a pair) for borrowed words. */
+static PyObject *item_of(packing p, int kind, void *k, void *v)
+{
+    if (kind == KIND_KEYS)
+        return key_object(p, k);
+    if (kind == KIND_VALUES)
+        return Py_NewRef((PyObject *)v);
+    return item_tuple(p, k, v);
+}
+
+/*
+ * items_at returns a new list of the kind of items at the count positions
+ * start, start + step, ... (step >= 1) of m, acquired: a cursor walks them
+ * (a step or a few per item, a descent for longer strides), or NULL with an
+ * exception.
+ */
+static PyObject *items_at(MapObject *m, int kind, Py_ssize_t start, Py_ssize_t count,
+                          Py_ssize_t step)
+{
+    bpt_cursor *c = NULL;
+    PyObject *items = PyList_New(count);
+    if (!items)
+        return NULL;
+    if (count && bpt_cursor_new(m->tree, &c) != BPT_OK) {
+        Py_DECREF(items);
+        return PyErr_NoMemory();
+    }
+    if (c)
+        bpt_cursor_seek_at(c, (size_t)start);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        void *k, *v;
+        if (i > 0 && step > 8) /* far: a descent */
+            bpt_cursor_seek_at(c, (size_t)(start + i * step));
+        else
+            for (Py_ssize_t s = 0; i > 0 && s < step; s++)
+                bpt_cursor_next(c);
+        bpt_cursor_get(c, &k, &v); /* the positions are all in the map */
+        PyObject *item = item_of(m->packing, kind, k, v);
+        if (!item) {
+            Py_CLEAR(items);
+            break;
+        }
+        PyList_SET_ITEM(items, i, item);
+    }
+    bpt_cursor_free(c);
+    return items;
+}
+
+/* items_listed returns a new list of the kind of items at the count positions at[]. */
+static PyObject *items_listed(MapObject *m, int kind, const Py_ssize_t *at, Py_ssize_t count)
+{
+    PyObject *items = PyList_New(count);
+    for (Py_ssize_t i = 0; items && i < count; i++) {
+        void *k, *v;
+        bpt_at(m->tree, (size_t)at[i], &k, &v);
+        PyObject *item = item_of(m->packing, kind, k, v);
+        if (!item)
+            Py_CLEAR(items);
+        else
+            PyList_SET_ITEM(items, i, item);
+    }
+    return items;
+}
+
+/*
+ * Positions to remove, read before the map is locked: a slice's (to adjust
+ * to the map's length), or a list of indexes (negatives from the end).
+ */
+typedef struct {
+    Py_ssize_t start, stop, step; /* a slice */
+    Py_ssize_t *at, count;        /* else: count indexes */
+} removal;
+
+/* read_removal reads where (a slice, or a sequence of ints); 0 or -1. */
+static int read_removal(PyObject *where, removal *r)
+{
+    r->at = NULL;
+    r->count = 0;
+    if (PySlice_Check(where))
+        return PySlice_Unpack(where, &r->start, &r->stop, &r->step);
+    PyObject *seq = PySequence_Tuple(where); /* a copy: __index__ may change a list */
+    if (!seq)
+        return -1;
+    r->count = PyTuple_GET_SIZE(seq);
+    r->at = PyMem_Malloc((size_t)(r->count ? r->count : 1) * sizeof *r->at);
+    if (!r->at) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return -1;
+    }
+    int rc = 0;
+    for (Py_ssize_t i = 0; rc == 0 && i < r->count; i++)
+        rc = position_arg(PyTuple_GET_ITEM(seq, i), 0, &r->at[i]);
+    Py_DECREF(seq);
+    return rc;
+}
+
+static int compare_positions(const void *a, const void *b)
+{
+    Py_ssize_t x = *(const Py_ssize_t *)a, y = *(const Py_ssize_t *)b;
+    return (x > y) - (x < y);
+}
+
+/*
+ * place_removal turns r into ascending positions among n: a slice's
+ * adjusted as a list's are (into start, count and step >= 1), indexes
+ * made non-negative, checked (IndexError) and sorted, with none twice
+ * (ValueError). 0 or -1.
+ */
+static int place_removal(removal *r, size_t n)
+{
+    if (!r->at) {
+        r->count = PySlice_AdjustIndices((Py_ssize_t)n, &r->start, &r->stop, r->step);
+        if (r->step < 0) { /* the same positions, ascending */
+            r->start += (r->count - 1) * r->step;
+            r->step = -r->step;
+        }
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < r->count; i++) {
+        size_t pos;
+        if (position_in(r->at[i], n, &pos) < 0)
+            return -1;
+        r->at[i] = (Py_ssize_t)pos;
+    }
+    qsort(r->at, (size_t)r->count, sizeof *r->at, compare_positions);
+    for (Py_ssize_t i = 1; i < r->count; i++)
+        if (r->at[i] == r->at[i - 1]) {
+            PyErr_SetString(PyExc_ValueError, "_pop_many: a position is given twice");
+            return -1;
+        }
+    return 0;
+}
+
+/* removal_at returns the i-th (ascending) position of r, placed. */
+static size_t removal_at(const removal *r, Py_ssize_t i)
+{
+    return (size_t)(r->at ? r->at[i] : r->start + i * r->step);
+}
+
+/*
+ * _pop_many(kind, where): removes the items at the positions where gives
+ * (a slice, as a list's del l[slice] takes it, or a sequence of indexes)
+ * and returns them, keys, values or pairs as kind says, in ascending
+ * positions. The list is made first, so that a failure to allocate loses
+ * nothing; the removal by positions cannot fail.
+ */
+PyObject *Map__pop_many(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
+{
+    removal r;
+    int kind = check_args("_pop_many", nargs, 2, 2) ? parse_kind(args[0]) : -1;
+    if (kind < 0)
+        return NULL;
+    PyObject *items = NULL;
+    if (read_removal(args[1], &r) < 0 || acquire(m, FOR_WRITE) < 0) {
+        PyMem_Free(r.at);
+        return NULL;
+    }
+    if (place_removal(&r, bpt_size(m->tree)) == 0)
+        items = r.at ? items_listed(m, kind, r.at, r.count)
+                     : items_at(m, kind, r.start, r.count, r.step);
+    if (items && !r.at && r.step == 1) {
+        bpt_remove_range_at(m->tree, (size_t)r.start, (size_t)(r.start + r.count), NULL);
+    } else if (items) {
+        for (Py_ssize_t i = r.count - 1; i >= 0; i--) /* the last first: no shifts */
+            bpt_remove_at(m->tree, removal_at(&r, i), NULL, NULL);
+    }
+    release(m);
+    PyMem_Free(r.at);
+    return items;
 }

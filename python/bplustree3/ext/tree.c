@@ -117,6 +117,38 @@ static int py_hint(void *key, void *ctx, uint64_t *hint)
 
 /* ---- Callbacks ------------------------------------------------------------ */
 
+/*
+ * totally_ordered tells whether key is of a type whose < is a total order
+ * that agrees with its == (exact ints, floats other than NaN, strs, bytes):
+ * of two such keys, one that is neither less nor greater than the other is
+ * equal to it.
+ */
+static inline bool totally_ordered(PyObject *key)
+{
+    return orders_without_code(key) || PyBytes_CheckExact(key);
+}
+
+/*
+ * check_equivalent is called on two keys that are neither less nor greater
+ * than each other: 0 when they are equal, -1 with an exception otherwise
+ * (TypeError naming both: keys with only a partial order, such as sets or
+ * tuples holding a NaN, have no place in a sorted map) or when == fails.
+ */
+static int check_equivalent(PyObject *stored, PyObject *key)
+{
+    if (totally_ordered(stored) && totally_ordered(key))
+        return 0;
+    int eq = PyObject_RichCompareBool(stored, key, Py_EQ);
+    if (eq < 0)
+        return -1;
+    if (!eq)
+        PyErr_Format(PyExc_TypeError,
+                     "keys need a total order: %R and %R are neither less than, greater "
+                     "than nor equal to each other",
+                     key, stored);
+    return eq ? 0 : -1;
+}
+
 /* py_compare orders two object keys (bulk load and the checker use it). */
 static int py_compare(void *a, void *b, void *ctx)
 {
@@ -130,6 +162,8 @@ static int py_compare(void *a, void *b, void *ctx)
         return -1;
     int gt = PyObject_RichCompareBool(b, a, Py_LT);
     if (gt < 0)
+        return BPT_CMP_ERROR;
+    if (!gt && check_equivalent(a, b) < 0)
         return BPT_CMP_ERROR;
     return gt;
 }
@@ -197,8 +231,10 @@ static int search_str(void *const *keys, int n, PyObject *key, int *exact)
 /*
  * search_objects is the lower bound of key with Python's <: a binary search
  * that asks only "keys[mid] < key", then one "key < keys[i]" to tell
- * equality, as bisect and sortedcontainers do. Packed keys are made into
- * objects for the comparison. -1 when a comparison fails.
+ * equality, as bisect and sortedcontainers do, and for keys of types whose
+ * order may be partial, one "==" to tell an equal key from one that is
+ * merely not ordered against key (check_equivalent). Packed keys are made
+ * into objects for the comparison. -1 when a comparison fails.
  */
 static int search_objects(void *const *keys, int n, PyObject *key, packing p, int *exact)
 {
@@ -219,6 +255,8 @@ static int search_objects(void *const *keys, int n, PyObject *key, packing p, in
     if (lo < n) {
         PyObject *k = key_object(p, keys[lo]);
         int r = k ? PyObject_RichCompareBool(key, k, Py_LT) : -1;
+        if (r == 0 && check_equivalent(k, key) < 0)
+            r = -1;
         Py_XDECREF(k);
         if (r < 0)
             return -1;
@@ -366,7 +404,6 @@ static int unpack(MapObject *m)
     }
     drop_tree(replace_tree(m, t, PACK_NONE)); /* its values are held by t too */
     t = NULL;
-    m->kinds = KEYS_ANY;
     rc = 0;
 done:
     bpt_free(t);
@@ -416,22 +453,20 @@ int prepare_insert(MapObject *m, PyObject *key, void **word)
     return (int)search_for(m, key, word);
 }
 
-/* note_insert records the kind of a key just added. */
-void note_insert(MapObject *m, PyObject *key)
+/* item_tuple returns a new (key, value) tuple from borrowed words. */
+PyObject *item_tuple(packing p, void *k, void *v)
 {
-    void *packed;
-    key_kind k = classify(key, &packed);
-    if (bpt_size(m->tree) == 1)
-        m->kinds = k;
-    else if (m->kinds != k)
-        m->kinds = KEYS_ANY;
-}
-
-/* note_removal forgets the kinds once the map is empty. */
-void note_removal(MapObject *m)
-{
-    if (bpt_size(m->tree) == 0)
-        m->kinds = KEYS_NONE;
+    PyObject *key = key_object(p, k);
+    if (!key)
+        return NULL;
+    PyObject *pair = PyTuple_New(2);
+    if (!pair) {
+        Py_DECREF(key);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(pair, 0, key);
+    PyTuple_SET_ITEM(pair, 1, Py_NewRef((PyObject *)v));
+    return pair;
 }
 
 PyObject *mod_live_blocks(PyObject *mod, PyObject *Py_UNUSED(ignored))
