@@ -11,6 +11,7 @@
 """
 
 from collections.abc import ItemsView, KeysView, Mapping, MutableMapping, ValuesView
+import copyreg
 import reprlib
 
 from ._bplustree3 import (
@@ -216,10 +217,19 @@ class BPlusTreeMap(BPlusTreeMapBase):
         self.update(other)
         return self
 
+    # Pickling makes the map first, then fills it (__setstate__), as dict's
+    # does, so that a map among its own values pickles.
     def __reduce__(self):
-        state = getattr(self, "__dict__", None) or None
         snapshot = self.copy()
-        return (_rebuild, (type(self), list(snapshot.items()), snapshot.capacity), state)
+        attrs = getattr(self, "__dict__", None) or None
+        return (copyreg.__newobj__, (type(self),),
+                (attrs, list(snapshot.items()), snapshot.capacity))
+
+    def __setstate__(self, state):
+        attrs, items, capacity = state
+        if attrs:
+            self.__dict__.update(attrs)
+        self._load_sorted(items, capacity)
 
     def __copy__(self):
         return self.copy()
@@ -241,6 +251,7 @@ class BPlusTreeMap(BPlusTreeMapBase):
 
 
 def _rebuild(cls, items, capacity):
+    """Unpickles what bplustree3 0.1.0 pickled."""
     return cls.from_sorted_items(items, capacity=capacity)
 
 

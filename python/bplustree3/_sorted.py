@@ -14,6 +14,12 @@ never per comparison, and keys with equal ``key(k)`` keep the order
 sortedcontainers gives them (the order they were added in, or the order of
 the dict or set when the whole order is rebuilt from it).
 
+Nothing lost: each method either completes or raises and leaves the dict
+or set and the order exactly as they were (a raising key function or
+comparison, a failed allocation). Each change is made where it can fail
+first, and undone where a later step fails; the steps that come last
+cannot fail (removals by position, discards from a set or dict).
+
 Threads: each call on the underlying dict, set or tree is atomic, so no
 interleaving crashes, but a SortedDict or SortedSet call is several of
 those, as in sortedcontainers: share one between threads behind a lock, or
@@ -27,10 +33,28 @@ import operator
 import reprlib
 import warnings
 
-from ._bplustree3 import BPlusTreeMapBase
+from ._bplustree3 import BPlusTreeMapBase, _dict_apply, _set_apply
 
 _KEYS, _VALUES, _ITEMS = 0, 1, 2
 _TOP = float("inf")  # above every insertion number: (k, _TOP) follows each (k, n)
+
+
+def _all_or_nothing(change, undo, *args):
+    """Runs change(); when it raises, runs undo(*args) and re-raises.
+
+    undo is one of the C helpers that allocate nothing (_dict_apply,
+    _set_apply), so that it works when memory has run out. And this function is small on purpose: when
+    an exception enters an ``except`` block, CPython (3.11 to 3.14) makes
+    an int of the code offset, and when it cannot allocate it, it retries
+    the same handler forever; small offsets are ints it never allocates.
+    (That is why a sweep that made every allocation fail hung 3.12.)
+    test_sweeps.py checks every function with a handler for it.
+    """
+    try:
+        return change()
+    except BaseException:
+        undo(*args)
+        raise
 
 
 class _NotGiven:
@@ -42,7 +66,10 @@ _NOT_GIVEN = _NotGiven()
 
 
 class _Order:
-    """The sorted order of a SortedDict's keys or a SortedSet's values."""
+    """The sorted order of a SortedDict's keys or a SortedSet's values.
+
+    Every method that changes it is one call on its tree, all or nothing,
+    or makes a new tree and then swaps it in."""
 
     __slots__ = ("key", "tree", "_seq", "_slot", "_kind")
     capacity = None  # node capacity of the trees (None: the default); tests set 4
@@ -53,20 +80,29 @@ class _Order:
         # key function) the tree value beside (key(value), n).
         self._slot = 0 if key is None else 1
         self._kind = _KEYS if key is None else _VALUES
-        self.tree = BPlusTreeMapBase(capacity=self.capacity)
         self._seq = count()
-        self.rebuild(values)
+        self.tree = self.build(values)
+
+    def _entries(self, values):
+        """The tree items that stand for values, in their order."""
+        if self.key is None:
+            return zip(values, repeat(None))
+        key, seq = self.key, self._seq
+        return (((key(v), next(seq)), v) for v in values)
+
+    def build(self, values):
+        """A new tree holding values (their order decides among equal keys)."""
+        tree = BPlusTreeMapBase(capacity=self.capacity)
+        tree.update(self._entries(values))
+        return tree
 
     def rebuild(self, values):
-        """Makes the order that of values (in their order among equal keys);
-        all or nothing."""
-        tree = BPlusTreeMapBase(capacity=self.capacity)
-        if self.key is None:
-            tree.update(zip(values, repeat(None)))
-        else:
-            key, seq = self.key, self._seq
-            tree.update(((key(v), next(seq)), v) for v in values)
-        self.tree = tree
+        """Makes the order that of values; all or nothing."""
+        self.tree = self.build(values)
+
+    def add_all(self, values):
+        """Adds values, after their equals, in their order; all or nothing."""
+        self.tree.update(self._entries(values))
 
     def clear(self):
         self.tree = BPlusTreeMapBase(capacity=self.capacity)
@@ -121,24 +157,23 @@ class _Order:
         return self.at(index)
 
     def pop(self, index=-1):
-        item = self._item(index)
-        del self.tree[item[0]]
-        return item[self._slot]
+        """Removes and returns the value at index, by position."""
+        try:
+            return self.tree._pop_at(index)[self._slot]
+        except IndexError:
+            if not self.tree:
+                raise IndexError("pop index out of range") from None
+            raise IndexError("list index out of range") from None
 
-    def __delitem__(self, index):
-        """Removes the values at index (an int or a slice); returns them."""
-        if isinstance(index, slice):
-            start, stop, step = index.indices(len(self.tree))
-            if step == 1 and start < stop:
-                values = list(self.islice(start, stop))
-                end = None if stop == len(self.tree) else self.tree.peekitem(stop)[0]
-                self.tree.delete_range(self.tree.peekitem(start)[0], end)
-                return values
-            chosen = list(self.tree._islice(_ITEMS, None, None, False))[index]
-            for item in chosen:
-                del self.tree[item[0]]
-            return [item[self._slot] for item in chosen]
-        return [self.pop(index)]
+    def pop_slice(self, index):
+        """Removes the values at the positions of the slice index; returns
+        them."""
+        return self.tree._pop_many(self._kind, index)
+
+    def discard_all(self, values):
+        """Removes values, all present, by position; all or nothing."""
+        positions = [self.index(value) for value in values]
+        self.tree._pop_many(self._kind, positions)
 
     def index(self, value, start=None, stop=None):
         try:
@@ -253,23 +288,36 @@ class SortedDict(_Positions, dict):
 
     # ---- Changes ----
 
+    # The dict changes first, so that a key function may read self[key]
+    # (sortedcollections' ValueSortedDict does); a failure to order the key
+    # takes it out of the dict again. A removal goes the other way: the
+    # order first, then the dict, where deleting cannot fail.
+
     def __setitem__(self, key, value):
-        if key not in self:
-            self._order.add(key)
+        if dict.__contains__(self, key):
+            dict.__setitem__(self, key, value)
+            return
         dict.__setitem__(self, key, value)
+        try:
+            self._order.add(key)
+        except BaseException:
+            dict.pop(self, key)  # allocates nothing (see _all_or_nothing)
+            raise
 
     _setitem = __setitem__
 
     def __delitem__(self, key):
-        dict.__delitem__(self, key)
+        if not dict.__contains__(self, key):
+            raise KeyError(key)
         self._order.remove(key)
+        dict.pop(self, key)
 
     def clear(self):
+        self._order.clear()  # a new tree: it may fail, and changes nothing then
         dict.clear(self)
-        self._order.clear()
 
     def pop(self, key, default=_NOT_GIVEN):
-        if key in self:
+        if dict.__contains__(self, key):
             self._order.remove(key)
             return dict.pop(self, key)
         if default is _NOT_GIVEN:
@@ -281,31 +329,53 @@ class SortedDict(_Positions, dict):
         default; KeyError if empty, IndexError if out of range. O(log n)."""
         if not self:
             raise KeyError("popitem(): dictionary is empty")
-        key = self._order.pop(index)
-        return key, dict.pop(self, key)
+        key = self._order.at(index)
+        item = key, dict.__getitem__(self, key)  # made before anything changes
+        self._order.pop(index)
+        dict.pop(self, key)
+        return item
 
     def setdefault(self, key, default=None):
-        if key in self:
-            return self[key]
-        self._order.add(key)
+        if dict.__contains__(self, key):
+            return dict.__getitem__(self, key)
         dict.__setitem__(self, key, default)
+        try:
+            self._order.add(key)
+        except BaseException:
+            dict.pop(self, key)  # allocates nothing (see _all_or_nothing)
+            raise
         return default
 
     def update(self, *args, **kwargs):
+        """Adds the items of a mapping or an iterable of pairs, then kwargs;
+        all or nothing. As in sortedcontainers, a large update (more than a
+        tenth of the dict) rebuilds the order from the dict's order (which
+        decides among keys whose key function values tie); a small one adds
+        each new key after its equals."""
         if not self:
-            try:
+            def fill():
                 dict.update(self, *args, **kwargs)
                 self._order.rebuild(dict.__iter__(self))
-            except BaseException:
-                dict.clear(self)  # as it was: empty
-                raise
-            return
+
+            return _all_or_nothing(fill, dict.clear, self)  # as it was: empty
         if not kwargs and len(args) == 1 and isinstance(args[0], dict):
             pairs = args[0]
         else:
             pairs = dict(*args, **kwargs)
-        for key in pairs:
-            self._setitem(key, pairs[key])
+        rebuild = 10 * len(pairs) > len(self)
+        # What the dict held before, to put back if a step fails.
+        added = tuple(key for key in pairs if not dict.__contains__(self, key))
+        replaced = {key: dict.__getitem__(self, key) for key in pairs
+                    if dict.__contains__(self, key)}
+
+        def change():
+            dict.update(self, pairs)  # it may grow its table half-way
+            if rebuild:
+                self._order.rebuild(dict.__iter__(self))
+            else:
+                self._order.add_all(added)
+
+        _all_or_nothing(change, _dict_apply, self, added, replaced)
 
     _update = update
 
@@ -357,8 +427,13 @@ class SortedDict(_Positions, dict):
     def fromkeys(cls, iterable, value=None):
         return cls((key, value) for key in iterable)
 
+    # The dict is made first, then filled (__setstate__), so that a
+    # SortedDict among its own values pickles.
     def __reduce__(self):
-        return (type(self), (self._key, dict.copy(self)))
+        return (type(self), (self._key,), list(dict.items(self)))
+
+    def __setstate__(self, items):
+        self._update(items)
 
     @reprlib.recursive_repr()
     def __repr__(self):
@@ -378,8 +453,10 @@ class SortedDict(_Positions, dict):
 
 def _view_delitem(self, index):
     mapping = self._mapping
-    for key in mapping._order.__delitem__(index):
-        dict.__delitem__(mapping, key)
+    if isinstance(index, slice):  # by position, all or nothing; then deletions
+        _dict_apply(mapping, mapping._order.pop_slice(index), {})
+    else:
+        dict.pop(mapping, mapping._order.pop(index))
 
 
 class SortedKeysView(KeysView, Sequence):
@@ -489,14 +566,19 @@ class SortedSet(_Positions, MutableSet, Sequence):
         return self._order[index]
 
     def __delitem__(self, index):
-        removed = self._order.__delitem__(index)
-        # As sortedcontainers changes its set (difference_update may resize
-        # the table where remove does not): the set's order decides the
-        # order of values whose keys tie when the order is rebuilt.
-        if isinstance(index, slice):
-            self._set.difference_update(removed)
-        else:
-            self._set.remove(removed[0])
+        # As sortedcontainers changes its set: remove, or for a slice
+        # difference_update (which may then shrink the table: a new order).
+        _set = self._set
+        if not isinstance(index, slice):
+            _set.remove(self._order.pop(index))  # by position: it cannot fail
+            return
+        values = self._order[index]
+
+        def change():
+            _set.difference_update(values)
+            self._order.pop_slice(index)  # by position
+
+        _all_or_nothing(change, _set_apply, _set, (), values)
 
     def _compare(op):
         def compare(self, other):
@@ -518,16 +600,25 @@ class SortedSet(_Positions, MutableSet, Sequence):
     _compare = staticmethod(_compare)
     __hash__ = None
 
+    # The set changes as sortedcontainers changes it, so that its order, which
+    # decides among values whose keys tie when the order is rebuilt from it,
+    # stays the same; each method is all or nothing (see _change).
+
     def add(self, value):
-        if value not in self._set:
-            self._order.add(value)
-            self._set.add(value)
+        _set = self._set
+        if value not in _set:
+            _set.add(value)
+            try:
+                self._order.add(value)
+            except BaseException:
+                _set.discard(value)  # allocates nothing (see _all_or_nothing)
+                raise
 
     _add = add
 
     def clear(self):
+        self._order.clear()  # a new tree: it may fail, and changes nothing then
         self._set.clear()
-        self._order.clear()
 
     def copy(self):
         return self._fromset(set(self._set), key=self._key)
@@ -555,8 +646,18 @@ class SortedSet(_Positions, MutableSet, Sequence):
         self._order.remove(value)
         self._set.remove(value)
 
-    def _rebuilt(self):
-        self._order.rebuild(self._set)
+    def _change(self, mutate, added, removed):
+        """mutate() changes the set as sortedcontainers does (the set's
+        order decides among values whose keys tie), then the order is
+        rebuilt from it; all or nothing: if either fails, the values in
+        added (a tuple) leave the set and those in removed come back."""
+        _set = self._set
+
+        def change():
+            mutate()
+            return self._order.build(_set)
+
+        self._order.tree = _all_or_nothing(change, _set_apply, _set, added, removed)
         return self
 
     def difference(self, *iterables):
@@ -565,12 +666,17 @@ class SortedSet(_Positions, MutableSet, Sequence):
     __sub__ = difference
 
     def difference_update(self, *iterables):
+        """Removes the values of iterables, all or nothing. A large update
+        (a quarter of the set or more) rebuilds the order from the set, as
+        in sortedcontainers; a small one removes each value by position."""
+        _set = self._set
         values = set(chain(*iterables))
-        if 4 * len(values) > len(self._set):
-            self._set.difference_update(values)
-            return self._rebuilt()
-        for value in values:
-            self._discard(value)
+        if 4 * len(values) > len(_set):
+            return self._change(lambda: _set.difference_update(values), (),
+                                tuple(values & _set))
+        present = [value for value in values if value in _set]
+        self._order.discard_all(present)
+        _set_apply(_set, present, ())
         return self
 
     __isub__ = difference_update
@@ -582,8 +688,15 @@ class SortedSet(_Positions, MutableSet, Sequence):
     __rand__ = __and__
 
     def intersection_update(self, *iterables):
-        self._set.intersection_update(*iterables)
-        return self._rebuilt()
+        """Keeps only the values also in every iterable, all or nothing."""
+        _set = self._set
+        # The set makes its new table as its intersection() does: the order
+        # is built from that, then the set takes it (all or nothing).
+        others = [it if isinstance(it, (set, frozenset)) else list(it) for it in iterables]
+        order = self._order.build(_set.intersection(*others))
+        _set.intersection_update(*others)
+        self._order.tree = order
+        return self
 
     __iand__ = intersection_update
 
@@ -594,8 +707,14 @@ class SortedSet(_Positions, MutableSet, Sequence):
     __rxor__ = __xor__
 
     def symmetric_difference_update(self, other):
-        self._set.symmetric_difference_update(other)
-        return self._rebuilt()
+        """Keeps the values in exactly one of the set and other, all or
+        nothing."""
+        _set = self._set
+        if not (type(other) is dict or isinstance(other, (set, frozenset))):
+            other = set(other)
+        values = other if isinstance(other, (set, frozenset)) else set(other)
+        return self._change(lambda: _set.symmetric_difference_update(other),
+                            tuple(values - _set), tuple(values & _set))
 
     __ixor__ = symmetric_difference_update
 
@@ -606,18 +725,20 @@ class SortedSet(_Positions, MutableSet, Sequence):
     __ror__ = __or__
 
     def update(self, *iterables):
+        """Adds the values of iterables, all or nothing. A large update (a
+        quarter of the set or more) rebuilds the order from the set, as in
+        sortedcontainers; a small one adds each value after its equals."""
+        _set = self._set
         values = set(chain(*iterables))
-        if 4 * len(values) > len(self._set):
-            before = set(self._set)
-            self._set.update(values)
-            try:
-                return self._rebuilt()
-            except BaseException:
-                self._set.clear()  # as it was
-                self._set.update(before)
-                raise
-        for value in values:
-            self._add(value)
+        if 4 * len(values) > len(_set):
+            return self._change(lambda: _set.update(values), tuple(values - _set), ())
+        added = tuple(value for value in values if value not in _set)
+
+        def change():
+            _set.update(added)  # one by one, as sortedcontainers adds them
+            self._order.add_all(added)
+
+        _all_or_nothing(change, _set_apply, _set, added, ())
         return self
 
     __ior__ = update
