@@ -22,4 +22,4 @@ preload="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
 cd tests/python
 PYTHONMALLOC=malloc LD_PRELOAD="$preload" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  "../../$venv/bin/python" -m pytest -q -p no:cacheprovider . --ignore=test_stubs.py
+  "../../$venv/bin/python" -m pytest -q -p no:cacheprovider . --ignore=test_stubs.py --durations=15

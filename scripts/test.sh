@@ -5,7 +5,8 @@
 # --strict and pyright on a typed use of the API, then pytest again
 # against an ASan+UBSan build of the extension, then on a free-threaded
 # CPython with the GIL off under pytest-run-parallel, then the thread tests
-# under ThreadSanitizer there); a minute's soak of a map shared by
+# under ThreadSanitizer there, then the crash and loss tests on each other
+# CPython from 3.9 to 3.13 that pyenv has); a minute's soak of a map shared by
 # threads (SOAK_MINUTES=n); the benchmark's ratio
 # guard against SortedDict; the sdist and wheel checks (the sdist's own C
 # and Python tests included); compiler warnings and the static analyzers
@@ -109,6 +110,19 @@ run_pytest "Python package, free-threaded 3.13t with the GIL off, pytest-run-par
   bash scripts/python-ft.sh
 run_pytest "thread tests under ThreadSanitizer, free-threaded 3.13t with the GIL off" \
   bash scripts/python-ft.sh --tsan
+
+# Nothing crashes or is lost on the other CPythons the machine has (pyenv's):
+# a collection starts inside allocations up to 3.11, only in Python code from
+# 3.12 on. PYTHONMALLOC=debug overwrites freed memory, so that a use after
+# free is caught.
+for v in 3.9 3.10 3.12 3.13; do
+  if py=$(bash scripts/python-other.sh --find "$v" 2>/dev/null); then
+    run_pytest "crash and loss tests on CPython $v ($py), PYTHONMALLOC=debug" \
+      bash scripts/python-other.sh "$v"
+  else
+    echo "== CPython $v: not on this machine, skipped"
+  fi
+done
 
 echo "== soak: threads on a map of 1M items for a minute (scripts/soak.py)"
 check python3 scripts/soak.py --minutes "${SOAK_MINUTES:-1}"

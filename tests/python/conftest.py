@@ -15,3 +15,7 @@ def pytest_configure(config):
     # pytest-run-parallel's marker, known also when it is not installed.
     config.addinivalue_line(
         "markers", "thread_unsafe: run in one thread under pytest-run-parallel")
+    # coverage/run.sh leaves these out: coverage.py's tracer allocates, and
+    # stops tracing for good when an allocation fails under it.
+    config.addinivalue_line(
+        "markers", "nomemory: makes the interpreter's allocations fail (_testcapi.set_nomemory)")

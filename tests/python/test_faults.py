@@ -161,10 +161,12 @@ def test_update_from_a_failing_iterable():
         yield (1, 1)
         raise LookupError("gen")
 
-    m = BPlusTreeMap()
+    m = BPlusTreeMap({0: 0})
     with pytest.raises(LookupError):
         m.update(gen())
-    assert list(m.items()) == [(1, 1)]  # what came before the failure stays
+    assert list(m.items()) == [(0, 0)]  # all or nothing: none of them stays
+    with pytest.raises(LookupError):
+        BPlusTreeMap(gen())
 
     class BadKeys:
         def keys(self):
@@ -281,8 +283,43 @@ def test_every_mutation_refuses_use_from_a_comparison():
         def __gt__(self, other):
             return self.v > other
 
-    assert m.get(Probe(25)) is None or True
+        def __eq__(self, other):
+            return self.v == other
+
+        __hash__ = None
+
+    assert m.get(Probe(25)) == 25
     assert set(outcomes) == set(mutations)
     assert set(outcomes.values()) == {"refused"}, outcomes
     m.check()
     assert len(m) == 50
+
+
+def test_the_allocation_free_helpers_check_their_arguments():
+    from bplustree3._bplustree3 import _dict_apply, _set_apply
+
+    class Unhashable:
+        __hash__ = None
+
+    class BadHash:
+        def __hash__(self):
+            raise LookupError("hash")
+
+    d, s = {1: 1, 2: 2}, {1, 2}
+    for call in (lambda: _dict_apply([], (), {}), lambda: _dict_apply(d, {1}, {}),
+                 lambda: _dict_apply(d, (), []), lambda: _dict_apply(d, ()),
+                 lambda: _set_apply({}, (), ()), lambda: _set_apply(s, {1}, ()),
+                 lambda: _set_apply(s, (), 5)):
+        with pytest.raises(TypeError):
+            call()
+    with pytest.raises(TypeError):
+        _dict_apply(d, (Unhashable(),), {})
+    with pytest.raises(LookupError):
+        _dict_apply(d, (BadHash(),), {})
+    with pytest.raises(LookupError):
+        _set_apply(s, (BadHash(),), ())
+    with pytest.raises(LookupError):
+        _set_apply(s, (), (BadHash(),))
+    _dict_apply(d, (1, 3), {2: "two"})
+    _set_apply(s, [1, 3], (4,))
+    assert d == {2: "two"} and s == {2, 4}

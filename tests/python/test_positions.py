@@ -8,27 +8,13 @@ import random
 import pytest
 
 from bplustree3 import BPlusTreeMap
+from keys import PyKey
 
 
-class Obj:
+class Obj(PyKey):
     """A key compared with Python code (object storage)."""
 
-    __slots__ = ("v",)
-
-    def __init__(self, v):
-        self.v = v
-
-    def __lt__(self, other):
-        return self.v < other.v
-
-    def __eq__(self, other):
-        return self.v == other.v
-
-    def __hash__(self):
-        return hash(self.v)
-
-    def __repr__(self):
-        return f"Obj({self.v})"
+    __slots__ = ()
 
 
 KINDS = {
@@ -200,3 +186,74 @@ def test_positional_argument_errors():
         m._iter(9, False, None, None, True, True)
     assert list(m.islice(3, 3)) == [] and list(m.islice(5, 2, True)) == []
     m.check()
+
+
+# ---- Removals by position (the private helpers of SortedDict and SortedSet) ----
+
+PICKS = {0: lambda k, v: k, 1: lambda k, v: v, 2: lambda k, v: (k, v)}  # keys, values, items
+
+
+@pytest.mark.parametrize("kind", sorted(PICKS))
+def test_pop_many_removes_what_del_removes_from_a_list(kind):
+    rng = random.Random(kind)
+    for _ in range(300):
+        n = rng.randrange(0, 60)
+        items = [(i * 3, -i) for i in range(n)]
+        m = BPlusTreeMap.from_sorted_items(items, capacity=4)
+        expected = list(items)
+        if rng.random() < 0.6:
+            where = slice(rng.choice([None, *range(-n - 2, n + 2)]),
+                          rng.choice([None, *range(-n - 2, n + 2)]),
+                          rng.choice([None, 1, 2, 3, 9, 17, -1, -2, -11]))
+            taken = sorted(expected[where])
+            del expected[where]
+        else:
+            where = rng.sample(range(-n, n), min(n, rng.randrange(0, 8))) if n else []
+            where = [p for i, p in enumerate(where) if (p % n if n else p) not in
+                     [q % n for q in where[:i]]]
+            taken = sorted(expected[p] for p in where)
+            for p in sorted((p % n for p in where), reverse=True):
+                del expected[p]
+        got = m._pop_many(kind, where)
+        assert got == [PICKS[kind](k, v) for k, v in taken]
+        assert list(m.items()) == expected
+        m.check()
+
+
+def test_pop_many_and_pop_at_refuse_bad_positions():
+    m = BPlusTreeMap({i: i for i in range(10)})
+    with pytest.raises(IndexError):
+        m._pop_many(0, [3, 10])
+    with pytest.raises(IndexError):
+        m._pop_many(0, [-11])
+    with pytest.raises(ValueError, match="twice"):
+        m._pop_many(0, [3, -7])
+    with pytest.raises(TypeError):
+        m._pop_many(0, 5)
+    with pytest.raises(TypeError):
+        m._pop_many(0, ["1"])
+    with pytest.raises(ValueError):
+        m._pop_many(0, slice(None, None, 0))
+    with pytest.raises(ValueError):
+        m._pop_many(7, slice(None))
+    with pytest.raises(TypeError):
+        m._pop_many(0)
+    with pytest.raises(IndexError, match="empty"):
+        BPlusTreeMap()._pop_at(0)
+    with pytest.raises(IndexError):
+        m._pop_at(10)
+    with pytest.raises(TypeError):
+        m._pop_at("0")
+    assert len(m) == 10 and m._pop_at(-1) == (9, 9) and m._pop_at(0) == (0, 0)
+    m.check()
+
+
+def test_load_sorted_fills_only_an_empty_map():
+    m = BPlusTreeMap({1: 1})
+    with pytest.raises(TypeError, match="not empty"):
+        m._load_sorted([(2, 2)], None)
+    with pytest.raises(ValueError):
+        BPlusTreeMap()._load_sorted([(2, 2)], 2)
+    with pytest.raises(TypeError):
+        BPlusTreeMap()._load_sorted([(2, 2)])
+    assert list(m.items()) == [(1, 1)]
