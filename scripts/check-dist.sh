@@ -10,12 +10,13 @@
 # and the unpacked sdist's Python tests pass against the wheel built from
 # it, installed in a fresh virtual environment.
 # SDIST_LIMIT_KB: issue 14 aimed at 80 KB, which cannot hold the package
-# (about 70 KB compressed on its own) and its tests (about 50 KB more);
-# the limit sits a little above today's 142 KB and catches a regression such
-# as the corpora coming back (they made it 1.1 MB).
+# (about 75 KB compressed on its own) and its tests (about 60 KB more, the
+# sweeps of issue 21 included); the limit sits a little above today's
+# 175 KB and catches a regression such as the corpora coming back (they
+# made it 1.1 MB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SDIST_LIMIT_KB=${SDIST_LIMIT_KB:-160}
+SDIST_LIMIT_KB=${SDIST_LIMIT_KB:-200}
 WHEEL_LIMIT_KB=${WHEEL_LIMIT_KB:-500}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

@@ -32,6 +32,9 @@ int main(void)
                 /* Small capacities and a big key space must grow deep trees. */
                 if (caps[c][0] <= 5 && spaces[s] >= 300 && steps >= 1000)
                     CHECK(height >= 3);
+                /* The callbacks re-entered the tree (test_reenter): not only in theory. */
+                if (steps >= 1000)
+                    CHECK(d.ctx.reentries > 0);
                 total += d.steps;
                 configs++;
                 diff_finish(&d);

@@ -226,6 +226,9 @@ class BPlusTreeMap(BPlusTreeMapBase):
                 (attrs, list(snapshot.items()), snapshot.capacity))
 
     def __setstate__(self, state):
+        if isinstance(state, dict):  # 0.1.0's: the attributes alone (_rebuild made the map)
+            self.__dict__.update(state)
+            return
         attrs, items, capacity = state
         if attrs:
             self.__dict__.update(attrs)

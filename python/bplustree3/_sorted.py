@@ -18,7 +18,12 @@ Nothing lost: each method either completes or raises and leaves the dict
 or set and the order exactly as they were (a raising key function or
 comparison, a failed allocation). Each change is made where it can fail
 first, and undone where a later step fails; the steps that come last
-cannot fail (removals by position, discards from a set or dict).
+cannot fail (removals by position, discards from a set or dict). When a
+SortedSet with a key function runs out of memory rebuilding its order
+after a large difference_update (which may shrink the set's table, so that
+the values could not go back), the order drops the values by position
+instead: the call completes, and values whose keys tie keep their old
+order where sortedcontainers would have rebuilt it.
 
 Threads: each call on the underlying dict, set or tree is atomic, so no
 interleaving crashes, but a SortedDict or SortedSet call is several of
@@ -54,6 +59,36 @@ def _all_or_nothing(change, undo, *args):
         return change()
     except BaseException:
         undo(*args)
+        raise
+
+
+_NOTHING = frozenset()
+
+
+def _shrink(s):
+    """Shrinks the table of the set s as set.difference_update does after
+    its discards (when more than a quarter of the table is dummies), so
+    that s iterates in the order it would have; when memory is short, it
+    leaves the table as it is: s holds the same values either way."""
+    try:
+        s.difference_update(_NOTHING)
+    except MemoryError:
+        pass
+
+
+def _rebuild_or_drop(order, values, positions, dropped):
+    """Rebuilds order from the set values, which has just lost the values
+    dropped (at positions, descending, in the order). When memory runs out,
+    the order drops them by position instead (allocating nothing): the
+    change is complete, and values whose keys tie keep their old order.
+    When the key function or a comparison raises, the set gets them back
+    and the error propagates: nothing changed. Small: see _all_or_nothing."""
+    try:
+        order.tree = order.build(values)
+    except MemoryError:
+        order.tree._delete_at(positions)
+    except BaseException:
+        _set_apply(values, (), dropped)
         raise
 
 
@@ -451,10 +486,13 @@ class SortedDict(_Positions, dict):
             raise AssertionError("the sorted order and the dict hold different keys")
 
 
+_NO_ITEMS = {}  # never changed: what _view_delitem puts back
+
+
 def _view_delitem(self, index):
     mapping = self._mapping
     if isinstance(index, slice):  # by position, all or nothing; then deletions
-        _dict_apply(mapping, mapping._order.pop_slice(index), {})
+        _dict_apply(mapping, mapping._order.pop_slice(index), _NO_ITEMS)
     else:
         dict.pop(mapping, mapping._order.pop(index))
 
@@ -566,19 +604,16 @@ class SortedSet(_Positions, MutableSet, Sequence):
         return self._order[index]
 
     def __delitem__(self, index):
-        # As sortedcontainers changes its set: remove, or for a slice
-        # difference_update (which may then shrink the table: a new order).
+        # The order first, by position (all or nothing), then the set as
+        # sortedcontainers changes it: remove, or for a slice
+        # difference_update, which discards (that cannot fail) and may then
+        # shrink the table (_shrink).
         _set = self._set
         if not isinstance(index, slice):
-            _set.remove(self._order.pop(index))  # by position: it cannot fail
+            _set.remove(self._order.pop(index))
             return
-        values = self._order[index]
-
-        def change():
-            _set.difference_update(values)
-            self._order.pop_slice(index)  # by position
-
-        _all_or_nothing(change, _set_apply, _set, (), values)
+        _set_apply(_set, self._order.pop_slice(index), ())
+        _shrink(_set)
 
     def _compare(op):
         def compare(self, other):
@@ -671,12 +706,22 @@ class SortedSet(_Positions, MutableSet, Sequence):
         in sortedcontainers; a small one removes each value by position."""
         _set = self._set
         values = set(chain(*iterables))
-        if 4 * len(values) > len(_set):
-            return self._change(lambda: _set.difference_update(values), (),
-                                tuple(values & _set))
         present = [value for value in values if value in _set]
+        if self.key is not None and 4 * len(values) > len(_set):
+            # The set's new table decides ties: the order is rebuilt after
+            # the set changed (discards, which cannot fail, and _shrink).
+            positions = tuple(sorted((self._order.index(v) for v in present), reverse=True))
+            _set_apply(_set, present, ())
+            _shrink(_set)
+            _rebuild_or_drop(self._order, _set, positions, present)
+            return self
+        # Without a key function no two values tie: the order first, by
+        # position (all or nothing), then the set, as sortedcontainers
+        # changes it (a large update: difference_update, which may shrink).
         self._order.discard_all(present)
         _set_apply(_set, present, ())
+        if 4 * len(values) > len(_set) + len(present):
+            _shrink(_set)
         return self
 
     __isub__ = difference_update

@@ -351,6 +351,17 @@ def test_the_constructor_is_all_or_nothing_too(key_fails):
         m.__init__([(1, 1), ("a", 2)], capacity=16)
     assert len(m) == 0 and m.capacity == 8  # the capacity too, as it was
     m.check()
+    # and the map works after it, whatever the failed items' keys were
+    for items, after in (([(1.5, "a"), (None, "b")], [2.5, 0.5]),
+                         ([(1, "a"), ("b", "b")], ["x", "y"]),
+                         ([("a", 1), (2, 2)], [3, 1])):
+        m = BPlusTreeMap()
+        with pytest.raises(TypeError):
+            m.__init__(items, capacity=8)
+        for key in after:
+            m[key] = key
+        assert list(m) == sorted(after) and m._key_storage in ("int", "float", "str")
+        m.check()
 
 
 # ---- 8: __index__ that changes the map --------------------------------------
@@ -586,12 +597,23 @@ def test_a_map_that_holds_itself_pickles(protocol):
     assert d[2] is d
 
 
+class WithAttrs(BPlusTreeMap):
+    pass
+
+
+class OldPickle:
+    """Pickles as bplustree3 0.1.0 pickled a map with attributes."""
+
+    def __reduce__(self):
+        from bplustree3 import _rebuild
+        return (_rebuild, (WithAttrs, [(1, 2)], 8), {"label": "old"})
+
+
 def test_pickles_of_the_previous_release_still_load():
-    from bplustree3 import _rebuild
-    old = pickle.dumps((_rebuild, (BPlusTreeMap, [(1, 2)], 8)))
-    func, args = pickle.loads(old)
-    m = func(*args)
-    assert list(m.items()) == [(1, 2)] and m.capacity == 8
+    m = pickle.loads(pickle.dumps(OldPickle()))
+    assert type(m) is WithAttrs and list(m.items()) == [(1, 2)] and m.capacity == 8
+    assert m.label == "old"
+    m.check()
 
 
 def test_collections_running_restores_the_threshold():

@@ -257,3 +257,17 @@ def test_load_sorted_fills_only_an_empty_map():
     with pytest.raises(TypeError):
         BPlusTreeMap()._load_sorted([(2, 2)])
     assert list(m.items()) == [(1, 1)]
+
+
+def test_delete_at_takes_descending_positions_and_allocates_nothing():
+    m = BPlusTreeMap({i: i for i in range(10)}, capacity=4)
+    for bad in ((3, 5), (10,), (-1,), (2, 2), ("1",), (1.0,)):
+        with pytest.raises(ValueError, match="descending"):
+            m._delete_at(bad)
+    with pytest.raises(TypeError):
+        m._delete_at([3])
+    assert len(m) == 10
+    m._delete_at((9, 4, 0))
+    assert list(m) == [1, 2, 3, 5, 6, 7, 8]
+    m._delete_at(())
+    m.check()

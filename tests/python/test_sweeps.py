@@ -185,8 +185,8 @@ def sorted_dict_methods(k):
     }
 
 
-def make_sorted_set(k, key=None):
-    return SortedSet((k(i) for i in range(N)), key=key)
+def make_sorted_set(k, key=None, n=N):
+    return SortedSet((k(i) for i in range(n)), key=key)
 
 
 def sorted_set_state(ss):
@@ -221,6 +221,8 @@ def sorted_set_methods(k):
         "pop_at": lambda ss: ss.pop(2),
         "delitem": lambda ss: ss.__delitem__(5),
         "delitem_slice": lambda ss: ss.__delitem__(slice(None, None, 3)),
+        "delitem_all": lambda ss: ss.__delitem__(slice(None, None, -1)),
+        "difference_update_all": lambda ss: ss.difference_update(list(ss)),
         "update_small": lambda ss: ss.update(few),
         "update_large": lambda ss: ss.update(many),
         "difference_update_small": lambda ss: ss.difference_update(few),
@@ -244,6 +246,8 @@ CONTAINERS = {
     "SortedDict_key": (lambda k: make_sorted_dict(k, neg), sorted_dict_state,
                        sorted_dict_methods),
     "SortedSet_key": (lambda k: make_sorted_set(k, neg), sorted_set_state, sorted_set_methods),
+    # small: a set's table is near full, and shrinks after discards
+    "SortedSet_8": (lambda k: make_sorted_set(k, n=8), sorted_set_state, sorted_set_methods),
 }
 
 

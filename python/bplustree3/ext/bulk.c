@@ -135,10 +135,17 @@ static void drop_changes(change *changes, Py_ssize_t n, bool undone, packing p)
 
 /*
  * set_capacity gives m, acquired and empty, a new (empty) tree of capacity,
- * and hands the old one back through *old, to put back if what follows
- * fails. 0, or -1 with an exception.
+ * and hands the old one back through *old, with its packing, to put back
+ * if what follows fails. 0, or -1 with an exception.
  */
-static int set_capacity(MapObject *m, unsigned capacity, bpt **old, unsigned *old_capacity)
+/* What a map was before set_capacity gave it another (empty) tree. */
+typedef struct {
+    bpt *tree; /* NULL: the capacity did not change */
+    packing packing;
+    unsigned capacity;
+} emptied_tree;
+
+static int set_capacity(MapObject *m, unsigned capacity, emptied_tree *old)
 {
     if (capacity == m->capacity)
         return 0;
@@ -149,8 +156,9 @@ static int set_capacity(MapObject *m, unsigned capacity, bpt **old, unsigned *ol
     bpt *t = new_tree(m, capacity, m->packing);
     if (!t)
         return -1;
-    *old_capacity = m->capacity;
-    *old = replace_tree(m, t, m->packing);
+    old->packing = m->packing;
+    old->capacity = m->capacity;
+    old->tree = replace_tree(m, t, m->packing);
     m->capacity = capacity;
     return 0;
 }
@@ -177,10 +185,9 @@ static int check_keys(PyObject *pairs)
 static int store_pairs(MapObject *m, PyObject *pairs, unsigned capacity, change *changes,
                        Py_ssize_t *done, bool *undone)
 {
-    bpt *emptied = NULL;
-    unsigned old_capacity = 0;
+    emptied_tree emptied = {NULL, PACK_NONE, 0};
     bool was_empty = bpt_size(m->tree) == 0;
-    int rc = capacity ? set_capacity(m, capacity, &emptied, &old_capacity) : 0;
+    int rc = capacity ? set_capacity(m, capacity, &emptied) : 0;
     Py_ssize_t n = PyList_GET_SIZE(pairs);
     for (*done = 0; rc == 0 && *done < n; ++*done) {
         PyObject *pair = PyList_GET_ITEM(pairs, *done); /* our list: no one changes it */
@@ -197,12 +204,12 @@ static int store_pairs(MapObject *m, PyObject *pairs, unsigned capacity, change 
         bpt_clear(m->tree);
     else if (rc < 0)
         undo(m, changes, *done);
-    if (rc < 0 && emptied) { /* empty again: the old tree and capacity back */
-        drop_tree(replace_tree(m, emptied, m->packing));
-        m->capacity = old_capacity;
-        emptied = NULL;
+    if (rc < 0 && emptied.tree) { /* empty again: the old tree, packing and capacity back */
+        drop_tree(replace_tree(m, emptied.tree, emptied.packing));
+        m->capacity = emptied.capacity;
+        emptied.tree = NULL;
     }
-    drop_tree(emptied); /* an empty one */
+    drop_tree(emptied.tree); /* an empty one */
     return rc;
 }
 

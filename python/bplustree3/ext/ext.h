@@ -300,6 +300,7 @@ int bound_rank(MapObject *m, PyObject *key, bool after_equal, size_t *rank);
 PyObject *pop_at(MapObject *m, Py_ssize_t index, PyObject *empty_error, const char *what);
 PyObject *Map__pop_at(MapObject *m, PyObject *arg);
 PyObject *Map__pop_many(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
+PyObject *Map__delete_at(MapObject *m, PyObject *positions);
 PyObject *Map_peekitem(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
 PyObject *Map_bisect_left(MapObject *m, PyObject *key);
 PyObject *Map_bisect_right(MapObject *m, PyObject *key);

@@ -541,6 +541,7 @@ static PyMethodDef Map_methods[] = {
     {"_pop_at", (PyCFunction)Map__pop_at, METH_O, NULL},
     {"_load_sorted", (PyCFunction)(void (*)(void))Map__load_sorted, METH_FASTCALL, NULL},
     {"_pop_many", (PyCFunction)(void (*)(void))Map__pop_many, METH_FASTCALL, NULL},
+    {"_delete_at", (PyCFunction)Map__delete_at, METH_O, NULL},
     {"peekitem", (PyCFunction)(void (*)(void))Map_peekitem, METH_FASTCALL,
      "peekitem($self, index=-1, /)\n--\n\nThe (key, value) at position index (negative: from the end); "
      "IndexError if out of range. O(log n)."},

@@ -361,3 +361,39 @@ PyObject *Map__pop_many(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
     PyMem_Free(r.at);
     return items;
 }
+
+/*
+ * _delete_at(positions): removes the items at positions, a tuple of ints
+ * in strictly descending order, each below the map's length, and
+ * allocates nothing: what a SortedSet does when memory has run out (see
+ * _sorted.py). ValueError (nothing removed) for positions out of order or
+ * range.
+ */
+PyObject *Map__delete_at(MapObject *m, PyObject *positions)
+{
+    if (!PyTuple_Check(positions)) {
+        PyErr_Format(PyExc_TypeError, "_delete_at expects a tuple, not %.100s",
+                     Py_TYPE(positions)->tp_name);
+        return NULL;
+    }
+    if (acquire(m, FOR_WRITE) < 0)
+        return NULL;
+    Py_ssize_t count = PyTuple_GET_SIZE(positions), above = (Py_ssize_t)bpt_size(m->tree);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *p = PyTuple_GET_ITEM(positions, i);
+        Py_ssize_t at = PyLong_CheckExact(p) ? PyLong_AsSsize_t(p) : -1;
+        if (at < 0 || at >= above) {
+            release(m);
+            PyErr_Clear();
+            PyErr_SetString(PyExc_ValueError,
+                            "_delete_at: positions must be ints in the map, descending");
+            return NULL;
+        }
+        above = at;
+    }
+    for (Py_ssize_t i = 0; i < count; i++)
+        bpt_remove_at(m->tree, (size_t)PyLong_AsSsize_t(PyTuple_GET_ITEM(positions, i)), NULL,
+                      NULL);
+    release(m);
+    Py_RETURN_NONE;
+}

@@ -6,11 +6,11 @@
  * have to work, so they cannot be Python code (a loop makes an iterator)
  * and cannot use the calls that grow a table first (dict.update,
  * set.update): they delete and put back one entry at a time. Deleting
- * allocates nothing, a dict value put back for a key the dict holds
- * allocates nothing, and a value put back into the set it was just
- * deleted from finds the slot its deletion left, unless another one put
- * back took it first (then the set may grow its table: the one case that
- * allocates).
+ * allocates nothing, and a dict value put back for a key the dict holds
+ * allocates nothing. A value put back into a set usually finds the slot its
+ * deletion left; the set grows its table (and allocates) when another one
+ * put back took it first, or when the table shrank in between (a set's
+ * difference_update shrinks it when a quarter of it is deleted slots).
  */
 #include "ext.h"
 
