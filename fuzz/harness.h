@@ -5,7 +5,8 @@
  * collide and nodes split and merge constantly, and then a bounded sequence
  * of operations, each applied to the tree and to the reference model by the
  * differential driver (tests/diff.h), which compares every result and runs
- * the invariant checker after every operation.
+ * the invariant checker after every operation. Each input runs on a map and
+ * then on a multiset (duplicates kept), against a model of each.
  */
 #ifndef BPT_FUZZ_HARNESS_H
 #define BPT_FUZZ_HARNESS_H

@@ -119,6 +119,17 @@ typedef struct bpt_allocator {
  * in [BPT_MIN_CAPACITY, BPT_MAX_CAPACITY]. ctx is passed to compare, search,
  * hint and the four ownership callbacks; any callback left NULL is a no-op
  * (search and hint: not used).
+ *
+ * duplicates, when nonzero, makes the tree a multiset (a sorted list of
+ * items): equal keys are kept side by side, each its own item, in the order
+ * they were added. Every call keeps its meaning with "the first equal key"
+ * for "the equal key": bpt_get, bpt_remove and bpt_insert's check find the
+ * first of the equal keys, bpt_rank counts the keys before it. Three calls
+ * change: bpt_put (and its typed and ranked forms) always inserts, after
+ * the keys equal to the new one, and never replaces; bpt_floor returns the
+ * last of the equal keys; bpt_bulk_load accepts equal neighbours
+ * (non-decreasing keys). bpt_rank_upper and bpt_cursor_seek_gt give the end
+ * of a run of equal keys, so a key's count is bpt_rank_upper - bpt_rank.
  */
 typedef struct bpt_config {
     bpt_compare_fn compare;
@@ -132,6 +143,7 @@ typedef struct bpt_config {
     unsigned leaf_capacity;
     unsigned branch_capacity;
     bpt_allocator allocator;
+    unsigned duplicates;
 } bpt_config;
 
 #define BPT_DEFAULT_LEAF_CAPACITY 64
@@ -203,10 +215,11 @@ void bpt_clear(bpt *t);
 bpt_status bpt_copy(const bpt *t, bpt **out);
 
 /*
- * bpt_bulk_load fills an empty tree from n strictly increasing keys in O(n),
+ * bpt_bulk_load fills an empty tree from n strictly increasing keys in O(n)
+ * (non-decreasing in a multiset: equal keys stay in their order),
  * retaining each key and value. values may be NULL (every value is NULL).
- * Returns BPT_EINVAL when the tree is not empty, the keys are not strictly
- * increasing or one has no hint (nothing is built), BPT_ECMP, BPT_ENOMEM.
+ * Returns BPT_EINVAL when the tree is not empty, the keys are out of order
+ * or one has no hint (nothing is built), BPT_ECMP, BPT_ENOMEM.
  */
 bpt_status bpt_bulk_load(bpt *t, void *const *keys, void *const *values,
                          size_t n);
@@ -219,6 +232,9 @@ size_t bpt_size(const bpt *t);
 /* bpt_leaf_capacity and bpt_branch_capacity return the capacities in use. */
 unsigned bpt_leaf_capacity(const bpt *t);
 unsigned bpt_branch_capacity(const bpt *t);
+
+/* bpt_duplicates returns 1 for a multiset (see bpt_config), else 0. */
+int bpt_duplicates(const bpt *t);
 
 /*
  * bpt_stats describes a tree's memory: its nodes, and the bytes it asked
@@ -246,7 +262,8 @@ uint64_t bpt_version(const bpt *t);
 
 /*
  * bpt_get looks key up. On BPT_OK it stores the stored key and its value
- * (borrowed) in the out-parameters that are not NULL.
+ * (borrowed) in the out-parameters that are not NULL; in a multiset, those
+ * of the first equal key.
  */
 bpt_status bpt_get(const bpt *t, void *key, void **key_out, void **value_out);
 
@@ -269,6 +286,8 @@ bpt_status bpt_last(const bpt *t, void **key_out, void **value_out);
  * The neighbour queries return (borrowed) the item with the greatest key
  * <= key (floor), the least key >= key (ceiling), the greatest key < key
  * (lower) or the least key > key (higher); BPT_NOTFOUND when there is none.
+ * In a multiset each returns the item nearest to key on its side: floor
+ * the last of the keys equal to key, ceiling the first.
  */
 bpt_status bpt_floor(const bpt *t, void *key, void **key_out, void **value_out);
 bpt_status bpt_ceiling(const bpt *t, void *key, void **key_out, void **value_out);
@@ -278,8 +297,11 @@ bpt_status bpt_higher(const bpt *t, void *key, void **key_out, void **value_out)
 /*
  * bpt_rank stores in *rank the number of keys less than key, in O(log n),
  * and returns BPT_OK when key is present, BPT_NOTFOUND when it is not.
+ * bpt_rank_upper does the same with the number of keys less than or equal
+ * to key: in a multiset, the position after the last equal key.
  */
 bpt_status bpt_rank(const bpt *t, void *key, size_t *rank);
+bpt_status bpt_rank_upper(const bpt *t, void *key, size_t *rank);
 
 /* bpt_at returns (borrowed) the item at 0-based position index, O(log n). */
 bpt_status bpt_at(const bpt *t, size_t index, void **key_out, void **value_out);
@@ -299,13 +321,15 @@ int bpt_visit(const bpt *t, int (*fn)(void *key, void *value, void *arg), void *
  * it inserted, BPT_REPLACED when it replaced: the old value is then handed
  * back, owned, through *old_value, or released when old_value is NULL.
  * BPT_EINVAL: the key is absent and has no hint (see bpt_hint_fn).
+ * In a multiset it always inserts, after the keys equal to key (BPT_OK;
+ * *old_value is not written), and a key without a hint is BPT_EINVAL.
  */
 bpt_status bpt_put(bpt *t, void *key, void *value, void **old_value);
 
 /*
  * bpt_put_rank is bpt_put that also stores in *rank the position of the
- * item it inserted or whose value it replaced (the number of keys less than
- * key). A caller can undo the change at that position without comparing
+ * item it inserted or whose value it replaced (the number of keys before
+ * it: less than key, or in a multiset less than or equal to key). A caller can undo the change at that position without comparing
  * keys, as long as nothing else changed since: bpt_remove_at for an insert,
  * bpt_replace_at with the old value for a replacement. Undoing several puts
  * in the reverse order of the puts restores the tree's items exactly.
@@ -321,9 +345,9 @@ bpt_status bpt_put_rank(bpt *t, void *key, void *value, void **old_value, size_t
 bpt_status bpt_insert(bpt *t, void *key, void *value, void **existing);
 
 /*
- * bpt_remove removes the item with key equal to key, handing the stored key
- * and value back (owned) through key_out and value_out, or releasing each one
- * whose out-parameter is NULL.
+ * bpt_remove removes the item with key equal to key (in a multiset the
+ * first of them), handing the stored key and value back (owned) through
+ * key_out and value_out, or releasing each one whose out-parameter is NULL.
  */
 bpt_status bpt_remove(bpt *t, void *key, void **key_out, void **value_out);
 

@@ -92,11 +92,15 @@ static bpt_invariant check_hints(walk *w, int depth, void *const *keys, const ui
     return BPT_INV_OK;
 }
 
-/* check_keys verifies order within keys[0..n) and the bounds [lo, hi). */
+/*
+ * check_keys verifies order within keys[0..n) and the bounds [lo, hi): keys
+ * strictly increase; in a multiset they do not decrease, and may reach hi.
+ */
 static bpt_invariant check_keys(walk *w, int depth, void *const *keys, const uint64_t *hints,
                                 uint32_t n, const frame *f)
 {
     const char *what = depth == w->t->height - 1 ? "leaf" : "branch";
+    int most = w->t->cfg.duplicates ? 0 : -1; /* the greatest a comparison may give */
     bpt_invariant inv;
     if (hints && (inv = check_hints(w, depth, keys, hints, n, f)))
         return inv;
@@ -104,9 +108,9 @@ static bpt_invariant check_keys(walk *w, int depth, void *const *keys, const uin
         int c = cmp(w, keys[i - 1], keys[i]);
         if (c == BPT_CMP_ERROR)
             return fail(w, BPT_INV_COMPARE, depth, i, "comparison failed in a %s", what);
-        if (c >= 0)
-            return fail(w, BPT_INV_KEY_ORDER, depth, i,
-                        "%s key %u is not greater than key %u", what, (unsigned)i,
+        if (c > most)
+            return fail(w, BPT_INV_KEY_ORDER, depth, i, "%s key %u is %s key %u", what,
+                        (unsigned)i, most ? "not greater than" : "less than",
                         (unsigned)(i - 1));
     }
     if (n == 0)
@@ -123,10 +127,10 @@ static bpt_invariant check_keys(walk *w, int depth, void *const *keys, const uin
         int c = cmp(w, keys[n - 1], *f->hi);
         if (c == BPT_CMP_ERROR)
             return fail(w, BPT_INV_COMPARE, depth, n - 1, "comparison failed against a bound");
-        if (c >= 0)
+        if (c > most)
             return fail(w, BPT_INV_KEY_BOUNDS, depth, n - 1,
-                        "%s key %u is not below the separator to its right", what,
-                        (unsigned)(n - 1));
+                        "%s key %u is %s the separator to its right", what, (unsigned)(n - 1),
+                        most ? "not below" : "above");
     }
     return BPT_INV_OK;
 }

@@ -19,7 +19,7 @@ typedef enum bpt_invariant {
     BPT_INV_CYCLE,      /* a node is its own ancestor */
     BPT_INV_DEPTH,      /* a leaf off the bottom level, or a branch on it */
     BPT_INV_FILL,       /* a non-root node outside [ceil(cap/2), cap] */
-    BPT_INV_KEY_ORDER,  /* keys within a node not strictly increasing */
+    BPT_INV_KEY_ORDER,  /* keys within a node not strictly increasing (multiset: decrease) */
     BPT_INV_KEY_BOUNDS, /* a key outside the bounds its ancestors' separators set */
     BPT_INV_SEPARATOR,  /* a separator is not the first key of its right subtree */
     BPT_INV_LEAF_CHAIN, /* next/prev links or first/last differ from in-order leaves */

@@ -216,12 +216,18 @@ static void subtree_free(const bpt *t, bpt_node *root, bool release)
 /* ---- Searching ------------------------------------------------------------ */
 
 /*
- * search_keys returns the lower bound of key in keys[0..n) and sets *exact,
- * or returns -1 when a comparison fails. It uses the embedder's hook when
- * there is one and clamps its answer into [0, n].
+ * search_keys returns the lower bound of key in keys[0..n) (the first key
+ * not less than key) and sets *exact when that key is equal to key; with
+ * upper, the upper bound (the first key greater than key) and *exact when
+ * the key before it is equal to key. Returns -1 when a comparison fails. It
+ * uses the embedder's hook when there is one (a lower bound, which the
+ * comparator carries past equal keys for upper) and clamps its answer into
+ * [0, n].
  */
-static int search_keys(const bpt *t, void *const *keys, int n, void *key, int *exact)
+static int search_keys(const bpt *t, void *const *keys, int n, void *key, bool upper,
+                       int *exact)
 {
+    int lo = 0, hi = n, lo_equal = 0, hi_equal = 0; /* keys[lo - 1], keys[hi] equal key */
     if (t->cfg.search) {
         int e = 0;
         int i = t->cfg.search(keys, n, key, t->cfg.ctx, &e);
@@ -232,22 +238,25 @@ static int search_keys(const bpt *t, void *const *keys, int n, void *key, int *e
             return n;
         }
         *exact = e != 0;
-        return i;
+        if (!upper || !e)
+            return i;
+        lo = i + 1; /* keys[i] is equal: the upper bound is past it */
+        lo_equal = 1;
     }
-    int lo = 0, hi = n, hi_equal = 0;
     while (lo < hi) {
         int mid = lo + (hi - lo) / 2;
         int c = t->cfg.compare(keys[mid], key, t->cfg.ctx);
         if (c == BPT_CMP_ERROR)
             return -1;
-        if (c < 0) {
+        if (c < 0 || (upper && c == 0)) {
             lo = mid + 1;
+            lo_equal = c == 0;
         } else {
             hi = mid;
             hi_equal = c == 0;
         }
     }
-    *exact = lo < n && hi_equal;
+    *exact = upper ? lo_equal : lo < n && hi_equal;
     return lo;
 }
 
@@ -292,13 +301,12 @@ DEFINE_COUNT(count_i64_below, int64_t, word, bpt_word_to_i64, <)
 #endif
 
 /*
- * search_node returns the lower bound of k in a node's keys[0..n) (with
- * their hints, NULL without) and sets *exact, or returns -1 when a
- * comparison fails. With hints, only the keys whose hint equals k's are
- * compared: none when no hint does.
+ * search_node is search_keys over a node's keys[0..n) (with their hints,
+ * NULL without) for the key of slot k. With hints, only the keys whose hint
+ * equals k's are compared: none when no hint does.
  */
 static int search_node(const bpt *t, void *const *keys, const uint64_t *hints, int n, slot k,
-                       int *exact)
+                       bool upper, int *exact)
 {
     int lo = 0, hi = n;
     if (hints) {
@@ -310,7 +318,7 @@ static int search_node(const bpt *t, void *const *keys, const uint64_t *hints, i
             return lo;
         }
     }
-    int i = search_keys(t, keys + lo, hi - lo, k.key, exact);
+    int i = search_keys(t, keys + lo, hi - lo, k.key, upper, exact);
     return i < 0 ? -1 : lo + i;
 }
 
@@ -491,14 +499,19 @@ static void descend_edge(const bpt *t, path *p, bool last)
 /*
  * node_search is search_node, or with i64 (a tree of int64 keys in the
  * words, whose comparator or search agrees with bpt_compare_i64) the same
- * lower bound counted over the machine numbers in place, with no hook.
+ * bound counted over the machine numbers in place, with no hook.
  */
 PREFETCH_INLINE int node_search(const bpt *t, void *const *keys, const uint64_t *hints, int n,
-                                slot k, int *exact, bool i64)
+                                slot k, bool upper, int *exact, bool i64)
 {
 #ifdef BPT_HAVE_WORD64
     if (i64) {
         int64_t x = bpt_word_to_i64(k.key);
+        if (upper) {
+            int i = count_i64_at_most(keys, n, x);
+            *exact = i > 0 && bpt_word_to_i64(keys[i - 1]) == x;
+            return i;
+        }
         int i = count_i64_below(keys, n, x);
         *exact = i < n && bpt_word_to_i64(keys[i]) == x;
         return i;
@@ -506,24 +519,82 @@ PREFETCH_INLINE int node_search(const bpt *t, void *const *keys, const uint64_t 
 #else
     (void)i64;
 #endif
-    return search_node(t, keys, hints, n, k, exact);
+    return search_node(t, keys, hints, n, k, upper, exact);
+}
+
+/*
+ * descend_bound records the path to the lower bound of key (the first item
+ * not less than key), or with upper to its upper bound (the first item
+ * greater than key), in any tree, a multiset's included: it takes the
+ * child before a separator equal to key, where equal keys may end, and
+ * not the one after it, where they may go on. The leaf position may be
+ * one past the leaf's last key; for a lower bound, only when no equal key
+ * follows. Typed as int64s with i64 (see node_search). Returns 1 when an
+ * item equal to key exists, 0 when none does, -1 when a comparison failed.
+ * The tree must not be empty.
+ */
+static int descend_bound(const bpt *t, void *key, path *p, bool i64, bool upper)
+{
+    bpt_node *n = t->root;
+    int d = 0, exact = 0;
+    int right = -1, right_exact = 0; /* the lowest separator right of the path */
+    p->hinted = key_slot(t, key, &p->key) && t->cfg.hint;
+    while (!n->leaf) {
+        bpt_branch *b = (bpt_branch *)n;
+        int seps = (int)n->n - 1;
+        int i = node_search(t, branch_keys(t, b), p->hinted ? branch_hints(t, b) : NULL, seps,
+                            p->key, upper, &exact, i64);
+        if (i < 0)
+            return -1;
+        if (i < seps) {
+            right = d;
+            right_exact = exact;
+        }
+        p->node[d] = n;
+        p->idx[d++] = i;
+        n = branch_children(t, b)[i];
+        if (prefetch_pays(t))
+            prefetch_node(t, n, d == t->height - 1);
+    }
+    bpt_leaf *l = (bpt_leaf *)n;
+    int i = node_search(t, leaf_keys(l), p->hinted ? leaf_hints(t, l) : NULL, (int)l->h.n,
+                        p->key, upper, &exact, i64);
+    if (i < 0)
+        return -1;
+    p->node[d] = n;
+    p->idx[d] = i;
+    p->depth = d + 1;
+    if (upper || i < (int)l->h.n || !right_exact)
+        return exact;
+    /* Every key here is less, and the separator after this leaf, the next
+     * leaf's first key, is equal: the lower bound is there. */
+    p->idx[right]++;
+    for (d = right + 1; d < p->depth; d++) {
+        p->node[d] = branch_children(t, (bpt_branch *)p->node[d - 1])[p->idx[d - 1]];
+        p->idx[d] = 0;
+    }
+    return 1;
 }
 
 /*
  * descend_as records the path to the lower bound of key (the leaf position
  * may be one past the leaf's last key), typed as int64s with i64 (see
  * node_search). Returns 1 when key is present, 0 when it is not, -1 when a
- * comparison failed. The tree must not be empty.
+ * comparison failed. The tree must not be empty. Without duplicates, a
+ * separator equal to key ends the comparisons: key is the first key of the
+ * subtree after it.
  */
 PREFETCH_INLINE int descend_as(const bpt *t, void *key, path *p, bool i64)
 {
+    if (t->cfg.duplicates)
+        return descend_bound(t, key, p, i64, false);
     bpt_node *n = t->root;
     int d = 0, exact = 0;
     p->hinted = key_slot(t, key, &p->key) && t->cfg.hint;
     while (!n->leaf) {
         bpt_branch *b = (bpt_branch *)n;
         int i = node_search(t, branch_keys(t, b), p->hinted ? branch_hints(t, b) : NULL,
-                            (int)n->n - 1, p->key, &exact, i64);
+                            (int)n->n - 1, p->key, false, &exact, i64);
         if (i < 0)
             return -1;
         i += exact;
@@ -547,7 +618,7 @@ PREFETCH_INLINE int descend_as(const bpt *t, void *key, path *p, bool i64)
     }
     bpt_leaf *l = (bpt_leaf *)n;
     int i = node_search(t, leaf_keys(l), p->hinted ? leaf_hints(t, l) : NULL, (int)l->h.n,
-                        p->key, &exact, i64);
+                        p->key, false, &exact, i64);
     if (i < 0)
         return -1;
     p->node[d] = n;
@@ -682,6 +753,7 @@ void bpt_free(bpt *t)
 size_t bpt_size(const bpt *t) { return t->size; }
 unsigned bpt_leaf_capacity(const bpt *t) { return t->cfg.leaf_capacity; }
 unsigned bpt_branch_capacity(const bpt *t) { return t->cfg.branch_capacity; }
+int bpt_duplicates(const bpt *t) { return t->cfg.duplicates != 0; }
 
 static void count_node(const bpt *t, bpt_node *n, void *arg)
 {
@@ -844,6 +916,12 @@ bpt_status bpt_get_i64(const bpt *t, int64_t key, void **value_out)
     bpt_node *n = t->root;
     if (!n)
         return BPT_NOTFOUND;
+    if (t->cfg.duplicates) { /* the first equal key: the path's descent */
+        path p;
+        if (find_as(t, bpt_word_from_i64(key), &p, true) != BPT_OK)
+            return BPT_NOTFOUND;
+        return give_item(t, path_leaf(&p), path_pos(&p), NULL, value_out);
+    }
     for (int d = 1; !n->leaf; d++) {
         bpt_branch *b = (bpt_branch *)n;
         n = branch_children(t, b)[count_i64_at_most(branch_keys(t, b), (int)n->n - 1, key)];
@@ -881,19 +959,21 @@ typedef enum { NB_FLOOR, NB_CEILING, NB_LOWER, NB_HIGHER } neighbour_kind;
  * neighbour_pos records in p the descent to key and stores in *pos the
  * position of key's neighbour of that kind in p's leaf, which may be -1 or
  * the leaf's count (see leaf_item). Returns 0, or -1 when a comparison
- * failed. The tree must not be empty.
+ * failed. The tree must not be empty. A multiset's floor and higher are
+ * next to the upper bound: past every equal key.
  */
 static int neighbour_pos(const bpt *t, void *key, neighbour_kind kind, path *p, int *pos)
 {
-    int found = descend(t, key, p);
+    bool upper = t->cfg.duplicates && (kind == NB_FLOOR || kind == NB_HIGHER);
+    int found = upper ? descend_bound(t, key, p, false, true) : descend(t, key, p);
     if (found < 0)
         return -1;
     int i = path_pos(p);
     switch (kind) {
-    case NB_FLOOR: i -= !found; break;
+    case NB_FLOOR: i -= upper || !found; break;
     case NB_CEILING: break;
     case NB_LOWER: i -= 1; break;
-    case NB_HIGHER: i += found; break;
+    case NB_HIGHER: i += !upper && found; break;
     }
     *pos = i;
     return 0;
@@ -947,18 +1027,29 @@ bpt_status bpt_higher(const bpt *t, void *key, void **key_out, void **value_out)
     return neighbour(t, key, NB_HIGHER, key_out, value_out);
 }
 
-bpt_status bpt_rank(const bpt *t, void *key, size_t *rank)
+/* rank_as is bpt_rank, or with upper bpt_rank_upper. */
+static bpt_status rank_as(const bpt *t, void *key, size_t *rank, bool upper)
 {
     path p;
     if (!t->root) {
         *rank = 0;
         return BPT_NOTFOUND;
     }
-    int found = descend(t, key, &p);
+    int found = upper ? descend_bound(t, key, &p, false, true) : descend(t, key, &p);
     if (found < 0)
         return BPT_ECMP;
     *rank = path_rank(t, &p);
     return found ? BPT_OK : BPT_NOTFOUND;
+}
+
+bpt_status bpt_rank(const bpt *t, void *key, size_t *rank)
+{
+    return rank_as(t, key, rank, false);
+}
+
+bpt_status bpt_rank_upper(const bpt *t, void *key, size_t *rank)
+{
+    return rank_as(t, key, rank, true);
 }
 
 int bpt_visit(const bpt *t, int (*fn)(void *key, void *value, void *arg), void *arg)
@@ -1387,22 +1478,29 @@ static void remove_span(bpt *t, path *p, uint32_t count, void **key_out, void **
 /* ---- Updates -------------------------------------------------------------- */
 
 /*
- * insert_absent_as inserts key -> value when no equal key is present
- * (BPT_OK); otherwise it returns BPT_EXISTS with p leading to the present
- * item. Either way it stores the item's position in *rank when rank is not
- * NULL. Typed as int64s with i64 (see node_search).
+ * insert_as inserts key -> value when no equal key is present (BPT_OK);
+ * otherwise it returns BPT_EXISTS with p leading to the present item (in a
+ * multiset, the first equal one). With add (multisets only) it inserts
+ * anyway, after the equal keys. Either way it stores the item's position
+ * in *rank when rank is not NULL. Typed as int64s with i64 (see
+ * node_search).
  */
-static bpt_status insert_absent_as(bpt *t, void *key, void *value, path *p, size_t *rank,
-                                   bool i64)
+static bpt_status insert_as(bpt *t, void *key, void *value, path *p, size_t *rank, bool i64,
+                            bool add)
 {
     if (!t->root) {
         if (rank)
             *rank = 0;
         return insert_first(t, key, value);
     }
-    int found = i64 ? descend_as(t, key, p, true) : descend(t, key, p); /* as in find_as */
+    int found;
+    if (add) /* each call site has a constant add and i64: each inlines its own */
+        found = descend_bound(t, key, p, i64, true);
+    else
+        found = i64 ? descend_as(t, key, p, true) : descend(t, key, p); /* as in find_as */
     if (found < 0)
         return BPT_ECMP;
+    found = found && !add;
     if (!found && t->cfg.hint && !p->hinted)
         return BPT_EINVAL; /* a key without a hint cannot be stored */
     if (rank)
@@ -1434,7 +1532,8 @@ static bpt_status put_as(bpt *t, void *key, void *value, void **old_value, size_
                          bool i64)
 {
     path p;
-    bpt_status rc = insert_absent_as(t, key, value, &p, rank, i64);
+    bpt_status rc = t->cfg.duplicates ? insert_as(t, key, value, &p, rank, i64, true)
+                                      : insert_as(t, key, value, &p, rank, i64, false);
     if (rc != BPT_EXISTS)
         return rc;
     replace_value(t, &p, value, old_value);
@@ -1454,7 +1553,7 @@ bpt_status bpt_put_rank(bpt *t, void *key, void *value, void **old_value, size_t
 bpt_status bpt_insert(bpt *t, void *key, void *value, void **existing)
 {
     path p;
-    bpt_status rc = insert_absent_as(t, key, value, &p, NULL, false);
+    bpt_status rc = insert_as(t, key, value, &p, NULL, false, false);
     if (rc == BPT_EXISTS && existing)
         *existing = leaf_vals(t, path_leaf(&p))[path_pos(&p)];
     return rc;
@@ -1573,8 +1672,8 @@ bpt_status bpt_remove_range(bpt *t, void *const *lo, void *const *hi, size_t *re
 /* ---- Bulk load ------------------------------------------------------------ */
 
 /*
- * check_sorted returns BPT_OK when keys[0..n) strictly increase, BPT_EINVAL
- * or BPT_ECMP otherwise. With hints, every key needs one (stored in
+ * check_sorted returns BPT_OK when keys[0..n) strictly increase (do not
+ * decrease, in a multiset), BPT_EINVAL or BPT_ECMP otherwise. With hints, every key needs one (stored in
  * hints[]), and keys whose hints differ are ordered by them. The hint
  * function usually reads what a key points to, so that is prefetched a few
  * keys ahead (a prefetch of a word that is no address does no harm).
@@ -1599,7 +1698,7 @@ static bpt_status check_sorted(const bpt *t, void *const *keys, size_t n, uint64
         int c = t->cfg.compare(keys[i - 1], keys[i], t->cfg.ctx);
         if (c == BPT_CMP_ERROR)
             return BPT_ECMP;
-        if (c >= 0)
+        if (c > 0 || (c == 0 && !t->cfg.duplicates))
             return BPT_EINVAL;
     }
     return BPT_OK;

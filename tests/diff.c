@@ -22,14 +22,16 @@ uint64_t diff_rng_choose(void *src, uint64_t n)
 }
 
 void diff_init(diff *d, unsigned leaf_cap, unsigned branch_cap, int search_kind,
-               int64_t key_space)
+               int64_t key_space, bool multi)
 {
     memset(d, 0, sizeof *d);
     CHECK(key_space > 0 && key_space <= REF_WORDS);
     d->key_space = key_space;
     d->ctx.refs = &d->refs;
     ref_init(&d->m);
+    d->m.multi = multi;
     d->cfg = test_config(&d->ctx, leaf_cap, branch_cap, search_kind, &d->alloc);
+    d->cfg.duplicates = multi;
     CHECK_EQ(bpt_new(&d->cfg, &d->t), BPT_OK);
     d->ctx.watch = &d->t; /* callbacks re-enter the tree (test_reenter) */
     d->alloc.reenter = &d->ctx;
@@ -102,7 +104,7 @@ static bpt_status op_cursor(diff *d, diff_choose_fn choose, void *src)
         break;
     case 3:
         rc = bpt_cursor_seek_gt(c, W(key));
-        pos = (long)ref_lower(m, key + 1);
+        pos = (long)ref_upper(m, key);
         break;
     default: {
         size_t at = choose(src, m->n + 2);
@@ -162,20 +164,22 @@ static bpt_status op_bulk(diff *d, diff_choose_fn choose, void *src)
     size_t n = choose(src, (uint64_t)d->key_space / 2 + 1);
     void **keys = malloc((n + 1) * sizeof *keys), **vals = malloc((n + 1) * sizeof *vals);
     CHECK(keys && vals);
+    bool multi = d->m.multi;
     int64_t k = (int64_t)choose(src, 3);
-    for (size_t i = 0; i < n; i++, k += 1 + (int64_t)choose(src, 2)) {
+    /* A multiset's keys repeat: they step by 0 or 1, a map's by 1 or 2. */
+    for (size_t i = 0; i < n; i++, k += !multi + (int64_t)choose(src, 2)) {
         keys[i] = W(k % d->key_space);
         vals[i] = W(choose(src, REF_WORDS));
+    }
+    if (n >= 2 && choose(src, 8) == 0) {
+        size_t i = choose(src, n - 1);
+        keys[i + 1] = keys[i]; /* a duplicate: only a multiset takes it */
     }
     /* Keys may wrap around key_space: then the input is not sorted. */
     bool sorted = true;
     for (size_t i = 1; i < n; i++)
-        sorted = sorted && I(keys[i - 1]) < I(keys[i]);
-    if (n >= 2 && choose(src, 8) == 0) {
-        size_t i = choose(src, n - 1);
-        keys[i + 1] = keys[i]; /* a duplicate */
-        sorted = false;
-    }
+        sorted = sorted && (I(keys[i - 1]) < I(keys[i]) ||
+                            (multi && I(keys[i - 1]) == I(keys[i])));
     long live = d->alloc.live;
     bpt_status rc = bpt_bulk_load(d->t, keys, vals, n);
     if (!failed(rc)) {
@@ -255,8 +259,8 @@ void diff_step(diff *d, diff_choose_fn choose, void *src)
             rc = bpt_put(t, W(key), W(value), want_out ? &v : NULL);
         if (failed(rc))
             break;
-        if (ranked)
-            CHECK_EQ(rank, ref_lower(m, key));
+        if (ranked) /* a multiset's new key goes after its equals */
+            CHECK_EQ(rank, m->multi ? ref_upper(m, key) : ref_lower(m, key));
         if (ranked && want_out && (value & 8)) {
             /* Undo it at its position, comparing nothing: the tree must
              * hold the model's items again (the model is left as it was). */
@@ -323,7 +327,7 @@ void diff_step(diff *d, diff_choose_fn choose, void *src)
                 drop_key(d, k);
                 drop_value(d, v);
             }
-            ref_remove(m, m->items[i].key, NULL);
+            ref_remove_at(m, i);
         }
         break;
     }
@@ -354,12 +358,12 @@ void diff_step(diff *d, diff_choose_fn choose, void *src)
         rc = fn[kind](t, W(key), &k, &v);
         if (failed(rc))
             break;
-        size_t lo = ref_lower(m, key);
-        bool exact = lo < m->n && m->items[lo].key == key;
-        long want = kind == 0 ? (long)lo - !exact
+        /* Around a run of equal keys: floor its last, ceiling its first. */
+        size_t lo = ref_lower(m, key), up = ref_upper(m, key);
+        long want = kind == 0 ? (long)up - 1
                   : kind == 1 ? (long)lo
                   : kind == 2 ? (long)lo - 1
-                              : (long)lo + exact;
+                              : (long)up;
         check_found(d, rc, k, v, want >= 0 && want < (long)m->n, (size_t)want);
         break;
     }
@@ -376,13 +380,11 @@ void diff_step(diff *d, diff_choose_fn choose, void *src)
         int64_t lo = key, hi = key + (int64_t)choose(src, (uint64_t)d->key_space / 4 + 2) - 1;
         bool has_lo = choose(src, 6) != 0, has_hi = choose(src, 6) != 0;
         size_t removed = 0, want;
-        if (value & 1) { /* by positions [lo, hi): keys there */
+        if (value & 1) { /* by positions [lo, hi) */
             size_t from = has_lo ? (size_t)lo : 0, to = has_hi ? (size_t)hi : SIZE_MAX;
-            int64_t klo = from < m->n ? m->items[from].key : INT64_MAX;
-            int64_t khi = to < m->n ? m->items[to].key : INT64_MAX;
             rc = bpt_remove_range_at(t, from, to, want_out ? &removed : NULL);
             CHECK_EQ(rc, BPT_OK); /* it cannot fail */
-            want = ref_remove_range(m, &klo, &khi);
+            want = ref_remove_span(m, from, to);
             if (want_out)
                 CHECK_EQ(removed, want);
             break;
@@ -399,12 +401,13 @@ void diff_step(diff *d, diff_choose_fn choose, void *src)
     }
     case OP_RANK: {
         size_t r = 0;
-        rc = bpt_rank(t, W(key), &r);
+        bool upper = value & 1; /* past the equal keys */
+        rc = (upper ? bpt_rank_upper : bpt_rank)(t, W(key), &r);
         if (failed(rc))
             break;
         bool exists = ref_find(m, key, &i);
         CHECK_EQ(rc, exists ? BPT_OK : BPT_NOTFOUND);
-        CHECK_EQ(r, i);
+        CHECK_EQ(r, upper ? ref_upper(m, key) : i);
         break;
     }
     case OP_AT: {

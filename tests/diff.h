@@ -26,9 +26,12 @@ typedef struct diff {
     long failed_ops;    /* operations that failed with ENOMEM or ECMP */
 } diff;
 
-/* diff_init makes an empty tree; key_space must be at most REF_WORDS. */
+/*
+ * diff_init makes an empty tree, a multiset with multi (and the model one
+ * too); key_space must be at most REF_WORDS.
+ */
 void diff_init(diff *d, unsigned leaf_cap, unsigned branch_cap, int search_kind,
-               int64_t key_space);
+               int64_t key_space, bool multi);
 
 /* diff_step applies one chosen operation and checks everything. */
 void diff_step(diff *d, diff_choose_fn choose, void *src);

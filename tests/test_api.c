@@ -9,17 +9,26 @@ static test_refs refs;
 static test_ctx ctx;
 static test_alloc alloc;
 
-/* new_tree makes an int64 tree with ownership accounting and counted memory. */
-static bpt *new_tree(unsigned cap)
+/*
+ * new_tree_with makes an int64 tree with ownership accounting and counted
+ * memory, searched as test_config's search_kind, a multiset with multi.
+ */
+static bpt *new_tree_with(unsigned cap, int search_kind, bool multi)
 {
     bpt *t;
     memset(&refs, 0, sizeof refs);
     memset(&ctx, 0, sizeof ctx);
     memset(&alloc, 0, sizeof alloc);
     ctx.refs = &refs;
-    bpt_config cfg = test_config(&ctx, cap, cap, 0, &alloc);
+    bpt_config cfg = test_config(&ctx, cap, cap, search_kind, &alloc);
+    cfg.duplicates = multi;
     CHECK_EQ(bpt_new(&cfg, &t), BPT_OK);
     return t;
+}
+
+static bpt *new_tree(unsigned cap)
+{
+    return new_tree_with(cap, 0, false);
 }
 
 /* done frees t and checks that nothing leaked, in memory or references. */
@@ -598,6 +607,201 @@ static void test_rank_at(void)
     CHECK_EQ(bpt_at(t, (size_t)-1, NULL, NULL), BPT_NOTFOUND);
     done(t);
 }
+
+/*
+ * test_multiset: key k is added k % 4 times (keys 0, 4, 8... never), in
+ * rounds, with value 100 * round + k: equal keys must stay in the order
+ * they came, each call finding the first or the last of a run as its
+ * header says, with runs that span leaves. Each search kind (the core's,
+ * the int64 hook, a linear hook, hints) runs it, a map of the same calls
+ * for contrast.
+ */
+static int run_length(int64_t k) { return k >= 0 && k < 40 ? (int)(k % 4) : 0; }
+
+static size_t run_start(int64_t k)
+{
+    size_t r = 0;
+    for (int64_t j = 0; j < k && j < 40; j++)
+        r += (size_t)run_length(j);
+    return r;
+}
+
+static void test_multiset_runs(int search_kind)
+{
+    bpt *t = new_tree_with(4, search_kind, true);
+    void *k, *v;
+    size_t r;
+    CHECK_EQ(bpt_duplicates(t), 1);
+    for (int round = 0; round < 3; round++) {
+        for (int64_t key = 39; key >= 0; key--) {
+            if (round >= run_length(key))
+                continue;
+            /* After the smaller keys of the rounds so far and its equals. */
+            size_t want = (size_t)round;
+            for (int64_t j = 0; j < key; j++)
+                want += (size_t)(run_length(j) < round ? run_length(j) : round);
+            CHECK_EQ(bpt_put_rank(t, W(key), W(100 * round + key), &v, &r), BPT_OK);
+            CHECK_EQ(r, want);
+            CHECK_TREE(t);
+        }
+    }
+    CHECK_EQ(bpt_size(t), run_start(40));
+    CHECK(tree_height(t) >= 3);
+    for (int64_t key = -1; key <= 41; key++) {
+        size_t lo = run_start(key), n = (size_t)run_length(key);
+        bpt_status present = n ? BPT_OK : BPT_NOTFOUND;
+        CHECK_EQ(bpt_rank(t, W(key), &r), present);
+        CHECK_EQ(r, lo);
+        CHECK_EQ(bpt_rank_upper(t, W(key), &r), present);
+        CHECK_EQ(r, lo + n);
+        CHECK_EQ(bpt_get(t, W(key), &k, &v), present);
+        if (n)
+            CHECK_EQ(I(v), key); /* round 0: the first */
+        /* floor: the run's last or the item before it; ceiling: its first
+         * or the item after; lower and higher: just outside it. */
+        size_t size = bpt_size(t);
+        struct { bpt_status (*fn)(const bpt *, void *, void **, void **); long at; } nb[] = {
+            {bpt_floor, (long)(lo + n) - 1}, {bpt_ceiling, (long)lo},
+            {bpt_lower, (long)lo - 1}, {bpt_higher, (long)(lo + n)}};
+        for (size_t j = 0; j < 4; j++) {
+            void *want_k, *want_v;
+            bool exists = nb[j].at >= 0 && nb[j].at < (long)size;
+            CHECK_EQ(nb[j].fn(t, W(key), &k, &v), exists ? BPT_OK : BPT_NOTFOUND);
+            if (!exists)
+                continue;
+            CHECK_EQ(bpt_at(t, (size_t)nb[j].at, &want_k, &want_v), BPT_OK);
+            CHECK(k == want_k && v == want_v);
+        }
+        bpt_cursor *c;
+        CHECK_EQ(bpt_cursor_new(t, &c), BPT_OK);
+        CHECK_EQ(bpt_cursor_seek_gt(c, W(key)), lo + n < size ? BPT_OK : BPT_NOTFOUND);
+        CHECK_EQ(bpt_cursor_seek_rank(c, W(key), &r), present);
+        CHECK_EQ(r, lo);
+        if (n) {
+            /* The run from its first item, in the order it was added. */
+            for (size_t i = 0; i < n; i++, bpt_cursor_next(c)) {
+                CHECK_EQ(bpt_cursor_get(c, &k, &v), BPT_OK);
+                CHECK_EQ(I(k), key);
+                CHECK_EQ(I(v), 100 * (int64_t)i + key);
+            }
+        }
+        bpt_cursor_free(c);
+        /* bpt_insert adds only a key that is absent. */
+        if (n)
+            CHECK_EQ(bpt_insert(t, W(key), W(7), &v), BPT_EXISTS);
+        if (n)
+            CHECK_EQ(I(v), key);
+    }
+    /* Removal by key takes each run's first item: rounds come out in order. */
+    for (int round = 0; round < 3; round++) {
+        for (int64_t key = 0; key < 40; key++) {
+            if (round >= run_length(key))
+                continue;
+            CHECK_EQ(bpt_remove(t, W(key), &k, &v), BPT_OK);
+            CHECK_EQ(I(v), 100 * round + key);
+            give_back_key(k);
+            give_back_value(v);
+            CHECK_TREE(t);
+        }
+    }
+    CHECK_EQ(bpt_size(t), 0);
+    done(t);
+}
+
+/* test_multiset_long_runs: one key many times over, then around it. */
+static void test_multiset_long_runs(void)
+{
+    bpt *t = new_tree_with(4, 0, true);
+    void *k, *v;
+    size_t r, removed;
+    for (int i = 0; i < 300; i++)
+        CHECK_EQ(bpt_put(t, W(7), W(i), NULL), BPT_OK);
+    for (int i = 0; i < 50; i++) {
+        CHECK_EQ(bpt_put(t, W(3), W(1000 + i), NULL), BPT_OK);
+        CHECK_EQ(bpt_put(t, W(9), W(2000 + i), NULL), BPT_OK);
+    }
+    CHECK_TREE(t);
+    CHECK_EQ(bpt_rank(t, W(7), &r), BPT_OK);
+    CHECK_EQ(r, 50);
+    CHECK_EQ(bpt_rank_upper(t, W(7), &r), BPT_OK);
+    CHECK_EQ(r, 350);
+    CHECK_EQ(bpt_get(t, W(7), NULL, &v), BPT_OK);
+    CHECK_EQ(I(v), 0);
+    CHECK_EQ(bpt_floor(t, W(7), NULL, &v), BPT_OK);
+    CHECK_EQ(I(v), 299);
+    CHECK_EQ(bpt_floor(t, W(8), NULL, &v), BPT_OK);
+    CHECK_EQ(I(v), 299);
+    CHECK_EQ(bpt_ceiling(t, W(4), NULL, &v), BPT_OK);
+    CHECK_EQ(I(v), 0);
+    CHECK_EQ(bpt_lower(t, W(7), NULL, &v), BPT_OK);
+    CHECK_EQ(I(v), 1049);
+    CHECK_EQ(bpt_higher(t, W(7), NULL, &v), BPT_OK);
+    CHECK_EQ(I(v), 2000);
+    for (size_t i = 0; i < 300; i++) {
+        CHECK_EQ(bpt_at(t, 50 + i, &k, &v), BPT_OK);
+        CHECK(I(k) == 7 && I(v) == (int64_t)i);
+    }
+    /* A range of one key removes its run, and only it. */
+    CHECK_EQ(bpt_remove_range(t, (void *[]){W(7)}, (void *[]){W(8)}, &removed), BPT_OK);
+    CHECK_EQ(removed, 300);
+    CHECK_TREE(t);
+    CHECK_EQ(bpt_size(t), 100);
+    CHECK_EQ(bpt_get(t, W(7), NULL, NULL), BPT_NOTFOUND);
+    /* Bulk load: equal neighbours are taken, a key going down is not. */
+    bpt_clear(t);
+    void *keys[] = {W(1), W(1), W(2), W(2), W(2), W(5), W(5)};
+    void *vals[] = {W(10), W(11), W(20), W(21), W(22), W(50), W(51)};
+    CHECK_EQ(bpt_bulk_load(t, keys, vals, 7), BPT_OK);
+    CHECK_TREE(t);
+    CHECK_EQ(bpt_rank_upper(t, W(2), &r), BPT_OK);
+    CHECK_EQ(r, 5);
+    CHECK_EQ(bpt_floor(t, W(2), NULL, &v), BPT_OK);
+    CHECK_EQ(I(v), 22);
+    bpt_clear(t);
+    keys[4] = W(0);
+    CHECK_EQ(bpt_bulk_load(t, keys, vals, 7), BPT_EINVAL);
+    CHECK_EQ(bpt_size(t), 0);
+    done(t);
+    /* A map refuses the equal neighbours, and its put replaces. */
+    t = new_tree(4);
+    CHECK_EQ(bpt_duplicates(t), 0);
+    keys[4] = W(2);
+    CHECK_EQ(bpt_bulk_load(t, keys, vals, 7), BPT_EINVAL);
+    CHECK_EQ(bpt_put(t, W(1), W(1), NULL), BPT_OK);
+    CHECK_EQ(bpt_put(t, W(1), W(2), NULL), BPT_REPLACED);
+    CHECK_EQ(bpt_rank_upper(t, W(1), &r), BPT_OK);
+    CHECK_EQ(r, 1);
+    done(t);
+}
+
+#ifdef BPT_HAVE_WORD64
+/* test_multiset_typed: the int64 calls find a run's first item, put after it. */
+static void test_multiset_typed(void)
+{
+    bpt *t = new_tree_with(4, 1, true);
+    void *k, *v;
+    size_t r;
+    for (int i = 0; i < 60; i++) { /* key i % 6 after the i / 6 before it */
+        size_t key = (size_t)(i % 6), before = (size_t)(i / 6);
+        CHECK_EQ(bpt_put_i64_rank(t, (int64_t)key, W(i), NULL, &r), BPT_OK);
+        CHECK_EQ(r, key * (before + 1) + before);
+    }
+    CHECK_TREE(t);
+    for (int64_t key = 0; key < 6; key++) {
+        CHECK_EQ(bpt_get_i64(t, key, &v), BPT_OK);
+        CHECK_EQ(I(v), key);
+    }
+    CHECK_EQ(bpt_get_i64(t, 6, &v), BPT_NOTFOUND);
+    for (int i = 0; i < 60; i++) {
+        CHECK_EQ(bpt_remove_i64(t, i % 6, &k, &v), BPT_OK);
+        CHECK_EQ(I(v), i);
+        give_back_key(k);
+        give_back_value(v);
+        CHECK_TREE(t);
+    }
+    done(t);
+}
+#endif
 
 /*
  * test_scans_across_leaves: in a deep tree of small nodes (many leaf,
@@ -1210,5 +1414,12 @@ int main(void)
     RUN(test_stats_and_fill);
     RUN(test_hints);
     RUN(test_wide_nodes);
+    for (int search = 0; search < TEST_SEARCH_KINDS; search++)
+        test_multiset_runs(search);
+    printf("ok test_multiset_runs\n");
+    RUN(test_multiset_long_runs);
+#ifdef BPT_HAVE_WORD64
+    RUN(test_multiset_typed);
+#endif
     return 0;
 }

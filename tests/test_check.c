@@ -103,6 +103,42 @@ static void test_key_order(void)
     bpt_free(t);
 }
 
+/*
+ * A multiset's keys may repeat, within a node and across a separator, but
+ * not go down; a map's may not repeat at all.
+ */
+static void test_multiset_key_order(void)
+{
+    bpt *t;
+    memset(&ctx, 0, sizeof ctx);
+    bpt_config cfg = test_config(&ctx, 4, 4, 0, NULL);
+    cfg.duplicates = 1;
+    CHECK_EQ(bpt_new(&cfg, &t), BPT_OK);
+    for (int i = 0; i < 40; i++) /* 0 0 0 0 0 1 1 1 1 1 ...: runs across leaves */
+        CHECK_EQ(bpt_put(t, W(i / 5), W(i), NULL), BPT_OK);
+    CHECK_TREE(t);
+    bpt_leaf *l = t->first->next;
+    void *was = leaf_keys(l)[1];
+    leaf_keys(l)[1] = W(I(leaf_keys(l)[0]) - 1); /* below the key before it */
+    expect(t, BPT_INV_KEY_ORDER, t->height - 1);
+    leaf_keys(l)[1] = was;
+    CHECK_TREE(t);
+    /* A leaf's last key above the separator to its right. */
+    l = t->first;
+    was = leaf_keys(l)[l->h.n - 1];
+    leaf_keys(l)[l->h.n - 1] = W(I(leaf_keys(l->next)[0]) + 1);
+    expect(t, BPT_INV_KEY_BOUNDS, t->height - 1);
+    leaf_keys(l)[l->h.n - 1] = was;
+    CHECK_TREE(t);
+    bpt_free(t);
+    /* The same equal neighbours in a map break its order. */
+    t = healthy(64);
+    l = t->first->next;
+    leaf_keys(l)[1] = leaf_keys(l)[0];
+    expect(t, BPT_INV_KEY_ORDER, t->height - 1);
+    bpt_free(t);
+}
+
 static void test_key_bounds(void)
 {
     bpt *t = healthy(64);
@@ -304,6 +340,7 @@ int main(void)
     RUN(test_healthy_trees_pass);
     RUN(test_names);
     RUN(test_key_order);
+    RUN(test_multiset_key_order);
     RUN(test_key_bounds);
     RUN(test_separator);
     RUN(test_fill);

@@ -129,7 +129,11 @@ int test_hint(void *key, void *ctx, uint64_t *hint);
 bpt_config test_config(test_ctx *ctx, unsigned leaf_cap, unsigned branch_cap, int search_kind,
                        test_alloc *alloc);
 
-/* ---- Reference model: a sorted array of (key, value) int64 pairs. ------- */
+/*
+ * ---- Reference model: a sorted array of (key, value) int64 pairs. -------
+ * A map, or with multi a multiset: ref_put then always inserts, after the
+ * equal keys, and ref_find and ref_remove take the first equal key.
+ */
 
 typedef struct ref_item {
     int64_t key, value;
@@ -138,15 +142,19 @@ typedef struct ref_item {
 typedef struct ref_map {
     ref_item *items;
     size_t n, cap;
+    bool multi;
 } ref_map;
 
 void ref_init(ref_map *m);
 void ref_free(ref_map *m);
 void ref_copy(ref_map *dst, const ref_map *src);
 size_t ref_lower(const ref_map *m, int64_t key);     /* first index with key >= key */
+size_t ref_upper(const ref_map *m, int64_t key);     /* first index with key > key */
 bool ref_find(const ref_map *m, int64_t key, size_t *index);
 bool ref_put(ref_map *m, int64_t key, int64_t value, int64_t *old); /* true: replaced */
 bool ref_remove(ref_map *m, int64_t key, int64_t *value);
+void ref_remove_at(ref_map *m, size_t i);
+size_t ref_remove_span(ref_map *m, size_t from, size_t to); /* positions [from, to) */
 size_t ref_remove_range(ref_map *m, const int64_t *lo, const int64_t *hi);
 
 /* tree_matches reports whether t holds exactly m's items, in order. */
