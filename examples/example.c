@@ -67,5 +67,27 @@ int main(void)
     }
     printf("invariants ok\n");
     bpt_free(t);
+
+    /* A multiset: equal keys side by side, in the order they came. */
+    cfg.duplicates = 1;
+    if ((rc = bpt_new(&cfg, &t)) != BPT_OK)
+        return fail("bpt_new", rc);
+    static const int64_t scores[] = {70, 85, 70, 90, 85, 70};
+    for (size_t i = 0; i < sizeof scores / sizeof *scores; i++)
+        if ((rc = bpt_put(t, bpt_word_from_i64(scores[i]), (void *)names[i], NULL)) < 0)
+            return fail("bpt_put", rc);
+    size_t first, end;
+    bpt_rank(t, bpt_word_from_i64(70), &first);
+    bpt_rank_upper(t, bpt_word_from_i64(70), &end);
+    printf("70 appears %zu times, at positions %zu..%zu:", end - first, first, end - 1);
+    for (size_t i = first; i < end; i++) {
+        bpt_at(t, i, NULL, &v);
+        printf(" %s", (const char *)v);
+    }
+    printf("\n");
+    bpt_remove(t, bpt_word_from_i64(70), NULL, NULL); /* the first 70: zero */
+    bpt_get(t, bpt_word_from_i64(70), NULL, &v);
+    printf("first 70 now %s, size %zu\n", (const char *)v, bpt_size(t));
+    bpt_free(t);
     return 0;
 }
