@@ -75,8 +75,12 @@ typedef int (*bpt_compare_fn)(void *a, void *b, void *ctx);
  * bpt_search_fn is the node-search hook: it returns the index of the first of
  * keys[0..n) that is not less than key (n when every key is less), and sets
  * *exact to 1 when that key is equal to key, else 0. Any negative result
- * means a comparison failed. keys[0..n) is strictly increasing. A result
- * above n is taken as n, so even an inconsistent hook cannot make the tree
+ * means a comparison failed. keys[0..n) is strictly increasing, or in a
+ * multiset non-decreasing: the result must then be the first of the keys
+ * equal to key (a binary search that stops at any equal key is wrong
+ * there). Upper bounds (bpt_put in a multiset, bpt_rank_upper, floor and
+ * higher in a multiset) go past equal keys with the comparator, after the
+ * hook. A result above n is taken as n, so even an inconsistent hook cannot make the tree
  * touch memory it does not own; it can only make the order wrong (an
  * "exact" answer at a branch, for instance, sends bpt_put to the first key
  * of that subtree), which bpt_check reports.
@@ -253,8 +257,8 @@ typedef struct bpt_stats {
 void bpt_get_stats(const bpt *t, bpt_stats *out);
 
 /*
- * bpt_version returns a counter that every structural change (an insert of
- * a new key, any removal, clear, bulk load) increases and nothing else
+ * bpt_version returns a counter that every structural change (an insert,
+ * any removal, clear, bulk load) increases and nothing else
  * does: replacing a value leaves it alone. Equal versions mean the same
  * items in the same places, so borrowed keys read earlier are still valid.
  */
@@ -409,7 +413,8 @@ bpt_status bpt_remove_range(bpt *t, void *const *lo, void *const *hi,
  * at an item, or after the last item. It holds no reference to the items.
  * Any change to the tree's structure (insert, remove, clear, bulk load...)
  * invalidates it: its next move or read returns BPT_ESTALE until it is
- * positioned again. Replacing a value (bpt_put on a present key) does not.
+ * positioned again. Replacing a value (bpt_put on a present key of a map,
+ * bpt_replace_at) does not; in a multiset every bpt_put inserts.
  * Do not use a cursor after its tree is freed; freeing it then is allowed
  * (it keeps its own copy of the allocator).
  */

@@ -94,7 +94,9 @@ static bpt_invariant check_hints(walk *w, int depth, void *const *keys, const ui
 
 /*
  * check_keys verifies order within keys[0..n) and the bounds [lo, hi): keys
- * strictly increase; in a multiset they do not decrease, and may reach hi.
+ * strictly increase; in a multiset they do not decrease, and may reach hi,
+ * and equal keys have equal hints (a search compares only the keys that
+ * share the sought key's hint: one of a run with another would be missed).
  */
 static bpt_invariant check_keys(walk *w, int depth, void *const *keys, const uint64_t *hints,
                                 uint32_t n, const frame *f)
@@ -112,6 +114,9 @@ static bpt_invariant check_keys(walk *w, int depth, void *const *keys, const uin
             return fail(w, BPT_INV_KEY_ORDER, depth, i, "%s key %u is %s key %u", what,
                         (unsigned)i, most ? "not greater than" : "less than",
                         (unsigned)(i - 1));
+        if (c == 0 && hints && hints[i] != hints[i - 1])
+            return fail(w, BPT_INV_HINT, depth, i, "equal keys %u and %u have different hints",
+                        (unsigned)(i - 1), (unsigned)i);
     }
     if (n == 0)
         return BPT_INV_OK;
@@ -131,6 +136,10 @@ static bpt_invariant check_keys(walk *w, int depth, void *const *keys, const uin
             return fail(w, BPT_INV_KEY_BOUNDS, depth, n - 1,
                         "%s key %u is %s the separator to its right", what, (unsigned)(n - 1),
                         most ? "not below" : "above");
+        if (c == 0 && hints && hints[n - 1] != *f->hi_hint)
+            return fail(w, BPT_INV_HINT, depth, n - 1,
+                        "key %u equals the separator to its right, but not its hint",
+                        (unsigned)(n - 1));
     }
     return BPT_INV_OK;
 }

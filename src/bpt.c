@@ -294,6 +294,7 @@ static int search_keys(const bpt *t, void *const *keys, int n, void *key, bool u
 
 #define HINT_VALUE(h) (h)
 DEFINE_COUNT(count_hints_below, uint64_t, uint64_t, HINT_VALUE, <)
+DEFINE_COUNT(count_hints_at_most, uint64_t, uint64_t, HINT_VALUE, <=)
 #ifdef BPT_HAVE_WORD64
 typedef void *word; /* so that const word is a const pointer */
 DEFINE_COUNT(count_i64_at_most, int64_t, word, bpt_word_to_i64, <=)
@@ -311,8 +312,10 @@ static int search_node(const bpt *t, void *const *keys, const uint64_t *hints, i
     int lo = 0, hi = n;
     if (hints) {
         lo = count_hints_below(hints, n, k.hint);
-        for (hi = lo; hi < n && hints[hi] == k.hint;) /* few keys share a hint */
+        for (hi = lo; hi < n && hi - lo < 8 && hints[hi] == k.hint;) /* few keys share a hint */
             hi++;
+        if (hi - lo == 8) /* many do: a multiset's run of equal keys */
+            hi = lo + count_hints_at_most(hints + lo, n - lo, k.hint);
         if (lo == hi) {
             *exact = 0;
             return lo;

@@ -613,8 +613,7 @@ static void test_rank_at(void)
  * rounds, with value 100 * round + k: equal keys must stay in the order
  * they came, each call finding the first or the last of a run as its
  * header says, with runs that span leaves. Each search kind (the core's,
- * the int64 hook, a linear hook, hints) runs it, a map of the same calls
- * for contrast.
+ * the int64 hook, a linear hook, hints) runs it.
  */
 static int run_length(int64_t k) { return k >= 0 && k < 40 ? (int)(k % 4) : 0; }
 
@@ -772,6 +771,80 @@ static void test_multiset_long_runs(void)
     CHECK_EQ(bpt_rank_upper(t, W(1), &r), BPT_OK);
     CHECK_EQ(r, 1);
     done(t);
+}
+
+/*
+ * test_multiset_distinct_keys: equal keys that are distinct records, freed
+ * when the tree releases them (under ASan a separator that outlived its
+ * record would be a use after free in the checker). A lookup returns the
+ * first record added of a run, floor the last; removals take them in the
+ * order they came.
+ */
+typedef struct boxed {
+    int64_t k;
+    long serial;
+} boxed;
+
+static long boxes_live;
+
+static int boxed_compare(void *a, void *b, void *c)
+{
+    (void)c;
+    int64_t x = ((boxed *)a)->k, y = ((boxed *)b)->k;
+    return (x > y) - (x < y);
+}
+
+static void boxed_release(void *w, void *c)
+{
+    (void)c;
+    free(w);
+    boxes_live--;
+}
+
+static void test_multiset_distinct_keys(void)
+{
+    bpt_config cfg = {.compare = boxed_compare, .release_key = boxed_release,
+                      .leaf_capacity = 4, .branch_capacity = 4, .duplicates = 1};
+    bpt *t;
+    void *k;
+    CHECK_EQ(bpt_new(&cfg, &t), BPT_OK);
+    rng r = {test_seed(5)};
+    long serial = 0, first_serial[8] = {0};
+    for (int i = 0; i < 2000; i++) {
+        boxed *b = malloc(sizeof *b);
+        CHECK(b);
+        *b = (boxed){(int64_t)rng_below(&r, 8), serial++};
+        boxes_live++;
+        CHECK_EQ(bpt_put(t, b, NULL, NULL), BPT_OK);
+        if (rng_below(&r, 3) == 0) { /* remove the first of a random run */
+            boxed probe = {(int64_t)rng_below(&r, 8), -1};
+            bpt_remove(t, &probe, NULL, NULL);
+        }
+        CHECK_TREE(t);
+    }
+    CHECK_EQ((long)bpt_size(t), boxes_live);
+    for (int64_t key = 0; key < 8; key++) {
+        boxed probe = {key, -1};
+        size_t lo, hi;
+        bpt_rank(t, &probe, &lo);
+        bpt_rank_upper(t, &probe, &hi);
+        if (lo == hi)
+            continue;
+        long last = -1;
+        for (size_t i = lo; i < hi; i++) { /* the run, in the order it came */
+            CHECK_EQ(bpt_at(t, i, &k, NULL), BPT_OK);
+            CHECK(((boxed *)k)->serial > last);
+            last = ((boxed *)k)->serial;
+            if (i == lo)
+                first_serial[key] = last;
+        }
+        CHECK_EQ(bpt_get(t, &probe, &k, NULL), BPT_OK);
+        CHECK_EQ(((boxed *)k)->serial, first_serial[key]);
+        CHECK_EQ(bpt_floor(t, &probe, &k, NULL), BPT_OK);
+        CHECK_EQ(((boxed *)k)->serial, last);
+    }
+    bpt_free(t);
+    CHECK_EQ(boxes_live, 0);
 }
 
 #ifdef BPT_HAVE_WORD64
@@ -1418,6 +1491,7 @@ int main(void)
         test_multiset_runs(search);
     printf("ok test_multiset_runs\n");
     RUN(test_multiset_long_runs);
+    RUN(test_multiset_distinct_keys);
 #ifdef BPT_HAVE_WORD64
     RUN(test_multiset_typed);
 #endif
