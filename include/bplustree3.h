@@ -79,8 +79,8 @@ typedef int (*bpt_compare_fn)(void *a, void *b, void *ctx);
  * multiset non-decreasing: the result must then be the first of the keys
  * equal to key (a binary search that stops at any equal key is wrong
  * there). Upper bounds (bpt_put in a multiset, bpt_rank_upper, floor and
- * higher in a multiset) go past equal keys with the comparator, after the
- * hook. A result above n is taken as n, so even an inconsistent hook cannot make the tree
+ * higher in a multiset) go past equal keys by calling the hook on one key
+ * at a time (n == 1). A result above n is taken as n, so even an inconsistent hook cannot make the tree
  * touch memory it does not own; it can only make the order wrong (an
  * "exact" answer at a branch, for instance, sends bpt_put to the first key
  * of that subtree), which bpt_check reports.

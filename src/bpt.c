@@ -220,9 +220,11 @@ static void subtree_free(const bpt *t, bpt_node *root, bool release)
  * not less than key) and sets *exact when that key is equal to key; with
  * upper, the upper bound (the first key greater than key) and *exact when
  * the key before it is equal to key. Returns -1 when a comparison fails. It
- * uses the embedder's hook when there is one (a lower bound, which the
- * comparator carries past equal keys for upper) and clamps its answer into
- * [0, n].
+ * uses the embedder's hook when there is one, and clamps its answer into
+ * [0, n]; the hook gives a lower bound, which a binary search over the keys
+ * after it carries past the equal ones for upper, asking the hook about one
+ * key at a time (not the comparator: the hook may read the sought key
+ * differently, as the Python package's does).
  */
 static int search_keys(const bpt *t, void *const *keys, int n, void *key, bool upper,
                        int *exact)
@@ -241,7 +243,17 @@ static int search_keys(const bpt *t, void *const *keys, int n, void *key, bool u
         if (!upper || !e)
             return i;
         lo = i + 1; /* keys[i] is equal: the upper bound is past it */
-        lo_equal = 1;
+        while (lo < hi) {
+            int mid = lo + (hi - lo) / 2;
+            int r = t->cfg.search(keys + mid, 1, key, t->cfg.ctx, &e);
+            if (r < 0)
+                return -1;
+            if (r == 0 && e) /* keys[mid] is equal too */
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        return lo;
     }
     while (lo < hi) {
         int mid = lo + (hi - lo) / 2;
