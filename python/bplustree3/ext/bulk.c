@@ -314,30 +314,48 @@ static int install(MapObject *c, bpt *t, packing p, unsigned capacity)
  * Map_copy makes the new map first (its type's tp_new may run code), then
  * copies m's tree in one hold of m's lock, and gives the copy to the new map.
  */
-PyObject *Map_copy(MapObject *m, PyObject *Py_UNUSED(ignored))
+static int copy_into(MapObject *m, MapObject *c)
 {
-    MapObject *c = new_map(Py_TYPE(m));
-    if (!c)
-        return NULL;
-    if (acquire(m, FOR_READ) < 0) {
-        Py_DECREF(c);
-        return NULL;
-    }
+    if (acquire(m, FOR_READ) < 0)
+        return -1;
     bpt *copy;
     bpt_status rc = bpt_copy(m->tree, &copy);
     packing p = m->packing;
     unsigned capacity = m->capacity;
     release(m);
-    if (rc != BPT_OK) {
-        Py_DECREF(c);
-        raise_status(rc);
-        return NULL;
-    }
-    if (install(c, copy, p, capacity) < 0) {
-        Py_DECREF(c);
-        return NULL;
-    }
+    if (rc != BPT_OK)
+        return raise_status(rc);
+    return install(c, copy, p, capacity);
+}
+
+PyObject *Map_copy(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    MapObject *c = new_map(Py_TYPE(m));
+    if (c && copy_into(m, c) < 0)
+        Py_CLEAR(c);
     return (PyObject *)c;
+}
+
+/*
+ * _copy_into(target): copies this map's tree, structurally in O(n), into
+ * target, an empty map of the same kind (a list's copy is made by its
+ * Python class, which sets its attributes first).
+ */
+PyObject *Map__copy_into(MapObject *m, PyObject *target)
+{
+    if (!PyObject_TypeCheck(target, Py_TYPE(m)) && !PyObject_TypeCheck((PyObject *)m,
+                                                                       Py_TYPE(target))) {
+        PyErr_SetString(PyExc_TypeError, "_copy_into() needs a target of the same kind");
+        return NULL;
+    }
+    MapObject *c = (MapObject *)target;
+    if (c->multi != m->multi || c->hand_out != m->hand_out) {
+        PyErr_SetString(PyExc_TypeError, "_copy_into() needs a target of the same kind");
+        return NULL;
+    }
+    if (copy_into(m, c) < 0)
+        return NULL;
+    Py_RETURN_NONE;
 }
 
 /* items_list returns a new list of m's (key, value) tuples: one snapshot. */
@@ -503,6 +521,127 @@ static int fill_sorted(MapObject *m, PyObject *items, unsigned capacity)
     free_pairs(&in);
     Py_XDECREF(seq);
     return t ? install(m, t, p, capacity) : -1;
+}
+
+/*
+ * swap_in makes t (keys packed as p) m's tree in one step, whatever m held
+ * (dropped after m is released). 0, or -1 with an exception (t dropped).
+ */
+static int swap_in(MapObject *m, bpt *t, packing p, unsigned capacity)
+{
+    bpt_set_context(t, m);
+    if (acquire(m, FOR_WRITE) < 0) {
+        drop_tree(t);
+        return -1;
+    }
+    bpt *old = replace_tree(m, t, p);
+    m->capacity = capacity;
+    release(m);
+    drop_tree(old);
+    return 0;
+}
+
+/*
+ * read_keys reads the list keys (and the list values beside them, or None
+ * for every value) into out, classifying each key as read_pairs does. In
+ * place (the caller's lists), only keys that need no Python comparison are
+ * read: nothing can change the lists until the bulk load is done. On
+ * anything else it asks for copies (READ_COPY).
+ */
+static read_result read_keys(PyObject *keys, PyObject *vals, bool in_place, sorted_pairs *out)
+{
+    Py_ssize_t n = PyList_GET_SIZE(keys);
+    out->n = n;
+    out->kinds = KEYS_NONE;
+    out->keys = PyMem_Malloc((size_t)(n ? n : 1) * sizeof *out->keys);
+    out->vals = PyMem_Malloc((size_t)(n ? n : 1) * sizeof *out->vals);
+    if (!out->keys || !out->vals) {
+        PyErr_NoMemory();
+        return READ_FAILED;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject **slots = ((PyListObject *)keys)->ob_item;
+        if (i + 16 < n) /* the keys of a sorted list lie all over memory */
+            PREFETCH_READ(slots[i + 16]);
+        PyObject *key = slots[i];
+        if (in_place && !orders_without_code(key))
+            return READ_COPY; /* check_new_key or the load's comparisons run code */
+        if (check_new_key(key, i == 0) < 0)
+            return READ_FAILED;
+        void *packed = NULL;
+        key_kind k = classify(key, &packed);
+        if (i > 0 && k != out->kinds && !holds_objects(packing_for(out->kinds)))
+            for (Py_ssize_t j = 0; j < i; j++) /* unpack what was packed so far */
+                out->keys[j] = PyList_GET_ITEM(keys, j);
+        out->kinds = i == 0 || k == out->kinds ? k : KEYS_ANY;
+        if (in_place && out->kinds == KEYS_ANY)
+            return READ_COPY; /* mixed numbers and strs: compared with code */
+        out->keys[i] = holds_objects(packing_for(out->kinds)) ? key : packed;
+        out->vals[i] = vals ? PyList_GET_ITEM(vals, i) : Py_None;
+    }
+    return READ_OK;
+}
+
+/*
+ * _load_sorted(keys, values, capacity, replace) fills this empty list (a
+ * multiset), or with replace refills it in one step, from the list keys,
+ * in order, with the list values beside them (None: every value None).
+ * Keys whose comparisons run Python code are read from copies of the
+ * lists, which that code cannot reach. ValueError when the keys are out of
+ * order; the list is then unchanged.
+ */
+PyObject *List__load_sorted(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
+{
+    long cap = check_args("_load_sorted", nargs, 4, 4) ? parse_capacity(args[2]) : -1;
+    int replace = cap < 0 ? -1 : PyObject_IsTrue(args[3]);
+    if (cap < 0 || replace < 0)
+        return NULL;
+    PyObject *keys = args[0], *vals = args[1] == Py_None ? NULL : args[1];
+    if (!PyList_Check(keys) || (vals && (!PyList_Check(vals) ||
+                                         PyList_GET_SIZE(vals) != PyList_GET_SIZE(keys)))) {
+        PyErr_SetString(PyExc_TypeError, "_load_sorted() needs a list of keys and of values");
+        return NULL;
+    }
+#ifdef Py_GIL_DISABLED
+    bool in_place = false; /* another thread may change the lists at any time */
+#else
+    bool in_place = true;
+#endif
+    sorted_pairs in = {NULL, NULL, 0, KEYS_NONE};
+    Py_INCREF(keys);
+    Py_XINCREF(vals);
+    read_result r = in_place ? read_keys(keys, vals, true, &in) : READ_COPY;
+    if (r == READ_COPY) {
+        free_pairs(&in);
+        Py_SETREF(keys, PyList_GetSlice(keys, 0, PY_SSIZE_T_MAX));
+        if (vals)
+            Py_SETREF(vals, PyList_GetSlice(vals, 0, PY_SSIZE_T_MAX));
+        r = keys && (!args[1] || args[1] == Py_None || vals) &&
+                    (!vals || PyList_GET_SIZE(vals) == PyList_GET_SIZE(keys))
+                ? read_keys(keys, vals, false, &in)
+                : READ_FAILED;
+        if (r == READ_FAILED && !PyErr_Occurred())
+            PyErr_SetString(PyExc_RuntimeError, "_load_sorted(): the lists changed size");
+    }
+    packing p = PACK_NONE;
+    bpt *t = r == READ_OK ? load_sorted(m, &in, (unsigned)cap, &p) : NULL;
+    free_pairs(&in);
+    Py_XDECREF(keys);
+    Py_XDECREF(vals);
+    if (!t || (replace ? swap_in : install)(m, t, p, (unsigned)cap) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/*
+ * _update_pairs(pairs): puts each (key, value) pair of the list pairs, all
+ * or nothing (update_with's undo log): a multiset's SortedKeyList.update.
+ */
+PyObject *List__update_pairs(MapObject *m, PyObject *pairs)
+{
+    if (update_with(m, pairs, NULL, 0) < 0)
+        return NULL;
+    Py_RETURN_NONE;
 }
 
 /*

@@ -9,6 +9,7 @@
  *   bulk.c       many items at once: update, copy, from_sorted_items
  *   positions.c  positional access: peekitem, index, bisect, islice
  *   iter.c       the iterator behind iteration, ranges, views and islice
+ *   list.c       SortedListBase: a multiset map with a list's methods
  *   undo.c       changing a dict or set without allocating (for _sorted.py)
  * This header holds what they share: the types, and the hot paths as static
  * inline functions (classify, key_object, the lock's fast path, the choice of
@@ -238,6 +239,8 @@ typedef struct {
     packing packing;       /* how tree stores keys */
     search_kind search;    /* the search the current core call uses */
     unsigned capacity;
+    bool multi;            /* a multiset: equal keys side by side (SortedList) */
+    int hand_out;          /* a list's: KIND_KEYS, or KIND_VALUES with a key function */
     int busy;              /* operations in progress (see Re-entrancy, acquire) */
     int releasing;         /* > 0 while the core drops a reference */
     uint64_t generation;   /* bumped whenever tree is replaced */
@@ -285,11 +288,24 @@ void wake_one(MapObject *m);
 int put_locked(MapObject *m, PyObject *key, PyObject *value, PyObject **old, size_t *rank);
 int put(MapObject *m, PyObject *key, PyObject *value);
 extern PyTypeObject MapType;
+PyObject *new_map_object(PyTypeObject *type, bool multi);
+int Map_traverse(MapObject *m, visitproc visit, void *arg);
+int Map_clear_gc(MapObject *m);
+void Map_dealloc(MapObject *m);
+Py_ssize_t Map_length(MapObject *m);
+PyObject *Map_clear(MapObject *m, PyObject *Py_UNUSED(ignored));
+PyObject *Map_check(MapObject *m, PyObject *Py_UNUSED(ignored));
+PyObject *Map_sizeof(MapObject *m, PyObject *Py_UNUSED(ignored));
+PyObject *Map_capacity(MapObject *m, void *Py_UNUSED(closure));
+PyObject *Map_key_storage(MapObject *m, void *Py_UNUSED(closure));
 PyObject *adopt_methods(PyObject *module, PyObject *cls);
 long parse_capacity(PyObject *obj);
 
 /* bulk.c */
 int update_with(MapObject *m, PyObject *other, PyObject *kwds, long capacity);
+PyObject *Map__copy_into(MapObject *m, PyObject *target);
+PyObject *List__load_sorted(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
+PyObject *List__update_pairs(MapObject *m, PyObject *pairs);
 PyObject *Map_update(MapObject *m, PyObject *args, PyObject *kwds);
 PyObject *Map_copy(MapObject *m, PyObject *Py_UNUSED(ignored));
 PyObject *Map_from_sorted_items(PyTypeObject *type, PyObject *args, PyObject *kwds);
@@ -297,6 +313,7 @@ PyObject *Map__load_sorted(MapObject *m, PyObject *const *args, Py_ssize_t nargs
 
 /* positions.c */
 int bound_rank(MapObject *m, PyObject *key, bool after_equal, size_t *rank);
+int position_in(Py_ssize_t index, size_t n, size_t *pos);
 PyObject *pop_at(MapObject *m, Py_ssize_t index, PyObject *empty_error, const char *what);
 PyObject *Map__pop_at(MapObject *m, PyObject *arg);
 PyObject *Map__pop_many(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
@@ -307,12 +324,16 @@ PyObject *Map_bisect_right(MapObject *m, PyObject *key);
 PyObject *Map_index(MapObject *m, PyObject *args, PyObject *kwds);
 PyObject *Map__islice(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
 
+/* list.c */
+extern PyTypeObject ListType;
+
 /* iter.c */
 extern PyTypeObject IterType;
 int parse_kind(PyObject *obj);
 PyObject *make_iter_locked(MapObject *m, int kind, bool reverse, PyObject *lo, PyObject *hi,
                            bool lo_incl, bool hi_incl, const size_t *span);
 PyObject *Map_iter(MapObject *m);
+PyObject *iter_all(MapObject *m, int kind, bool reverse);
 PyObject *Map_reversed(MapObject *m, PyObject *Py_UNUSED(ignored));
 PyObject *Map__iter(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
 
@@ -618,6 +639,36 @@ static inline search_kind enter(MapObject *m, PyObject *a, PyObject *b, void **w
 static inline void leave(MapObject *m, search_kind saved)
 {
     m->search = saved;
+}
+
+/* ---- Quick reads ---------------------------------------------------------- */
+
+/*
+ * quick_lookup answers a lookup that runs no Python code and cannot fail,
+ * without the generic machinery: an exact int in a map of packed ints (the
+ * core's typed descent) or an exact str in a map of strs (str comparisons
+ * run no code). 1 when found, 0 when absent, -1 when it does not apply (the
+ * map is held, or keyed otherwise): then the caller takes the ordinary path.
+ */
+static inline int quick_lookup(MapObject *m, PyObject *key, PyObject **value)
+{
+    int64_t number = 0;
+    bool is_int = PyLong_CheckExact(key);
+    if (!(is_int ? long_as_i64(key, &number) : PyUnicode_CheckExact(key)) || !try_read_lock(m))
+        return -1;
+    void *v = NULL;
+    bpt_status rc = BPT_EINVAL;
+    if (is_int && m->packing == PACK_INT) {
+        rc = bpt_get_i64(m->tree, number, &v);
+    } else if (!is_int && m->packing == PACK_STR) {
+        search_kind saved = begin(m, SEARCH_STR);
+        rc = bpt_get(m->tree, key, NULL, &v);
+        leave(m, saved);
+    }
+    if (rc == BPT_OK)
+        *value = Py_NewRef((PyObject *)v);
+    read_unlock(m);
+    return rc < 0 ? -1 : rc == BPT_OK;
 }
 
 #endif /* BPLUSTREE3_EXT_H */

@@ -117,12 +117,22 @@ PyObject *make_iter_locked(MapObject *m, int kind, bool reverse, PyObject *lo,
             goto error;
         if (!reverse) { /* on the first key >= lo: step past an excluded lo */
             from = at + (found && !lo_incl);
-            if (from > at)
+            if (from > at && m->multi) { /* past its every copy */
+                if (bound_rank(m, start, true, &from) < 0)
+                    goto error;
+                bpt_cursor_seek_at(it->cursor, from);
+            } else if (from > at) {
                 bpt_cursor_next(it->cursor);
+            }
         } else { /* on the first key >= hi: step back unless it is an included hi */
             to = at + (found && hi_incl);
-            if (to == at)
+            if (to > at && m->multi) { /* to its last copy */
+                if (bound_rank(m, start, true, &to) < 0)
+                    goto error;
+                bpt_cursor_seek_at(it->cursor, to - 1);
+            } else if (to == at) {
                 bpt_cursor_prev(it->cursor);
+            }
         }
     }
     /* The first chunk now: its objects' cache misses overlap the descent to
@@ -537,6 +547,12 @@ PyObject *Map_iter(MapObject *m)
 PyObject *Map_reversed(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
     return make_iter(m, KIND_KEYS, true, Py_None, Py_None, true, false);
+}
+
+/* iter_all iterates over all of m's keys, values or items. */
+PyObject *iter_all(MapObject *m, int kind, bool reverse)
+{
+    return make_iter(m, kind, reverse, Py_None, Py_None, true, false);
 }
 
 /*

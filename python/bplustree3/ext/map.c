@@ -31,13 +31,17 @@ long parse_capacity(PyObject *obj)
 
 /* ---- Life cycle ----------------------------------------------------------- */
 
-static PyObject *Map_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+/*
+ * new_map_object makes an empty map (with multi, a multiset: the tree
+ * under a SortedList) of type, whose tp_alloc zeroes it.
+ */
+PyObject *new_map_object(PyTypeObject *type, bool multi)
 {
-    (void)args;
-    (void)kwds;
     MapObject *m = (MapObject *)type->tp_alloc(type, 0);
     if (!m)
         return NULL;
+    m->multi = multi;
+    m->hand_out = KIND_KEYS;
     m->capacity = DEFAULT_CAPACITY;
     m->gate = PyThread_allocate_lock();
     if (!m->gate || PyThread_acquire_lock(m->gate, NOWAIT_LOCK) != PY_LOCK_ACQUIRED) {
@@ -51,6 +55,13 @@ static PyObject *Map_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     }
     TSAN_RELEASE(m); /* built outside its lock: for the collector */
     return (PyObject *)m;
+}
+
+static PyObject *Map_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    (void)args;
+    (void)kwds;
+    return new_map_object(type, false);
 }
 
 static int Map_init(MapObject *m, PyObject *args, PyObject *kwds)
@@ -79,7 +90,7 @@ static int visit_item(void *key, void *value, void *arg)
     return rc;
 }
 
-static int Map_traverse(MapObject *m, visitproc visit, void *arg)
+int Map_traverse(MapObject *m, visitproc visit, void *arg)
 {
     /*
      * While the core releases a removed item its leaves are mid-change, so
@@ -98,7 +109,7 @@ static int Map_traverse(MapObject *m, visitproc visit, void *arg)
  * The generation changes first, so that an iterator stepped from a __del__
  * that the release runs finds the map changed before it reads the tree.
  */
-static int Map_clear_gc(MapObject *m)
+int Map_clear_gc(MapObject *m)
 {
     TSAN_ACQUIRE(m);
     m->generation++;
@@ -106,7 +117,7 @@ static int Map_clear_gc(MapObject *m)
     return 0;
 }
 
-static void Map_dealloc(MapObject *m)
+void Map_dealloc(MapObject *m)
 {
     PyObject_GC_UnTrack(m);
     if (m->weakreflist)
@@ -119,41 +130,13 @@ static void Map_dealloc(MapObject *m)
 
 /* ---- Mapping protocol ----------------------------------------------------- */
 
-static Py_ssize_t Map_length(MapObject *m)
+Py_ssize_t Map_length(MapObject *m)
 {
     if (map_lock(m) < 0)
         return -1;
     Py_ssize_t n = (Py_ssize_t)bpt_size(m->tree);
     map_unlock(m);
     return n;
-}
-
-/*
- * quick_lookup answers a lookup that runs no Python code and cannot fail,
- * without the generic machinery: an exact int in a map of packed ints (the
- * core's typed descent) or an exact str in a map of strs (str comparisons
- * run no code). 1 when found, 0 when absent, -1 when it does not apply (the
- * map is held, or keyed otherwise): then the caller takes the ordinary path.
- */
-static inline int quick_lookup(MapObject *m, PyObject *key, PyObject **value)
-{
-    int64_t number = 0;
-    bool is_int = PyLong_CheckExact(key);
-    if (!(is_int ? long_as_i64(key, &number) : PyUnicode_CheckExact(key)) || !try_read_lock(m))
-        return -1;
-    void *v = NULL;
-    bpt_status rc = BPT_EINVAL;
-    if (is_int && m->packing == PACK_INT) {
-        rc = bpt_get_i64(m->tree, number, &v);
-    } else if (!is_int && m->packing == PACK_STR) {
-        search_kind saved = begin(m, SEARCH_STR);
-        rc = bpt_get(m->tree, key, NULL, &v);
-        leave(m, saved);
-    }
-    if (rc == BPT_OK)
-        *value = Py_NewRef((PyObject *)v);
-    read_unlock(m);
-    return rc < 0 ? -1 : rc == BPT_OK;
 }
 
 /*
@@ -356,7 +339,7 @@ static PyObject *Map_setdefault(MapObject *m, PyObject *const *args, Py_ssize_t 
     return result;
 }
 
-static PyObject *Map_clear(MapObject *m, PyObject *Py_UNUSED(ignored))
+PyObject *Map_clear(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
     if (acquire(m, FOR_WRITE) < 0)
         return NULL;
@@ -444,7 +427,7 @@ static PyObject *Map_delete_range(MapObject *m, PyObject *args, PyObject *kwds)
     return count;
 }
 
-static PyObject *Map_check(MapObject *m, PyObject *Py_UNUSED(ignored))
+PyObject *Map_check(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
     if (acquire(m, FOR_READ) < 0)
         return NULL;
@@ -471,7 +454,7 @@ static PyObject *Map_check(MapObject *m, PyObject *Py_UNUSED(ignored))
 }
 
 /* __sizeof__ counts the map and every block its tree holds (not the items). */
-static PyObject *Map_sizeof(MapObject *m, PyObject *Py_UNUSED(ignored))
+PyObject *Map_sizeof(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
     bpt_stats st;
     if (acquire(m, FOR_READ) < 0)
@@ -481,7 +464,7 @@ static PyObject *Map_sizeof(MapObject *m, PyObject *Py_UNUSED(ignored))
     return PyLong_FromSize_t((size_t)Py_TYPE(m)->tp_basicsize + st.bytes);
 }
 
-static PyObject *Map_capacity(MapObject *m, void *Py_UNUSED(closure))
+PyObject *Map_capacity(MapObject *m, void *Py_UNUSED(closure))
 {
     if (map_lock(m) < 0)
         return NULL;
@@ -559,7 +542,7 @@ static PyMethodDef Map_methods[] = {
 };
 
 /* _key_storage tells the tests how the keys are stored (see packing). */
-static PyObject *Map_key_storage(MapObject *m, void *Py_UNUSED(closure))
+PyObject *Map_key_storage(MapObject *m, void *Py_UNUSED(closure))
 {
     static const char *names[] = {"object", "str", "int", "float"};
     if (map_lock(m) < 0)

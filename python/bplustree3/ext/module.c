@@ -84,7 +84,8 @@ static PyMethodDef module_methods[] = {
  */
 static int module_exec(PyObject *mod)
 {
-    if (PyType_Ready(&MapType) < 0 || PyType_Ready(&IterType) < 0)
+    if (PyType_Ready(&MapType) < 0 || PyType_Ready(&IterType) < 0 ||
+        PyType_Ready(&ListType) < 0)
         return -1;
     if (!InvariantError &&
         !(InvariantError = PyErr_NewExceptionWithDoc(
@@ -94,6 +95,7 @@ static int module_exec(PyObject *mod)
         return -1;
     if (PyModule_AddObjectRef(mod, "InvariantError", InvariantError) < 0 ||
         PyModule_AddObjectRef(mod, "BPlusTreeMapBase", (PyObject *)&MapType) < 0 ||
+        PyModule_AddObjectRef(mod, "SortedListBase", (PyObject *)&ListType) < 0 ||
         PyModule_AddIntConstant(mod, "MIN_CAPACITY", BPT_MIN_CAPACITY) < 0 ||
         PyModule_AddIntConstant(mod, "MAX_CAPACITY", BPT_MAX_CAPACITY) < 0 ||
         PyModule_AddIntConstant(mod, "DEFAULT_CAPACITY", DEFAULT_CAPACITY) < 0)

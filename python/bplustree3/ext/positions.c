@@ -20,11 +20,11 @@ int bound_rank(MapObject *m, PyObject *key, bool after_equal, size_t *rank)
 {
     void *w;
     search_kind saved = enter(m, key, NULL, &w, NULL);
-    bpt_status rc = bpt_rank(m->tree, w, rank);
+    bpt_status rc = (after_equal && m->multi ? bpt_rank_upper : bpt_rank)(m->tree, w, rank);
     leave(m, saved);
     if (rc < 0)
         return raise_status(rc);
-    if (rc == BPT_OK && after_equal)
+    if (rc == BPT_OK && after_equal && !m->multi)
         (*rank)++;
     return rc == BPT_OK;
 }
@@ -43,7 +43,7 @@ static int position_arg(PyObject *obj, Py_ssize_t dflt, Py_ssize_t *index)
  * position_in turns index (negative from the end) into a position among n
  * items; 0, or -1 with IndexError.
  */
-static int position_in(Py_ssize_t index, size_t n, size_t *pos)
+int position_in(Py_ssize_t index, size_t n, size_t *pos)
 {
     if (index < 0)
         index += (Py_ssize_t)n;

@@ -149,10 +149,14 @@ static int check_equivalent(PyObject *stored, PyObject *key)
     return eq ? 0 : -1;
 }
 
-/* py_compare orders two object keys (bulk load and the checker use it). */
+/*
+ * py_compare orders two object keys (bulk load and the checker use it). In
+ * a multiset, keys that are neither less nor greater than each other are
+ * equivalent whatever == says: they stay side by side, as in a list.
+ */
 static int py_compare(void *a, void *b, void *ctx)
 {
-    (void)ctx;
+    MapObject *m = ctx;
     if (PyUnicode_CheckExact(a) && PyUnicode_CheckExact(b))
         return str_compare(a, b);
     int lt = PyObject_RichCompareBool(a, b, Py_LT);
@@ -163,7 +167,7 @@ static int py_compare(void *a, void *b, void *ctx)
     int gt = PyObject_RichCompareBool(b, a, Py_LT);
     if (gt < 0)
         return BPT_CMP_ERROR;
-    if (!gt && check_equivalent(a, b) < 0)
+    if (!gt && !(m && m->multi) && check_equivalent(a, b) < 0)
         return BPT_CMP_ERROR;
     return gt;
 }
@@ -236,7 +240,8 @@ static int search_str(void *const *keys, int n, PyObject *key, int *exact)
  * merely not ordered against key (check_equivalent). Packed keys are made
  * into objects for the comparison. -1 when a comparison fails.
  */
-static int search_objects(void *const *keys, int n, PyObject *key, packing p, int *exact)
+static int search_objects(void *const *keys, int n, PyObject *key, packing p, bool multi,
+                          int *exact)
 {
     int lo = 0, hi = n;
     while (lo < hi) {
@@ -255,7 +260,7 @@ static int search_objects(void *const *keys, int n, PyObject *key, packing p, in
     if (lo < n) {
         PyObject *k = key_object(p, keys[lo]);
         int r = k ? PyObject_RichCompareBool(key, k, Py_LT) : -1;
-        if (r == 0 && check_equivalent(k, key) < 0)
+        if (r == 0 && !multi && check_equivalent(k, key) < 0)
             r = -1;
         Py_XDECREF(k);
         if (r < 0)
@@ -277,7 +282,7 @@ static int py_search(void *const *keys, int n, void *key, void *ctx, int *exact)
     case SEARCH_STR:
         return search_str(keys, n, key, exact);
     default:
-        return search_objects(keys, n, key, m->packing, exact);
+        return search_objects(keys, n, key, m->packing, m->multi, exact);
     }
 }
 
@@ -340,6 +345,7 @@ bpt *new_tree(MapObject *m, unsigned capacity, packing p)
         .leaf_capacity = capacity,
         .branch_capacity = capacity,
         .allocator = {.alloc = py_alloc, .free = py_free},
+        .duplicates = m->multi,
     };
     bpt *t;
     if (bpt_new(&cfg, &t) != BPT_OK) {
@@ -438,6 +444,8 @@ int prepare_insert(MapObject *m, PyObject *key, void **word)
     search_kind s = search_for(m, key, word);
     if (s != SEARCH_OBJECTS || m->packing == PACK_NONE)
         return (int)s; /* key fits the tree as it is */
+    if (m->multi) /* 1.0 beside 1 is itself, not the number 1 */
+        return unpack(m) < 0 ? -1 : (int)search_for(m, key, word);
     void *stored, *w;
     search_kind saved = enter(m, key, NULL, &w, NULL);
     bpt_status rc = bpt_get(m->tree, w, &stored, NULL);

@@ -1,0 +1,654 @@
+/*
+ * list.c — SortedListBase, the C core of bplustree3.SortedList and
+ * SortedKeyList: a map in the core's multiset mode (equal keys side by
+ * side, in the order they came), whose values are None (SortedList) or the
+ * values a key function ordered (SortedKeyList: the tree's keys are
+ * key(value)). It hands out keys or values (hand_out), and has the list's
+ * hot methods in C, so that no Python frame sits between a call and the
+ * tree; the rest of the API is Python (_sortedlist.py).
+ *
+ * Equality follows sortedcontainers: a value is in a SortedList when the
+ * item at its lower bound is == to it (one comparison, none for exact
+ * ints, floats and strs, whose order decides equality); in a SortedKeyList
+ * when an item among those whose keys are == to its key is == to it.
+ */
+#include "ext.h"
+
+static PyObject *List_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    (void)args;
+    (void)kwds;
+    return new_map_object(type, true);
+}
+
+/* hand_out_at returns a new reference to what m hands out at position pos. */
+static PyObject *hand_out_at(MapObject *m, size_t pos)
+{
+    void *k, *v;
+    bpt_at(m->tree, pos, &k, &v);
+    return m->hand_out == KIND_VALUES ? Py_NewRef((PyObject *)v) : key_object(m->packing, k);
+}
+
+/* equal_objects: 1 when a == b, 0 when not, -1 on error. */
+static int equal_objects(PyObject *a, PyObject *b)
+{
+    return a == b ? 1 : PyObject_RichCompareBool(a, b, Py_EQ);
+}
+
+/*
+ * locate finds value in m, acquired: 1 with *pos its position (the first
+ * that holds it), 0 when it is not there, -1 on error. key is the value's
+ * key (the value itself in a SortedList).
+ */
+static int locate(MapObject *m, PyObject *key, PyObject *value, size_t *pos)
+{
+    size_t rank = 0, n = bpt_size(m->tree);
+    int found = bound_rank(m, key, false, &rank);
+    if (found <= 0)
+        return found;
+    if (m->hand_out == KIND_KEYS) { /* the item at the lower bound, == value */
+        *pos = rank;
+        void *unused;
+        if (search_for(m, key, &unused) != SEARCH_OBJECTS)
+            return 1; /* an exact int, float or str: equal when neither is less */
+        PyObject *stored = hand_out_at(m, rank);
+        int eq = stored ? equal_objects(stored, value) : -1;
+        Py_XDECREF(stored);
+        return eq;
+    }
+    /* Among the items whose keys are == key, the first whose value == value. */
+    for (size_t i = rank; i < n; i++) {
+        void *k, *v;
+        bpt_at(m->tree, i, &k, &v);
+        PyObject *stored = key_object(m->packing, k);
+        int same_key = stored ? equal_objects(stored, key) : -1;
+        Py_XDECREF(stored);
+        if (same_key <= 0)
+            return same_key;
+        PyObject *held = Py_NewRef((PyObject *)v); /* == may drop the tree's */
+        int eq = equal_objects(held, value);
+        Py_DECREF(held);
+        if (eq != 0) {
+            *pos = i;
+            return eq;
+        }
+    }
+    return 0;
+}
+
+/* find: 1 when value (whose key is key) is in m, 0 when not, -1 on error. */
+static int find(MapObject *m, PyObject *key, PyObject *value)
+{
+    if (m->hand_out == KIND_KEYS) { /* an exact int or str: its order decides */
+        PyObject *unused = NULL;
+        int quick = quick_lookup(m, key, &unused);
+        Py_XDECREF(unused);
+        if (quick >= 0)
+            return quick;
+    }
+    if (is_nan(key))
+        return 0;
+    if (acquire(m, FOR_READ) < 0)
+        return -1;
+    size_t pos;
+    int rc = locate(m, key, value, &pos);
+    release(m);
+    return rc;
+}
+
+/*
+ * drop removes value (whose key is key) from m: 1 when it was there, 0
+ * when not, -1 on error. The removed item is dropped after m is released.
+ */
+static int drop(MapObject *m, PyObject *key, PyObject *value)
+{
+    if (is_nan(key))
+        return 0;
+    if (acquire(m, FOR_WRITE) < 0)
+        return -1;
+    size_t pos;
+    void *k = NULL, *v = NULL, *w;
+    int rc;
+    search_kind s = m->hand_out == KIND_KEYS ? search_for(m, key, &w) : SEARCH_OBJECTS;
+    if (s == SEARCH_INT) { /* a packed int: the core's typed descent, no == needed */
+        rc = bpt_remove_i64(m->tree, bpt_word_to_i64(w), &k, &v) == BPT_OK;
+    } else if (s != SEARCH_OBJECTS) { /* a float or str: its order decides too */
+        search_kind saved = begin(m, s);
+        bpt_status st = bpt_remove(m->tree, w, &k, &v);
+        leave(m, saved);
+        rc = st < 0 ? raise_status(st) : st == BPT_OK;
+    } else if ((rc = locate(m, key, value, &pos)) == 1) {
+        bpt_remove_at(m->tree, pos, &k, &v);
+    }
+    packing p = m->packing;
+    release(m);
+    if (rc == 1) {
+        drop_key(p, k);
+        Py_DECREF((PyObject *)v);
+    }
+    return rc;
+}
+
+static int refuse_keyed(MapObject *m, const char *name)
+{
+    if (m->hand_out == KIND_KEYS)
+        return 0;
+    PyErr_Format(PyExc_TypeError, "%s() of a SortedKeyList takes its key function's path", name);
+    return -1;
+}
+
+static PyObject *List_add(MapObject *m, PyObject *value)
+{
+    if (refuse_keyed(m, "add") < 0 || put(m, value, Py_None) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* _add(key, value): a SortedKeyList's add, key = key(value). */
+static PyObject *List__add(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (!check_args("_add", nargs, 2, 2) || put(m, args[0], args[1]) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static int List_contains(MapObject *m, PyObject *value)
+{
+    if (m->hand_out != KIND_KEYS) {
+        PyErr_SetString(PyExc_TypeError, "a SortedKeyList's __contains__ needs its key");
+        return -1;
+    }
+    return find(m, value, value);
+}
+
+static PyObject *List_discard(MapObject *m, PyObject *value)
+{
+    if (refuse_keyed(m, "discard") < 0 || drop(m, value, value) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *List_remove(MapObject *m, PyObject *value)
+{
+    int rc = refuse_keyed(m, "remove") < 0 ? -1 : drop(m, value, value);
+    if (rc < 0)
+        return NULL;
+    if (rc == 0) {
+        PyErr_Format(PyExc_ValueError, "%R not in list", value);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* _find(key, value): whether value, whose key is key, is in the list. */
+static PyObject *List__find(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
+{
+    int rc = check_args("_find", nargs, 2, 2) ? find(m, args[0], args[1]) : -1;
+    return rc < 0 ? NULL : PyBool_FromLong(rc);
+}
+
+/* _discard(key, value): removes value, whose key is key; whether it was there. */
+static PyObject *List__discard(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
+{
+    int rc = check_args("_discard", nargs, 2, 2) ? drop(m, args[0], args[1]) : -1;
+    return rc < 0 ? NULL : PyBool_FromLong(rc);
+}
+
+/* count_run: how many items of m have a key neither less nor greater than key. */
+static PyObject *count_run(MapObject *m, PyObject *key)
+{
+    size_t lo = 0, hi = 0;
+    if (is_nan(key))
+        return PyLong_FromLong(0);
+    if (acquire(m, FOR_READ) < 0)
+        return NULL;
+    int rc = bound_rank(m, key, false, &lo);
+    if (rc >= 0)
+        rc = bound_rank(m, key, true, &hi);
+    release(m);
+    return rc < 0 ? NULL : PyLong_FromSize_t(hi - lo);
+}
+
+static PyObject *List_count(MapObject *m, PyObject *value)
+{
+    if (refuse_keyed(m, "count") < 0)
+        return NULL;
+    return count_run(m, value);
+}
+
+/*
+ * _count(key, value): how many items are == value among those whose keys
+ * are == key (a SortedKeyList's count).
+ */
+static PyObject *List__count(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (!check_args("_count", nargs, 2, 2))
+        return NULL;
+    PyObject *key = args[0], *value = args[1];
+    if (is_nan(key))
+        return PyLong_FromLong(0);
+    if (acquire(m, FOR_READ) < 0)
+        return NULL;
+    size_t rank = 0, n = bpt_size(m->tree), total = 0;
+    int rc = bound_rank(m, key, false, &rank);
+    for (size_t i = rank; rc >= 0 && i < n; i++) {
+        void *k, *v;
+        bpt_at(m->tree, i, &k, &v);
+        PyObject *stored = key_object(m->packing, k);
+        rc = stored ? equal_objects(stored, key) : -1;
+        Py_XDECREF(stored);
+        if (rc <= 0)
+            break;
+        PyObject *held = Py_NewRef((PyObject *)v);
+        rc = equal_objects(held, value);
+        Py_DECREF(held);
+        total += rc > 0;
+    }
+    release(m);
+    return rc < 0 ? NULL : PyLong_FromSize_t(total);
+}
+
+/* ---- Numbers in bulk ------------------------------------------------ */
+
+/*
+ * order_bits maps a packed number to an unsigned integer in the same order:
+ * an int64 with its sign bit flipped; a double's bits flipped so that
+ * negatives come first (-0.0 read as 0.0: they are equal).
+ */
+static inline uint64_t order_bits(void *w, packing p)
+{
+    uint64_t b = bpt_word_to_u64(w);
+    if (p == PACK_INT)
+        return b ^ ((uint64_t)1 << 63);
+    if (b == (uint64_t)1 << 63) /* -0.0 */
+        b = 0;
+    return b >> 63 ? ~b : b | ((uint64_t)1 << 63);
+}
+
+/*
+ * radix_sort sorts the n words of a (packed as p) in order, stably (equal
+ * numbers keep their order: -0.0 and 0.0 stay as they came), with tmp as
+ * scratch: a least significant digit radix sort, a byte a pass, that skips
+ * the passes where every word has the same byte.
+ */
+static void radix_sort(void **a, void **tmp, size_t n, packing p)
+{
+    for (int shift = 0; shift < 64; shift += 8) {
+        size_t count[257] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[((order_bits(a[i], p) >> shift) & 0xff) + 1]++;
+        bool one_bucket = false;
+        for (int d = 1; d <= 256; d++)
+            if (count[d] == n)
+                one_bucket = true;
+        if (one_bucket)
+            continue;
+        for (int d = 0; d < 256; d++)
+            count[d + 1] += count[d];
+        for (size_t i = 0; i < n; i++)
+            tmp[count[(order_bits(a[i], p) >> shift) & 0xff]++] = a[i];
+        memcpy(a, tmp, n * sizeof *a);
+    }
+}
+
+/*
+ * pack_all reads the n objects of items as the numbers of one packing
+ * (exact ints in 64 bits, or exact floats other than NaN) into words:
+ * that packing, or PACK_NONE when some item is neither or they differ.
+ */
+static packing pack_all(PyObject *const *items, size_t n, void **words)
+{
+    packing p = PACK_NONE;
+    for (size_t i = 0; i < n; i++) {
+        key_kind k = classify(items[i], &words[i]);
+        packing q = k == KEYS_INT ? PACK_INT : k == KEYS_FLOAT ? PACK_FLOAT : PACK_NONE;
+        if (q == PACK_NONE || (i > 0 && q != p))
+            return PACK_NONE;
+        p = q;
+    }
+    return p;
+}
+
+/*
+ * _add_numbers(values): adds the list values to this SortedList when they
+ * are all exact ints that fit in 64 bits, or all exact floats (not NaN),
+ * and the list is empty or holds numbers packed the same way: sorted as
+ * machine numbers (a radix sort, stable), merged with the list's own in
+ * one pass (its values before new equal ones) and loaded into a new tree,
+ * which then replaces the old in one step. True when it did, False when
+ * the values do not qualify (nothing changed: the caller takes the general
+ * path). Allocates up front; a failure changes nothing.
+ */
+static PyObject *List__add_numbers(MapObject *m, PyObject *values)
+{
+    if (!PyList_CheckExact(values) || m->hand_out != KIND_KEYS)
+        Py_RETURN_FALSE;
+#ifdef Py_GIL_DISABLED /* another thread may change the list: read a copy */
+    PyObject *own = PyList_GetSlice(values, 0, PY_SSIZE_T_MAX);
+#else /* reading runs no Python code: the list cannot change meanwhile */
+    PyObject *own = Py_NewRef(values);
+#endif
+    if (!own)
+        return NULL;
+    size_t k = (size_t)PyList_GET_SIZE(own);
+    void **fresh = PyMem_Malloc((k ? k : 1) * sizeof *fresh);
+    packing p = fresh ? pack_all(((PyListObject *)own)->ob_item, k, fresh) : PACK_NONE;
+    Py_DECREF(own); /* the words are numbers: nothing refers to the objects */
+    if (!fresh)
+        return PyErr_NoMemory();
+    if (p == PACK_NONE || acquire(m, FOR_READ) < 0) {
+        PyMem_Free(fresh);
+        if (p == PACK_NONE)
+            Py_RETURN_FALSE;
+        return NULL;
+    }
+    size_t n = bpt_size(m->tree);
+    unsigned capacity = m->capacity;
+    uint64_t generation = m->generation, version = bpt_version(m->tree);
+    bool fits = n == 0 || m->packing == p;
+    size_t total = fits ? n + k : 0;
+    void **all = fits ? PyMem_Malloc((total ? total : 1) * sizeof *all) : NULL;
+    void **tmp = all ? PyMem_Malloc((total ? total : 1) * sizeof *tmp) : NULL;
+    void **nones = tmp ? PyMem_Malloc((total ? total : 1) * sizeof *nones) : NULL;
+    bpt_cursor *c = NULL;
+    if (nones && n && bpt_cursor_new(m->tree, &c) == BPT_OK) { /* its words, in order */
+        size_t got = 0;
+        bpt_cursor_first(c);
+        bpt_cursor_read(c, tmp, NULL, n, &got);
+        bpt_cursor_free(c);
+    } else if (nones && n) {
+        PyMem_Free(nones);
+        nones = NULL;
+    }
+    release(m);
+    bpt *t = NULL;
+    if (nones) {
+        radix_sort(fresh, all, k, p);
+        /* Merge: the list's words are in tmp[0..n), the new ones in fresh. */
+        size_t i = 0, j = 0, out = 0;
+        while (i < n && j < k) {
+            bool new_first = order_bits(fresh[j], p) < order_bits(tmp[i], p);
+            all[out++] = new_first ? fresh[j++] : tmp[i++];
+        }
+        while (i < n)
+            all[out++] = tmp[i++];
+        while (j < k)
+            all[out++] = fresh[j++];
+        for (size_t x = 0; x < total; x++)
+            nones[x] = Py_None;
+        t = new_tree(m, capacity, p);
+        if (t) {
+            bpt_status rc = bpt_bulk_load(t, all, nones, total); /* numbers: no code */
+            if (rc != BPT_OK) {
+                drop_tree(t);
+                t = NULL;
+                raise_status(rc);
+            }
+        }
+    } else if (fits) {
+        PyErr_NoMemory();
+    }
+    PyMem_Free(fresh);
+    PyMem_Free(all);
+    PyMem_Free(tmp);
+    PyMem_Free(nones);
+    if (!fits)
+        Py_RETURN_FALSE;
+    if (!t)
+        return NULL;
+    /* The list may have changed while it was not held (a __del__ run by
+     * an allocation): then the merge is stale, and the general path runs. */
+    if (acquire(m, FOR_WRITE) < 0) {
+        drop_tree(t);
+        return NULL;
+    }
+    bool same = m->generation == generation && bpt_version(m->tree) == version;
+    bpt *old = NULL;
+    if (same) {
+        bpt_set_context(t, m);
+        old = replace_tree(m, t, p);
+        t = NULL;
+    }
+    release(m);
+    drop_tree(old);
+    drop_tree(t);
+    return PyBool_FromLong(same);
+}
+
+/* ---- Positions -------------------------------------------------------- */
+
+static PyObject *get_slice(MapObject *m, PyObject *slice)
+{
+    Py_ssize_t start, stop, step;
+    if (PySlice_Unpack(slice, &start, &stop, &step) < 0)
+        return NULL;
+    if (acquire(m, FOR_READ) < 0)
+        return NULL;
+    Py_ssize_t len = PySlice_AdjustIndices((Py_ssize_t)bpt_size(m->tree), &start, &stop, step);
+    PyObject *list = PyList_New(len);
+    for (Py_ssize_t i = 0, at = start; list && i < len; i++, at += step) {
+        PyObject *item = hand_out_at(m, (size_t)at);
+        if (!item)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, i, item);
+    }
+    release(m);
+    return list;
+}
+
+static PyObject *List_subscript(MapObject *m, PyObject *index)
+{
+    if (PySlice_Check(index))
+        return get_slice(m, index);
+    Py_ssize_t i = PyNumber_AsSsize_t(index, PyExc_IndexError);
+    if (i == -1 && PyErr_Occurred())
+        return NULL;
+    if (acquire(m, FOR_READ) < 0)
+        return NULL;
+    size_t pos;
+    PyObject *item = NULL;
+    if (position_in(i, bpt_size(m->tree), &pos) == 0)
+        item = hand_out_at(m, pos);
+    else
+        PyErr_SetString(PyExc_IndexError, "list index out of range");
+    release(m);
+    return item;
+}
+
+static PyObject *List_item(MapObject *m, Py_ssize_t i)
+{
+    PyObject *index = PyLong_FromSsize_t(i);
+    if (!index)
+        return NULL;
+    PyObject *item = List_subscript(m, index);
+    Py_DECREF(index);
+    return item;
+}
+
+/* del_slice removes the items a slice names, by position (it cannot fail). */
+static int del_slice(MapObject *m, PyObject *slice)
+{
+    Py_ssize_t start, stop, step;
+    if (PySlice_Unpack(slice, &start, &stop, &step) < 0)
+        return -1;
+    if (acquire(m, FOR_WRITE) < 0)
+        return -1;
+    Py_ssize_t len = PySlice_AdjustIndices((Py_ssize_t)bpt_size(m->tree), &start, &stop, step);
+    if (step < 0 && len > 0) { /* the same positions, ascending */
+        start += (len - 1) * step;
+        step = -step;
+    }
+    if (len > 0 && step == 1) {
+        bpt_remove_range_at(m->tree, (size_t)start, (size_t)start + (size_t)len, NULL);
+    } else {
+        for (Py_ssize_t i = len - 1; i >= 0; i--) /* from the end: positions stay */
+            bpt_remove_at(m->tree, (size_t)(start + i * step), NULL, NULL);
+    }
+    release(m);
+    return 0;
+}
+
+static int List_ass_subscript(MapObject *m, PyObject *index, PyObject *value)
+{
+    if (value) {
+        PyErr_SetString(PyExc_NotImplementedError,
+                        "use ``del sl[index]`` and ``sl.add(value)`` instead");
+        return -1;
+    }
+    if (PySlice_Check(index))
+        return del_slice(m, index);
+    Py_ssize_t i = PyNumber_AsSsize_t(index, PyExc_IndexError);
+    if (i == -1 && PyErr_Occurred())
+        return -1;
+    if (acquire(m, FOR_WRITE) < 0)
+        return -1;
+    size_t pos;
+    void *k = NULL, *v = NULL;
+    int rc = position_in(i, bpt_size(m->tree), &pos);
+    if (rc == 0)
+        bpt_remove_at(m->tree, pos, &k, &v);
+    else
+        PyErr_SetString(PyExc_IndexError, "list assignment index out of range");
+    packing p = m->packing;
+    release(m);
+    if (rc == 0) {
+        drop_key(p, k);
+        Py_DECREF((PyObject *)v);
+    }
+    return rc;
+}
+
+static PyObject *List_pop(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t i = -1;
+    if (!check_args("pop", nargs, 0, 1))
+        return NULL;
+    if (nargs && (i = PyNumber_AsSsize_t(args[0], PyExc_IndexError)) == -1 && PyErr_Occurred())
+        return NULL;
+    if (acquire(m, FOR_WRITE) < 0)
+        return NULL;
+    size_t n = bpt_size(m->tree), pos;
+    void *k = NULL, *v = NULL;
+    PyObject *item = NULL;
+    if (n == 0)
+        PyErr_SetString(PyExc_IndexError, "pop index out of range");
+    else if (position_in(i, n, &pos) < 0)
+        PyErr_SetString(PyExc_IndexError, "pop index out of range");
+    else if ((item = hand_out_at(m, pos)) != NULL) /* made first: the removal cannot fail */
+        bpt_remove_at(m->tree, pos, &k, &v);
+    packing p = m->packing;
+    release(m);
+    if (item) {
+        drop_key(p, k);
+        Py_DECREF((PyObject *)v);
+    }
+    return item;
+}
+
+static PyObject *List_iter(MapObject *m) { return iter_all(m, m->hand_out, false); }
+
+static PyObject *List_reversed(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    return iter_all(m, m->hand_out, true);
+}
+
+/* _keyed(): makes this empty list hand out values (a SortedKeyList). */
+static PyObject *List__keyed(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    if (acquire(m, FOR_WRITE) < 0)
+        return NULL;
+    bool empty = bpt_size(m->tree) == 0;
+    if (empty)
+        m->hand_out = KIND_VALUES;
+    release(m);
+    if (!empty) {
+        PyErr_SetString(PyExc_TypeError, "_keyed() needs an empty list");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef List_methods[] = {
+    {"add", (PyCFunction)List_add, METH_O,
+     "add($self, value, /)\n--\n\nAdd value, after the values equal to it. O(log n)."},
+    {"discard", (PyCFunction)List_discard, METH_O,
+     "discard($self, value, /)\n--\n\nRemove the first value equal to value, if there is one. "
+     "O(log n)."},
+    {"remove", (PyCFunction)List_remove, METH_O,
+     "remove($self, value, /)\n--\n\nRemove the first value equal to value; ValueError if there "
+     "is none. O(log n)."},
+    {"count", (PyCFunction)List_count, METH_O,
+     "count($self, value, /)\n--\n\nThe number of values equal to value (neither less nor "
+     "greater). O(log n)."},
+    {"pop", (PyCFunction)(void (*)(void))List_pop, METH_FASTCALL,
+     "pop($self, index=-1, /)\n--\n\nRemove and return the value at index (the last by "
+     "default); IndexError if the list is empty or index out of range. O(log n)."},
+    {"clear", (PyCFunction)Map_clear, METH_NOARGS,
+     "clear($self, /)\n--\n\nRemove every value. O(n)."},
+    {"bisect_left", (PyCFunction)Map_bisect_left, METH_O,
+     "bisect_left($self, value, /)\n--\n\nThe position where value would go before the values "
+     "equal to it: the number of values less than value. O(log n)."},
+    {"bisect_right", (PyCFunction)Map_bisect_right, METH_O,
+     "bisect_right($self, value, /)\n--\n\nThe position after the values equal to value: the "
+     "number of values not greater than value. O(log n)."},
+    {"__reversed__", (PyCFunction)List_reversed, METH_NOARGS,
+     "__reversed__($self, /)\n--\n\nAn iterator over the values, largest first."},
+    {"check", (PyCFunction)Map_check, METH_NOARGS,
+     "check($self, /)\n--\n\nRun the C invariant checker; raise InvariantError naming the first "
+     "violated invariant. O(n)."},
+    {"__sizeof__", (PyCFunction)Map_sizeof, METH_NOARGS,
+     "__sizeof__($self, /)\n--\n\nBytes of the list and its nodes, not counting the values. "
+     "O(n / capacity)."},
+    {"_add", (PyCFunction)(void (*)(void))List__add, METH_FASTCALL, NULL},
+    {"_find", (PyCFunction)(void (*)(void))List__find, METH_FASTCALL, NULL},
+    {"_discard", (PyCFunction)(void (*)(void))List__discard, METH_FASTCALL, NULL},
+    {"_count", (PyCFunction)(void (*)(void))List__count, METH_FASTCALL, NULL},
+    {"_count_key", (PyCFunction)count_run, METH_O, NULL},
+    {"_keyed", (PyCFunction)List__keyed, METH_NOARGS, NULL},
+    {"_iter", (PyCFunction)(void (*)(void))Map__iter, METH_FASTCALL, NULL},
+    {"_islice", (PyCFunction)(void (*)(void))Map__islice, METH_FASTCALL, NULL},
+    {"_load_sorted", (PyCFunction)(void (*)(void))List__load_sorted, METH_FASTCALL, NULL},
+    {"_copy_into", (PyCFunction)Map__copy_into, METH_O, NULL},
+    {"_update_pairs", (PyCFunction)List__update_pairs, METH_O, NULL},
+    {"_add_numbers", (PyCFunction)List__add_numbers, METH_O, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef List_getset[] = {
+    {"capacity", (getter)Map_capacity, NULL, "the node capacity (values per node)", NULL},
+    {"_key_storage", (getter)Map_key_storage, NULL,
+     "how the keys are stored: 'int' or 'float' (packed numbers), 'str' or 'object'", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMappingMethods List_as_mapping = {
+    .mp_length = (lenfunc)Map_length,
+    .mp_subscript = (binaryfunc)List_subscript,
+    .mp_ass_subscript = (objobjargproc)List_ass_subscript,
+};
+
+static PySequenceMethods List_as_sequence = {
+    .sq_length = (lenfunc)Map_length,
+    .sq_item = (ssizeargfunc)List_item,
+    .sq_contains = (objobjproc)List_contains,
+};
+
+PyTypeObject ListType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "bplustree3._bplustree3.SortedListBase",
+    .tp_doc = "SortedListBase()\n--\n\nThe C core of bplustree3.SortedList; use that class.",
+    .tp_basicsize = sizeof(MapObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_new = List_new,
+    .tp_dealloc = (destructor)Map_dealloc,
+    .tp_free = PyObject_GC_Del,
+    .tp_traverse = (traverseproc)Map_traverse,
+    .tp_clear = (inquiry)Map_clear_gc,
+    .tp_iter = (getiterfunc)List_iter,
+    .tp_as_mapping = &List_as_mapping,
+    .tp_as_sequence = &List_as_sequence,
+    .tp_methods = List_methods,
+    .tp_getset = List_getset,
+    .tp_weaklistoffset = offsetof(MapObject, weakreflist),
+};
