@@ -24,9 +24,11 @@ from ._bplustree3 import (
 )
 
 from ._sorted import SortedDict, SortedItemsView, SortedKeysView, SortedSet, SortedValuesView
+from ._sortedlist import SortedKeyList, SortedList, SortedListWithKey
 
 __all__ = [
-    "BPlusTreeMap", "SortedDict", "SortedSet", "SortedKeysView", "SortedItemsView",
+    "BPlusTreeMap", "SortedDict", "SortedSet", "SortedList", "SortedKeyList",
+    "SortedListWithKey", "SortedKeysView", "SortedItemsView",
     "SortedValuesView", "InvariantError", "DEFAULT_CAPACITY", "MIN_CAPACITY", "MAX_CAPACITY",
 ]
 

@@ -16,9 +16,13 @@ from ._sorted import SortedItemsView as SortedItemsView
 from ._sorted import SortedKeysView as SortedKeysView
 from ._sorted import SortedSet as SortedSet
 from ._sorted import SortedValuesView as SortedValuesView
+from ._sortedlist import SortedKeyList as SortedKeyList
+from ._sortedlist import SortedList as SortedList
+from ._sortedlist import SortedListWithKey as SortedListWithKey
 
 __all__ = [
-    "BPlusTreeMap", "SortedDict", "SortedSet", "SortedKeysView", "SortedItemsView",
+    "BPlusTreeMap", "SortedDict", "SortedSet", "SortedList", "SortedKeyList",
+    "SortedListWithKey", "SortedKeysView", "SortedItemsView",
     "SortedValuesView", "InvariantError", "DEFAULT_CAPACITY", "MIN_CAPACITY", "MAX_CAPACITY",
 ]
 

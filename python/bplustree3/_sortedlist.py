@@ -1,0 +1,414 @@
+"""SortedList and SortedKeyList: the API and semantics of sortedcontainers
+2.4's classes of the same names, on the C tree in its multiset mode.
+
+The values (with a key function: the keys key(value), with each value
+beside its key) are kept in a B+ tree that holds equal keys side by side,
+in the order they were added, with subtree counts: add, remove, ``sl[i]``,
+``del sl[i]``, ``index`` and ``bisect_*`` are O(log n), and exact ints,
+floats and strs are stored packed (no int object per value). The hot
+methods are C (SortedListBase); this module has the rest.
+
+Nothing lost: every method either completes or raises and leaves the list
+as it was (a raising key function or comparison, a failed allocation).
+
+Differences from sortedcontainers that a B+ tree cannot avoid: there are no
+``_lists``, ``_maxes``, ``_index`` or ``_load`` attributes, and
+``_reset(load)`` is accepted and does nothing (node capacities are fixed
+when a list is made). NaN cannot be stored (ValueError): it has no place in
+an order.
+"""
+
+from collections.abc import MutableSequence, Sequence
+from operator import eq, ge, gt, itemgetter, le, lt, ne
+import reprlib
+
+from ._bplustree3 import SortedListBase
+
+_KEYS, _VALUES, _ITEMS = 0, 1, 2
+
+
+def identity(value):
+    """The default key function of a SortedKeyList."""
+    return value
+
+
+def _not_in(value):
+    return ValueError(f"{value!r} is not in list")
+
+
+def _positions(length, start, stop):
+    """start and stop clamped as list.index clamps them."""
+    if start is None:
+        start = 0
+    if start < 0:
+        start += length
+    if start < 0:
+        start = 0
+    if stop is None:
+        stop = length
+    if stop < 0:
+        stop += length
+    if stop > length:
+        stop = length
+    return start, stop
+
+
+def _load_or_add(sl, keys, values):
+    """Loads the sorted keys (and values) into sl in one step; keys with
+    only a partial order, which sorted() may leave out of order, are added
+    one by one instead, each after those it ties with. Small: see
+    _sorted._all_or_nothing on handlers."""
+    try:
+        sl._load_sorted(keys, values, sl.capacity, True)
+    except ValueError:
+        sl._update_pairs(list(zip(keys, values if values is not None else [None] * len(keys))))
+
+
+def _make_cmp(seq_op, symbol, doc):
+    def comparer(self, other):
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        self_len, len_other = len(self), len(other)
+        if self_len != len_other:
+            if seq_op is eq:
+                return False
+            if seq_op is ne:
+                return True
+        for x, y in zip(self, other):
+            if x != y:
+                if seq_op is eq:
+                    return False
+                if seq_op is ne:
+                    return True
+                return seq_op(x, y)
+        return seq_op(self_len, len_other)
+
+    comparer.__name__ = f"__{seq_op.__name__}__"
+    comparer.__doc__ = (f"Return true if the sorted list is {doc} `other`, compared as "
+                        f"sequences (``sl {symbol} other``). O(n).")
+    return comparer
+
+
+class SortedList(SortedListBase):
+    """A sorted list: values in ascending order, duplicates kept in the
+    order they were added, with O(log n) add, remove, index and position
+    access. ``SortedList(iterable, key=f)`` makes a SortedKeyList.
+
+    >>> sl = SortedList([3, 1, 2, 1])
+    >>> sl
+    SortedList([1, 1, 2, 3])
+    >>> sl.add(2); sl.count(2), sl.index(3), sl[-1]
+    (2, 4, 3)
+    """
+
+    _capacity = None  # node capacity of new lists (None: the default); tests set 4
+
+    def __new__(cls, iterable=None, key=None):
+        if key is None:
+            return SortedListBase.__new__(cls)
+        if cls is SortedList:
+            return SortedListBase.__new__(SortedKeyList)
+        raise TypeError("inherit SortedKeyList for key argument")
+
+    def __init__(self, iterable=None, key=None):
+        """Initialize the list from iterable (sorted here). O(n log n)."""
+        if self._capacity is not None:
+            self._load_sorted([], None, self._capacity, True)
+        if iterable is not None:
+            self._update(iterable)
+
+    @property
+    def key(self):
+        """The key function: None for a SortedList."""
+        return None
+
+    def _reset(self, load):
+        """Kept for compatibility with sortedcontainers, where it sets the
+        load factor: a B+ tree's node capacity is fixed when it is made, so
+        this does nothing."""
+
+    def update(self, iterable):
+        """Add every value of iterable, all or nothing. O(k log n), or
+        O(n + k log k) when k is large."""
+        values = list(iterable)
+        size = len(self)
+        if (not size or len(values) * 4 >= size) and self._add_numbers(values):
+            return  # ints or floats: sorted and merged as machine numbers
+        values.sort()
+        self._merge(values, None)
+
+    _update = update
+
+    def _merge(self, keys, values):
+        """Adds the sorted keys (with values beside them, or None), after
+        their equals, in their order: loads an empty list, rebuilds a list
+        that many keys join (as sortedcontainers does), else adds each one
+        under an undo log. All or nothing."""
+        if not keys:
+            return
+        size = len(self)
+        if size and len(keys) * 4 < size:
+            self._update_pairs(list(zip(keys, values if values is not None
+                                          else [None] * len(keys))))
+            return
+        if size:
+            old_keys = list(self._iter(_KEYS, False, None, None, True, False))
+            if values is not None:
+                old_values = list(self._iter(_VALUES, False, None, None, True, False))
+                pairs = sorted(zip(old_keys + keys, old_values + values), key=itemgetter(0))
+                keys = [k for k, _ in pairs]
+                values = [v for _, v in pairs]
+            else:
+                keys = sorted(old_keys + keys)  # stable: the old values first
+        _load_or_add(self, keys, values)
+
+    def reverse(self):
+        """Not supported: use ``reversed(sl)``."""
+        raise NotImplementedError("use ``reversed(sl)`` instead")
+
+    def append(self, value):
+        """Not supported: use ``sl.add(value)``."""
+        raise NotImplementedError("use ``sl.add(value)`` instead")
+
+    def extend(self, values):
+        """Not supported: use ``sl.update(values)``."""
+        raise NotImplementedError("use ``sl.update(values)`` instead")
+
+    def insert(self, index, value):
+        """Not supported: use ``sl.add(value)``."""
+        raise NotImplementedError("use ``sl.add(value)`` instead")
+
+    def islice(self, start=None, stop=None, reverse=False):
+        """An iterator over the values at positions start to stop (as a
+        slice), in reverse with reverse. O(log n) to start."""
+        start, stop, _ = slice(start, stop).indices(len(self))
+        kind = _KEYS if self.key is None else _VALUES
+        return self._islice(kind, start, stop, bool(reverse))
+
+    def irange(self, minimum=None, maximum=None, inclusive=(True, True), reverse=False):
+        """An iterator over the values from minimum to maximum (None:
+        unbounded; inclusive says whether each bound is included). O(log n)
+        to start."""
+        lo_incl, hi_incl = inclusive
+        return self._iter(_KEYS, bool(reverse), minimum, maximum, bool(lo_incl), bool(hi_incl))
+
+    bisect = SortedListBase.bisect_right
+
+    def copy(self):
+        """A shallow copy, made structurally in O(n)."""
+        other = self.__class__()
+        self._copy_into(other)
+        return other
+
+    __copy__ = copy
+
+    def index(self, value, start=None, stop=None):
+        """The position of the first value equal to value among positions
+        start to stop; ValueError when there is none. O(log n)."""
+        length = len(self)
+        start, stop = _positions(length, start, stop)
+        if not length or stop <= start:
+            raise _not_in(value)
+        left = self.bisect_left(value)
+        if left == length or self[left] != value:
+            raise _not_in(value)
+        if start <= left:
+            if left <= stop - 1:
+                return left
+        elif start <= self.bisect_right(value) - 1:
+            return start
+        raise _not_in(value)
+
+    def __add__(self, other):
+        """A new sorted list of the values of both. O((n + k) log(n + k))."""
+        values = list(self)
+        values.extend(other)
+        return self.__class__(values)
+
+    __radd__ = __add__
+
+    def __iadd__(self, other):
+        """Add the values of other (``sl += other``). O(k log n)."""
+        self._update(other)
+        return self
+
+    def __mul__(self, num):
+        """A new sorted list with each value num times. O(n num log(n num))."""
+        return self.__class__(list(self) * num)
+
+    __rmul__ = __mul__
+
+    def __imul__(self, num):
+        """Repeat each value num times, in place, all or nothing."""
+        values = sorted(list(self) * num)
+        self._load_sorted(values, None, self.capacity, True)
+        return self
+
+    __eq__ = _make_cmp(eq, "==", "equal to")
+    __ne__ = _make_cmp(ne, "!=", "not equal to")
+    __lt__ = _make_cmp(lt, "<", "less than")
+    __gt__ = _make_cmp(gt, ">", "greater than")
+    __le__ = _make_cmp(le, "<=", "less than or equal to")
+    __ge__ = _make_cmp(ge, ">=", "greater than or equal to")
+    __hash__ = None
+
+    def __reduce__(self):
+        return (type(self), (list(self),))
+
+    @reprlib.recursive_repr()
+    def __repr__(self):
+        return f"{type(self).__name__}({list(self)!r})"
+
+    def _check(self):
+        """Run the C invariant checker (InvariantError when it fails)."""
+        self.check()
+
+
+class SortedKeyList(SortedList):
+    """A sorted list ordered by key(value): values whose keys are equal
+    stay in the order they were added. key is called once per value added.
+
+    >>> skl = SortedKeyList(["b", "A", "c"], key=str.lower)
+    >>> list(skl), skl.bisect_key_left("b")
+    (['A', 'b', 'c'], 1)
+    """
+
+    def __new__(cls, iterable=None, key=identity):
+        return SortedListBase.__new__(cls)
+
+    def __init__(self, iterable=None, key=identity):
+        """Initialize the list, ordered by key, from iterable. O(n log n)."""
+        self._key = key
+        self._keyed()
+        SortedList.__init__(self, iterable)
+
+    @property
+    def key(self):
+        """The key function."""
+        return self._key
+
+    def add(self, value):
+        """Add value, after the values whose keys equal its key. O(log n)."""
+        self._add(self._key(value), value)
+
+    def update(self, iterable):
+        """Add every value of iterable, all or nothing. O(k log n), or
+        O(n + k log k) when k is large."""
+        values = list(iterable)
+        keys = list(map(self._key, values))
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        self._merge([keys[i] for i in order], [values[i] for i in order])
+
+    _update = update
+
+    def __contains__(self, value):
+        """Whether a value equal to value is among those whose keys equal
+        its key. O(log n + m) for m such keys."""
+        return self._find(self._key(value), value)
+
+    def discard(self, value):
+        """Remove the first value equal to value, if there is one. O(log n)."""
+        self._discard(self._key(value), value)
+
+    def remove(self, value):
+        """Remove the first value equal to value; ValueError if there is
+        none. O(log n)."""
+        if not self._discard(self._key(value), value):
+            raise ValueError(f"{value!r} not in list")
+
+    def irange(self, minimum=None, maximum=None, inclusive=(True, True), reverse=False):
+        """An iterator over the values whose keys lie from key(minimum) to
+        key(maximum) (None: unbounded). O(log n) to start."""
+        key = self._key
+        return self.irange_key(None if minimum is None else key(minimum),
+                               None if maximum is None else key(maximum), inclusive, reverse)
+
+    def irange_key(self, min_key=None, max_key=None, inclusive=(True, True), reverse=False):
+        """An iterator over the values whose keys lie from min_key to
+        max_key (None: unbounded). O(log n) to start."""
+        lo_incl, hi_incl = inclusive
+        return self._iter(_VALUES, bool(reverse), min_key, max_key, bool(lo_incl),
+                          bool(hi_incl))
+
+    bisect_key_left = SortedListBase.bisect_left
+    bisect_key_right = SortedListBase.bisect_right
+    bisect_key = bisect_key_right
+
+    def bisect_left(self, value):
+        """The position before the values whose keys equal key(value). O(log n)."""
+        return self.bisect_key_left(self._key(value))
+
+    def bisect_right(self, value):
+        """The position after the values whose keys equal key(value). O(log n)."""
+        return self.bisect_key_right(self._key(value))
+
+    bisect = bisect_right
+
+    def count(self, value):
+        """The number of values equal to value. O(log n + m) for m values
+        whose keys equal key(value)."""
+        return self._count(self._key(value), value)
+
+    def copy(self):
+        """A shallow copy, made structurally in O(n)."""
+        other = self.__class__(key=self._key)
+        self._copy_into(other)
+        return other
+
+    __copy__ = copy
+
+    def index(self, value, start=None, stop=None):
+        """The position of the first value equal to value among positions
+        start to stop; ValueError when there is none. O(log n + m)."""
+        length = len(self)
+        start, stop = _positions(length, start, stop)
+        if not length or stop <= start:
+            raise _not_in(value)
+        key = self._key(value)
+        pos = self.bisect_key_left(key)
+        for k, v in self._islice(_ITEMS, pos, length, False):
+            if k != key:
+                break
+            if v == value:
+                if start <= pos <= stop - 1:
+                    return pos
+                if pos > stop - 1:
+                    break
+            pos += 1
+        raise _not_in(value)
+
+    def __add__(self, other):
+        """A new sorted-key list of the values of both."""
+        values = list(self)
+        values.extend(other)
+        return self.__class__(values, key=self._key)
+
+    __radd__ = __add__
+
+    def __mul__(self, num):
+        """A new sorted-key list with each value num times."""
+        return self.__class__(list(self) * num, key=self._key)
+
+    __rmul__ = __mul__
+
+    def __imul__(self, num):
+        """Repeat each value num times, in place, all or nothing."""
+        values = list(self)
+        keys = list(self._iter(_KEYS, False, None, None, True, False))
+        n = len(values)
+        order = sorted(range(n * num), key=lambda i: keys[i % n]) if n else []
+        self._load_sorted([keys[i % n] for i in order], [values[i % n] for i in order],
+                          self.capacity, True)
+        return self
+
+    def __reduce__(self):
+        return (type(self), (list(self), self.key))
+
+    @reprlib.recursive_repr()
+    def __repr__(self):
+        return f"{type(self).__name__}({list(self)!r}, key={self._key!r})"
+
+
+SortedListWithKey = SortedKeyList
+
+MutableSequence.register(SortedList)
