@@ -774,6 +774,32 @@ static void test_multiset_long_runs(void)
 }
 
 /*
+ * test_multiset_wide_hinted_runs: in wide nodes with hints, runs of equal
+ * keys longer than the linear scan of equal hints (they are counted) and
+ * than 64 slots (the count halves its range first).
+ */
+static void test_multiset_wide_hinted_runs(void)
+{
+    for (int search = 3; search <= 4; search++) {
+        bpt *t = new_tree_with(256, search, true);
+        size_t r;
+        void *v;
+        for (int i = 0; i < 600; i++)
+            CHECK_EQ(bpt_put(t, W(40 + i % 3), W(i), NULL), BPT_OK);
+        CHECK_TREE(t);
+        CHECK_EQ(bpt_rank(t, W(41), &r), BPT_OK);
+        CHECK_EQ(r, 200);
+        CHECK_EQ(bpt_rank_upper(t, W(41), &r), BPT_OK);
+        CHECK_EQ(r, 400);
+        CHECK_EQ(bpt_get(t, W(42), NULL, &v), BPT_OK);
+        CHECK_EQ(I(v), 2);
+        CHECK_EQ(bpt_floor(t, W(40), NULL, &v), BPT_OK);
+        CHECK_EQ(I(v), 597);
+        done(t);
+    }
+}
+
+/*
  * test_multiset_distinct_keys: equal keys that are distinct records, freed
  * when the tree releases them (under ASan a separator that outlived its
  * record would be a use after free in the checker). A lookup returns the
@@ -1492,6 +1518,7 @@ int main(void)
     printf("ok test_multiset_runs\n");
     RUN(test_multiset_long_runs);
     RUN(test_multiset_distinct_keys);
+    RUN(test_multiset_wide_hinted_runs);
 #ifdef BPT_HAVE_WORD64
     RUN(test_multiset_typed);
 #endif

@@ -30,6 +30,16 @@ EXPECTED = {
         "3",
         "[0, 10, 20, 30, 40, 50, 90]",
     ],
+    "sorted_list.py": [
+        "[61, 70, 70, 85, 85, 92]",
+        "2 92",
+        "3",
+        "[70, 70, 85, 85]",
+        "[70, 85, 85, 92]",
+        "['bob', 'dee', 'ann', 'cid']",
+        "3",
+        "2",
+    ],
     "migration_guide.py": [
         f"{task:<26} dict = SortedDict = OOBTree = BPlusTreeMap: {answer}" for task, answer in [
             ("keys in [lo, hi)", "[220, 230, 270, 280, 290, 320, 330, 350, 370]"),

@@ -683,11 +683,11 @@ def test_handlers_sit_where_the_interpreter_needs_no_memory():
     a method that undoes a change when memory has run out must not hang
     the interpreter instead (the cause of the hang on 3.12)."""
     import bplustree3
-    from bplustree3 import _sorted
+    from bplustree3 import _sorted, _sortedlist
 
     seen = set()
     too_far = []
-    for module in (bplustree3, _sorted):
+    for module in (bplustree3, _sorted, _sortedlist):
         for value in vars(module).values():
             if getattr(value, "__module__", module.__name__) != module.__name__:
                 continue

@@ -16,7 +16,7 @@ import sysconfig
 
 import pytest
 
-from bplustree3 import BPlusTreeMap, SortedDict, SortedSet
+from bplustree3 import BPlusTreeMap, SortedDict, SortedList, SortedSet
 from bplustree3._sorted import _Order
 from finalizers import COLLECTS_IN_ALLOCATIONS, collections_running
 from keys import PyKey
@@ -45,18 +45,18 @@ KEYS = {
 
 @pytest.fixture(autouse=True)
 def small_nodes():
-    saved = _Order.capacity
-    _Order.capacity = 4  # SortedDict's and SortedSet's trees split and merge too
+    saved = _Order.capacity, SortedList._capacity
+    _Order.capacity = SortedList._capacity = 4  # the other trees split and merge too
     yield
-    _Order.capacity = saved
+    _Order.capacity, SortedList._capacity = saved
 
 
 def plain(r):
     """A result as plain data, iterators and views read out."""
     if isinstance(r, (BPlusTreeMap, SortedDict)):
         return (type(r).__name__, list(r.items()))
-    if isinstance(r, SortedSet):
-        return ("SortedSet", list(r))
+    if isinstance(r, (SortedSet, SortedList)):
+        return (type(r).__name__, list(r))
     if isinstance(r, (str, bytes, int, float, tuple, type(None), bool)):
         return r
     if isinstance(r, (list, set, frozenset, dict)):
@@ -233,6 +233,49 @@ def sorted_set_methods(k):
     }
 
 
+def make_sorted_list(k, key=None):
+    values = [k(i // 2) for i in range(N)]  # each value twice
+    return SortedList(values) if key is None else SortedList(values, key=key)
+
+
+def sorted_list_state(sl):
+    sl.check()
+    return list(sl)
+
+
+def sorted_list_methods(k):
+    present, absent, lo, hi = k(7), k(N + 3), k(5), k(15)
+    few = [k(N + 1), k(3)]
+    many = [k(i) for i in range(N // 2 - 8, N // 2 + 8)]
+    return {
+        "contains": lambda sl: (present in sl, absent in sl, sl.count(present)),
+        "iter": lambda sl: (list(sl), list(reversed(sl))),
+        "getitem": lambda sl: (sl[3], sl[-1], sl[2:30:3]),
+        "index": lambda sl: sl.index(present),
+        "bisect": lambda sl: (sl.bisect_left(present), sl.bisect_right(present)),
+        "irange": lambda sl: list(sl.irange(lo, hi)),
+        "islice": lambda sl: list(sl.islice(1, 6)),
+        "compare": lambda sl: (sl == list(sl), sl < list(sl) + [absent]),
+        "repr": lambda sl: repr(sl),
+        "copy": lambda sl: sl.copy(),
+        "pickle": lambda sl: pickle.loads(pickle.dumps(sl)),
+        "add": lambda sl: sl.add(present),
+        "discard": lambda sl: sl.discard(present),
+        "remove": lambda sl: sl.remove(present),
+        "pop": lambda sl: sl.pop(),
+        "pop_at": lambda sl: sl.pop(2),
+        "delitem": lambda sl: sl.__delitem__(5),
+        "delitem_slice": lambda sl: sl.__delitem__(slice(None, None, 3)),
+        "delitem_range": lambda sl: sl.__delitem__(slice(4, 30)),
+        "update": lambda sl: sl.update(few),
+        "update_large": lambda sl: sl.update(many),
+        "iadd": lambda sl: sl.__iadd__(few),
+        "imul": lambda sl: sl.__imul__(2),
+        "add_op": lambda sl: sl + few,
+        "clear": lambda sl: sl.clear(),
+    }
+
+
 def neg(x):
     return tuple(-v for v in x) if isinstance(x, tuple) else (
         "".join(chr(0x10FFFF - ord(c)) for c in x) if isinstance(x, str) else -x)
@@ -248,6 +291,10 @@ CONTAINERS = {
     "SortedSet_key": (lambda k: make_sorted_set(k, neg), sorted_set_state, sorted_set_methods),
     # small: a set's table is near full, and shrinks after discards
     "SortedSet_8": (lambda k: make_sorted_set(k, n=8), sorted_set_state, sorted_set_methods),
+    "SortedList": (make_sorted_list, sorted_list_state, sorted_list_methods),
+    # with a key function: the tree holds key(v), with v beside it
+    "SortedKeyList": (lambda k: make_sorted_list(k, neg), sorted_list_state,
+                      sorted_list_methods),
 }
 
 
@@ -321,7 +368,7 @@ def test_memory_runs_out_anywhere(cname, kname, mname, every):
 
 
 # Methods that make new objects whatever the keys: their sweeps must fail some calls.
-MUST_ALLOCATE = {"copy", "pickle", "repr", "update", "update_large", "constructor",
+MUST_ALLOCATE = {"copy", "pickle", "repr", "update", "update_large", "constructor", "imul",
                  "from_sorted_items", "algebra", "symmetric_difference_update"}
 
 

@@ -14,6 +14,8 @@ from bplustree3 import (
     BPlusTreeMap,
     InvariantError,
     SortedDict,
+    SortedKeyList,
+    SortedList,
     SortedSet,
 )
 
@@ -125,6 +127,18 @@ def sortedcontainers_api() -> None:
     assert_type(ss[0], int)
     assert_type(list(ss.irange(1, 2)), list[int])
     assert sd == {"a": 1} and list(ss) == [1, 2, 3]
+    sl: SortedList[int] = SortedList([3, 1, 2, 1])
+    sl.add(5)
+    assert_type(sl[0], int)
+    assert_type(sl[1:3], list[int])
+    assert_type(sl.pop(), int)
+    assert_type(sl.count(1), int)
+    assert_type(sl.bisect_left(2), int)
+    assert_type(list(sl.irange(1, 2)), list[int])
+    skl: SortedKeyList[str, str] = SortedKeyList(["b", "A"], key=str.lower)
+    assert_type(skl[0], str)
+    assert_type(skl.bisect_key_left("b"), int)
+    assert list(sl) == [1, 1, 2, 3] and list(skl) == ["A", "b"]
 
 
 mapping_protocol()
