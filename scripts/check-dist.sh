@@ -11,12 +11,12 @@
 # it, installed in a fresh virtual environment.
 # SDIST_LIMIT_KB: issue 14 aimed at 80 KB, which cannot hold the package
 # (about 75 KB compressed on its own) and its tests (about 60 KB more, the
-# sweeps of issue 21 included); the limit sits a little above today's
-# 175 KB and catches a regression such as the corpora coming back (they
-# made it 1.1 MB).
+# sweeps of issue 21 included); SortedList and its tests (issue 22) added
+# about 15 KB to 183. The limit sits a little above that and catches a
+# regression such as the corpora coming back (they made it 1.1 MB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SDIST_LIMIT_KB=${SDIST_LIMIT_KB:-200}
+SDIST_LIMIT_KB=${SDIST_LIMIT_KB:-230}
 WHEEL_LIMIT_KB=${WHEEL_LIMIT_KB:-500}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

@@ -8,7 +8,7 @@
 # under ThreadSanitizer there, then the crash and loss tests on each other
 # CPython from 3.9 to 3.13 that pyenv has); a minute's soak of a map shared by
 # threads (SOAK_MINUTES=n); the benchmark's ratio
-# guard against SortedDict; the sdist and wheel checks (the sdist's own C
+# guards against SortedDict and SortedList; the sdist and wheel checks (the sdist's own C
 # and Python tests included); compiler warnings and the static analyzers
 # (scripts/check-analyzers.sh); bandit; the documentation
 # site's strict build; the workflow linters; the
@@ -131,6 +131,8 @@ check python3 scripts/soak.py --minutes "${SOAK_MINUTES:-1}"
 # large regression without timing anything against a clock.
 echo "== speed ratios against SortedDict (benchmarks/bench.py --guard)"
 check python3 benchmarks/bench.py --guard
+echo "== speed ratios against sortedcontainers.SortedList (benchmarks/bench_list.py --guard)"
+check python3 benchmarks/bench_list.py --guard
 
 echo "== sdist and wheel: sizes, contents, twine check --strict, check-wheel-contents"
 check bash scripts/check-dist.sh
