@@ -336,28 +336,6 @@ PyObject *Map_copy(MapObject *m, PyObject *Py_UNUSED(ignored))
     return (PyObject *)c;
 }
 
-/*
- * _copy_into(target): copies this map's tree, structurally in O(n), into
- * target, an empty map of the same kind (a list's copy is made by its
- * Python class, which sets its attributes first).
- */
-PyObject *Map__copy_into(MapObject *m, PyObject *target)
-{
-    if (!PyObject_TypeCheck(target, Py_TYPE(m)) && !PyObject_TypeCheck((PyObject *)m,
-                                                                       Py_TYPE(target))) {
-        PyErr_SetString(PyExc_TypeError, "_copy_into() needs a target of the same kind");
-        return NULL;
-    }
-    MapObject *c = (MapObject *)target;
-    if (c->multi != m->multi || c->hand_out != m->hand_out) {
-        PyErr_SetString(PyExc_TypeError, "_copy_into() needs a target of the same kind");
-        return NULL;
-    }
-    if (copy_into(m, c) < 0)
-        return NULL;
-    Py_RETURN_NONE;
-}
-
 /* items_list returns a new list of m's (key, value) tuples: one snapshot. */
 static PyObject *items_list(MapObject *m)
 {
@@ -524,24 +502,6 @@ static int fill_sorted(MapObject *m, PyObject *items, unsigned capacity)
 }
 
 /*
- * swap_in makes t (keys packed as p) m's tree in one step, whatever m held
- * (dropped after m is released). 0, or -1 with an exception (t dropped).
- */
-static int swap_in(MapObject *m, bpt *t, packing p, unsigned capacity)
-{
-    bpt_set_context(t, m);
-    if (acquire(m, FOR_WRITE) < 0) {
-        drop_tree(t);
-        return -1;
-    }
-    bpt *old = replace_tree(m, t, p);
-    m->capacity = capacity;
-    release(m);
-    drop_tree(old);
-    return 0;
-}
-
-/*
  * read_keys reads the list keys (and the list values beside them, or None
  * for every value) into out, classifying each key as read_pairs does. In
  * place (the caller's lists), only keys that need no Python comparison are
@@ -582,17 +542,38 @@ static read_result read_keys(PyObject *keys, PyObject *vals, bool in_place, sort
     return READ_OK;
 }
 
+/* state returns the token of m's items: equal tokens, the same items. */
+static PyObject *state(MapObject *m)
+{
+    return Py_BuildValue("(KK)", (unsigned long long)m->generation,
+                         (unsigned long long)bpt_version(m->tree));
+}
+
+/* _state(): the token of this list's items now (see _load_sorted's expect). */
+PyObject *List__state(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    if (acquire(m, FOR_READ) < 0)
+        return NULL;
+    PyObject *token = state(m);
+    release(m);
+    return token;
+}
+
 /*
- * _load_sorted(keys, values, capacity, replace) fills this empty list (a
- * multiset), or with replace refills it in one step, from the list keys,
- * in order, with the list values beside them (None: every value None).
- * Keys whose comparisons run Python code are read from copies of the
- * lists, which that code cannot reach. ValueError when the keys are out of
- * order; the list is then unchanged.
+ * _load_sorted(keys, values, capacity, replace, expect) fills this empty
+ * list (a multiset), or with replace refills it in one step, from the list
+ * keys, in order, with the list values beside them (None: every value
+ * None). Keys whose comparisons run Python code are read from copies of
+ * the lists, which that code cannot reach, and the list is pinned all
+ * along: that code may read it, not change it. expect (None, or a _state()
+ * token) is the state the caller read the list's items in: when the list
+ * has changed since (code the caller's sort ran), RuntimeError, for its
+ * items would be lost. ValueError when the keys are out of order. On any
+ * error the list is unchanged.
  */
 PyObject *List__load_sorted(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
-    long cap = check_args("_load_sorted", nargs, 4, 4) ? parse_capacity(args[2]) : -1;
+    long cap = check_args("_load_sorted", nargs, 5, 5) ? parse_capacity(args[2]) : -1;
     int replace = cap < 0 ? -1 : PyObject_IsTrue(args[3]);
     if (cap < 0 || replace < 0)
         return NULL;
@@ -607,6 +588,8 @@ PyObject *List__load_sorted(MapObject *m, PyObject *const *args, Py_ssize_t narg
 #else
     bool in_place = true;
 #endif
+    if (acquire(m, FOR_WRITE) < 0)
+        return NULL;
     sorted_pairs in = {NULL, NULL, 0, KEYS_NONE};
     Py_INCREF(keys);
     Py_XINCREF(vals);
@@ -616,7 +599,7 @@ PyObject *List__load_sorted(MapObject *m, PyObject *const *args, Py_ssize_t narg
         Py_SETREF(keys, PyList_GetSlice(keys, 0, PY_SSIZE_T_MAX));
         if (vals)
             Py_SETREF(vals, PyList_GetSlice(vals, 0, PY_SSIZE_T_MAX));
-        r = keys && (!args[1] || args[1] == Py_None || vals) &&
+        r = keys && (args[1] == Py_None || vals) &&
                     (!vals || PyList_GET_SIZE(vals) == PyList_GET_SIZE(keys))
                 ? read_keys(keys, vals, false, &in)
                 : READ_FAILED;
@@ -624,11 +607,34 @@ PyObject *List__load_sorted(MapObject *m, PyObject *const *args, Py_ssize_t narg
             PyErr_SetString(PyExc_RuntimeError, "_load_sorted(): the lists changed size");
     }
     packing p = PACK_NONE;
-    bpt *t = r == READ_OK ? load_sorted(m, &in, (unsigned)cap, &p) : NULL;
+    bpt *t = r == READ_OK ? load_sorted(m, &in, (unsigned)cap, &p) : NULL, *old = NULL;
+    if (t && args[4] != Py_None) {
+        PyObject *now = state(m);
+        int same = now ? PyObject_RichCompareBool(now, args[4], Py_EQ) : -1;
+        Py_XDECREF(now);
+        if (same == 0)
+            PyErr_SetString(PyExc_RuntimeError,
+                            "SortedList changed during its own update (by code that the "
+                            "update's comparisons or key function ran): change it after "
+                            "the update returns");
+        if (same != 1)
+            old = t, t = NULL; /* dropped below, the list unchanged */
+    }
+    if (t && !replace && bpt_size(m->tree) != 0) {
+        PyErr_SetString(PyExc_TypeError, "_load_sorted() fills an empty list");
+        old = t, t = NULL;
+    }
+    if (t) {
+        bpt_set_context(t, m);
+        old = replace_tree(m, t, p);
+        m->capacity = (unsigned)cap;
+    }
+    release(m);
     free_pairs(&in);
     Py_XDECREF(keys);
     Py_XDECREF(vals);
-    if (!t || (replace ? swap_in : install)(m, t, p, (unsigned)cap) < 0)
+    drop_tree(old); /* the list's old items, or the tree not installed */
+    if (!t)
         return NULL;
     Py_RETURN_NONE;
 }

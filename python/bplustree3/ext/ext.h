@@ -303,8 +303,8 @@ long parse_capacity(PyObject *obj);
 
 /* bulk.c */
 int update_with(MapObject *m, PyObject *other, PyObject *kwds, long capacity);
-PyObject *Map__copy_into(MapObject *m, PyObject *target);
 PyObject *List__load_sorted(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
+PyObject *List__state(MapObject *m, PyObject *Py_UNUSED(ignored));
 PyObject *List__update_pairs(MapObject *m, PyObject *pairs);
 PyObject *Map_update(MapObject *m, PyObject *args, PyObject *kwds);
 PyObject *Map_copy(MapObject *m, PyObject *Py_UNUSED(ignored));

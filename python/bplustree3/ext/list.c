@@ -29,44 +29,55 @@ static PyObject *hand_out_at(MapObject *m, size_t pos)
     return m->hand_out == KIND_VALUES ? Py_NewRef((PyObject *)v) : key_object(m->packing, k);
 }
 
-/* equal_objects: 1 when a == b, 0 when not, -1 on error. */
-static int equal_objects(PyObject *a, PyObject *b)
+/*
+ * compare_objects: whether a op b is true (op Py_EQ or Py_NE), as Python's
+ * operator says it, with no shortcut for a value and itself (a NaN is not
+ * == to itself), as sortedcontainers asks; -1 on error.
+ */
+static int compare_objects(PyObject *a, PyObject *b, int op)
 {
-    return a == b ? 1 : PyObject_RichCompareBool(a, b, Py_EQ);
+    PyObject *r = PyObject_RichCompare(a, b, op);
+    if (!r)
+        return -1;
+    int truth = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return truth;
 }
 
 /*
- * locate finds value in m, acquired: 1 with *pos its position (the first
- * that holds it), 0 when it is not there, -1 on error. key is the value's
- * key (the value itself in a SortedList).
+ * locate finds value in m, acquired, where sortedcontainers looks: 1 with
+ * *pos its position, 0 when it is not there, -1 on error. key is the
+ * value's key (the value itself in a SortedList). In a SortedList, the
+ * item at the value's lower bound, if it is == to the value; in a
+ * SortedKeyList, the first item from the key's lower bound on whose value
+ * is == to the value, while the keys are not != to the key.
  */
 static int locate(MapObject *m, PyObject *key, PyObject *value, size_t *pos)
 {
     size_t rank = 0, n = bpt_size(m->tree);
     int found = bound_rank(m, key, false, &rank);
-    if (found <= 0)
-        return found;
-    if (m->hand_out == KIND_KEYS) { /* the item at the lower bound, == value */
+    if (found < 0 || rank == n)
+        return found < 0 ? -1 : 0;
+    if (m->hand_out == KIND_KEYS) {
         *pos = rank;
         void *unused;
         if (search_for(m, key, &unused) != SEARCH_OBJECTS)
-            return 1; /* an exact int, float or str: equal when neither is less */
+            return found; /* an exact int, float or str: equal when neither is less */
         PyObject *stored = hand_out_at(m, rank);
-        int eq = stored ? equal_objects(stored, value) : -1;
+        int eq = stored ? compare_objects(stored, value, Py_EQ) : -1;
         Py_XDECREF(stored);
         return eq;
     }
-    /* Among the items whose keys are == key, the first whose value == value. */
     for (size_t i = rank; i < n; i++) {
         void *k, *v;
         bpt_at(m->tree, i, &k, &v);
         PyObject *stored = key_object(m->packing, k);
-        int same_key = stored ? equal_objects(stored, key) : -1;
+        int other_key = stored ? compare_objects(stored, key, Py_NE) : -1;
         Py_XDECREF(stored);
-        if (same_key <= 0)
-            return same_key;
+        if (other_key != 0)
+            return other_key < 0 ? -1 : 0;
         PyObject *held = Py_NewRef((PyObject *)v); /* == may drop the tree's */
-        int eq = equal_objects(held, value);
+        int eq = compare_objects(held, value, Py_EQ);
         Py_DECREF(held);
         if (eq != 0) {
             *pos = i;
@@ -235,12 +246,14 @@ static PyObject *List__count(MapObject *m, PyObject *const *args, Py_ssize_t nar
         void *k, *v;
         bpt_at(m->tree, i, &k, &v);
         PyObject *stored = key_object(m->packing, k);
-        rc = stored ? equal_objects(stored, key) : -1;
+        rc = stored ? compare_objects(stored, key, Py_NE) : -1;
         Py_XDECREF(stored);
-        if (rc <= 0)
+        if (rc != 0) {
+            rc = rc < 0 ? -1 : 0;
             break;
+        }
         PyObject *held = Py_NewRef((PyObject *)v);
-        rc = equal_objects(held, value);
+        rc = compare_objects(held, value, Py_EQ);
         Py_DECREF(held);
         total += rc > 0;
     }
@@ -509,7 +522,7 @@ static int List_ass_subscript(MapObject *m, PyObject *index, PyObject *value)
     if (rc == 0)
         bpt_remove_at(m->tree, pos, &k, &v);
     else
-        PyErr_SetString(PyExc_IndexError, "list assignment index out of range");
+        PyErr_SetString(PyExc_IndexError, "list index out of range");
     packing p = m->packing;
     release(m);
     if (rc == 0) {
@@ -534,7 +547,7 @@ static PyObject *List_pop(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
     if (n == 0)
         PyErr_SetString(PyExc_IndexError, "pop index out of range");
     else if (position_in(i, n, &pos) < 0)
-        PyErr_SetString(PyExc_IndexError, "pop index out of range");
+        PyErr_SetString(PyExc_IndexError, "list index out of range");
     else if ((item = hand_out_at(m, pos)) != NULL) /* made first: the removal cannot fail */
         bpt_remove_at(m->tree, pos, &k, &v);
     packing p = m->packing;
@@ -609,8 +622,8 @@ static PyMethodDef List_methods[] = {
     {"_iter", (PyCFunction)(void (*)(void))Map__iter, METH_FASTCALL, NULL},
     {"_islice", (PyCFunction)(void (*)(void))Map__islice, METH_FASTCALL, NULL},
     {"_load_sorted", (PyCFunction)(void (*)(void))List__load_sorted, METH_FASTCALL, NULL},
-    {"_copy_into", (PyCFunction)Map__copy_into, METH_O, NULL},
     {"_update_pairs", (PyCFunction)List__update_pairs, METH_O, NULL},
+    {"_state", (PyCFunction)List__state, METH_NOARGS, NULL},
     {"_add_numbers", (PyCFunction)List__add_numbers, METH_O, NULL},
     {NULL, NULL, 0, NULL},
 };
