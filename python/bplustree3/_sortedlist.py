@@ -19,8 +19,10 @@ an order.
 """
 
 from collections.abc import MutableSequence, Sequence
+from itertools import chain
 from operator import eq, ge, gt, itemgetter, le, lt, ne
 import reprlib
+from types import GenericAlias
 
 from ._bplustree3 import SortedListBase
 
@@ -53,15 +55,16 @@ def _positions(length, start, stop):
     return start, stop
 
 
-def _load_or_add(sl, keys, values):
-    """Loads the sorted keys (and values) into sl in one step; keys with
-    only a partial order, which sorted() may leave out of order, are added
-    one by one instead, each after those it ties with. Small: see
-    _sorted._all_or_nothing on handlers."""
+def _load_or_add(sl, keys, values, pairs, token):
+    """Loads the sorted keys (and values: all of sl's items and the new
+    ones) into sl in one step, unless sl changed since token; when keys
+    with only a partial order were left out of order by sorted(), adds the
+    new (key, value) pairs one by one instead, each after those it ties
+    with. Small: see _sorted._all_or_nothing on handlers."""
     try:
-        sl._load_sorted(keys, values, sl.capacity, True)
+        sl._load_sorted(keys, values, sl.capacity, True, token)
     except ValueError:
-        sl._update_pairs(list(zip(keys, values if values is not None else [None] * len(keys))))
+        sl._update_pairs(pairs)
 
 
 def _make_cmp(seq_op, symbol, doc):
@@ -102,6 +105,8 @@ class SortedList(SortedListBase):
     """
 
     _capacity = None  # node capacity of new lists (None: the default); tests set 4
+    DEFAULT_LOAD_FACTOR = 1000  # sortedcontainers' name; a B+ tree does not use it
+    __class_getitem__ = classmethod(GenericAlias)
 
     def __new__(cls, iterable=None, key=None):
         if key is None:
@@ -113,7 +118,7 @@ class SortedList(SortedListBase):
     def __init__(self, iterable=None, key=None):
         """Initialize the list from iterable (sorted here). O(n log n)."""
         if self._capacity is not None:
-            self._load_sorted([], None, self._capacity, True)
+            self._load_sorted([], None, self._capacity, True, None)
         if iterable is not None:
             self._update(iterable)
 
@@ -146,21 +151,20 @@ class SortedList(SortedListBase):
         under an undo log. All or nothing."""
         if not keys:
             return
+        pairs = list(zip(keys, values if values is not None else [None] * len(keys)))
         size = len(self)
         if size and len(keys) * 4 < size:
-            self._update_pairs(list(zip(keys, values if values is not None
-                                          else [None] * len(keys))))
+            self._update_pairs(pairs)
             return
-        if size:
-            old_keys = list(self._iter(_KEYS, False, None, None, True, False))
-            if values is not None:
-                old_values = list(self._iter(_VALUES, False, None, None, True, False))
-                pairs = sorted(zip(old_keys + keys, old_values + values), key=itemgetter(0))
-                keys = [k for k, _ in pairs]
-                values = [v for _, v in pairs]
-            else:
-                keys = sorted(old_keys + keys)  # stable: the old values first
-        _load_or_add(self, keys, values)
+        token = self._state()  # the items read here must be all the list holds
+        if size and values is not None:
+            merged = sorted(chain(self._iter(_ITEMS, False, None, None, True, False), pairs),
+                            key=itemgetter(0))  # stable: the old values first
+            keys = [k for k, _ in merged]
+            values = [v for _, v in merged]
+        elif size:
+            keys = sorted(chain(self._iter(_KEYS, False, None, None, True, False), keys))
+        _load_or_add(self, keys, values, pairs, token)
 
     def reverse(self):
         """Not supported: use ``reversed(sl)``."""
@@ -195,10 +199,9 @@ class SortedList(SortedListBase):
     bisect = SortedListBase.bisect_right
 
     def copy(self):
-        """A shallow copy, made structurally in O(n)."""
-        other = self.__class__()
-        self._copy_into(other)
-        return other
+        """A shallow copy (``self.__class__(self)``, as sortedcontainers
+        makes it; the values come sorted, so it is O(n))."""
+        return self.__class__(self)
 
     __copy__ = copy
 
@@ -240,8 +243,9 @@ class SortedList(SortedListBase):
 
     def __imul__(self, num):
         """Repeat each value num times, in place, all or nothing."""
+        token = self._state()
         values = sorted(list(self) * num)
-        self._load_sorted(values, None, self.capacity, True)
+        self._load_sorted(values, None, self.capacity, True, token)
         return self
 
     __eq__ = _make_cmp(eq, "==", "equal to")
@@ -350,10 +354,9 @@ class SortedKeyList(SortedList):
         return self._count(self._key(value), value)
 
     def copy(self):
-        """A shallow copy, made structurally in O(n)."""
-        other = self.__class__(key=self._key)
-        self._copy_into(other)
-        return other
+        """A shallow copy (``self.__class__(self, key=self.key)``, as
+        sortedcontainers makes it)."""
+        return self.__class__(self, key=self._key)
 
     __copy__ = copy
 
@@ -393,12 +396,12 @@ class SortedKeyList(SortedList):
 
     def __imul__(self, num):
         """Repeat each value num times, in place, all or nothing."""
-        values = list(self)
-        keys = list(self._iter(_KEYS, False, None, None, True, False))
-        n = len(values)
-        order = sorted(range(n * num), key=lambda i: keys[i % n]) if n else []
-        self._load_sorted([keys[i % n] for i in order], [values[i % n] for i in order],
-                          self.capacity, True)
+        token = self._state()
+        items = list(self._iter(_ITEMS, False, None, None, True, False))
+        n = len(items)
+        order = sorted(range(n * num), key=lambda i: items[i % n][0]) if n else []
+        self._load_sorted([items[i % n][0] for i in order], [items[i % n][1] for i in order],
+                          self.capacity, True, token)
         return self
 
     def __reduce__(self):

@@ -1,4 +1,5 @@
 from collections.abc import Callable, Iterable, Iterator, MutableSequence
+from types import GenericAlias
 from typing import Any, Generic, TypeVar, overload
 
 from typing_extensions import disjoint_base
@@ -25,6 +26,8 @@ class SortedListBase(Generic[_T]):
     def __reversed__(self) -> Iterator[_T]: ...
 
 class SortedList(SortedListBase[_T], MutableSequence[_T]):  # type: ignore[misc]
+    DEFAULT_LOAD_FACTOR: int
+    def __class_getitem__(cls, item: Any, /) -> GenericAlias: ...
     def __new__(cls, iterable: Iterable[_T] | None = ..., key: Callable[[_T], Any] | None = ...) -> SortedList[_T]: ...
     def __init__(self, iterable: Iterable[_T] | None = ..., key: None = ...) -> None: ...
     @property
