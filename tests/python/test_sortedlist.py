@@ -363,17 +363,19 @@ def test_private_calls_refuse_bad_arguments():
         SortedListBase.__contains__(skl, 1)
     with pytest.raises(TypeError):
         sl._keyed()  # not empty
-    with pytest.raises(TypeError):
-        sl._copy_into(skl)  # another kind
-    with pytest.raises(TypeError):
-        sl._copy_into(SortedList([5]))  # not empty
-    for args in (((3, 1), None, 64, True), ([1], [1, 2], 64, True), ([1], None, 2, True)):
+    for args in (((3, 1), None, 64, True, None), ([1], [1, 2], 64, True, None),
+                 ([1], None, 2, True, None), ([1], None, 64, True)):
         with pytest.raises((TypeError, ValueError)):
             sl._load_sorted(*args)
     with pytest.raises(ValueError):
-        sl._load_sorted([2, 1], None, 64, True)  # out of order
+        sl._load_sorted([2, 1], None, 64, True, None)  # out of order
     with pytest.raises(TypeError):
-        sl._load_sorted([1], None, 64, False)  # not empty, not replacing
+        sl._load_sorted([1], None, 64, False, None)  # not empty, not replacing
+    token = sl._state()
+    sl.add(9)
+    with pytest.raises(RuntimeError):
+        sl._load_sorted([1], None, 64, True, token)  # the list changed since token
+    sl.remove(9)
     for args in ((1, 2, 3), ("x",)):
         with pytest.raises(TypeError):
             sl._add(*args)
@@ -392,7 +394,7 @@ def test_a_core_allocation_that_fails_changes_nothing():
     for n in range(1, 6):
         for call in (lambda sl: sl.update(range(1000, 1400)), lambda sl: sl.update([7.5]),
                      lambda sl: sl.copy(), lambda sl: sl.add(1000),
-                     lambda sl: sl._load_sorted(list(range(50)), None, 4, True)):
+                     lambda sl: sl._load_sorted(list(range(50)), None, 4, True, None)):
             sl = SortedList(range(0, 300, 3))
             _fail_allocation(n)
             try:
@@ -465,3 +467,106 @@ def test_bad_slices_raise_as_lists_do():
         with pytest.raises((ValueError, TypeError)):
             del sl[bad]
     assert list(sl) == [1, 2, 3]
+
+
+# Regressions from a review: each failed before its fix.
+
+
+def test_a_key_whose_self_comparison_fails_adds_nothing_twice():
+    class V:  # ordered; only v < v itself raises ValueError
+        def __init__(self, v):
+            self.v = v
+
+        def __lt__(self, other):
+            if self is other:
+                raise ValueError("self")
+            return self.v < (other.v if isinstance(other, V) else other)
+
+        def __gt__(self, other):
+            return self.v > (other.v if isinstance(other, V) else other)
+
+    sl = SortedList([2, 3])
+    theirs = sortedcontainers.SortedList([2, 3])
+    one = V(1)
+    for lst in (sl, theirs):
+        try:
+            lst.update([one])
+        except ValueError:
+            pass
+    assert len(sl) in (2, 3) and [x for x in sl if x is not one] == [2, 3]
+    sl.check()
+
+
+def test_an_add_from_the_updates_own_comparisons_is_not_lost():
+    state = {"calls": 0, "fire": None, "list": None, "added": False}
+
+    class K:
+        def __init__(self, v):
+            self.v = v
+
+        def __lt__(self, other):
+            state["calls"] += 1
+            if state["calls"] == state["fire"]:
+                try:
+                    state["list"].add(K(100))
+                    state["added"] = True
+                except RuntimeError:
+                    pass
+            return self.v < other.v
+
+    for fire in range(1, 60, 3):
+        sl = SortedList(K(i) for i in range(8))
+        state.update(calls=0, fire=fire, list=sl, added=False)
+        try:
+            sl.update([K(i) for i in range(10, 14)])
+        except RuntimeError:
+            assert len(sl) == 8 + state["added"]  # the update refused, the add kept
+        else:
+            assert len(sl) == 12 + state["added"]
+        assert any(k.v == 100 for k in sl) == state["added"]
+        sl.check()
+
+
+def test_found_where_sortedcontainers_looks_by_equality_alone():
+    class P:  # ordered by (a, b), equal when a is equal
+        def __init__(self, a, b):
+            self.a, self.b = a, b
+
+        def __lt__(self, other):
+            return (self.a, self.b) < (other.a, other.b)
+
+        def __eq__(self, other):
+            return self.a == other.a
+
+        __hash__ = None
+
+    for cls in (SortedList, sortedcontainers.SortedList):
+        lst = cls([P(1, 5), P(2, 0)])
+        assert P(1, 3) in lst and lst.index(P(1, 3)) == 0
+        lst.discard(P(1, 3))
+        assert len(lst) == 1
+    nan = float("nan")
+    for cls in (SortedKeyList, sortedcontainers.SortedKeyList):
+        lst = cls([nan], key=lambda v: 0)
+        assert nan not in lst and lst.count(nan) == 0  # == decides, not identity
+        with pytest.raises(ValueError):
+            lst.remove(nan)
+
+
+def test_copies_are_made_as_sortedcontainers_makes_them():
+    class Needy(SortedList):
+        def __init__(self, iterable):
+            super().__init__(iterable)
+
+    c = Needy([3, 1]).copy()
+    assert type(c) is Needy and list(c) == [1, 3]
+
+    class Mixin:
+        pass
+
+    class Odd(Mixin, SortedList):
+        def __new__(cls, *args, **kwargs):
+            return Mixin() if not args else super().__new__(cls, *args, **kwargs)
+
+    assert list(Odd(range(5)).copy()) == [0, 1, 2, 3, 4]
+    assert SortedList[int] is not None and SortedList.DEFAULT_LOAD_FACTOR == 1000
