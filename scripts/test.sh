@@ -91,7 +91,7 @@ run_pytest() {
   log=$(mktemp)
   "$@" 2>&1 | tee "$log" || rc=$?
   local ok bad
-  ok=$({ grep -Eo '[0-9]+ passed' "$log" || true; } | tail -n1 | grep -Eo '[0-9]+' || echo 0)
+  ok=$({ grep -Eo '[0-9]+ passed' "$log" || true; } | awk '{s += $1} END {print s + 0}')
   bad=$({ grep -Eo '[0-9]+ (failed|error)' "$log" || true; } | awk '{s += $1} END {print s + 0}')
   passed=$((passed + ok))
   failed=$((failed + bad))
