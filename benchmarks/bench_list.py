@@ -30,7 +30,7 @@ import gc
 import operator
 import random
 import statistics
-import subprocess
+import subprocess  # nosec B404
 import sys
 import time
 
@@ -107,7 +107,7 @@ def run_op(op, make, values, probes, positions, starts, extra):
     sl = make(values)
     if op == "remove":
         order = values[:]
-        random.Random(5).shuffle(order)
+        random.Random(5).shuffle(order)  # nosec B311
         remove = sl.remove
         return timed(lambda: [remove(v) for v in order]), n
     if op == "contains":
@@ -182,15 +182,15 @@ print((rss() - before) / n)
 
 
 def memory(kind, n, who):
-    out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, kind, str(n), who,
+    out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, kind, str(n), who,  # nosec B603
                           sys.path[0]], capture_output=True, text=True, check=True)
     return float(out.stdout)
 
 
 def bench(kind, n, reps, ops):
-    rng = random.Random(42)
+    rng = random.Random(42)  # nosec B311
     values = make_values(kind, n, rng)
-    extra = make_values(kind, n, random.Random(43))
+    extra = make_values(kind, n, random.Random(43))  # nosec B311
     q = min(n, 200_000)
     probes = [rng.choice(values) if i % 2 else make_values(kind, 1, rng)[0] for i in range(q)]
     positions = [rng.randrange(n) for _ in range(q)]
