@@ -19,7 +19,7 @@ an order.
 """
 
 from collections.abc import MutableSequence, Sequence
-from itertools import chain
+from itertools import chain, repeat
 from operator import eq, ge, gt, itemgetter, le, lt, ne
 import reprlib
 from types import GenericAlias
@@ -55,16 +55,22 @@ def _positions(length, start, stop):
     return start, stop
 
 
-def _load_or_add(sl, keys, values, pairs, token):
+def _pairs(keys, values):
+    """The (key, value) pairs of keys with values beside them (None: every
+    value None), made as they are read."""
+    return zip(keys, repeat(None) if values is None else values)
+
+
+def _load_or_add(sl, keys, values, new_keys, new_values, token):
     """Loads the sorted keys (and values: all of sl's items and the new
     ones) into sl in one step, unless sl changed since token; when keys
     with only a partial order were left out of order by sorted(), adds the
-    new (key, value) pairs one by one instead, each after those it ties
+    new keys (and values) one by one instead, each after those it ties
     with. Small: see _sorted._all_or_nothing on handlers."""
     try:
         sl._load_sorted(keys, values, sl.capacity, True, token)
     except ValueError:
-        sl._update_pairs(pairs)
+        sl._update_pairs(_pairs(new_keys, new_values))
 
 
 def _make_cmp(seq_op, symbol, doc):
@@ -151,20 +157,21 @@ class SortedList(SortedListBase):
         under an undo log. All or nothing."""
         if not keys:
             return
-        pairs = list(zip(keys, values if values is not None else [None] * len(keys)))
         size = len(self)
         if size and len(keys) * 4 < size:
-            self._update_pairs(pairs)
+            self._update_pairs(_pairs(keys, values))
             return
         token = self._state()  # the items read here must be all the list holds
+        all_keys, all_values = keys, values
         if size and values is not None:
-            merged = sorted(chain(self._iter(_ITEMS, False, None, None, True, False), pairs),
+            merged = sorted(chain(self._iter(_ITEMS, False, None, None, True, False),
+                                  _pairs(keys, values)),
                             key=itemgetter(0))  # stable: the old values first
-            keys = [k for k, _ in merged]
-            values = [v for _, v in merged]
+            all_keys = [k for k, _ in merged]
+            all_values = [v for _, v in merged]
         elif size:
-            keys = sorted(chain(self._iter(_KEYS, False, None, None, True, False), keys))
-        _load_or_add(self, keys, values, pairs, token)
+            all_keys = sorted(chain(self._iter(_KEYS, False, None, None, True, False), keys))
+        _load_or_add(self, all_keys, all_values, keys, values, token)
 
     def reverse(self):
         """Not supported: use ``reversed(sl)``."""

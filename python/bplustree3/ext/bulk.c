@@ -314,25 +314,29 @@ static int install(MapObject *c, bpt *t, packing p, unsigned capacity)
  * Map_copy makes the new map first (its type's tp_new may run code), then
  * copies m's tree in one hold of m's lock, and gives the copy to the new map.
  */
-static int copy_into(MapObject *m, MapObject *c)
+PyObject *Map_copy(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
-    if (acquire(m, FOR_READ) < 0)
-        return -1;
+    MapObject *c = new_map(Py_TYPE(m));
+    if (!c)
+        return NULL;
+    if (acquire(m, FOR_READ) < 0) {
+        Py_DECREF(c);
+        return NULL;
+    }
     bpt *copy;
     bpt_status rc = bpt_copy(m->tree, &copy);
     packing p = m->packing;
     unsigned capacity = m->capacity;
     release(m);
-    if (rc != BPT_OK)
-        return raise_status(rc);
-    return install(c, copy, p, capacity);
-}
-
-PyObject *Map_copy(MapObject *m, PyObject *Py_UNUSED(ignored))
-{
-    MapObject *c = new_map(Py_TYPE(m));
-    if (c && copy_into(m, c) < 0)
-        Py_CLEAR(c);
+    if (rc != BPT_OK) {
+        Py_DECREF(c);
+        raise_status(rc);
+        return NULL;
+    }
+    if (install(c, copy, p, capacity) < 0) {
+        Py_DECREF(c);
+        return NULL;
+    }
     return (PyObject *)c;
 }
 
@@ -379,6 +383,56 @@ typedef struct {
     key_kind kinds; /* of every key; KEYS_ANY when they differ */
 } sorted_pairs;
 
+/* start_read sizes out for n keys and values; false with MemoryError. */
+static bool start_read(sorted_pairs *out, Py_ssize_t n)
+{
+    out->n = n;
+    out->kinds = KEYS_NONE;
+    out->keys = PyMem_Malloc((size_t)(n ? n : 1) * sizeof *out->keys);
+    out->vals = PyMem_Malloc((size_t)(n ? n : 1) * sizeof *out->vals);
+    if (!out->keys || !out->vals) {
+        PyErr_NoMemory();
+        return false;
+    }
+    return true;
+}
+
+/* The key of the j-th item of a list of pairs, or of a list of keys. */
+static PyObject *pair_key(PyObject *seq, Py_ssize_t j)
+{
+    return PyTuple_GET_ITEM(PyList_GET_ITEM(seq, j), 0);
+}
+
+static PyObject *list_key(PyObject *seq, Py_ssize_t j) { return PyList_GET_ITEM(seq, j); }
+
+/*
+ * take_key stores key, the i-th key of the sorted input seq, in
+ * out->keys[i]: its number while every key so far packs the same way, else
+ * the object (when the packing breaks, the keys before it are read again
+ * as objects, through key_at). With in_place (the caller's own list, read
+ * where it lies), it takes only keys whose check and comparisons run no
+ * Python code, since nothing can run until the bulk load is done: on
+ * anything else it asks for a copy (READ_COPY).
+ */
+static read_result take_key(sorted_pairs *out, Py_ssize_t i, PyObject *key, bool in_place,
+                            PyObject *(*key_at)(PyObject *, Py_ssize_t), PyObject *seq)
+{
+    if (in_place && i == 0 && !orders_without_code(key))
+        return READ_COPY; /* check_new_key would run code */
+    if (check_new_key(key, i == 0) < 0)
+        return READ_FAILED;
+    void *packed = NULL;
+    key_kind k = classify(key, &packed);
+    if (i > 0 && k != out->kinds && !holds_objects(packing_for(out->kinds)))
+        for (Py_ssize_t j = 0; j < i; j++) /* unpack what was packed so far */
+            out->keys[j] = key_at(seq, j);
+    out->kinds = i == 0 || k == out->kinds ? k : KEYS_ANY;
+    if (in_place && out->kinds == KEYS_ANY)
+        return READ_COPY; /* its comparisons may run code */
+    out->keys[i] = holds_objects(packing_for(out->kinds)) ? key : packed;
+    return READ_OK;
+}
+
 /*
  * read_pairs reads the list seq's pairs into out, in order, classifying
  * each key as it goes (its packed number while every key so far packs);
@@ -395,14 +449,8 @@ typedef struct {
 static read_result read_pairs(PyObject *seq, bool in_place, sorted_pairs *out)
 {
     Py_ssize_t n = PyList_GET_SIZE(seq);
-    out->n = n;
-    out->kinds = KEYS_NONE;
-    out->keys = PyMem_Malloc((size_t)(n ? n : 1) * sizeof *out->keys);
-    out->vals = PyMem_Malloc((size_t)(n ? n : 1) * sizeof *out->vals);
-    if (!out->keys || !out->vals) {
-        PyErr_NoMemory();
+    if (!start_read(out, n))
         return READ_FAILED;
-    }
     for (Py_ssize_t i = 0; i < n; i++) {
         /* Two stages: the pair 32 ahead, then the key of the pair 16 ahead,
          * whose tuple has arrived by then. (The arrays are read directly:
@@ -426,20 +474,9 @@ static read_result read_pairs(PyObject *seq, bool in_place, sorted_pairs *out)
             PyList_SetItem(seq, i, tuple);
             pair = tuple;
         }
-        PyObject *key = PyTuple_GET_ITEM(pair, 0);
-        if (in_place && i == 0 && !orders_without_code(key))
-            return READ_COPY; /* check_new_key would run code */
-        if (check_new_key(key, i == 0) < 0)
-            return READ_FAILED;
-        void *packed = NULL;
-        key_kind k = classify(key, &packed);
-        if (i > 0 && k != out->kinds && !holds_objects(packing_for(out->kinds)))
-            for (Py_ssize_t j = 0; j < i; j++) /* unpack what was packed so far */
-                out->keys[j] = PyTuple_GET_ITEM(PyList_GET_ITEM(seq, j), 0);
-        out->kinds = i == 0 || k == out->kinds ? k : KEYS_ANY;
-        if (in_place && out->kinds == KEYS_ANY)
-            return READ_COPY; /* its comparisons may run code */
-        out->keys[i] = holds_objects(packing_for(out->kinds)) ? key : packed;
+        read_result r = take_key(out, i, PyTuple_GET_ITEM(pair, 0), in_place, pair_key, seq);
+        if (r != READ_OK)
+            return r;
         out->vals[i] = PyTuple_GET_ITEM(pair, 1);
     }
     return READ_OK;
@@ -503,7 +540,7 @@ static int fill_sorted(MapObject *m, PyObject *items, unsigned capacity)
 
 /*
  * read_keys reads the list keys (and the list values beside them, or None
- * for every value) into out, classifying each key as read_pairs does. In
+ * for every value) into out, each key through take_key, as read_pairs. In
  * place (the caller's lists), only keys that need no Python comparison are
  * read: nothing can change the lists until the bulk load is done. On
  * anything else it asks for copies (READ_COPY).
@@ -511,32 +548,15 @@ static int fill_sorted(MapObject *m, PyObject *items, unsigned capacity)
 static read_result read_keys(PyObject *keys, PyObject *vals, bool in_place, sorted_pairs *out)
 {
     Py_ssize_t n = PyList_GET_SIZE(keys);
-    out->n = n;
-    out->kinds = KEYS_NONE;
-    out->keys = PyMem_Malloc((size_t)(n ? n : 1) * sizeof *out->keys);
-    out->vals = PyMem_Malloc((size_t)(n ? n : 1) * sizeof *out->vals);
-    if (!out->keys || !out->vals) {
-        PyErr_NoMemory();
+    if (!start_read(out, n))
         return READ_FAILED;
-    }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject **slots = ((PyListObject *)keys)->ob_item;
         if (i + 16 < n) /* the keys of a sorted list lie all over memory */
             PREFETCH_READ(slots[i + 16]);
-        PyObject *key = slots[i];
-        if (in_place && !orders_without_code(key))
-            return READ_COPY; /* check_new_key or the load's comparisons run code */
-        if (check_new_key(key, i == 0) < 0)
-            return READ_FAILED;
-        void *packed = NULL;
-        key_kind k = classify(key, &packed);
-        if (i > 0 && k != out->kinds && !holds_objects(packing_for(out->kinds)))
-            for (Py_ssize_t j = 0; j < i; j++) /* unpack what was packed so far */
-                out->keys[j] = PyList_GET_ITEM(keys, j);
-        out->kinds = i == 0 || k == out->kinds ? k : KEYS_ANY;
-        if (in_place && out->kinds == KEYS_ANY)
-            return READ_COPY; /* mixed numbers and strs: compared with code */
-        out->keys[i] = holds_objects(packing_for(out->kinds)) ? key : packed;
+        read_result r = take_key(out, i, slots[i], in_place, list_key, keys);
+        if (r != READ_OK)
+            return r;
         out->vals[i] = vals ? PyList_GET_ITEM(vals, i) : Py_None;
     }
     return READ_OK;

@@ -641,6 +641,22 @@ static inline void leave(MapObject *m, search_kind saved)
     m->search = saved;
 }
 
+/*
+ * remove_word removes from m, acquired for writing, the first item whose
+ * key is w (the word search_for gave, with its search s): a packed int
+ * through the core's typed descent, no search hook; anything else through
+ * s. The removed key and value are handed back, owned, in *k and *v.
+ */
+static inline bpt_status remove_word(MapObject *m, search_kind s, void *w, void **k, void **v)
+{
+    if (s == SEARCH_INT)
+        return bpt_remove_i64(m->tree, bpt_word_to_i64(w), k, v); /* typed, as in put */
+    search_kind saved = begin(m, s);
+    bpt_status rc = bpt_remove(m->tree, w, k, v);
+    leave(m, saved);
+    return rc;
+}
+
 /* ---- Quick reads ---------------------------------------------------------- */
 
 /*

@@ -45,6 +45,40 @@ static int compare_objects(PyObject *a, PyObject *b, int op)
 }
 
 /*
+ * scan_run walks m's items from position rank on while their keys are not
+ * != to key (sortedcontainers' test), counting those whose values are ==
+ * to value; with first, it stops at the first of them and stores its
+ * position in *pos. Returns the count (at most 1 with first), or -1 on
+ * error. m must be acquired: the Python code that == and != run may read
+ * it but not change it, so the words read before stay valid.
+ */
+static Py_ssize_t scan_run(MapObject *m, PyObject *key, PyObject *value, size_t rank,
+                           bool first, size_t *pos)
+{
+    Py_ssize_t total = 0;
+    for (size_t i = rank, n = bpt_size(m->tree); i < n; i++) {
+        void *k, *v;
+        bpt_at(m->tree, i, &k, &v);
+        PyObject *stored = key_object(m->packing, k);
+        int other_key = stored ? compare_objects(stored, key, Py_NE) : -1;
+        Py_XDECREF(stored);
+        if (other_key != 0)
+            return other_key < 0 ? -1 : total;
+        PyObject *held = Py_NewRef((PyObject *)v); /* == may drop the tree's */
+        int eq = compare_objects(held, value, Py_EQ);
+        Py_DECREF(held);
+        if (eq < 0)
+            return -1;
+        total += eq;
+        if (eq && first) {
+            *pos = i;
+            break;
+        }
+    }
+    return total;
+}
+
+/*
  * locate finds value in m, acquired, where sortedcontainers looks: 1 with
  * *pos its position, 0 when it is not there, -1 on error. key is the
  * value's key (the value itself in a SortedList). In a SortedList, the
@@ -68,23 +102,7 @@ static int locate(MapObject *m, PyObject *key, PyObject *value, size_t *pos)
         Py_XDECREF(stored);
         return eq;
     }
-    for (size_t i = rank; i < n; i++) {
-        void *k, *v;
-        bpt_at(m->tree, i, &k, &v);
-        PyObject *stored = key_object(m->packing, k);
-        int other_key = stored ? compare_objects(stored, key, Py_NE) : -1;
-        Py_XDECREF(stored);
-        if (other_key != 0)
-            return other_key < 0 ? -1 : 0;
-        PyObject *held = Py_NewRef((PyObject *)v); /* == may drop the tree's */
-        int eq = compare_objects(held, value, Py_EQ);
-        Py_DECREF(held);
-        if (eq != 0) {
-            *pos = i;
-            return eq;
-        }
-    }
-    return 0;
+    return (int)scan_run(m, key, value, rank, true, pos);
 }
 
 /* find: 1 when value (whose key is key) is in m, 0 when not, -1 on error. */
@@ -121,12 +139,8 @@ static int drop(MapObject *m, PyObject *key, PyObject *value)
     void *k = NULL, *v = NULL, *w;
     int rc;
     search_kind s = m->hand_out == KIND_KEYS ? search_for(m, key, &w) : SEARCH_OBJECTS;
-    if (s == SEARCH_INT) { /* a packed int: the core's typed descent, no == needed */
-        rc = bpt_remove_i64(m->tree, bpt_word_to_i64(w), &k, &v) == BPT_OK;
-    } else if (s != SEARCH_OBJECTS) { /* a float or str: its order decides too */
-        search_kind saved = begin(m, s);
-        bpt_status st = bpt_remove(m->tree, w, &k, &v);
-        leave(m, saved);
+    if (s != SEARCH_OBJECTS) { /* an exact int, float or str: its order decides, no == */
+        bpt_status st = remove_word(m, s, w, &k, &v);
         rc = st < 0 ? raise_status(st) : st == BPT_OK;
     } else if ((rc = locate(m, key, value, &pos)) == 1) {
         bpt_remove_at(m->tree, pos, &k, &v);
@@ -205,26 +219,21 @@ static PyObject *List__discard(MapObject *m, PyObject *const *args, Py_ssize_t n
     return rc < 0 ? NULL : PyBool_FromLong(rc);
 }
 
-/* count_run: how many items of m have a key neither less nor greater than key. */
-static PyObject *count_run(MapObject *m, PyObject *key)
+/* count: how many values are neither less nor greater than value. */
+static PyObject *List_count(MapObject *m, PyObject *value)
 {
     size_t lo = 0, hi = 0;
-    if (is_nan(key))
+    if (refuse_keyed(m, "count") < 0)
+        return NULL;
+    if (is_nan(value))
         return PyLong_FromLong(0);
     if (acquire(m, FOR_READ) < 0)
         return NULL;
-    int rc = bound_rank(m, key, false, &lo);
+    int rc = bound_rank(m, value, false, &lo);
     if (rc >= 0)
-        rc = bound_rank(m, key, true, &hi);
+        rc = bound_rank(m, value, true, &hi);
     release(m);
     return rc < 0 ? NULL : PyLong_FromSize_t(hi - lo);
-}
-
-static PyObject *List_count(MapObject *m, PyObject *value)
-{
-    if (refuse_keyed(m, "count") < 0)
-        return NULL;
-    return count_run(m, value);
 }
 
 /*
@@ -240,25 +249,12 @@ static PyObject *List__count(MapObject *m, PyObject *const *args, Py_ssize_t nar
         return PyLong_FromLong(0);
     if (acquire(m, FOR_READ) < 0)
         return NULL;
-    size_t rank = 0, n = bpt_size(m->tree), total = 0;
-    int rc = bound_rank(m, key, false, &rank);
-    for (size_t i = rank; rc >= 0 && i < n; i++) {
-        void *k, *v;
-        bpt_at(m->tree, i, &k, &v);
-        PyObject *stored = key_object(m->packing, k);
-        rc = stored ? compare_objects(stored, key, Py_NE) : -1;
-        Py_XDECREF(stored);
-        if (rc != 0) {
-            rc = rc < 0 ? -1 : 0;
-            break;
-        }
-        PyObject *held = Py_NewRef((PyObject *)v);
-        rc = compare_objects(held, value, Py_EQ);
-        Py_DECREF(held);
-        total += rc > 0;
-    }
+    size_t rank = 0;
+    Py_ssize_t total = bound_rank(m, key, false, &rank) < 0
+                           ? -1
+                           : scan_run(m, key, value, rank, false, NULL);
     release(m);
-    return rc < 0 ? NULL : PyLong_FromSize_t(total);
+    return total < 0 ? NULL : PyLong_FromSsize_t(total);
 }
 
 /* ---- Numbers in bulk ------------------------------------------------ */
@@ -617,7 +613,6 @@ static PyMethodDef List_methods[] = {
     {"_find", (PyCFunction)(void (*)(void))List__find, METH_FASTCALL, NULL},
     {"_discard", (PyCFunction)(void (*)(void))List__discard, METH_FASTCALL, NULL},
     {"_count", (PyCFunction)(void (*)(void))List__count, METH_FASTCALL, NULL},
-    {"_count_key", (PyCFunction)count_run, METH_O, NULL},
     {"_keyed", (PyCFunction)List__keyed, METH_NOARGS, NULL},
     {"_iter", (PyCFunction)(void (*)(void))Map__iter, METH_FASTCALL, NULL},
     {"_islice", (PyCFunction)(void (*)(void))Map__islice, METH_FASTCALL, NULL},

@@ -238,15 +238,8 @@ static int take(MapObject *m, PyObject *key, PyObject **value)
     if (acquire(m, FOR_WRITE) < 0)
         return -1;
     void *k = NULL, *v = NULL, *w;
-    bpt_status rc;
     search_kind s = search_for(m, key, &w);
-    if (s == SEARCH_INT) {
-        rc = bpt_remove_i64(m->tree, bpt_word_to_i64(w), &k, &v); /* typed, as in put */
-    } else {
-        search_kind saved = begin(m, s);
-        rc = bpt_remove(m->tree, w, &k, &v);
-        leave(m, saved);
-    }
+    bpt_status rc = remove_word(m, s, w, &k, &v);
     packing p = m->packing;
     release(m);
     if (rc < 0) {
