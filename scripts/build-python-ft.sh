@@ -17,7 +17,7 @@ PREFIX=/opt/bplustree3-py313t
 LOCK="$(cd "$(dirname "$0")/.." && pwd)/requirements-test.txt"
 PY="$PREFIX/bin/python3.13t"
 read -r -a SUITES <<<"${DEBIAN_SUITES:-sid trixie}"
-IMPORTS="import pytest, hypothesis, pytest_run_parallel, sortedcontainers, mesonpy"
+IMPORTS="import pytest, hypothesis, pytest_run_parallel, sortedcontainers, sortedcollections, mesonpy"
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

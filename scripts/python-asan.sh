@@ -13,7 +13,10 @@ cd "$(dirname "$0")/.."
 venv=build-asan-py/venv
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
+fi
+if ! cmp -s requirements-test.txt "$venv/requirements-test.txt"; then # new, or the lock changed
   "$venv/bin/python" -m pip install -q --require-hashes -r requirements-test.txt
+  cp requirements-test.txt "$venv/requirements-test.txt"
 fi
 "$venv/bin/python" -m pip install -q --no-build-isolation . -Cbuild-dir=build-asan-py/build \
   -Csetup-args=-Db_sanitize=address,undefined -Csetup-args=-Db_lundef=false \

@@ -39,7 +39,10 @@ venv=$dir/venv
 if [ ! -x "$venv/bin/python" ]; then
   "$py" -m venv "$venv"
   "$venv/bin/python" -m pip install -q --upgrade pip # older pips lack -C (config settings)
+fi
+if ! cmp -s requirements-test.txt "$venv/requirements-test.txt"; then # new, or the lock changed
   "$venv/bin/python" -m pip install -q --require-hashes -r requirements-test.txt
+  cp requirements-test.txt "$venv/requirements-test.txt"
 fi
 "$venv/bin/python" -m pip install -q --no-build-isolation . -Cbuild-dir="$dir/build"
 cd tests/python

@@ -1,31 +1,34 @@
 """SortedDict and SortedSet: the API and semantics of sortedcontainers 2.4's
-classes of the same names, with the sorted order kept in the C tree.
+classes of the same names, with the sorted order kept in a SortedList.
 
 As in sortedcontainers, a SortedDict is a dict and a SortedSet wraps a set:
 membership, lookups and hashing are the dict's or the set's, exactly. The
-sorted order of the keys is an _Order: a tree whose subtree counts make
-every positional operation (``peekitem(i)``, ``index``, ``keys()[i]``,
-``islice``, ``bisect_*``) O(log n), where sortedcontainers rebuilds a
-positional index.
+sorted order of the keys or values is ``_list``, a SortedList (a
+SortedKeyList with a key function) in the C tree's multiset mode, whose
+subtree counts make every positional operation (``peekitem(i)``,
+``index``, ``keys()[i]``, ``islice``, ``bisect_*``) O(log n). With a key
+function, ``key(k)`` is computed once per insertion, never per comparison,
+and keys whose ``key(k)`` tie keep the order sortedcontainers gives them
+(the order they were added in, or the order of the dict or set when the
+whole order is rebuilt from it).
 
-With a key function, the tree is ordered by ``(key(k), n)``, where n counts
-insertions, and holds ``k``: ``key(k)`` is computed once per insertion,
-never per comparison, and keys with equal ``key(k)`` keep the order
-sortedcontainers gives them (the order they were added in, or the order of
-the dict or set when the whole order is rebuilt from it).
+sortedcontainers' private names that libraries built on it use are kept:
+``_list``, and on a SortedDict ``_list_add``, ``_list_remove`` (and the rest
+of the ``_list_*`` methods sortedcontainers binds), ``_setitem`` and
+``_update``; ``_reset(load)`` is accepted and changes nothing.
 
 Nothing lost: each method either completes or raises and leaves the dict
 or set and the order exactly as they were (a raising key function or
 comparison, a failed allocation). Each change is made where it can fail
 first, and undone where a later step fails; the steps that come last
-cannot fail (removals by position, discards from a set or dict). When a
-SortedSet with a key function runs out of memory rebuilding its order
-after a large difference_update (which may shrink the set's table, so that
-the values could not go back), the order drops the values by position
-instead: the call completes, and values whose keys tie keep their old
-order where sortedcontainers would have rebuilt it.
+cannot fail (removals by position, discards from a set or dict, swapping a
+rebuilt order in). When a SortedSet with a key function runs out of memory
+rebuilding its order after a large difference_update (which may shrink the
+set's table, so that the values could not go back), the order drops the
+values by position instead: the call completes, and values whose keys tie
+keep their old order where sortedcontainers would have rebuilt it.
 
-Threads: each call on the underlying dict, set or tree is atomic, so no
+Threads: each call on the underlying dict, set or list is atomic, so no
 interleaving crashes, but a SortedDict or SortedSet call is several of
 those, as in sortedcontainers: share one between threads behind a lock, or
 use BPlusTreeMap, whose every operation is atomic.
@@ -33,15 +36,13 @@ use BPlusTreeMap, whose every operation is atomic.
 
 from collections.abc import ItemsView, KeysView, Mapping, MutableSet, Sequence, Set
 from collections.abc import ValuesView
-from itertools import chain, count, repeat
+from itertools import chain
 import operator
 import reprlib
 import warnings
 
-from ._bplustree3 import BPlusTreeMapBase, _dict_apply, _set_apply
-
-_KEYS, _VALUES, _ITEMS = 0, 1, 2
-_TOP = float("inf")  # above every insertion number: (k, _TOP) follows each (k, n)
+from ._bplustree3 import _dict_apply, _set_apply
+from ._sortedlist import SortedList, _KEYS, _VALUES
 
 
 def _all_or_nothing(change, undo, *args):
@@ -76,20 +77,45 @@ def _shrink(s):
         pass
 
 
-def _rebuild_or_drop(order, values, positions, dropped):
-    """Rebuilds order from the set values, which has just lost the values
-    dropped (at positions, descending, in the order). When memory runs out,
-    the order drops them by position instead (allocating nothing): the
-    change is complete, and values whose keys tie keep their old order.
-    When the key function or a comparison raises, the set gets them back
-    and the error propagates: nothing changed. Small: see _all_or_nothing."""
+def _swap_in(order, built, token, change):
+    """Swaps the list built into the SortedList order (token: see
+    SortedList._swap), then runs change(); when change raises, swaps the
+    old order back (which cannot fail) and re-raises. Small: see
+    _all_or_nothing."""
+    order._swap(built, token)
     try:
-        order.tree = order.build(values)
+        change()
+    except BaseException:
+        order._swap(built, None)
+        raise
+
+
+def _rebuild_or_drop(order, values, positions, dropped):
+    """Rebuilds the SortedKeyList order from the set values, which has just
+    lost the values dropped (at positions, descending, in order). When
+    memory runs out, the order drops them by position instead (allocating
+    nothing): the change is complete, and values whose keys tie keep their
+    old order. When the key function or a comparison raises, the set gets
+    them back and the error propagates: nothing changed. Small: see
+    _all_or_nothing."""
+    try:
+        order._assign(values)
     except MemoryError:
-        order.tree._delete_at(positions)
+        order._delete_at(positions)
     except BaseException:
         _set_apply(values, (), dropped)
         raise
+
+
+def _kind(order):
+    """What the SortedList order hands out, as _pop_many names it."""
+    return _KEYS if order.key is None else _VALUES
+
+
+def _remove_all(order, values):
+    """Removes values, all present in the SortedList order, by position;
+    all or nothing (the positions are found first)."""
+    order._pop_many(_kind(order), [order.index(value) for value in values])
 
 
 class _NotGiven:
@@ -100,185 +126,50 @@ class _NotGiven:
 _NOT_GIVEN = _NotGiven()
 
 
-class _Order:
-    """The sorted order of a SortedDict's keys or a SortedSet's values.
-
-    Every method that changes it is one call on its tree, all or nothing,
-    or makes a new tree and then swaps it in."""
-
-    __slots__ = ("key", "tree", "_seq", "_slot", "_kind")
-    capacity = None  # node capacity of the trees (None: the default); tests set 4
-
-    def __init__(self, key, values=()):
-        self.key = key
-        # Where a value sits in a tree item: the tree key itself, or (with a
-        # key function) the tree value beside (key(value), n).
-        self._slot = 0 if key is None else 1
-        self._kind = _KEYS if key is None else _VALUES
-        self._seq = count()
-        self.tree = self.build(values)
-
-    def _entries(self, values):
-        """The tree items that stand for values, in their order."""
-        if self.key is None:
-            return zip(values, repeat(None))
-        key, seq = self.key, self._seq
-        return (((key(v), next(seq)), v) for v in values)
-
-    def build(self, values):
-        """A new tree holding values (their order decides among equal keys)."""
-        tree = BPlusTreeMapBase(capacity=self.capacity)
-        tree.update(self._entries(values))
-        return tree
-
-    def rebuild(self, values):
-        """Makes the order that of values; all or nothing."""
-        self.tree = self.build(values)
-
-    def add_all(self, values):
-        """Adds values, after their equals, in their order; all or nothing."""
-        self.tree.update(self._entries(values))
-
-    def clear(self):
-        self.tree = BPlusTreeMapBase(capacity=self.capacity)
-
-    def __len__(self):
-        return len(self.tree)
-
-    def __iter__(self):
-        return self.tree._iter(self._kind, False, None, None, True, False)
-
-    def __reversed__(self):
-        return self.tree._iter(self._kind, True, None, None, True, False)
-
-    def add(self, value):
-        if self.key is None:
-            self.tree[value] = None
-        else:
-            self.tree[(self.key(value), next(self._seq))] = value
-
-    def _entry(self, value):
-        """The tree key that stands for value (ValueError if none)."""
-        if self.key is None:
-            return value
-        k = self.key(value)
-        for entry, v in self.tree._iter(_ITEMS, False, (k,), (k, _TOP), True, False):
-            if v is value or v == value:
-                return entry
-        raise ValueError(f"{value!r} is not in list")
-
-    def remove(self, value):
-        try:
-            del self.tree[self._entry(value)]
-        except KeyError:
-            raise ValueError(f"{value!r} is not in list") from None
-
-    def _item(self, index):
-        """The tree item at index, with a list's IndexError."""
-        try:
-            return self.tree.peekitem(index)
-        except IndexError:
-            raise IndexError("list index out of range") from None
-
-    def at(self, index):
-        return self._item(index)[self._slot]
-
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            start, stop, step = index.indices(len(self.tree))
-            if step == 1:
-                return list(self.islice(start, stop))
-            return list(self)[index]
-        return self.at(index)
-
-    def pop(self, index=-1):
-        """Removes and returns the value at index, by position."""
-        try:
-            return self.tree._pop_at(index)[self._slot]
-        except IndexError:
-            if not self.tree:
-                raise IndexError("pop index out of range") from None
-            raise IndexError("list index out of range") from None
-
-    def pop_slice(self, index):
-        """Removes the values at the positions of the slice index; returns
-        them."""
-        return self.tree._pop_many(self._kind, index)
-
-    def discard_all(self, values):
-        """Removes values, all present, by position; all or nothing."""
-        positions = [self.index(value) for value in values]
-        self.tree._pop_many(self._kind, positions)
-
-    def index(self, value, start=None, stop=None):
-        try:
-            return self.tree.index(self._entry(value), start, stop)
-        except ValueError:
-            raise ValueError(f"{value!r} is not in list") from None
-
-    def bisect_left(self, value):
-        if self.key is None:
-            return self.tree.bisect_left(value)
-        return self.bisect_key_left(self.key(value))
-
-    def bisect_right(self, value):
-        if self.key is None:
-            return self.tree.bisect_right(value)
-        return self.bisect_key_right(self.key(value))
-
-    def bisect_key_left(self, key):
-        return self.tree.bisect_left((key,))
-
-    def bisect_key_right(self, key):
-        return self.tree.bisect_right((key, _TOP))
-
-    def irange(self, minimum=None, maximum=None, inclusive=(True, True), reverse=False):
-        if self.key is None:
-            lo_incl, hi_incl = inclusive
-            return self.tree._iter(_KEYS, bool(reverse), minimum, maximum, bool(lo_incl),
-                                   bool(hi_incl))
-        key = self.key
-        return self.irange_key(None if minimum is None else key(minimum),
-                               None if maximum is None else key(maximum), inclusive, reverse)
-
-    def irange_key(self, min_key=None, max_key=None, inclusive=(True, True), reverse=False):
-        lo_incl, hi_incl = inclusive
-        lo = None if min_key is None else (min_key,) if lo_incl else (min_key, _TOP)
-        hi = None if max_key is None else (max_key, _TOP) if hi_incl else (max_key,)
-        return self.tree._iter(_VALUES, bool(reverse), lo, hi, True, bool(hi_incl))
-
-    def islice(self, start=None, stop=None, reverse=False):
-        start, stop, _ = slice(start, stop).indices(len(self.tree))
-        return self.tree._islice(self._kind, start, stop, bool(reverse))
-
-
 class _Positions:
-    """The sorted-list methods SortedDict and SortedSet share, over _order."""
+    """The sorted-list methods SortedDict and SortedSet share: those of
+    their _list."""
 
     __slots__ = ()
 
+    def _reset(self, load):
+        """Kept for compatibility with sortedcontainers: ``_list._reset(load)``,
+        which records load and changes nothing."""
+        self._list._reset(load)
+
     def index(self, value, start=None, stop=None):
         """The position of value; ValueError if absent. O(log n)."""
-        return self._order.index(value, start, stop)
+        return self._list.index(value, start, stop)
 
     def bisect_left(self, value):
         """Where value would go, before equal ones. O(log n)."""
-        return self._order.bisect_left(value)
+        return self._list.bisect_left(value)
 
     def bisect_right(self, value):
         """Where value would go, after equal ones. O(log n)."""
-        return self._order.bisect_right(value)
+        return self._list.bisect_right(value)
 
     bisect = bisect_right
 
     def irange(self, minimum=None, maximum=None, inclusive=(True, True), reverse=False):
         """Keys or values between minimum and maximum (None: unbounded), each
         end included or not as inclusive says, largest first if reverse."""
-        return self._order.irange(minimum, maximum, inclusive, reverse)
+        return self._list.irange(minimum, maximum, inclusive, reverse)
 
     def islice(self, start=None, stop=None, reverse=False):
         """Keys or values at positions start to stop, as a slice."""
-        return self._order.islice(start, stop, reverse)
+        return self._list.islice(start, stop, reverse)
+
+    def _bind_key_methods(self):
+        """With a key function, the key methods of _list (bisect_key_left,
+        bisect_key_right, bisect_key, irange_key), as sortedcontainers
+        binds them."""
+        _list = self._list
+        if _list.key is not None:
+            self.bisect_key_left = _list.bisect_key_left
+            self.bisect_key_right = _list.bisect_key_right
+            self.bisect_key = _list.bisect_key_right
+            self.irange_key = _list.irange_key
 
 
 class SortedDict(_Positions, dict):
@@ -295,18 +186,24 @@ class SortedDict(_Positions, dict):
     ('c', 3)
     """
 
+    __not_given = _NOT_GIVEN  # sortedcontainers' name: _SortedDict__not_given
+
     def __init__(self, *args, **kwargs):
         if args and (args[0] is None or callable(args[0])):
             self._key = args[0]
             args = args[1:]
         else:
             self._key = None
-        self._order = _Order(self._key)
-        if self._key is not None:
-            self.bisect_key_left = self._order.bisect_key_left
-            self.bisect_key_right = self._order.bisect_key_right
-            self.bisect_key = self._order.bisect_key_right
-            self.irange_key = self._order.irange_key
+        _list = self._list = SortedList(key=self._key)
+        # sortedcontainers' private names, which its dependents call.
+        self._list_add = _list.add
+        self._list_clear = _list.clear
+        self._list_iter = _list.__iter__
+        self._list_reversed = _list.__reversed__
+        self._list_pop = _list.pop
+        self._list_remove = _list.remove
+        self._list_update = _list.update
+        self._bind_key_methods()
         self._update(*args, **kwargs)
 
     @property
@@ -334,7 +231,7 @@ class SortedDict(_Positions, dict):
             return
         dict.__setitem__(self, key, value)
         try:
-            self._order.add(key)
+            self._list.add(key)
         except BaseException:
             dict.pop(self, key)  # allocates nothing (see _all_or_nothing)
             raise
@@ -344,16 +241,16 @@ class SortedDict(_Positions, dict):
     def __delitem__(self, key):
         if not dict.__contains__(self, key):
             raise KeyError(key)
-        self._order.remove(key)
+        self._list.remove(key)
         dict.pop(self, key)
 
     def clear(self):
-        self._order.clear()  # a new tree: it may fail, and changes nothing then
+        self._list.clear()  # a new tree: it may fail, and changes nothing then
         dict.clear(self)
 
     def pop(self, key, default=_NOT_GIVEN):
         if dict.__contains__(self, key):
-            self._order.remove(key)
+            self._list.remove(key)
             return dict.pop(self, key)
         if default is _NOT_GIVEN:
             raise KeyError(key)
@@ -364,9 +261,9 @@ class SortedDict(_Positions, dict):
         default; KeyError if empty, IndexError if out of range. O(log n)."""
         if not self:
             raise KeyError("popitem(): dictionary is empty")
-        key = self._order.at(index)
+        key = self._list[index]
         item = key, dict.__getitem__(self, key)  # made before anything changes
-        self._order.pop(index)
+        self._list.pop(index)
         dict.pop(self, key)
         return item
 
@@ -375,7 +272,7 @@ class SortedDict(_Positions, dict):
             return dict.__getitem__(self, key)
         dict.__setitem__(self, key, default)
         try:
-            self._order.add(key)
+            self._list.add(key)
         except BaseException:
             dict.pop(self, key)  # allocates nothing (see _all_or_nothing)
             raise
@@ -386,11 +283,14 @@ class SortedDict(_Positions, dict):
         all or nothing. As in sortedcontainers, a large update (more than a
         tenth of the dict) rebuilds the order from the dict's order (which
         decides among keys whose key function values tie); a small one adds
-        each new key after its equals."""
+        each new key after its equals, or, in a subclass that defines
+        ``_setitem`` (sortedcollections' ValueSortedDict does), sets each
+        pair through it, as sortedcontainers does."""
+        _list = self._list
         if not self:
             def fill():
                 dict.update(self, *args, **kwargs)
-                self._order.rebuild(dict.__iter__(self))
+                _list._assign(dict.__iter__(self))
 
             return _all_or_nothing(fill, dict.clear, self)  # as it was: empty
         if not kwargs and len(args) == 1 and isinstance(args[0], dict):
@@ -398,6 +298,10 @@ class SortedDict(_Positions, dict):
         else:
             pairs = dict(*args, **kwargs)
         rebuild = 10 * len(pairs) > len(self)
+        if not rebuild and type(self)._setitem is not SortedDict._setitem:
+            for key in pairs:  # the subclass's own all or nothing, if any
+                self._setitem(key, pairs[key])
+            return
         # What the dict held before, to put back if a step fails.
         added = tuple(key for key in pairs if not dict.__contains__(self, key))
         replaced = {key: dict.__getitem__(self, key) for key in pairs
@@ -406,9 +310,9 @@ class SortedDict(_Positions, dict):
         def change():
             dict.update(self, pairs)  # it may grow its table half-way
             if rebuild:
-                self._order.rebuild(dict.__iter__(self))
+                _list._assign(dict.__iter__(self))
             else:
-                self._order.add_all(added)
+                _list._add_each(added)
 
         _all_or_nothing(change, _dict_apply, self, added, replaced)
 
@@ -421,15 +325,15 @@ class SortedDict(_Positions, dict):
     # ---- Order ----
 
     def __iter__(self):
-        return iter(self._order)
+        return iter(self._list)
 
     def __reversed__(self):
-        return reversed(self._order)
+        return reversed(self._list)
 
     def peekitem(self, index=-1):
         """The (key, value) at index, the last by default; IndexError if out
         of range. O(log n)."""
-        key = self._order.at(index)
+        key = self._list[index]
         return key, self[key]
 
     def keys(self):
@@ -473,16 +377,16 @@ class SortedDict(_Positions, dict):
     @reprlib.recursive_repr()
     def __repr__(self):
         key_arg = "" if self._key is None else f"{self._key!r}, "
-        items = ", ".join(f"{k!r}: {self[k]!r}" for k in self._order)
+        items = ", ".join(f"{k!r}: {self[k]!r}" for k in self._list)
         return f"{type(self).__name__}({key_arg}{{{items}}})"
 
     def _check(self):
         """Runs the tree's invariant checker and checks that the order holds
         exactly the dict's keys."""
-        self._order.tree.check()
+        self._list.check()
         # Raised, not asserted: the check must hold under python -O too.
-        if len(self._order) != dict.__len__(self) or not all(
-                dict.__contains__(self, k) for k in self._order):
+        if len(self._list) != dict.__len__(self) or not all(
+                dict.__contains__(self, k) for k in self._list):
             raise AssertionError("the sorted order and the dict hold different keys")
 
 
@@ -492,9 +396,10 @@ _NO_ITEMS = {}  # never changed: what _view_delitem puts back
 def _view_delitem(self, index):
     mapping = self._mapping
     if isinstance(index, slice):  # by position, all or nothing; then deletions
-        _dict_apply(mapping, mapping._order.pop_slice(index), _NO_ITEMS)
+        _list = mapping._list
+        _dict_apply(mapping, _list._pop_many(_kind(_list), index), _NO_ITEMS)
     else:
-        dict.pop(mapping, mapping._order.pop(index))
+        dict.pop(mapping, mapping._list.pop(index))
 
 
 class SortedKeysView(KeysView, Sequence):
@@ -507,13 +412,13 @@ class SortedKeysView(KeysView, Sequence):
         return SortedSet(it)
 
     def __getitem__(self, index):
-        return self._mapping._order[index]
+        return self._mapping._list[index]
 
     def __reversed__(self):
-        return reversed(self._mapping._order)
+        return reversed(self._mapping._list)
 
     def index(self, value, start=None, stop=None):
-        return self._mapping._order.index(value, start, stop)
+        return self._mapping._list.index(value, start, stop)
 
     __delitem__ = _view_delitem
 
@@ -530,8 +435,8 @@ class SortedItemsView(ItemsView, Sequence):
     def __getitem__(self, index):
         mapping = self._mapping
         if isinstance(index, slice):
-            return [(key, mapping[key]) for key in mapping._order[index]]
-        key = mapping._order[index]
+            return [(key, mapping[key]) for key in mapping._list[index]]
+        key = mapping._list[index]
         return key, mapping[key]
 
     __delitem__ = _view_delitem
@@ -545,8 +450,8 @@ class SortedValuesView(ValuesView, Sequence):
     def __getitem__(self, index):
         mapping = self._mapping
         if isinstance(index, slice):
-            return [mapping[key] for key in mapping._order[index]]
-        return mapping[mapping._order[index]]
+            return [mapping[key] for key in mapping._list[index]]
+        return mapping[mapping._list[index]]
 
     __delitem__ = _view_delitem
 
@@ -564,15 +469,11 @@ class SortedSet(_Positions, MutableSet, Sequence):
         self._key = key
         if not hasattr(self, "_set"):
             self._set = set()
-        self._order = _Order(key, self._set)
+        self._list = SortedList(self._set, key=key)
         self.isdisjoint = self._set.isdisjoint
         self.issubset = self._set.issubset
         self.issuperset = self._set.issuperset
-        if key is not None:
-            self.bisect_key_left = self._order.bisect_key_left
-            self.bisect_key_right = self._order.bisect_key_right
-            self.bisect_key = self._order.bisect_key_right
-            self.irange_key = self._order.irange_key
+        self._bind_key_methods()
         if iterable is not None:
             self._update(iterable)
 
@@ -595,13 +496,13 @@ class SortedSet(_Positions, MutableSet, Sequence):
         return len(self._set)
 
     def __iter__(self):
-        return iter(self._order)
+        return iter(self._list)
 
     def __reversed__(self):
-        return reversed(self._order)
+        return reversed(self._list)
 
     def __getitem__(self, index):
-        return self._order[index]
+        return self._list[index]
 
     def __delitem__(self, index):
         # The order first, by position (all or nothing), then the set as
@@ -610,9 +511,9 @@ class SortedSet(_Positions, MutableSet, Sequence):
         # shrink the table (_shrink).
         _set = self._set
         if not isinstance(index, slice):
-            _set.remove(self._order.pop(index))
+            _set.remove(self._list.pop(index))
             return
-        _set_apply(_set, self._order.pop_slice(index), ())
+        _set_apply(_set, self._list._pop_many(_kind(self._list), index), ())
         _shrink(_set)
 
     def _compare(op):
@@ -644,7 +545,7 @@ class SortedSet(_Positions, MutableSet, Sequence):
         if value not in _set:
             _set.add(value)
             try:
-                self._order.add(value)
+                self._list.add(value)
             except BaseException:
                 _set.discard(value)  # allocates nothing (see _all_or_nothing)
                 raise
@@ -652,7 +553,7 @@ class SortedSet(_Positions, MutableSet, Sequence):
     _add = add
 
     def clear(self):
-        self._order.clear()  # a new tree: it may fail, and changes nothing then
+        self._list.clear()  # a new tree: it may fail, and changes nothing then
         self._set.clear()
 
     def copy(self):
@@ -665,20 +566,20 @@ class SortedSet(_Positions, MutableSet, Sequence):
 
     def discard(self, value):
         if value in self._set:
-            self._order.remove(value)
+            self._list.remove(value)
             self._set.remove(value)
 
     _discard = discard
 
     def pop(self, index=-1):
-        value = self._order.pop(index)
+        value = self._list.pop(index)
         self._set.remove(value)
         return value
 
     def remove(self, value):
         if value not in self._set:
             raise KeyError(value)
-        self._order.remove(value)
+        self._list.remove(value)
         self._set.remove(value)
 
     def _change(self, mutate, added, removed):
@@ -690,9 +591,9 @@ class SortedSet(_Positions, MutableSet, Sequence):
 
         def change():
             mutate()
-            return self._order.build(_set)
+            self._list._assign(_set)
 
-        self._order.tree = _all_or_nothing(change, _set_apply, _set, added, removed)
+        _all_or_nothing(change, _set_apply, _set, added, removed)
         return self
 
     def difference(self, *iterables):
@@ -710,15 +611,15 @@ class SortedSet(_Positions, MutableSet, Sequence):
         if self.key is not None and 4 * len(values) > len(_set):
             # The set's new table decides ties: the order is rebuilt after
             # the set changed (discards, which cannot fail, and _shrink).
-            positions = tuple(sorted((self._order.index(v) for v in present), reverse=True))
+            positions = tuple(sorted((self._list.index(v) for v in present), reverse=True))
             _set_apply(_set, present, ())
             _shrink(_set)
-            _rebuild_or_drop(self._order, _set, positions, present)
+            _rebuild_or_drop(self._list, _set, positions, present)
             return self
         # Without a key function no two values tie: the order first, by
         # position (all or nothing), then the set, as sortedcontainers
         # changes it (a large update: difference_update, which may shrink).
-        self._order.discard_all(present)
+        _remove_all(self._list, present)
         _set_apply(_set, present, ())
         if 4 * len(values) > len(_set) + len(present):
             _shrink(_set)
@@ -735,12 +636,14 @@ class SortedSet(_Positions, MutableSet, Sequence):
     def intersection_update(self, *iterables):
         """Keeps only the values also in every iterable, all or nothing."""
         _set = self._set
+        _list = self._list
         # The set makes its new table as its intersection() does: the order
-        # is built from that, then the set takes it (all or nothing).
+        # is built from that and swapped in; then the set changes, and if
+        # it fails, the old order is swapped back (all or nothing).
         others = [it if isinstance(it, (set, frozenset)) else list(it) for it in iterables]
-        order = self._order.build(_set.intersection(*others))
-        _set.intersection_update(*others)
-        self._order.tree = order
+        token = _list._state()
+        built = _list._built(_set.intersection(*others))
+        _swap_in(_list, built, token, lambda: _set.intersection_update(*others))
         return self
 
     __iand__ = intersection_update
@@ -781,7 +684,7 @@ class SortedSet(_Positions, MutableSet, Sequence):
 
         def change():
             _set.update(added)  # one by one, as sortedcontainers adds them
-            self._order.add_all(added)
+            self._list._add_each(added)
 
         _all_or_nothing(change, _set_apply, _set, added, ())
         return self
@@ -800,7 +703,7 @@ class SortedSet(_Positions, MutableSet, Sequence):
     def _check(self):
         """Runs the tree's invariant checker and checks that the order holds
         exactly the set's values."""
-        self._order.tree.check()
-        if len(self._order) != len(self._set) or not all(
-                value in self._set for value in self._order):
+        self._list.check()
+        if len(self._list) != len(self._set) or not all(
+                value in self._set for value in self._list):
             raise AssertionError("the sorted order and the set hold different values")

@@ -12,8 +12,8 @@ Nothing lost: every method either completes or raises and leaves the list
 as it was (a raising key function or comparison, a failed allocation).
 
 Differences from sortedcontainers that a B+ tree cannot avoid: there are no
-``_lists``, ``_maxes``, ``_index`` or ``_load`` attributes, and
-``_reset(load)`` is accepted and does nothing (node capacities are fixed
+``_lists``, ``_maxes``, ``_index`` or ``_len`` attributes, and
+``_reset(load)`` only records load as ``_load`` (node capacities are fixed
 when a list is made). NaN cannot be stored (ValueError): it has no place in
 an order.
 """
@@ -133,10 +133,13 @@ class SortedList(SortedListBase):
         """The key function: None for a SortedList."""
         return None
 
+    _load = DEFAULT_LOAD_FACTOR  # sortedcontainers' load factor: see _reset
+
     def _reset(self, load):
         """Kept for compatibility with sortedcontainers, where it sets the
-        load factor: a B+ tree's node capacity is fixed when it is made, so
-        this does nothing."""
+        load factor: here it only records load as ``_load``. A B+ tree's
+        node capacity is fixed when it is made, so the list is unchanged."""
+        self._load = load
 
     def update(self, iterable):
         """Add every value of iterable, all or nothing. O(k log n), or
@@ -172,6 +175,29 @@ class SortedList(SortedListBase):
         elif size:
             all_keys = sorted(chain(self._iter(_KEYS, False, None, None, True, False), keys))
         _load_or_add(self, all_keys, all_values, keys, values, token)
+
+    def _add_each(self, values):
+        """Adds each of the sequence values in turn, after its equals, as
+        add() would one at a time; all or nothing."""
+        self._update_pairs(_pairs(values, None))
+
+    def _built(self, values):
+        """A new list of this one's kind and node capacity holding values
+        (their order decides among equal keys): how SortedDict and SortedSet
+        build a whole new order aside."""
+        built = SortedList() if self.key is None else SortedKeyList(key=self.key)
+        if built.capacity != self.capacity:
+            built._load_sorted([], None, self.capacity, True, None)
+        built.update(values)
+        return built
+
+    def _assign(self, values):
+        """Makes this list hold exactly values (their order decides among
+        equal keys): built aside, then swapped in; all or nothing.
+        RuntimeError when code that the build ran (a key function, a
+        comparison) changed this list meanwhile."""
+        token = self._state()
+        self._swap(self._built(values), token)
 
     def reverse(self):
         """Not supported: use ``reversed(sl)``."""
@@ -211,23 +237,6 @@ class SortedList(SortedListBase):
         return self.__class__(self)
 
     __copy__ = copy
-
-    def index(self, value, start=None, stop=None):
-        """The position of the first value equal to value among positions
-        start to stop; ValueError when there is none. O(log n)."""
-        length = len(self)
-        start, stop = _positions(length, start, stop)
-        if not length or stop <= start:
-            raise _not_in(value)
-        left = self.bisect_left(value)
-        if left == length or self[left] != value:
-            raise _not_in(value)
-        if start <= left:
-            if left <= stop - 1:
-                return left
-        elif start <= self.bisect_right(value) - 1:
-            return start
-        raise _not_in(value)
 
     def __add__(self, other):
         """A new sorted list of the values of both. O((n + k) log(n + k))."""
@@ -311,6 +320,11 @@ class SortedKeyList(SortedList):
         self._merge([keys[i] for i in order], [values[i] for i in order])
 
     _update = update
+
+    def _add_each(self, values):
+        """Adds each of the sequence values in turn, after the values whose
+        keys equal its key, as add() would one at a time; all or nothing."""
+        self._update_pairs(_pairs(list(map(self._key, values)), values))
 
     def __contains__(self, value):
         """Whether a value equal to value is among those whose keys equal

@@ -13,8 +13,8 @@ from hypothesis import settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 import bplustree3
-from bplustree3 import SortedDict, SortedSet
-from bplustree3._sorted import _Order
+from bplustree3 import SortedDict, SortedList, SortedSet
+from differential import same
 
 # Not under pytest-run-parallel: hypothesis is not thread-safe.
 pytestmark = pytest.mark.thread_unsafe
@@ -34,17 +34,6 @@ KEY_SPACES = {
 }
 
 
-def outcome(fn):
-    """What fn() returns, lists made of iterators, or the exception type."""
-    try:
-        r = fn()
-    except Exception as e:  # noqa: BLE001 - compared with the other side's
-        return ("raised", type(e))
-    if hasattr(r, "__next__"):
-        r = list(r)
-    return ("ok", r)
-
-
 class Both:
     """Runs one call on both sides and asserts the same outcome."""
 
@@ -52,12 +41,7 @@ class Both:
         self.ours, self.theirs = ours, theirs
 
     def same(self, call):
-        a, b = outcome(lambda: call(self.ours)), outcome(lambda: call(self.theirs))
-        if a[0] == "ok" and b[0] == "ok":
-            a = ("ok", _plain(a[1]))
-            b = ("ok", _plain(b[1]))
-        assert a == b, (a, b)
-        return a
+        return same(lambda: call(self.ours), lambda: call(self.theirs), plain=_plain)
 
 
 def _plain(r):
@@ -74,13 +58,13 @@ def dict_machine(KEYS, key_funcs):
         @initialize(key=st.sampled_from(key_funcs), small=st.booleans(),
                     items=st.lists(st.tuples(KEYS, st.integers()), max_size=20))
         def start(self, key, small, items):
-            _Order.capacity = 4 if small else None
+            SortedList._capacity = 4 if small else None
             args = () if key is None else (key,)
             self.both = Both(SortedDict(*args, items), sortedcontainers.SortedDict(*args, items))
             self.key = key
 
         def teardown(self):
-            _Order.capacity = None
+            SortedList._capacity = None
 
         @invariant()
         def same_items_and_checked(self):
@@ -201,12 +185,12 @@ def set_machine(KEYS, key_funcs):
         @initialize(key=st.sampled_from(key_funcs), small=st.booleans(),
                     values=st.lists(KEYS, max_size=20))
         def start(self, key, small, values):
-            _Order.capacity = 4 if small else None
+            SortedList._capacity = 4 if small else None
             self.both = Both(SortedSet(values, key=key), sortedcontainers.SortedSet(values, key=key))
             self.key = key
 
         def teardown(self):
-            _Order.capacity = None
+            SortedList._capacity = None
 
         @invariant()
         def same_values_and_checked(self):

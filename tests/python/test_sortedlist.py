@@ -16,23 +16,10 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 import bplustree3
 from bplustree3 import SortedKeyList, SortedList, SortedListWithKey
+from differential import same
 
 # Not under pytest-run-parallel: hypothesis is not thread-safe.
 pytestmark = pytest.mark.thread_unsafe
-
-
-def outcome(fn, *args):
-    """What fn(*args) gives: ("ok", result) or ("raised", exception type)."""
-    try:
-        return ("ok", fn(*args))
-    except (ValueError, IndexError, TypeError, NotImplementedError) as e:
-        return ("raised", type(e))
-
-
-def same(mine, theirs, *args):
-    got, want = outcome(mine, *args), outcome(theirs, *args)
-    assert got == want, (args, got, want)
-    return got
 
 
 def machine(values, key=None):
@@ -386,6 +373,56 @@ def test_private_calls_refuse_bad_arguments():
     assert list(sl) == [1, 2] and list(skl) == [1, 2]
     sl._update_pairs([(0, None)])
     assert list(sl) == [0, 1, 2]
+
+
+def test_swap_exchanges_whole_lists_or_nothing():
+    a, b = SortedList([3, 1, 2]), SortedList(["x"])
+    SortedList._capacity = 4
+    try:
+        small = SortedList(range(40))
+    finally:
+        SortedList._capacity = None
+    a._swap(b, a._state())
+    assert list(a) == ["x"] and list(b) == [1, 2, 3]
+    a._swap(small, None)  # the capacity goes with the items
+    assert list(a) == list(range(40)) and a.capacity == 4 and small.capacity != 4
+    a.check()
+    small.check()
+    skl = SortedKeyList([1], key=abs)
+    for other in (skl, a, [1], None):  # another kind, itself, not a list
+        with pytest.raises(TypeError):
+            a._swap(other, None)
+    token = a._state()
+    a.add(99)
+    with pytest.raises(RuntimeError):  # changed since token: b's items would replace 99
+        a._swap(b, token)
+    assert a[-1] == 99 and list(b) == [1, 2, 3]
+    it = iter(b)
+    a._swap(b, None)
+    with pytest.raises(RuntimeError):  # an iterator does not go on over other items
+        next(it)
+
+
+def test_swap_is_refused_from_inside_an_operation():
+    fresh, errors, armed = SortedList([5]), [], []
+
+    class Swapper:
+        def __init__(self, v):
+            self.v = v
+
+        def __lt__(self, other):
+            if armed:
+                try:
+                    target._swap(fresh, None)
+                except RuntimeError as e:
+                    errors.append(e)
+            return self.v < other.v
+
+    target = SortedList([Swapper(1), Swapper(2)])
+    armed.append(True)
+    target.add(Swapper(0))  # its comparisons run while the add holds target
+    assert errors and [s.v for s in target] == [0, 1, 2] and list(fresh) == [5]
+    target.check()
 
 
 def test_a_core_allocation_that_fails_changes_nothing():

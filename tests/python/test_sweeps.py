@@ -9,6 +9,7 @@ allocation from the call on fails) and set_nomemory(n, 0) (every one from
 the n-th on fails), for n = 0, 1, ... until the call succeeds, and then
 compares the result and the container with a run without failures."""
 
+from collections import Counter
 import copy
 import pickle
 import sys
@@ -17,7 +18,6 @@ import sysconfig
 import pytest
 
 from bplustree3 import BPlusTreeMap, SortedDict, SortedList, SortedSet
-from bplustree3._sorted import _Order
 from finalizers import COLLECTS_IN_ALLOCATIONS, collections_running
 from keys import PyKey
 
@@ -45,10 +45,10 @@ KEYS = {
 
 @pytest.fixture(autouse=True)
 def small_nodes():
-    saved = _Order.capacity, SortedList._capacity
-    _Order.capacity = SortedList._capacity = 4  # the other trees split and merge too
+    saved = SortedList._capacity
+    SortedList._capacity = 4  # the other trees split and merge too
     yield
-    _Order.capacity, SortedList._capacity = saved
+    SortedList._capacity = saved
 
 
 def plain(r):
@@ -311,11 +311,20 @@ def cases():
 MAX_ALLOCATIONS = 5000  # far more than any method here makes
 
 
+# What a failed allocation raises (pickle turns a failed import into
+# PicklingError): a tuple made once, for an except clause that built one
+# could fail itself when every allocation fails.
+CAUGHT = (MemoryError, pickle.PicklingError)
+
+
 def run_failing(op, c, start, stop):
+    """(op(c), None), or (None, the error), with allocations start to stop
+    failing; the error's tuple is made once allocations work again."""
     _testcapi.set_nomemory(start, stop)
     try:
         return op(c), None
-    except (MemoryError, pickle.PicklingError) as e:  # pickle turns a failed import into this
+    except CAUGHT as e:
+        _testcapi.remove_mem_hooks()
         return None, e
     finally:
         _testcapi.remove_mem_hooks()
@@ -517,4 +526,148 @@ def test_finalizers_change_the_map_in_the_middle_of_every_method(kname, mname, a
         assert not (present - ever)
         fired += len(fuse.outcomes)
     if COLLECTS_IN_ALLOCATIONS and mname in ("copy", "snapshot", "pickle", "items"):
+        assert fired  # the finalizers ran: the test is no formality
+
+
+# ---- The same for SortedList and SortedKeyList ----------------------------------
+
+
+def _key_of(v):
+    """A SortedKeyList's key: the key a V knows."""
+    return v.key
+
+
+class ListLedger:
+    """What a list held, and what finalizers took from it and put in, by
+    key, as counts (a multiset). A SortedList holds the keys themselves; a
+    SortedKeyList holds V(key) values, ordered by their keys."""
+
+    def __init__(self, sl, keyed):
+        self.sl, self.keyed = sl, keyed
+        self.initial = self.counts()
+        self.added = Counter()
+        self.removed = Counter()
+
+    def counts(self):
+        return Counter(v.key if self.keyed else v for v in self.sl)
+
+    def value(self, key):
+        return V(key) if self.keyed else key
+
+    def actions(self, k):
+        sl, ledger = self.sl, self
+
+        def clear():
+            counts = ledger.counts()
+            sl.clear()
+            ledger.removed.update(counts)
+
+        def insert():
+            key = k(1000 + sum(ledger.added.values()))
+            sl.add(ledger.value(key))
+            ledger.added[key] += 1
+
+        def delete_band():
+            lo = sl.bisect_key_left(k(10)) if ledger.keyed else sl.bisect_left(k(10))
+            hi = sl.bisect_key_left(k(14)) if ledger.keyed else sl.bisect_left(k(14))
+            band = sl[lo:hi]
+            del sl[lo:hi]
+            ledger.removed.update(v.key if ledger.keyed else v for v in band)
+
+        def iterate():
+            for _ in sl:
+                pass
+
+        def convert():  # another type: a list of ints or strs stores objects after it
+            key = k(1001)
+            key = 0.5 if isinstance(key, int) else _Str(key) if isinstance(key, str) else key
+            sl.add(ledger.value(key))
+            ledger.added[key] += 1
+
+        return {"clear": clear, "insert": insert, "delete_band": delete_band,
+                "iterate": iterate, "convert": convert}
+
+
+def list_stress_methods(k, value):
+    """Each list method: the call, and the keys it may remove (None: any;
+    "result": the one it returns; "slice": those it returns)."""
+    present, absent, lo, hi = value(k(7)), value(k(N + 3)), value(k(5)), value(k(25))
+    return {
+        "getitem": (lambda sl: sl[5], set()),
+        "slice": (lambda sl: sl[3:20:2], set()),
+        "contains": (lambda sl: (present in sl, absent in sl), set()),
+        "count": (lambda sl: sl.count(present), set()),
+        "index": (lambda sl: sl.index(present), set()),
+        "bisect": (lambda sl: (sl.bisect_left(present), sl.bisect_right(present)), set()),
+        "iter": (lambda sl: (list(sl), list(reversed(sl))), set()),
+        "irange": (lambda sl: list(sl.irange(lo, hi)), set()),
+        "islice": (lambda sl: list(sl.islice(3, 20)), set()),
+        "copy": (lambda sl: sl.copy(), set()),
+        "pickle": (lambda sl: pickle.loads(pickle.dumps(sl)), set()),
+        "repr": (lambda sl: repr(sl), set()),
+        "eq": (lambda sl: sl == list(sl), set()),
+        "add": (lambda sl: sl.add(absent), set()),
+        "update": (lambda sl: sl.update(value(k(i)) for i in range(N, N + 4)), set()),
+        "update_large": (lambda sl: sl.update(value(k(i)) for i in range(N, 3 * N)), set()),
+        "remove": (lambda sl: sl.remove(present), {k(7)}),
+        "discard": (lambda sl: sl.discard(present), {k(7)}),
+        "pop": (lambda sl: sl.pop(4), "result"),
+        "delitem": (lambda sl: sl.__delitem__(slice(2, 30, 3)), None),
+        "clear": (lambda sl: sl.clear(), None),
+    }
+
+
+def list_stress_cases():
+    for kname in STRESS_KEYS:
+        for mname in list_stress_methods(STRESS_KEYS[kname], lambda x: x):
+            for action in ("clear", "insert", "delete_band", "iterate", "convert"):
+                for keyed in (False, True):
+                    yield kname, mname, action, keyed
+
+
+@pytest.mark.parametrize("kname,mname,action,keyed", sorted(list_stress_cases()))
+def test_finalizers_change_a_list_in_the_middle_of_every_method(kname, mname, action, keyed):
+    k = STRESS_KEYS[kname]
+    value = V if keyed else (lambda key: key)
+    call, may_remove = list_stress_methods(k, value)[mname]
+    added_by_call = Counter()
+    if mname == "add":
+        added_by_call[k(N + 3)] = 1
+    elif mname.startswith("update"):
+        added_by_call.update(k(i) for i in range(N, N + 4 if mname == "update" else 3 * N))
+    fired = 0
+    for skip in range(6):  # the first collections pass: each allocation point in turn
+        values = [value(k(i)) for i in range(N)] + [value(k(7)), value(k(8))]  # two pairs
+        sl = SortedList(values) if not keyed else SortedList(values, key=_key_of)
+        ledger = ListLedger(sl, keyed)
+        with collections_running(ledger.actions(k)[action], limit=2, skip=skip) as fuse:
+            try:
+                result = call(sl)
+            except (ValueError, IndexError):  # gone already: a finalizer took it first
+                result = None
+            except RuntimeError as e:  # refused mid-operation, or an iterator that changed
+                assert "changed" in str(e) or "SortedList" in str(e), e
+                result = None
+        sl.check()
+        now = ledger.counts()
+        if keyed:  # every value beside its own key, in key order
+            keys = [v.key for v in sl]
+            assert all(not b < a for a, b in zip(keys, keys[1:]))
+        assert sum(now.values()) == len(sl)
+        expected = ledger.initial + ledger.added + added_by_call
+        expected.subtract(ledger.removed)
+        missing = Counter({key: n - now[key] for key, n in expected.items() if n > now[key]})
+        extra = Counter({key: n - expected[key] for key, n in now.items() if n > expected[key]})
+        if mname in ("add", "update", "update_large") and result is None:
+            # refused (RuntimeError) or failed: nothing of the call's is there
+            missing -= added_by_call
+        assert not extra, extra
+        if may_remove == "result" and result is not None:
+            assert missing == Counter({result.key if keyed else result: 1})
+        elif may_remove == "result":
+            assert not missing
+        elif may_remove is not None:
+            assert set(missing) <= may_remove and sum(missing.values()) <= 1
+        fired += len(fuse.outcomes)
+    if COLLECTS_IN_ALLOCATIONS and mname in ("copy", "pickle", "iter", "update_large"):
         assert fired  # the finalizers ran: the test is no formality

@@ -701,3 +701,58 @@ PyObject *Map__load_sorted(MapObject *m, PyObject *const *args, Py_ssize_t nargs
         return NULL;
     Py_RETURN_NONE;
 }
+
+/*
+ * _swap(other, expect): exchanges the items of this list and other, a list
+ * of the same kind (both SortedLists, or both SortedKeyLists), in O(1):
+ * how a list takes a whole new order built aside (SortedDict's and
+ * SortedSet's rebuilds), all or nothing. expect (None, or a _state()
+ * token) is the state the caller read this list in: when it has changed
+ * since, RuntimeError and nothing changes, for its new items would be lost.
+ */
+PyObject *List__swap(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (!check_args("_swap", nargs, 2, 2))
+        return NULL;
+    if (!PyObject_TypeCheck(args[0], &ListType) || args[0] == (PyObject *)m) {
+        PyErr_SetString(PyExc_TypeError, "_swap() needs another SortedList");
+        return NULL;
+    }
+    MapObject *o = (MapObject *)args[0];
+    if (acquire(m, FOR_WRITE) < 0)
+        return NULL;
+    if (acquire(o, FOR_WRITE) < 0) {
+        release(m);
+        return NULL;
+    }
+    int same = 1;
+    if (o->hand_out != m->hand_out) {
+        PyErr_SetString(PyExc_TypeError, "_swap() needs a list of the same kind");
+        same = -1;
+    } else if (args[1] != Py_None) {
+        PyObject *now = state(m);
+        same = now ? PyObject_RichCompareBool(now, args[1], Py_EQ) : -1;
+        Py_XDECREF(now);
+        if (same == 0)
+            PyErr_SetString(PyExc_RuntimeError,
+                            "SortedList changed while its new order was built (by code "
+                            "that a key function or comparison ran): change it after the "
+                            "call returns");
+    }
+    if (same == 1) {
+        packing p = m->packing;
+        unsigned capacity = m->capacity;
+        bpt *t = replace_tree(m, o->tree, o->packing);
+        m->capacity = o->capacity;
+        o->tree = NULL; /* replace_tree reads nothing of it */
+        replace_tree(o, t, p);
+        o->capacity = capacity;
+        bpt_set_context(m->tree, m);
+        bpt_set_context(o->tree, o);
+    }
+    release(o);
+    release(m);
+    if (same != 1)
+        return NULL;
+    Py_RETURN_NONE;
+}

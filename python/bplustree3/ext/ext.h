@@ -306,6 +306,7 @@ int update_with(MapObject *m, PyObject *other, PyObject *kwds, long capacity);
 PyObject *List__load_sorted(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
 PyObject *List__state(MapObject *m, PyObject *Py_UNUSED(ignored));
 PyObject *List__update_pairs(MapObject *m, PyObject *pairs);
+PyObject *List__swap(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
 PyObject *Map_update(MapObject *m, PyObject *args, PyObject *kwds);
 PyObject *Map_copy(MapObject *m, PyObject *Py_UNUSED(ignored));
 PyObject *Map_from_sorted_items(PyTypeObject *type, PyObject *args, PyObject *kwds);

@@ -257,6 +257,59 @@ static PyObject *List__count(MapObject *m, PyObject *const *args, Py_ssize_t nar
     return total < 0 ? NULL : PyLong_FromSsize_t(total);
 }
 
+/* index_arg reads an optional start or stop of index(): None (or absent),
+ * or an int, clipped to the Py_ssize_t range (its use needs no more). */
+static int index_arg(PyObject *arg, Py_ssize_t *out)
+{
+    if (!arg || arg == Py_None)
+        return 0;
+    Py_ssize_t v = PyNumber_AsSsize_t(arg, NULL);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/*
+ * index(value, start=None, stop=None): the position of the first value
+ * equal to value among positions start to stop, as sortedcontainers finds
+ * it: the value at its lower bound, if it is == to value, when that
+ * position is in range; start, when the run of values equal to it covers
+ * start. ValueError otherwise.
+ */
+static PyObject *List_index(MapObject *m, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"value", "start", "stop", NULL};
+    PyObject *value, *start_arg = NULL, *stop_arg = NULL;
+    Py_ssize_t start = 0, stop = PY_SSIZE_T_MAX;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OO:index", kwlist, &value, &start_arg,
+                                     &stop_arg) ||
+        refuse_keyed(m, "index") < 0 || index_arg(start_arg, &start) < 0 ||
+        index_arg(stop_arg, &stop) < 0)
+        return NULL;
+    if (acquire(m, FOR_READ) < 0)
+        return NULL;
+    Py_ssize_t n = (Py_ssize_t)bpt_size(m->tree), found = -1;
+    start = start < 0 ? (start + n < 0 ? 0 : start + n) : start;
+    stop = stop < 0 ? stop + n : (stop > n ? n : stop);
+    size_t pos = 0, upper = 0;
+    int rc = n > 0 && stop > start && !is_nan(value) ? locate(m, value, value, &pos) : 0;
+    if (rc == 1 && (Py_ssize_t)pos >= start) {
+        found = (Py_ssize_t)pos < stop ? (Py_ssize_t)pos : -1;
+    } else if (rc == 1) { /* before start: the run of equal values may reach it */
+        rc = bound_rank(m, value, true, &upper);
+        found = rc >= 0 && (Py_ssize_t)upper > start ? start : -1;
+    }
+    release(m);
+    if (rc < 0)
+        return NULL;
+    if (found < 0) {
+        PyErr_Format(PyExc_ValueError, "%R is not in list", value);
+        return NULL;
+    }
+    return PyLong_FromSsize_t(found);
+}
+
 /* ---- Numbers in bulk ------------------------------------------------ */
 
 /*
@@ -593,6 +646,9 @@ static PyMethodDef List_methods[] = {
     {"pop", (PyCFunction)(void (*)(void))List_pop, METH_FASTCALL,
      "pop($self, index=-1, /)\n--\n\nRemove and return the value at index (the last by "
      "default); IndexError if the list is empty or index out of range. O(log n)."},
+    {"index", (PyCFunction)(void (*)(void))List_index, METH_VARARGS | METH_KEYWORDS,
+     "index($self, /, value, start=None, stop=None)\n--\n\nThe position of the first value "
+     "equal to value among positions start to stop; ValueError if there is none. O(log n)."},
     {"clear", (PyCFunction)Map_clear, METH_NOARGS,
      "clear($self, /)\n--\n\nRemove every value. O(n)."},
     {"bisect_left", (PyCFunction)Map_bisect_left, METH_O,
@@ -620,6 +676,9 @@ static PyMethodDef List_methods[] = {
     {"_update_pairs", (PyCFunction)List__update_pairs, METH_O, NULL},
     {"_state", (PyCFunction)List__state, METH_NOARGS, NULL},
     {"_add_numbers", (PyCFunction)List__add_numbers, METH_O, NULL},
+    {"_swap", (PyCFunction)(void (*)(void))List__swap, METH_FASTCALL, NULL},
+    {"_pop_many", (PyCFunction)(void (*)(void))Map__pop_many, METH_FASTCALL, NULL},
+    {"_delete_at", (PyCFunction)Map__delete_at, METH_O, NULL},
     {NULL, NULL, 0, NULL},
 };
 

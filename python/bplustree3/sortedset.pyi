@@ -1,0 +1,3 @@
+from bplustree3._sorted import SortedSet as SortedSet
+
+__all__ = ["SortedSet"]
