@@ -28,6 +28,11 @@ set's table, so that the values could not go back), the order drops the
 values by position instead: the call completes, and values whose keys tie
 keep their old order where sortedcontainers would have rebuilt it.
 
+Code that an update runs between its steps (a key function, __hash__,
+__eq__, a comparison, a __del__ run by a collection) may read the dict or
+set; a change raises RuntimeError (_exclusively), as a BPlusTreeMap's
+operations refuse changes from their own comparisons.
+
 Threads: each call on the underlying dict, set or list is atomic, so no
 interleaving crashes, but a SortedDict or SortedSet call is several of
 those, as in sortedcontainers: share one between threads behind a lock, or
@@ -37,6 +42,7 @@ use BPlusTreeMap, whose every operation is atomic.
 from collections.abc import ItemsView, KeysView, Mapping, MutableSet, Sequence, Set
 from collections.abc import ValuesView
 from itertools import chain
+import functools
 import operator
 import reprlib
 import warnings
@@ -61,6 +67,39 @@ def _all_or_nothing(change, undo, *args):
     except BaseException:
         undo(*args)
         raise
+
+
+def _exclusively(container, change, *args):
+    """Runs change(*args) with container marked as changing: until it
+    returns, the container's methods that change it raise RuntimeError
+    (_refuse). The calls that change a dict or set and its order in
+    several steps run so, for code that runs between the steps (a key
+    function, __hash__, __eq__, a comparison, a __del__ run by a collection)
+    must not change the container under them: it may read it. Small: see
+    _all_or_nothing."""
+    container._changing = True
+    try:
+        return change(*args)
+    finally:
+        container._changing = False
+
+
+def _refuse(container):
+    raise RuntimeError(
+        f"{type(container).__name__} changed by code that one of its own updates ran (a key "
+        "function, a comparison, __eq__, __hash__ or a __del__): change it after the update "
+        "returns")
+
+
+def _exclusive(method):
+    """method, run exclusively (see _exclusively)."""
+    @functools.wraps(method)
+    def exclusive(self, *args):
+        if self._changing:
+            _refuse(self)
+        return _exclusively(self, method, self, *args)
+
+    return exclusive
 
 
 _NOTHING = frozenset()
@@ -112,10 +151,24 @@ def _kind(order):
     return _KEYS if order.key is None else _VALUES
 
 
+def _positions_of(order, values):
+    """The positions of values, all present in the SortedList order: values
+    == to each other take the equal items in turn, as removing them one at
+    a time would."""
+    taken, positions = set(), []
+    for value in values:
+        at = order.index(value)
+        while at in taken:
+            at = order.index(value, at + 1)
+        taken.add(at)
+        positions.append(at)
+    return positions
+
+
 def _remove_all(order, values):
     """Removes values, all present in the SortedList order, by position;
     all or nothing (the positions are found first)."""
-    order._pop_many(_kind(order), [order.index(value) for value in values])
+    order._pop_many(_kind(order), _positions_of(order, values))
 
 
 class _NotGiven:
@@ -131,6 +184,7 @@ class _Positions:
     their _list."""
 
     __slots__ = ()
+    _changing = False  # see _exclusively
 
     def _reset(self, load):
         """Kept for compatibility with sortedcontainers: ``_list._reset(load)``,
@@ -170,6 +224,35 @@ class _Positions:
             self.bisect_key_right = _list.bisect_key_right
             self.bisect_key = _list.bisect_key_right
             self.irange_key = _list.irange_key
+
+
+def _fill(sd, args, kwargs):
+    """Fills the empty SortedDict sd as dict.update(*args, **kwargs) would,
+    its order made from the dict's; all or nothing."""
+    def fill():
+        dict.update(sd, *args, **kwargs)
+        sd._list._assign(dict.__iter__(sd))
+
+    _all_or_nothing(fill, dict.clear, sd)  # as it was: empty
+
+
+def _put_pairs(sd, pairs):
+    """Puts the pairs of the dict pairs into the SortedDict sd, all or
+    nothing: a large update (more than a tenth of sd) rebuilds the order
+    from the dict's, a small one adds each new key after its equals."""
+    rebuild = 10 * len(pairs) > len(sd)
+    # What the dict held before, to put back if a step fails.
+    added = tuple(key for key in pairs if not dict.__contains__(sd, key))
+    replaced = {key: dict.__getitem__(sd, key) for key in pairs if dict.__contains__(sd, key)}
+
+    def change():
+        dict.update(sd, pairs)  # it may grow its table half-way
+        if rebuild:
+            sd._list._assign(dict.__iter__(sd))
+        else:
+            sd._list._add_each(added)
+
+    _all_or_nothing(change, _dict_apply, sd, added, replaced)
 
 
 class SortedDict(_Positions, dict):
@@ -226,6 +309,8 @@ class SortedDict(_Positions, dict):
     # order first, then the dict, where deleting cannot fail.
 
     def __setitem__(self, key, value):
+        if self._changing:
+            _refuse(self)
         if dict.__contains__(self, key):
             dict.__setitem__(self, key, value)
             return
@@ -239,16 +324,22 @@ class SortedDict(_Positions, dict):
     _setitem = __setitem__
 
     def __delitem__(self, key):
+        if self._changing:
+            _refuse(self)
         if not dict.__contains__(self, key):
             raise KeyError(key)
         self._list.remove(key)
         dict.pop(self, key)
 
     def clear(self):
+        if self._changing:
+            _refuse(self)
         self._list.clear()  # a new tree: it may fail, and changes nothing then
         dict.clear(self)
 
     def pop(self, key, default=_NOT_GIVEN):
+        if self._changing:
+            _refuse(self)
         if dict.__contains__(self, key):
             self._list.remove(key)
             return dict.pop(self, key)
@@ -259,6 +350,8 @@ class SortedDict(_Positions, dict):
     def popitem(self, index=-1):
         """Removes and returns the (key, value) at index, the last by
         default; KeyError if empty, IndexError if out of range. O(log n)."""
+        if self._changing:
+            _refuse(self)
         if not self:
             raise KeyError("popitem(): dictionary is empty")
         key = self._list[index]
@@ -270,6 +363,8 @@ class SortedDict(_Positions, dict):
     def setdefault(self, key, default=None):
         if dict.__contains__(self, key):
             return dict.__getitem__(self, key)
+        if self._changing:
+            _refuse(self)
         dict.__setitem__(self, key, default)
         try:
             self._list.add(key)
@@ -285,36 +380,22 @@ class SortedDict(_Positions, dict):
         decides among keys whose key function values tie); a small one adds
         each new key after its equals, or, in a subclass that defines
         ``_setitem`` (sortedcollections' ValueSortedDict does), sets each
-        pair through it, as sortedcontainers does."""
-        _list = self._list
+        pair through it, as sortedcontainers does (what a failing
+        ``_setitem`` leaves is its own). Code that the update runs may read
+        the dict; a change raises RuntimeError."""
+        if self._changing:
+            _refuse(self)
         if not self:
-            def fill():
-                dict.update(self, *args, **kwargs)
-                _list._assign(dict.__iter__(self))
-
-            return _all_or_nothing(fill, dict.clear, self)  # as it was: empty
+            return _exclusively(self, _fill, self, args, kwargs)
         if not kwargs and len(args) == 1 and isinstance(args[0], dict):
             pairs = args[0]
         else:
             pairs = dict(*args, **kwargs)
-        rebuild = 10 * len(pairs) > len(self)
-        if not rebuild and type(self)._setitem is not SortedDict._setitem:
+        if 10 * len(pairs) <= len(self) and type(self)._setitem is not SortedDict._setitem:
             for key in pairs:  # the subclass's own all or nothing, if any
                 self._setitem(key, pairs[key])
             return
-        # What the dict held before, to put back if a step fails.
-        added = tuple(key for key in pairs if not dict.__contains__(self, key))
-        replaced = {key: dict.__getitem__(self, key) for key in pairs
-                    if dict.__contains__(self, key)}
-
-        def change():
-            dict.update(self, pairs)  # it may grow its table half-way
-            if rebuild:
-                _list._assign(dict.__iter__(self))
-            else:
-                _list._add_each(added)
-
-        _all_or_nothing(change, _dict_apply, self, added, replaced)
+        _exclusively(self, _put_pairs, self, pairs)
 
     _update = update
 
@@ -395,6 +476,8 @@ _NO_ITEMS = {}  # never changed: what _view_delitem puts back
 
 def _view_delitem(self, index):
     mapping = self._mapping
+    if mapping._changing:
+        _refuse(mapping)
     if isinstance(index, slice):  # by position, all or nothing; then deletions
         _list = mapping._list
         _dict_apply(mapping, _list._pop_many(_kind(_list), index), _NO_ITEMS)
@@ -509,6 +592,8 @@ class SortedSet(_Positions, MutableSet, Sequence):
         # sortedcontainers changes it: remove, or for a slice
         # difference_update, which discards (that cannot fail) and may then
         # shrink the table (_shrink).
+        if self._changing:
+            _refuse(self)
         _set = self._set
         if not isinstance(index, slice):
             _set.remove(self._list.pop(index))
@@ -541,6 +626,8 @@ class SortedSet(_Positions, MutableSet, Sequence):
     # stays the same; each method is all or nothing (see _change).
 
     def add(self, value):
+        if self._changing:
+            _refuse(self)
         _set = self._set
         if value not in _set:
             _set.add(value)
@@ -553,6 +640,8 @@ class SortedSet(_Positions, MutableSet, Sequence):
     _add = add
 
     def clear(self):
+        if self._changing:
+            _refuse(self)
         self._list.clear()  # a new tree: it may fail, and changes nothing then
         self._set.clear()
 
@@ -565,6 +654,8 @@ class SortedSet(_Positions, MutableSet, Sequence):
         return 1 if value in self._set else 0
 
     def discard(self, value):
+        if self._changing:
+            _refuse(self)
         if value in self._set:
             self._list.remove(value)
             self._set.remove(value)
@@ -572,11 +663,15 @@ class SortedSet(_Positions, MutableSet, Sequence):
     _discard = discard
 
     def pop(self, index=-1):
+        if self._changing:
+            _refuse(self)
         value = self._list.pop(index)
         self._set.remove(value)
         return value
 
     def remove(self, value):
+        if self._changing:
+            _refuse(self)
         if value not in self._set:
             raise KeyError(value)
         self._list.remove(value)
@@ -601,6 +696,7 @@ class SortedSet(_Positions, MutableSet, Sequence):
 
     __sub__ = difference
 
+    @_exclusive
     def difference_update(self, *iterables):
         """Removes the values of iterables, all or nothing. A large update
         (a quarter of the set or more) rebuilds the order from the set, as
@@ -611,7 +707,7 @@ class SortedSet(_Positions, MutableSet, Sequence):
         if self.key is not None and 4 * len(values) > len(_set):
             # The set's new table decides ties: the order is rebuilt after
             # the set changed (discards, which cannot fail, and _shrink).
-            positions = tuple(sorted((self._list.index(v) for v in present), reverse=True))
+            positions = tuple(sorted(_positions_of(self._list, present), reverse=True))
             _set_apply(_set, present, ())
             _shrink(_set)
             _rebuild_or_drop(self._list, _set, positions, present)
@@ -633,6 +729,7 @@ class SortedSet(_Positions, MutableSet, Sequence):
     __and__ = intersection
     __rand__ = __and__
 
+    @_exclusive
     def intersection_update(self, *iterables):
         """Keeps only the values also in every iterable, all or nothing."""
         _set = self._set
@@ -654,6 +751,7 @@ class SortedSet(_Positions, MutableSet, Sequence):
     __xor__ = symmetric_difference
     __rxor__ = __xor__
 
+    @_exclusive
     def symmetric_difference_update(self, other):
         """Keeps the values in exactly one of the set and other, all or
         nothing."""
@@ -672,6 +770,7 @@ class SortedSet(_Positions, MutableSet, Sequence):
     __or__ = union
     __ror__ = __or__
 
+    @_exclusive
     def update(self, *iterables):
         """Adds the values of iterables, all or nothing. A large update (a
         quarter of the set or more) rebuilds the order from the set, as in

@@ -34,43 +34,43 @@ def identity(value):
     return value
 
 
-def _not_in(value):
-    return ValueError(f"{value!r} is not in list")
-
-
-def _positions(length, start, stop):
-    """start and stop clamped as list.index clamps them."""
-    if start is None:
-        start = 0
-    if start < 0:
-        start += length
-    if start < 0:
-        start = 0
-    if stop is None:
-        stop = length
-    if stop < 0:
-        stop += length
-    if stop > length:
-        stop = length
-    return start, stop
-
-
 def _pairs(keys, values):
     """The (key, value) pairs of keys with values beside them (None: every
     value None), made as they are read."""
     return zip(keys, repeat(None) if values is None else values)
 
 
-def _load_or_add(sl, keys, values, new_keys, new_values, token):
-    """Loads the sorted keys (and values: all of sl's items and the new
-    ones) into sl in one step, unless sl changed since token; when keys
-    with only a partial order were left out of order by sorted(), adds the
-    new keys (and values) one by one instead, each after those it ties
-    with. Small: see _sorted._all_or_nothing on handlers."""
+def _merged_load(sl, keys, values, token):
+    """Merges the sorted keys (with values beside them, or None) with sl's
+    items, the old before the new among equals, and loads the whole into sl
+    in one step, unless sl changed since token (RuntimeError)."""
+    all_keys, all_values = keys, values
+    if len(sl) and values is not None:
+        merged = sorted(chain(sl._iter(_ITEMS, False, None, None, True, False),
+                              _pairs(keys, values)),
+                        key=itemgetter(0))  # stable: the old values first
+        all_keys = [k for k, _ in merged]
+        all_values = [v for _, v in merged]
+    elif len(sl):
+        all_keys = sorted(chain(sl._iter(_KEYS, False, None, None, True, False), keys))
+    sl._load_sorted(all_keys, all_values, sl.capacity, True, token)
+
+
+def _load_or_add(sl, keys, values, token):
+    """_merged_load, or, when keys with only a partial order were left out
+    of order by sorted(), or sl changed since token (another thread, or
+    code that the sort ran, added or removed items: reading them failed, or
+    the load would lose them), adds the keys (and values) one by one,
+    each after those it ties with, in one locked step. Small: see
+    _sorted._all_or_nothing on handlers."""
     try:
-        sl._load_sorted(keys, values, sl.capacity, True, token)
+        _merged_load(sl, keys, values, token)
     except ValueError:
-        sl._update_pairs(_pairs(new_keys, new_values))
+        sl._update_pairs(_pairs(keys, values))
+    except RuntimeError:
+        if sl._state() == token:  # not a change since token: the list is busy
+            raise
+        sl._update_pairs(_pairs(keys, values))
 
 
 def _make_cmp(seq_op, symbol, doc):
@@ -164,17 +164,7 @@ class SortedList(SortedListBase):
         if size and len(keys) * 4 < size:
             self._update_pairs(_pairs(keys, values))
             return
-        token = self._state()  # the items read here must be all the list holds
-        all_keys, all_values = keys, values
-        if size and values is not None:
-            merged = sorted(chain(self._iter(_ITEMS, False, None, None, True, False),
-                                  _pairs(keys, values)),
-                            key=itemgetter(0))  # stable: the old values first
-            all_keys = [k for k, _ in merged]
-            all_values = [v for _, v in merged]
-        elif size:
-            all_keys = sorted(chain(self._iter(_KEYS, False, None, None, True, False), keys))
-        _load_or_add(self, all_keys, all_values, keys, values, token)
+        _load_or_add(self, keys, values, self._state())
 
     def _add_each(self, values):
         """Adds each of the sequence values in turn, after its equals, as
@@ -383,23 +373,9 @@ class SortedKeyList(SortedList):
 
     def index(self, value, start=None, stop=None):
         """The position of the first value equal to value among positions
-        start to stop; ValueError when there is none. O(log n + m)."""
-        length = len(self)
-        start, stop = _positions(length, start, stop)
-        if not length or stop <= start:
-            raise _not_in(value)
-        key = self._key(value)
-        pos = self.bisect_key_left(key)
-        for k, v in self._islice(_ITEMS, pos, length, False):
-            if k != key:
-                break
-            if v == value:
-                if start <= pos <= stop - 1:
-                    return pos
-                if pos > stop - 1:
-                    break
-            pos += 1
-        raise _not_in(value)
+        start to stop; ValueError when there is none. O(log n + m) for m
+        values whose keys equal key(value)."""
+        return self._index(self._key, value, start, stop)
 
     def __add__(self, other):
         """A new sorted-key list of the values of both."""

@@ -584,6 +584,100 @@ def test_sorted_dict_orders_after_the_dict_holds_the_key():
 # ---- 13: maps that hold themselves pickle --------------------------------
 
 
+class Meddling:
+    """A key function (of ints) that, once armed with action, runs
+    action() at its after-th call from then on."""
+
+    def __init__(self, after):
+        self.after, self.calls, self.action = after, 0, None
+
+    def arm(self, action):
+        self.action = action
+
+    def __call__(self, k):
+        if self.action is not None:
+            self.calls += 1
+            if self.calls == self.after:
+                self.action()
+        return k
+
+
+def test_sorted_dict_updates_refuse_changes_from_their_own_key_function():
+    # Found in review: the undo of update() put back what the dict held
+    # before the key function changed it, so the dict and the order parted.
+    cases = [
+        (lambda sd: sd.__delitem__(2), {2: "B", 5: "e"}),  # large: a rebuild
+        (lambda sd: sd.__setitem__(100, "x"), {7: "g"}),
+        (lambda sd: sd.pop(1), {9: "i"}),
+        (lambda sd: sd.popitem(), {9: "i"}),
+        (lambda sd: sd.setdefault(50), {9: "i"}),
+        (lambda sd: sd.clear(), {9: "i"}),
+        (lambda sd: sd.keys().__delitem__(0), {9: "i"}),
+    ]
+    for meddle, pairs in cases:
+        for start in ({}, {1: "a", 2: "b"}, {i: i for i in range(40)}):
+            for after in (1, 2, 3):
+                key = Meddling(after)
+                sd = SortedDict(key, start)
+                key.arm(lambda: meddle(sd))
+                before = list(sd.items())
+                try:
+                    sd.update(pairs)
+                except RuntimeError as e:
+                    assert "changed by code that one of its own updates ran" in str(e)
+                    assert list(sd.items()) == before
+                sd._check()
+
+
+def test_sorted_set_updates_refuse_changes_from_their_own_code():
+    # Found in review: intersection_update swapped its new order in, then a
+    # value's __eq__ added to the set under it, and the set and order parted.
+    ss = SortedSet(range(10))
+    calls = [0]
+
+    class Meddler:
+        def __hash__(self):
+            return 5
+
+        def __eq__(self, other):
+            calls[0] += 1
+            if calls[0] == 2:
+                ss.add(999)
+            return False
+
+    with pytest.raises(RuntimeError, match="its own updates"):
+        ss.intersection_update({Meddler()})
+    assert list(ss) == list(range(10))
+    ss._check()
+    for op, arg in (("symmetric_difference_update", [1, 10]), ("difference_update", [1]),
+                    ("update", [20, 21]), ("intersection_update", [1, 2])):
+        for after in (1, 2, 3):
+            key = Meddling(after)
+            ss = SortedSet(range(4), key=key)
+            key.arm(lambda: ss.add(1))
+            before = list(ss)
+            try:
+                getattr(ss, op)(arg)
+            except RuntimeError:
+                assert list(ss) == before
+            ss._check()
+
+
+def test_values_equal_but_hashed_apart_are_removed_in_turn():
+    # Found in review: difference_update asked for one position twice.
+    class Twin(int):
+        def __hash__(self):
+            return id(self)
+
+    x, y = Twin(1), Twin(1)
+    for key in (None, abs):
+        ss, theirs = SortedSet([x, y, 5], key=key), sortedcontainers.SortedSet([x, y, 5], key=key)
+        ss.difference_update([x, y])
+        theirs.difference_update([x, y])
+        assert list(ss) == list(theirs) == [5]
+        ss._check()
+
+
 @pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
 def test_a_map_that_holds_itself_pickles(protocol):
     m = BPlusTreeMap({1: "a"}, capacity=8)

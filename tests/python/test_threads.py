@@ -9,6 +9,7 @@ ASan, a wrong answer or a spurious RuntimeError) before maps had a lock.
 test_stress runs many threads for a few seconds and checks every answer.
 """
 
+from collections import Counter
 import copy
 import pickle
 import random
@@ -19,7 +20,7 @@ import time
 
 import pytest
 
-from bplustree3 import BPlusTreeMap
+from bplustree3 import BPlusTreeMap, SortedList
 
 # Not under pytest-run-parallel: these tests make threads of their own,
 # and some wait for other threads on purpose.
@@ -632,6 +633,138 @@ def test_stress(kind):
     # Nothing lost, nothing extra: the map is the union of the writers' models.
     want = {i: v for ref in refs for i, v in ref.items()}
     assert {num(k): v for k, v in m.items()} == want
+
+
+def test_list_read_waits_for_an_add_paused_in_a_comparison():
+    # A SortedList is a map in the multiset mode: the same lock.
+    sl = SortedList(K(i) for i in range(0, 400, 2))
+    gw, gr = Gate(), Gate()
+    w, wout = start(lambda: sl.add(K(101, gw)))
+    assert gw.reached.wait(TIMEOUT)
+    r, rout = start(lambda: (sl.bisect_left(K(103, gr)), sl.count(K(101)), sl[51].v))
+    settle(gr)
+    gw.opened.set()
+    finish(w)
+    gr.opened.set()
+    finish(r)
+    assert wout == {"value": None}
+    assert rout == {"value": (53, 1, 101)}
+    sl.check()
+
+
+@pytest.mark.parametrize("kind", ["int", "str", "object"])
+@pytest.mark.parametrize("keyed", [False, True])
+def test_stress_sorted_list(kind, keyed):
+    """SortedList (or SortedKeyList) shared: writers add and remove values
+    with duplicates on disjoint stripes and check every answer about their
+    own stripe (count, in, index, irange), while others read positions,
+    iterate and copy; nothing is lost and nothing is added."""
+    key = _make_key(kind)
+    num = int if kind == "str" else _v
+    stripe, writers, seconds = 300, 3, 1.5
+    sl = SortedList(key=_v) if keyed else SortedList()
+    stop = threading.Event()
+    failures = []
+    ops = [0] * (writers + 2)
+    refs = [Counter() for _ in range(writers)]
+
+    def fail(msg):
+        failures.append(msg)
+        stop.set()
+
+    def writer(w):
+        rng = random.Random(w)
+        lo, mine = w * stripe, refs[w]
+        while not stop.is_set():
+            i = lo + rng.randrange(stripe)
+            op = rng.randrange(7)
+            if op <= 1:
+                sl.add(key(i))
+                mine[i] += 1
+            elif op == 6:  # now and then large enough to rebuild the list
+                batch = [lo + rng.randrange(stripe) for _ in range(3 if rng.random() < 0.9
+                                                                   else len(sl) // 3 + 1)]
+                sl.update(key(j) for j in batch)
+                mine.update(batch)
+            elif op == 2:
+                if mine[i]:
+                    sl.remove(key(i))
+                    mine[i] -= 1
+                else:
+                    sl.discard(key(i))
+            elif op == 3:
+                if sl.count(key(i)) != mine[i] or (key(i) in sl) != (mine[i] > 0):
+                    fail(f"count {i}")
+            elif op == 4 and mine[i]:
+                at = sl.index(key(i))  # others move it; it was there when asked
+                if at < 0:
+                    fail(f"index {i}")
+            else:
+                j = min(i + rng.randrange(20), lo + stripe - 1)
+                want = sorted(mine.elements())
+                want = [k for k in want if i <= k <= j]
+                try:
+                    got = [num(v) for v in sl.irange(key(i), key(j))]
+                except RuntimeError as e:  # another writer changed the list
+                    got = want
+                    if "changed" not in str(e):
+                        fail(f"irange: {e!r}")
+                if got != want:
+                    fail(f"irange {i}..{j}: {got} != {want}")
+            ops[w] += 1
+
+    def reader():
+        rng = random.Random(99)
+        while not stop.is_set():
+            i = rng.randrange(writers * stripe)
+            pair = sl[i:i + 2]  # whatever the list holds then: a slice is one read
+            if len(pair) == 2 and num(pair[1]) < num(pair[0]):
+                fail(f"positions {i}: {pair}")
+            ops[writers] += 1
+
+    def guarded(fn, *args):
+        try:
+            fn(*args)
+        except Exception as e:  # noqa: BLE001 - any error is a failure of the test
+            fail(f"{fn.__name__}: {e!r}")
+
+    def copier():
+        while not stop.is_set():
+            try:
+                values = [num(v) for v in sl]
+            except RuntimeError as e:
+                if "changed" not in str(e):
+                    fail(f"iterator: {e!r}")
+            else:
+                if values != sorted(values):
+                    fail("iteration out of order")
+            c = sl.copy()
+            c.check()
+            pickle.loads(pickle.dumps(c)).check()
+            ops[writers + 1] += 1
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=guarded, args=(writer, w), daemon=True)
+                   for w in range(writers)]
+        threads += [threading.Thread(target=guarded, args=(f,), daemon=True)
+                    for f in (reader, copier)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not stop.is_set():
+            time.sleep(0.05)
+            sl.check()
+        stop.set()
+        for t in threads:
+            finish(t)
+    finally:
+        sys.setswitchinterval(old)
+    assert not failures, failures[:5]
+    assert all(ops), ops
+    sl.check()
+    assert Counter(num(v) for v in sl) == sum(refs, Counter())
 
 
 @pytest.mark.skipif(not sysconfig.get_config_var("Py_GIL_DISABLED"),

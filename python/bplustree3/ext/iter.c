@@ -217,7 +217,8 @@ static int read_chunk(IterObject *it, MapObject *m)
         rc = (it->reverse ? bpt_cursor_read_prev : bpt_cursor_read)(
             it->cursor, keys ? it->keys : NULL, vals ? it->vals : NULL, want, &got);
     if (rc < 0 || got == 0) { /* cannot happen while version and size agree */
-        PyErr_SetString(PyExc_RuntimeError, "BPlusTreeMap changed during iteration");
+        PyErr_Format(PyExc_RuntimeError, "%s changed during iteration",
+                     m->multi ? "SortedList" : "BPlusTreeMap");
         return -1;
     }
     for (int i = 0; it->objects && i < (int)got && i < ITER_AHEAD; i++)
@@ -431,7 +432,8 @@ static inline bool chunk_current(const IterObject *it, const MapObject *m)
 static PyObject *iter_step(IterObject *it, MapObject *m)
 {
     if (!unchanged(it, m)) {
-        PyErr_SetString(PyExc_RuntimeError, "BPlusTreeMap changed size during iteration");
+        PyErr_Format(PyExc_RuntimeError, "%s changed size during iteration",
+                     m->multi ? "SortedList" : "BPlusTreeMap");
         return NULL;
     }
     if (!it->remaining) {

@@ -47,13 +47,14 @@ static int compare_objects(PyObject *a, PyObject *b, int op)
 /*
  * scan_run walks m's items from position rank on while their keys are not
  * != to key (sortedcontainers' test), counting those whose values are ==
- * to value; with first, it stops at the first of them and stores its
- * position in *pos. Returns the count (at most 1 with first), or -1 on
- * error. m must be acquired: the Python code that == and != run may read
- * it but not change it, so the words read before stay valid.
+ * to value; with first, it stops at the first of them at a position not
+ * below from, stores that position in *pos and returns 1 (0 when there is
+ * none). Returns the count, or -1 on error. m must be acquired: the Python code that
+ * == and != run may read it but not change it, so the words read before
+ * stay valid.
  */
 static Py_ssize_t scan_run(MapObject *m, PyObject *key, PyObject *value, size_t rank,
-                           bool first, size_t *pos)
+                           bool first, size_t from, size_t *pos)
 {
     Py_ssize_t total = 0;
     for (size_t i = rank, n = bpt_size(m->tree); i < n; i++) {
@@ -69,11 +70,11 @@ static Py_ssize_t scan_run(MapObject *m, PyObject *key, PyObject *value, size_t 
         Py_DECREF(held);
         if (eq < 0)
             return -1;
-        total += eq;
-        if (eq && first) {
+        if (eq && first && i >= from) {
             *pos = i;
-            break;
+            return 1;
         }
+        total += eq && !first;
     }
     return total;
 }
@@ -102,7 +103,7 @@ static int locate(MapObject *m, PyObject *key, PyObject *value, size_t *pos)
         Py_XDECREF(stored);
         return eq;
     }
-    return (int)scan_run(m, key, value, rank, true, pos);
+    return (int)scan_run(m, key, value, rank, true, 0, pos);
 }
 
 /* find: 1 when value (whose key is key) is in m, 0 when not, -1 on error. */
@@ -252,7 +253,7 @@ static PyObject *List__count(MapObject *m, PyObject *const *args, Py_ssize_t nar
     size_t rank = 0;
     Py_ssize_t total = bound_rank(m, key, false, &rank) < 0
                            ? -1
-                           : scan_run(m, key, value, rank, false, NULL);
+                           : scan_run(m, key, value, rank, false, 0, NULL);
     release(m);
     return total < 0 ? NULL : PyLong_FromSsize_t(total);
 }
@@ -271,12 +272,50 @@ static int index_arg(PyObject *arg, Py_ssize_t *out)
 }
 
 /*
- * index(value, start=None, stop=None): the position of the first value
- * equal to value among positions start to stop, as sortedcontainers finds
- * it: the value at its lower bound, if it is == to value, when that
- * position is in range; start, when the run of values equal to it covers
- * start. ValueError otherwise.
+ * index_in finds, with m acquired, the position of the first value equal
+ * to value (whose key is key) among positions [start, stop), clamped as
+ * list.index clamps them, as sortedcontainers finds it: in a SortedList,
+ * the value at its lower bound if it is == to value, when that position is
+ * in range, or start when the run of values equal to it covers start; in a
+ * SortedKeyList, the first value == to value from start on among those
+ * whose keys are not != to key. 1 with *at, 0 when there is none, -1 on
+ * error.
  */
+static int index_in(MapObject *m, PyObject *key, PyObject *value, Py_ssize_t start,
+                    Py_ssize_t stop, size_t *at)
+{
+    Py_ssize_t n = (Py_ssize_t)bpt_size(m->tree);
+    start = start < 0 ? (start + n < 0 ? 0 : start + n) : start;
+    stop = stop < 0 ? stop + n : (stop > n ? n : stop);
+    if (n == 0 || stop <= start || is_nan(key))
+        return 0;
+    size_t pos = 0, upper = 0;
+    int rc;
+    if (m->hand_out == KIND_VALUES) {
+        if ((rc = bound_rank(m, key, false, &pos)) >= 0)
+            rc = (int)scan_run(m, key, value, pos, true, (size_t)start, &pos);
+    } else if ((rc = locate(m, key, value, &pos)) == 1 && (Py_ssize_t)pos < start) {
+        /* before start: the run of equal values may reach it */
+        rc = bound_rank(m, value, true, &upper) < 0 ? -1 : (Py_ssize_t)upper > start;
+        pos = (size_t)start;
+    }
+    *at = pos;
+    return rc == 1 && (Py_ssize_t)pos >= stop ? 0 : rc;
+}
+
+/* finish_index gives index()'s result: the position, or ValueError. */
+static PyObject *finish_index(int rc, size_t at, PyObject *value)
+{
+    if (rc < 0)
+        return NULL;
+    if (rc == 0) {
+        PyErr_Format(PyExc_ValueError, "%R is not in list", value);
+        return NULL;
+    }
+    return PyLong_FromSize_t(at);
+}
+
+/* index(value, start=None, stop=None): see index_in. O(log n). */
 static PyObject *List_index(MapObject *m, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"value", "start", "stop", NULL};
@@ -285,29 +324,44 @@ static PyObject *List_index(MapObject *m, PyObject *args, PyObject *kwds)
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OO:index", kwlist, &value, &start_arg,
                                      &stop_arg) ||
         refuse_keyed(m, "index") < 0 || index_arg(start_arg, &start) < 0 ||
-        index_arg(stop_arg, &stop) < 0)
+        index_arg(stop_arg, &stop) < 0 || acquire(m, FOR_READ) < 0)
         return NULL;
-    if (acquire(m, FOR_READ) < 0)
-        return NULL;
-    Py_ssize_t n = (Py_ssize_t)bpt_size(m->tree), found = -1;
-    start = start < 0 ? (start + n < 0 ? 0 : start + n) : start;
-    stop = stop < 0 ? stop + n : (stop > n ? n : stop);
-    size_t pos = 0, upper = 0;
-    int rc = n > 0 && stop > start && !is_nan(value) ? locate(m, value, value, &pos) : 0;
-    if (rc == 1 && (Py_ssize_t)pos >= start) {
-        found = (Py_ssize_t)pos < stop ? (Py_ssize_t)pos : -1;
-    } else if (rc == 1) { /* before start: the run of equal values may reach it */
-        rc = bound_rank(m, value, true, &upper);
-        found = rc >= 0 && (Py_ssize_t)upper > start ? start : -1;
-    }
+    size_t at = 0;
+    int rc = index_in(m, value, value, start, stop, &at);
     release(m);
-    if (rc < 0)
+    return finish_index(rc, at, value);
+}
+
+/*
+ * _index(key_function, value, start, stop): a SortedKeyList's index (see
+ * index_in). As in sortedcontainers, an empty list or range raises
+ * ValueError before key_function(value) is called; it is called with the
+ * list not held, and may change it.
+ */
+static PyObject *List__index(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t start = 0, stop = PY_SSIZE_T_MAX;
+    if (!check_args("_index", nargs, 4, 4) || index_arg(args[2], &start) < 0 ||
+        index_arg(args[3], &stop) < 0)
         return NULL;
-    if (found < 0) {
-        PyErr_Format(PyExc_ValueError, "%R is not in list", value);
+    Py_ssize_t n = Map_length(m);
+    if (n < 0)
         return NULL;
+    Py_ssize_t lo = start < 0 ? (start + n < 0 ? 0 : start + n) : start;
+    Py_ssize_t hi = stop < 0 ? stop + n : (stop > n ? n : stop);
+    if (n == 0 || hi <= lo)
+        return finish_index(0, 0, args[1]);
+    PyObject *key = PyObject_CallOneArg(args[0], args[1]);
+    if (!key)
+        return NULL;
+    size_t at = 0;
+    int rc = -1;
+    if (acquire(m, FOR_READ) == 0) {
+        rc = index_in(m, key, args[1], start, stop, &at);
+        release(m);
     }
-    return PyLong_FromSsize_t(found);
+    Py_DECREF(key);
+    return finish_index(rc, at, args[1]);
 }
 
 /* ---- Numbers in bulk ------------------------------------------------ */
@@ -669,6 +723,7 @@ static PyMethodDef List_methods[] = {
     {"_find", (PyCFunction)(void (*)(void))List__find, METH_FASTCALL, NULL},
     {"_discard", (PyCFunction)(void (*)(void))List__discard, METH_FASTCALL, NULL},
     {"_count", (PyCFunction)(void (*)(void))List__count, METH_FASTCALL, NULL},
+    {"_index", (PyCFunction)(void (*)(void))List__index, METH_FASTCALL, NULL},
     {"_keyed", (PyCFunction)List__keyed, METH_NOARGS, NULL},
     {"_iter", (PyCFunction)(void (*)(void))Map__iter, METH_FASTCALL, NULL},
     {"_islice", (PyCFunction)(void (*)(void))Map__islice, METH_FASTCALL, NULL},
