@@ -505,6 +505,27 @@ def _make_key(kind):
     return K
 
 
+def run_threads(targets, container, seconds, stop):
+    """Runs each (function, *args) of targets in a thread of its own, with
+    the switch interval at its shortest, for seconds or until stop is set,
+    running container.check() meanwhile; then stops and joins them."""
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=fn, args=args, daemon=True) for fn, *args in targets]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not stop.is_set():
+            time.sleep(0.05)
+            container.check()
+        stop.set()
+        for t in threads:
+            finish(t)
+    finally:
+        sys.setswitchinterval(old)
+
+
 @pytest.mark.parametrize("kind", ["int", "str", "object"])
 def test_stress(kind):
     """Writers on disjoint key stripes, readers, iterators, ranges,
@@ -609,24 +630,8 @@ def test_stress(kind):
                         break
             ops[writers + 2] += 1
 
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        threads = [threading.Thread(target=writer, args=(w,), daemon=True)
-                   for w in range(writers)]
-        threads += [threading.Thread(target=f, daemon=True)
-                    for f in (reader, iterator, snapshotter)]
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and not stop.is_set():
-            time.sleep(0.05)
-            m.check()
-        stop.set()
-        for t in threads:
-            finish(t)
-    finally:
-        sys.setswitchinterval(old)
+    run_threads([(writer, w) for w in range(writers)]
+                + [(f,) for f in (reader, iterator, snapshotter)], m, seconds, stop)
     assert not failures, failures[:5]
     assert all(ops), ops
     m.check()
@@ -743,24 +748,8 @@ def test_stress_sorted_list(kind, keyed):
             pickle.loads(pickle.dumps(c)).check()
             ops[writers + 1] += 1
 
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        threads = [threading.Thread(target=guarded, args=(writer, w), daemon=True)
-                   for w in range(writers)]
-        threads += [threading.Thread(target=guarded, args=(f,), daemon=True)
-                    for f in (reader, copier)]
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and not stop.is_set():
-            time.sleep(0.05)
-            sl.check()
-        stop.set()
-        for t in threads:
-            finish(t)
-    finally:
-        sys.setswitchinterval(old)
+    run_threads([(guarded, writer, w) for w in range(writers)]
+                + [(guarded, f) for f in (reader, copier)], sl, seconds, stop)
     assert not failures, failures[:5]
     assert all(ops), ops
     sl.check()
