@@ -40,6 +40,18 @@ def _pairs(keys, values):
     return zip(keys, repeat(None) if values is None else values)
 
 
+_ALL = slice(None)
+
+
+def _read(iterable):
+    """The values of iterable in a new list. A sorted list's are read in
+    one locked step, so that a copy of a list that other threads change is
+    a snapshot, not a RuntimeError from its iterator."""
+    if isinstance(iterable, SortedListBase):
+        return SortedListBase.__getitem__(iterable, _ALL)
+    return list(iterable)
+
+
 def _merged_load(sl, keys, values, token):
     """Merges the sorted keys (with values beside them, or None) with sl's
     items, the old before the new among equals, and loads the whole into sl
@@ -144,7 +156,7 @@ class SortedList(SortedListBase):
     def update(self, iterable):
         """Add every value of iterable, all or nothing. O(k log n), or
         O(n + k log k) when k is large."""
-        values = list(iterable)
+        values = _read(iterable)
         size = len(self)
         if (not size or len(values) * 4 >= size) and self._add_numbers(values):
             return  # ints or floats: sorted and merged as machine numbers
@@ -230,7 +242,7 @@ class SortedList(SortedListBase):
 
     def __add__(self, other):
         """A new sorted list of the values of both. O((n + k) log(n + k))."""
-        values = list(self)
+        values = _read(self)
         values.extend(other)
         return self.__class__(values)
 
@@ -243,14 +255,14 @@ class SortedList(SortedListBase):
 
     def __mul__(self, num):
         """A new sorted list with each value num times. O(n num log(n num))."""
-        return self.__class__(list(self) * num)
+        return self.__class__(_read(self) * num)
 
     __rmul__ = __mul__
 
     def __imul__(self, num):
         """Repeat each value num times, in place, all or nothing."""
         token = self._state()
-        values = sorted(list(self) * num)
+        values = sorted(_read(self) * num)
         self._load_sorted(values, None, self.capacity, True, token)
         return self
 
@@ -263,11 +275,11 @@ class SortedList(SortedListBase):
     __hash__ = None
 
     def __reduce__(self):
-        return (type(self), (list(self),))
+        return (type(self), (_read(self),))
 
     @reprlib.recursive_repr()
     def __repr__(self):
-        return f"{type(self).__name__}({list(self)!r})"
+        return f"{type(self).__name__}({_read(self)!r})"
 
     def _check(self):
         """Run the C invariant checker (InvariantError when it fails)."""
@@ -304,7 +316,7 @@ class SortedKeyList(SortedList):
     def update(self, iterable):
         """Add every value of iterable, all or nothing. O(k log n), or
         O(n + k log k) when k is large."""
-        values = list(iterable)
+        values = _read(iterable)
         keys = list(map(self._key, values))
         order = sorted(range(len(keys)), key=keys.__getitem__)
         self._merge([keys[i] for i in order], [values[i] for i in order])
@@ -379,7 +391,7 @@ class SortedKeyList(SortedList):
 
     def __add__(self, other):
         """A new sorted-key list of the values of both."""
-        values = list(self)
+        values = _read(self)
         values.extend(other)
         return self.__class__(values, key=self._key)
 
@@ -387,7 +399,7 @@ class SortedKeyList(SortedList):
 
     def __mul__(self, num):
         """A new sorted-key list with each value num times."""
-        return self.__class__(list(self) * num, key=self._key)
+        return self.__class__(_read(self) * num, key=self._key)
 
     __rmul__ = __mul__
 
@@ -402,11 +414,11 @@ class SortedKeyList(SortedList):
         return self
 
     def __reduce__(self):
-        return (type(self), (list(self), self.key))
+        return (type(self), (_read(self), self.key))
 
     @reprlib.recursive_repr()
     def __repr__(self):
-        return f"{type(self).__name__}({list(self)!r}, key={self._key!r})"
+        return f"{type(self).__name__}({_read(self)!r}, key={self._key!r})"
 
 
 SortedListWithKey = SortedKeyList
