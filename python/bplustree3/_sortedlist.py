@@ -217,20 +217,6 @@ class SortedList(SortedListBase):
         """Not supported: use ``sl.add(value)``."""
         raise NotImplementedError("use ``sl.add(value)`` instead")
 
-    def islice(self, start=None, stop=None, reverse=False):
-        """An iterator over the values at positions start to stop (as a
-        slice), in reverse with reverse. O(log n) to start."""
-        start, stop, _ = slice(start, stop).indices(len(self))
-        kind = _KEYS if self.key is None else _VALUES
-        return self._islice(kind, start, stop, bool(reverse))
-
-    def irange(self, minimum=None, maximum=None, inclusive=(True, True), reverse=False):
-        """An iterator over the values from minimum to maximum (None:
-        unbounded; inclusive says whether each bound is included). O(log n)
-        to start."""
-        lo_incl, hi_incl = inclusive
-        return self._iter(_KEYS, bool(reverse), minimum, maximum, bool(lo_incl), bool(hi_incl))
-
     bisect = SortedListBase.bisect_right
 
     def copy(self):
@@ -350,12 +336,7 @@ class SortedKeyList(SortedList):
         return self.irange_key(None if minimum is None else key(minimum),
                                None if maximum is None else key(maximum), inclusive, reverse)
 
-    def irange_key(self, min_key=None, max_key=None, inclusive=(True, True), reverse=False):
-        """An iterator over the values whose keys lie from min_key to
-        max_key (None: unbounded). O(log n) to start."""
-        lo_incl, hi_incl = inclusive
-        return self._iter(_VALUES, bool(reverse), min_key, max_key, bool(lo_incl),
-                          bool(hi_incl))
+    irange_key = SortedListBase._irange_key
 
     bisect_key_left = SortedListBase.bisect_left
     bisect_key_right = SortedListBase.bisect_right

@@ -603,3 +603,39 @@ def test_copies_are_made_as_sortedcontainers_makes_them():
 
     assert list(Odd(range(5)).copy()) == [0, 1, 2, 3, 4]
     assert SortedList[int] is not None and SortedList.DEFAULT_LOAD_FACTOR == 1000
+
+
+def test_range_arguments_are_read_as_sortedcontainers_reads_them():
+    """irange, irange_key and islice (C methods) take the same arguments,
+    by position or by name, and fail the same way; an empty list gives an
+    empty iterator without looking at its bounds; inclusive is indexed
+    only for the bounds given. A NaN bound, refused by a list with values
+    in it (docs/sortedcontainers.md), is never looked at by an empty one."""
+    nan = float("nan")
+    assert list(SortedList().irange(nan, nan)) == list(SortedKeyList().irange_key(nan)) == []
+    with pytest.raises(ValueError):
+        SortedList([1]).irange(nan)
+    calls = [
+        ((), {}), ((2, 5), {}), ((None, 5), {"inclusive": (True,)}),
+        ((2, None), {"inclusive": (False,)}), ((2, 5), {"inclusive": [0, 1]}),
+        ((2, 5), {"inclusive": 7}), ((), {"minimum": 2, "reverse": 1}),
+        ((2, 5, (True, True), True, 1), {}), ((2,), {"minimum": 3}), ((), {"low": 1}),
+        (("a", 5), {}),
+    ]
+    key_calls = [(args, {{"minimum": "min_key", "maximum": "max_key"}.get(k, k): v
+                         for k, v in kwargs.items()}) for args, kwargs in calls]
+    slices = [((), {}), ((1, -1), {}), ((None, 3), {"reverse": True}), ((-2,), {}),
+              ((), {"stop": 2, "start": 0}), ((1,), {"start": 1}), (("1",), {}),
+              ((1, 2, 3, 4), {}), ((), {"step": 1}), ((10**30, -10**30), {})]
+    for values in ([], [5, 1, 3, 3, 9, 2]):
+        for mine, theirs in ((SortedList(values), sortedcontainers.SortedList(values)),
+                             (SortedKeyList(values, key=operator.neg),
+                              sortedcontainers.SortedKeyList(values, key=operator.neg))):
+            for args, kwargs in calls:
+                same(lambda: mine.irange(*args, **kwargs), lambda: theirs.irange(*args, **kwargs))
+            if mine.key is not None:
+                for args, kwargs in key_calls:
+                    same(lambda: mine.irange_key(*args, **kwargs),
+                         lambda: theirs.irange_key(*args, **kwargs))
+            for args, kwargs in slices:
+                same(lambda: mine.islice(*args, **kwargs), lambda: theirs.islice(*args, **kwargs))

@@ -268,6 +268,8 @@ extern PyObject *InvariantError;
 int raise_status(bpt_status rc);
 void set_key_error(PyObject *key);
 int check_args(const char *name, Py_ssize_t nargs, Py_ssize_t min, Py_ssize_t max);
+int fast_kwargs(const char *name, const char *const *names, int count, PyObject *const *args,
+                Py_ssize_t nargs, PyObject *kwnames, PyObject **out);
 
 /* tree.c */
 int check_bound(PyObject *key);
@@ -324,6 +326,7 @@ PyObject *Map_bisect_left(MapObject *m, PyObject *key);
 PyObject *Map_bisect_right(MapObject *m, PyObject *key);
 PyObject *Map_index(MapObject *m, PyObject *args, PyObject *kwds);
 PyObject *Map__islice(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
+PyObject *islice_of(MapObject *m, int kind, PyObject *start, PyObject *stop, PyObject *reverse);
 
 /* list.c */
 extern PyTypeObject ListType;
@@ -337,6 +340,8 @@ PyObject *Map_iter(MapObject *m);
 PyObject *iter_all(MapObject *m, int kind, bool reverse);
 PyObject *Map_reversed(MapObject *m, PyObject *Py_UNUSED(ignored));
 PyObject *Map__iter(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
+PyObject *make_iter(MapObject *m, int kind, bool reverse, PyObject *lo, PyObject *hi, bool lo_incl,
+                    bool hi_incl);
 
 /* ---- Keys ----------------------------------------------------------------- */
 

@@ -156,8 +156,9 @@ error:
     return NULL;
 }
 
-static PyObject *make_iter(MapObject *m, int kind, bool reverse, PyObject *lo, PyObject *hi,
-                           bool lo_incl, bool hi_incl)
+/* make_iter: make_iter_locked, with m acquired for it. */
+PyObject *make_iter(MapObject *m, int kind, bool reverse, PyObject *lo, PyObject *hi, bool lo_incl,
+                    bool hi_incl)
 {
     if (check_bound(lo) < 0 || check_bound(hi) < 0 || acquire(m, FOR_READ) < 0)
         return NULL;

@@ -670,6 +670,97 @@ static PyObject *List_reversed(MapObject *m, PyObject *Py_UNUSED(ignored))
 }
 
 /* _keyed(): makes this empty list hand out values (a SortedKeyList). */
+/* empty_iter: iter(()), what sortedcontainers' ranges of an empty list give. */
+static PyObject *empty_iter(void)
+{
+    PyObject *empty = PyTuple_New(0);
+    PyObject *it = empty ? PyObject_GetIter(empty) : NULL;
+    Py_XDECREF(empty);
+    return it;
+}
+
+/*
+ * islice(start=None, stop=None, reverse=False): see islice_of. As in
+ * sortedcontainers, an empty list gives iter(()) before start and stop are
+ * read.
+ */
+static PyObject *List_islice(MapObject *m, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames)
+{
+    static const char *const names[] = {"start", "stop", "reverse"};
+    PyObject *a[3];
+    if (!fast_kwargs("islice", names, 3, args, nargs, kwnames, a))
+        return NULL;
+    if (Map_length(m) == 0)
+        return empty_iter();
+    return islice_of(m, m->hand_out, a[0], a[1], a[2]);
+}
+
+/*
+ * inclusive_flag reads inclusive[i] as a truth value where sortedcontainers
+ * reads it, when the bound it is about is given (1 otherwise): 1, 0, or -1.
+ */
+static int inclusive_flag(PyObject *inclusive, Py_ssize_t i, PyObject *bound)
+{
+    if (bound == Py_None)
+        return 1;
+    if (!inclusive) /* the default, (True, True) */
+        return 1;
+    PyObject *flag;
+    if (PyTuple_CheckExact(inclusive) && PyTuple_GET_SIZE(inclusive) > i) {
+        flag = Py_NewRef(PyTuple_GET_ITEM(inclusive, i));
+    } else {
+        PyObject *at = PyLong_FromSsize_t(i);
+        flag = at ? PyObject_GetItem(inclusive, at) : NULL;
+        Py_XDECREF(at);
+    }
+    int truth = flag ? PyObject_IsTrue(flag) : -1;
+    Py_XDECREF(flag);
+    return truth;
+}
+
+/*
+ * irange_with reads (bound, bound, inclusive, reverse) by names and makes
+ * the iterator, as sortedcontainers' irange and irange_key do: an empty
+ * list gives an empty iterator before anything is read; inclusive[0] and
+ * inclusive[1] are read only for the bounds given.
+ */
+static PyObject *irange_with(MapObject *m, const char *name, const char *const *names,
+                             PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *a[4];
+    if (!fast_kwargs(name, names, 4, args, nargs, kwnames, a))
+        return NULL;
+    if (Map_length(m) == 0)
+        return empty_iter();
+    PyObject *lo = a[0] ? a[0] : Py_None, *hi = a[1] ? a[1] : Py_None;
+    int lo_incl = inclusive_flag(a[2], 0, lo);
+    int hi_incl = lo_incl < 0 ? -1 : inclusive_flag(a[2], 1, hi);
+    int back = hi_incl < 0 ? -1 : a[3] ? PyObject_IsTrue(a[3]) : 0;
+    if (back < 0)
+        return NULL;
+    return make_iter(m, m->hand_out, back, lo, hi, lo_incl, hi_incl);
+}
+
+/* irange(minimum=None, maximum=None, inclusive=(True, True), reverse=False). */
+static PyObject *List_irange(MapObject *m, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames)
+{
+    static const char *const names[] = {"minimum", "maximum", "inclusive", "reverse"};
+    if (refuse_keyed(m, "irange") < 0)
+        return NULL;
+    return irange_with(m, "irange", names, args, nargs, kwnames);
+}
+
+/* _irange_key(min_key=None, max_key=None, inclusive=(True, True),
+ * reverse=False): a SortedKeyList's irange_key. */
+static PyObject *List__irange_key(MapObject *m, PyObject *const *args, Py_ssize_t nargs,
+                                  PyObject *kwnames)
+{
+    static const char *const names[] = {"min_key", "max_key", "inclusive", "reverse"};
+    return irange_with(m, "irange_key", names, args, nargs, kwnames);
+}
+
 static PyObject *List__keyed(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
     if (acquire(m, FOR_WRITE) < 0)
@@ -711,6 +802,19 @@ static PyMethodDef List_methods[] = {
     {"bisect_right", (PyCFunction)Map_bisect_right, METH_O,
      "bisect_right($self, value, /)\n--\n\nThe position after the values equal to value: the "
      "number of values not greater than value. O(log n)."},
+    {"islice", (PyCFunction)(void (*)(void))List_islice, METH_FASTCALL | METH_KEYWORDS,
+     "islice($self, /, start=None, stop=None, reverse=False)\n--\n\nAn iterator over the "
+     "values at positions start to stop (as a slice), in reverse with reverse. O(log n) to "
+     "start."},
+    {"irange", (PyCFunction)(void (*)(void))List_irange, METH_FASTCALL | METH_KEYWORDS,
+     "irange($self, /, minimum=None, maximum=None, inclusive=(True, True), reverse=False)\n--\n"
+     "\nAn iterator over the values from minimum to maximum (None: unbounded; inclusive says "
+     "whether each bound is included). O(log n) to start."},
+    {"_irange_key", (PyCFunction)(void (*)(void))List__irange_key,
+     METH_FASTCALL | METH_KEYWORDS,
+     "_irange_key($self, /, min_key=None, max_key=None, inclusive=(True, True), reverse=False)"
+     "\n--\n\nAn iterator over the values whose keys lie from min_key to max_key (None: "
+     "unbounded; inclusive says whether each bound is included). O(log n) to start."},
     {"__reversed__", (PyCFunction)List_reversed, METH_NOARGS,
      "__reversed__($self, /)\n--\n\nAn iterator over the values, largest first."},
     {"check", (PyCFunction)Map_check, METH_NOARGS,

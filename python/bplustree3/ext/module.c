@@ -59,6 +59,41 @@ int check_args(const char *name, Py_ssize_t nargs, Py_ssize_t min, Py_ssize_t ma
     return 0;
 }
 
+/*
+ * fast_kwargs places the arguments of a METH_FASTCALL | METH_KEYWORDS call
+ * by parameter name (names, count of them) into out, NULL where one is not
+ * given: 1, or 0 with the TypeError a Python function would raise.
+ */
+int fast_kwargs(const char *name, const char *const *names, int count, PyObject *const *args,
+                Py_ssize_t nargs, PyObject *kwnames, PyObject **out)
+{
+    if (nargs > count) {
+        PyErr_Format(PyExc_TypeError, "%s() takes at most %d positional arguments (%zd given)",
+                     name, count, nargs);
+        return 0;
+    }
+    for (int i = 0; i < count; i++)
+        out[i] = i < nargs ? args[i] : NULL;
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t j = 0; j < nkw; j++) {
+        PyObject *kw = PyTuple_GET_ITEM(kwnames, j);
+        int i = 0;
+        while (i < count && PyUnicode_CompareWithASCIIString(kw, names[i]) != 0)
+            i++;
+        if (i == count) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument %R", name, kw);
+            return 0;
+        }
+        if (out[i]) {
+            PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", name,
+                         names[i]);
+            return 0;
+        }
+        out[i] = args[nargs + j];
+    }
+    return 1;
+}
+
 static PyMethodDef module_methods[] = {
     {"_adopt_methods", adopt_methods, METH_O,
      "_adopt_methods(cls): give cls, a subclass of BPlusTreeMapBase, descriptors of its own "

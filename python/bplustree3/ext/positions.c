@@ -172,22 +172,29 @@ PyObject *Map_index(MapObject *m, PyObject *args, PyObject *kwds)
 }
 
 /*
- * _islice(kind, start, stop, reverse): an iterator over the items at the
- * positions start to stop (slice bounds, None, negatives from the end).
+ * islice_of: an iterator over the kind of items at the positions start to
+ * stop (slice bounds: NULL or None, negatives from the end), in reverse
+ * when reverse (NULL: not) is true.
  */
-PyObject *Map__islice(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
+PyObject *islice_of(MapObject *m, int kind, PyObject *start, PyObject *stop, PyObject *reverse)
 {
     slice_arg a, b;
-    int kind = check_args("_islice", nargs, 4, 4) ? parse_kind(args[0]) : -1;
-    int reverse = kind < 0 ? -1 : PyObject_IsTrue(args[3]);
-    if (reverse < 0 || read_slice_arg(args[1], &a) < 0 || read_slice_arg(args[2], &b) < 0 ||
+    int back = reverse ? PyObject_IsTrue(reverse) : 0;
+    if (back < 0 || read_slice_arg(start, &a) < 0 || read_slice_arg(stop, &b) < 0 ||
         acquire(m, FOR_READ) < 0)
         return NULL;
     size_t n = bpt_size(m->tree);
     size_t span[2] = {slice_pos(a, n, 0), slice_pos(b, n, n)};
-    PyObject *it = make_iter_locked(m, kind, reverse, Py_None, Py_None, true, false, span);
+    PyObject *it = make_iter_locked(m, kind, back, Py_None, Py_None, true, false, span);
     release(m);
     return it;
+}
+
+/* _islice(kind, start, stop, reverse): see islice_of. */
+PyObject *Map__islice(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
+{
+    int kind = check_args("_islice", nargs, 4, 4) ? parse_kind(args[0]) : -1;
+    return kind < 0 ? NULL : islice_of(m, kind, args[1], args[2], args[3]);
 }
 
 /* item_of returns the kind of item (a key, a value or a pair) for borrowed words. */
