@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs the tests that the package never crashes and never loses data
-# (test_nothing_lost.py, test_sweeps.py, test_faults.py, test_map.py) on
+# (test_nothing_lost.py, test_sweeps.py, test_faults.py, test_map.py), and
+# test_packing.py, which proves the object layouts that
+# python/bplustree3/ext/internals.h relies on for that very version, on
 # another CPython than the default one, 3.9 to 3.13, with
 # PYTHONMALLOC=debug: freed memory is overwritten, so that an object used
 # after it was freed is caught, not read back intact. A collection starts
@@ -48,4 +50,5 @@ fi
 cd tests/python
 "../../$venv/bin/python" -VV
 PYTHONMALLOC=debug exec "../../$venv/bin/python" -m pytest -q -p no:cacheprovider \
-  test_nothing_lost.py test_sweeps.py test_faults.py test_map.py -k "not memory_runs_out_anywhere"
+  test_nothing_lost.py test_sweeps.py test_faults.py test_map.py test_packing.py \
+  -k "not memory_runs_out_anywhere"

@@ -2,18 +2,48 @@
 in the nodes, maps of exact strs keep each key's hint (its first UTF-8
 bytes) beside it, and both convert to plain object keys when a key that
 does not fit arrives. Every answer must be what a map of objects gives,
-and the iterators' chunked reads must see replaced values."""
+and the iterators' chunked reads must see replaced values. Every test runs
+twice: with the iterators reusing the number and pair objects that only
+they hold (where python/bplustree3/ext/internals.h compiles that in) and
+with new objects for every result."""
 
 import math
 import operator
 import pickle
 import random
 import sys
+import sysconfig
 import weakref
 
 import pytest
 
-from bplustree3 import BPlusTreeMap
+from bplustree3 import BPlusTreeMap, _bplustree3
+
+# internals.h's allowlist: the CPython versions on which the iterators
+# rewrite results in place (each tested here, by scripts/test.sh).
+REUSE_VERSIONS = {(3, 9), (3, 10), (3, 11), (3, 12), (3, 13)}
+
+
+@pytest.fixture(autouse=True, params=["reusing", "new-objects"])
+def reuse(request):
+    was = _bplustree3._set_reuse(request.param == "reusing")
+    yield request.param
+    _bplustree3._set_reuse(was)
+
+
+def test_reuse_is_compiled_in_exactly_where_it_is_tested():
+    free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    expected = sys.version_info[:2] in REUSE_VERSIONS and not free_threaded
+    assert _bplustree3._REUSE_COMPILED == expected
+
+
+def test_reuse_can_be_turned_off_for_the_plain_path(reuse):
+    # A reusing iterator keeps a reference to what it handed out.
+    m = BPlusTreeMap((k, k) for k in range(1000, 1010))
+    kept = 1 if reuse == "reusing" and _bplustree3._REUSE_COMPILED else 0
+    keys, items = iter(m), iter(m.items())
+    key, pair = next(keys), next(items)
+    assert sys.getrefcount(key) == 2 + kept and sys.getrefcount(pair) == 2 + kept
 
 
 def test_storage_follows_the_keys():

@@ -11,6 +11,7 @@
  *   iter.c       the iterator behind iteration, ranges, views and islice
  *   list.c       SortedListBase: a multiset map with a list's methods
  *   undo.c       changing a dict or set without allocating (for _sorted.py)
+ * and internals.h, every use of CPython's object layouts beyond its C API.
  * This header holds what they share: the types, and the hot paths as static
  * inline functions (classify, key_object, the lock's fast path, the choice of
  * search), so a lookup is one call into the core from one translation unit.
@@ -85,6 +86,7 @@
 
 #include "bplustree3.h"
 #include "bpt_check.h"
+#include "internals.h"
 
 #define DEFAULT_CAPACITY 64
 
@@ -348,8 +350,8 @@ PyObject *make_iter(MapObject *m, int kind, bool reverse, PyObject *lo, PyObject
 /*
  * long_as_i64 reads an exact int as an int64; false when it does not fit.
  * Runs no Python code. Small ints are read in place where the C API allows
- * it (3.12's compact ints; on 3.11, whose layout is fixed, up to three
- * 30-bit digits), the rest through PyLong_AsLongLongAndOverflow.
+ * it (3.12's compact ints) or internals.h does (3.11), the rest through
+ * PyLong_AsLongLongAndOverflow.
  */
 static inline bool long_as_i64(PyObject *key, int64_t *out)
 {
@@ -358,19 +360,9 @@ static inline bool long_as_i64(PyObject *key, int64_t *out)
         *out = (int64_t)PyUnstable_Long_CompactValue((PyLongObject *)key);
         return true;
     }
-#elif PY_VERSION_HEX >= 0x030B0000 && PYLONG_BITS_IN_DIGIT == 30
-    Py_ssize_t size = Py_SIZE(key), len = size < 0 ? -size : size;
-    const digit *d = ((PyLongObject *)key)->ob_digit;
-    if (len <= 2 || (len == 3 && d[2] < 8)) { /* below 2**63 */
-        uint64_t mag = len == 0 ? 0 : d[0];
-        if (len >= 2)
-            mag |= (uint64_t)d[1] << 30;
-        if (len == 3)
-            mag |= (uint64_t)d[2] << 60;
-        *out = size < 0 ? -(int64_t)mag : (int64_t)mag;
-        return true;
-    }
 #endif
+    if (internals_long_as_i64(key, out))
+        return true;
     int overflow;
     long long v = PyLong_AsLongLongAndOverflow(key, &overflow);
     *out = v;

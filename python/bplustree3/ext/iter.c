@@ -238,20 +238,17 @@ static int read_chunk(IterObject *it, MapObject *m)
  * holds: no caller can tell, since no caller holds it. The same goes for
  * the (key, value) pairs of items, and for the number key inside a pair
  * only the pair holds. Two of each, because `for k in m` holds the last
- * key while the next is made. The free-threaded build makes new objects: a
- * count of one there does not prove that no other thread is about to take
- * one.
+ * key while the next is made. Only on the CPython versions internals.h
+ * allows (bpt_reuse_on); elsewhere every result is a new object.
  */
-#if !defined(Py_GIL_DISABLED) && PyLong_SHIFT == 30
-#define REUSE_RESULTS 1
-#else
-#define REUSE_RESULTS 0
-#endif
+int bpt_reuse_on = BPT_REUSE_RESULTS;
 
 /* reusable_pair returns one of the last two pairs that only it holds, or NULL. */
 static PyObject *reusable_pair(IterObject *it)
 {
-#if REUSE_RESULTS
+#if BPT_REUSE_RESULTS
+    if (!bpt_reuse_on)
+        return NULL;
     /* Best a pair whose key only it holds too (`for k, v in m.items()`
      * holds the last key, not the pair), so that a number key is rewritten
      * in place; until there are two pairs, a new one rather than another. */
@@ -280,7 +277,9 @@ static PyObject *reusable_pair(IterObject *it)
  */
 static void keep(IterObject *it, PyObject *r)
 {
-#if REUSE_RESULTS
+#if BPT_REUSE_RESULTS
+    if (!bpt_reuse_on)
+        return;
     int s = it->turn;
     if (it->result[s] && (!it->result[s ^ 1] || Py_REFCNT(it->result[s ^ 1]) == 1))
         s ^= 1;
@@ -293,59 +292,23 @@ static void keep(IterObject *it, PyObject *r)
 }
 
 /*
- * rewrite_int sets o, an exact int that nobody else holds, to v, when v has
- * as many 30-bit digits as o's value and the same sign (o's allocation and
- * header then stay right) and is not one of the small ints CPython shares
- * (-5 to 256, which PyLong_FromLongLong hands out). False when it cannot.
- */
-static bool rewrite_int(PyObject *o, int64_t v)
-{
-#if REUSE_RESULTS
-    if (v >= -5 && v <= 256)
-        return false;
-    uint64_t mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    int digits = mag >> 30 == 0 ? 1 : mag >> 60 == 0 ? 2 : 3;
-    PyLongObject *l = (PyLongObject *)o;
-#if PY_VERSION_HEX >= 0x030C0000
-    /* lv_tag: digits << 3 | sign (0 positive, 2 negative), no flags */
-    if (l->long_value.lv_tag != ((uintptr_t)digits << 3 | (v < 0 ? 2u : 0u)))
-        return false;
-    digit *d = l->long_value.ob_digit;
-#else
-    if (Py_SIZE(o) != (v < 0 ? -digits : digits))
-        return false;
-    digit *d = l->ob_digit;
-#endif
-    for (int i = 0; i < digits; i++, mag >>= 30)
-        d[i] = (digit)(mag & PyLong_MASK);
-    return true;
-#else
-    (void)o;
-    (void)v;
-    return false;
-#endif
-}
-
-/*
  * rewrite_key sets o, a key object that nobody else holds, to the number
- * stored as word in a map of packed numbers, when it can (see rewrite_int).
+ * stored as word in a map of packed numbers, when it can (see internals.h).
  */
 static bool rewrite_key(PyObject *o, packing p, void *word)
 {
     if (p == PACK_INT)
-        return PyLong_CheckExact(o) && rewrite_int(o, bpt_word_to_i64(word));
-    if (p == PACK_FLOAT && REUSE_RESULTS && PyFloat_CheckExact(o)) {
-        ((PyFloatObject *)o)->ob_fval = bpt_word_to_double(word);
-        return true;
-    }
+        return PyLong_CheckExact(o) && internals_rewrite_int(o, bpt_word_to_i64(word));
+    if (p == PACK_FLOAT)
+        return PyFloat_CheckExact(o) && internals_rewrite_float(o, bpt_word_to_double(word));
     return false;
 }
 
 /* number_key returns the key of a map of packed numbers stored as word. */
 static PyObject *number_key(IterObject *it, void *word)
 {
-#if REUSE_RESULTS
-    for (int s = 0; s < 2; s++) {
+#if BPT_REUSE_RESULTS
+    for (int s = 0; bpt_reuse_on && s < 2; s++) {
         PyObject *r = it->result[s];
         if (r && Py_REFCNT(r) == 1 && rewrite_key(r, it->packing, word))
             return Py_NewRef(r);
@@ -365,26 +328,18 @@ static PyObject *number_key(IterObject *it, void *word)
  */
 static PyObject *pair_result(IterObject *it, void *word, PyObject *value)
 {
-    PyObject *r = reusable_pair(it), *key;
+    PyObject *r = reusable_pair(it), *key = NULL;
     if (r) {
-        PyObject *old_key = PyTuple_GET_ITEM(r, 0), *old_value = PyTuple_GET_ITEM(r, 1);
-        if (Py_REFCNT(old_key) == 1 && rewrite_key(old_key, it->packing, word)) {
-            old_key = NULL; /* rewritten in place */
-        } else if (!(key = key_object(it->packing, word))) {
+        PyObject *held = PyTuple_GET_ITEM(r, 0), *old_key, *old_value;
+        if (!(Py_REFCNT(held) == 1 && rewrite_key(held, it->packing, word)) &&
+            !(key = key_object(it->packing, word))) {
             Py_DECREF(value);
             return NULL;
-        } else {
-            PyTuple_SET_ITEM(r, 0, key);
         }
-        PyTuple_SET_ITEM(r, 1, value);
-#if PY_VERSION_HEX >= 0x030E0000
-        ((PyTupleObject *)r)->ob_hash = -1; /* 3.14 caches a tuple's hash */
-#endif
+        internals_refill_pair(r, key, value, &old_key, &old_value);
         Py_INCREF(r);
         Py_XDECREF(old_key);
         Py_DECREF(old_value);
-        if (!PyObject_GC_IsTracked(r)) /* the collector may have untracked it */
-            PyObject_GC_Track(r);
         return r;
     }
     key = key_object(it->packing, word);
@@ -501,7 +456,7 @@ static PyObject *Iter_next(IterObject *it)
             release(m);
     }
     Py_DECREF(m);
-#if REUSE_RESULTS
+#if BPT_REUSE_RESULTS
     if (!r && !it->map) { /* exhausted (or failed): let go of what it kept */
         Py_CLEAR(it->result[0]);
         Py_CLEAR(it->result[1]);

@@ -94,7 +94,25 @@ int fast_kwargs(const char *name, const char *const *names, int count, PyObject 
     return 1;
 }
 
+/* _set_reuse(on): turns reusing iterator results (internals.h) on or off,
+ * where it is compiled in, for the tests to run both paths; returns whether
+ * it was on. */
+static PyObject *mod_set_reuse(PyObject *Py_UNUSED(mod), PyObject *on)
+{
+    int truth = PyObject_IsTrue(on);
+    if (truth < 0)
+        return NULL;
+    bool was = bpt_reuse_on;
+#if BPT_REUSE_RESULTS /* with the GIL: no other thread reads it meanwhile */
+    bpt_reuse_on = truth;
+#endif
+    return PyBool_FromLong(was);
+}
+
 static PyMethodDef module_methods[] = {
+    {"_set_reuse", mod_set_reuse, METH_O,
+     "_set_reuse(on): turn the iterators' reuse of results (internals.h) on or off where it "
+     "is compiled in; returns whether it was on. For tests."},
     {"_adopt_methods", adopt_methods, METH_O,
      "_adopt_methods(cls): give cls, a subclass of BPlusTreeMapBase, descriptors of its own "
      "for the base's methods it does not define (the interpreter's fast call path)."},
@@ -133,7 +151,8 @@ static int module_exec(PyObject *mod)
         PyModule_AddObjectRef(mod, "SortedListBase", (PyObject *)&ListType) < 0 ||
         PyModule_AddIntConstant(mod, "MIN_CAPACITY", BPT_MIN_CAPACITY) < 0 ||
         PyModule_AddIntConstant(mod, "MAX_CAPACITY", BPT_MAX_CAPACITY) < 0 ||
-        PyModule_AddIntConstant(mod, "DEFAULT_CAPACITY", DEFAULT_CAPACITY) < 0)
+        PyModule_AddIntConstant(mod, "DEFAULT_CAPACITY", DEFAULT_CAPACITY) < 0 ||
+        PyModule_AddObjectRef(mod, "_REUSE_COMPILED", BPT_REUSE_RESULTS ? Py_True : Py_False) < 0)
         return -1;
     return 0;
 }
