@@ -38,9 +38,16 @@
 extern "C" {
 #endif
 
+/* The library's version: these macros give the header's, bpt_libversion and
+ * bpt_libversion_number the compiled library's (they differ when a program
+ * runs against another build of the shared library than it was compiled
+ * with). BPT_VERSION_NUMBER is MAJOR * 10000 + MINOR * 100 + PATCH. */
 #define BPT_VERSION_MAJOR 0
 #define BPT_VERSION_MINOR 1
 #define BPT_VERSION_PATCH 0
+#define BPT_VERSION_STRING "0.1.0"
+#define BPT_VERSION_NUMBER \
+    (BPT_VERSION_MAJOR * 10000 + BPT_VERSION_MINOR * 100 + BPT_VERSION_PATCH)
 
 /* Node capacities accepted by bpt_new (keys per leaf, children per branch). */
 #define BPT_MIN_CAPACITY 4
@@ -193,6 +200,12 @@ double bpt_word_to_double(void *w);
 
 /* ---- Life cycle ---------------------------------------------------------- */
 
+/* bpt_libversion returns the library's version, "MAJOR.MINOR.PATCH". */
+const char *bpt_libversion(void);
+
+/* bpt_libversion_number returns the library's BPT_VERSION_NUMBER. */
+int bpt_libversion_number(void);
+
 /*
  * bpt_new creates an empty tree described by cfg (copied) and stores it in
  * *out. Returns BPT_EINVAL for a missing comparator or a bad capacity,
@@ -257,12 +270,13 @@ typedef struct bpt_stats {
 void bpt_get_stats(const bpt *t, bpt_stats *out);
 
 /*
- * bpt_version returns a counter that every structural change (an insert,
- * any removal, clear, bulk load) increases and nothing else
- * does: replacing a value leaves it alone. Equal versions mean the same
- * items in the same places, so borrowed keys read earlier are still valid.
+ * bpt_change_count returns a counter that every structural change (an
+ * insert, any removal, clear, bulk load) increases and nothing else does:
+ * replacing a value leaves it alone. Equal counts mean the same items in
+ * the same places, so borrowed keys read earlier are still valid. (Named
+ * bpt_version before 0.2; the library's version is bpt_libversion.)
  */
-uint64_t bpt_version(const bpt *t);
+uint64_t bpt_change_count(const bpt *t);
 
 /*
  * bpt_get looks key up. On BPT_OK it stores the stored key and its value

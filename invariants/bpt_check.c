@@ -44,14 +44,14 @@ typedef struct walk {
     size_t nodes_at[BPT_MAX_HEIGHT]; /* nodes seen so far at each depth */
 } walk;
 
-static bpt_invariant fail(walk *w, bpt_invariant inv, int depth, size_t slot, const char *fmt, ...)
+static bpt_invariant fail(walk *w, bpt_invariant inv, int depth, size_t at, const char *fmt, ...)
 {
     if (w->report) {
         va_list ap;
         w->report->invariant = inv;
         w->report->depth = depth;
         w->report->node = depth >= 0 ? w->nodes_at[depth] - 1 : 0;
-        w->report->slot = slot;
+        w->report->slot = at;
         va_start(ap, fmt);
         vsnprintf(w->report->message, sizeof w->report->message, fmt, ap);
         va_end(ap);

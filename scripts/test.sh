@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the C suite and the fuzz corpus replay in a plain build,
-# again in an ASan+UBSan build, again under valgrind; the Python package
+# again in an ASan+UBSan build, again under valgrind, again on the one-file
+# form; the C library installed and built against four ways
+# (scripts/test-c-library.sh); the Python package
 # (pip install ., then pytest with the hypothesis "ci" profile, mypy
 # --strict and pyright on a typed use of the API, then pytest again
 # against an ASan+UBSan build of the extension, then on a free-threaded
@@ -81,6 +83,14 @@ else
   echo "valgrind not found: run scripts/install-test-deps.sh" >&2
   failed=$((failed + 1))
 fi
+
+# The C library in the forms C projects take it: the C suite against the
+# one-file form (scripts/amalgamate.py), then installed and consumed by
+# pkg-config, CMake, a meson subproject and the one file.
+setup build-single --buildtype=debugoptimized -Dsingle_file=true
+run_suite "C suite on the one-file form (meson -Dsingle_file=true)" build-single
+echo "== the C library installed and consumed (scripts/test-c-library.sh)"
+check bash scripts/test-c-library.sh
 
 # run_pytest NAME COMMAND...: runs a pytest command, tallies its summary.
 run_pytest() {

@@ -791,7 +791,11 @@ void bpt_get_stats(const bpt *t, bpt_stats *out)
     walk_nodes(t, t->root, count_node, out);
 }
 
-uint64_t bpt_version(const bpt *t) { return t->version; }
+uint64_t bpt_change_count(const bpt *t) { return t->version; }
+
+const char *bpt_libversion(void) { return BPT_VERSION_STRING; }
+
+int bpt_libversion_number(void) { return BPT_VERSION_NUMBER; }
 
 /*
  * node_clone allocates a copy of src's header and contents; branch children

@@ -413,10 +413,10 @@ void diff_step(diff *d, diff_choose_fn choose, void *src)
     case OP_AT: {
         size_t at = choose(src, m->n + 2);
         if (value & 1) { /* replace the value there */
-            uint64_t version = bpt_version(t);
+            uint64_t version = bpt_change_count(t);
             rc = bpt_replace_at(t, at, W(value), want_out ? &v : NULL);
             CHECK_EQ(rc, at < m->n ? BPT_OK : BPT_NOTFOUND);
-            CHECK_EQ(bpt_version(t), version); /* no structural change */
+            CHECK_EQ(bpt_change_count(t), version); /* no structural change */
             if (rc == BPT_OK) {
                 if (want_out) {
                     CHECK_EQ(I(v), m->items[at].value);

@@ -492,7 +492,7 @@ static void test_positions_and_undo(void)
         }
         CHECK_EQ(bpt_remove_at(t, 3, NULL, NULL), BPT_OK); /* released by the tree */
         ref_remove(&m, m.items[3].key, NULL);
-        uint64_t version = bpt_version(t);
+        uint64_t version = bpt_change_count(t);
         CHECK_EQ(bpt_replace_at(t, 7, W(-7), &v), BPT_OK);
         CHECK_EQ(I(v), m.items[7].value);
         give_back_value(v);
@@ -500,7 +500,7 @@ static void test_positions_and_undo(void)
         CHECK_EQ(bpt_replace_at(t, 8, W(-8), NULL), BPT_OK);
         m.items[8].value = -8;
         CHECK_EQ(bpt_replace_at(t, bpt_size(t), W(0), NULL), BPT_NOTFOUND);
-        CHECK_EQ(bpt_version(t), version); /* no structural change */
+        CHECK_EQ(bpt_change_count(t), version); /* no structural change */
         size_t removed = 99;
         CHECK_EQ(bpt_remove_range_at(t, 10, 5, &removed), BPT_OK);
         CHECK_EQ(removed, 0);
@@ -1311,6 +1311,21 @@ static double leaf_fill(const bpt *t)
     return 100.0 * (double)st.items / ((double)st.leaves * bpt_leaf_capacity(t));
 }
 
+/* The library's version at run time is the header's, and the number orders
+ * versions as their parts do. */
+static void test_library_version(void)
+{
+    char want[32];
+    snprintf(want, sizeof want, "%d.%d.%d", BPT_VERSION_MAJOR, BPT_VERSION_MINOR,
+             BPT_VERSION_PATCH);
+    CHECK(strcmp(bpt_libversion(), want) == 0);
+    CHECK(strcmp(bpt_libversion(), BPT_VERSION_STRING) == 0);
+    CHECK_EQ(bpt_libversion_number(), BPT_VERSION_NUMBER);
+    CHECK_EQ(BPT_VERSION_NUMBER,
+             BPT_VERSION_MAJOR * 10000 + BPT_VERSION_MINOR * 100 + BPT_VERSION_PATCH);
+    CHECK(BPT_VERSION_MINOR < 100 && BPT_VERSION_PATCH < 100);
+}
+
 static void test_stats_and_fill(void)
 {
     bpt *t = new_tree(16);
@@ -1318,17 +1333,17 @@ static void test_stats_and_fill(void)
     bpt_get_stats(t, &st);
     CHECK(st.items == 0 && st.leaves == 0 && st.branches == 0 && st.height == 0);
     CHECK_EQ(st.bytes, alloc.bytes);
-    uint64_t v0 = bpt_version(t);
+    uint64_t v0 = bpt_change_count(t);
     fill(t, NULL, 10000, 1); /* ascending */
-    CHECK(bpt_version(t) > v0);
+    CHECK(bpt_change_count(t) > v0);
     bpt_get_stats(t, &st);
     CHECK_EQ(st.height, tree_height(t));
     CHECK(st.branches > 0 && st.leaves > st.branches);
     double ascending = leaf_fill(t);
     /* Replacing a value is not a structural change. */
-    uint64_t v1 = bpt_version(t);
+    uint64_t v1 = bpt_change_count(t);
     CHECK_EQ(bpt_put(t, W(5), W(6), NULL), BPT_REPLACED);
-    CHECK_EQ(bpt_version(t), v1);
+    CHECK_EQ(bpt_change_count(t), v1);
     done(t);
 
     t = new_tree(16);
@@ -1510,6 +1525,7 @@ int main(void)
     RUN(test_visit);
     RUN(test_cursor_outlives_tree);
     RUN(test_allocator_accounting);
+    RUN(test_library_version);
     RUN(test_stats_and_fill);
     RUN(test_hints);
     RUN(test_wide_nodes);

@@ -566,7 +566,7 @@ static read_result read_keys(PyObject *keys, PyObject *vals, bool in_place, sort
 static PyObject *state(MapObject *m)
 {
     return Py_BuildValue("(KK)", (unsigned long long)m->generation,
-                         (unsigned long long)bpt_version(m->tree));
+                         (unsigned long long)bpt_change_count(m->tree));
 }
 
 /* _state(): the token of this list's items now (see _load_sorted's expect). */

@@ -146,7 +146,7 @@ PyObject *make_iter_locked(MapObject *m, int kind, bool reverse, PyObject *lo,
     it->remaining = to > from ? to - from : 0;
     it->position = reverse ? to - 1 : from;
     it->generation = m->generation;
-    it->version = bpt_version(t);
+    it->version = bpt_change_count(t);
     it->map = (MapObject *)Py_NewRef(m);
     TSAN_RELEASE(it);
     PyObject_GC_Track(it);
@@ -375,7 +375,7 @@ static inline PyObject *hand_out(IterObject *it)
 /* unchanged tells whether m's tree and its structure are the iterator's. */
 static inline bool unchanged(const IterObject *it, const MapObject *m)
 {
-    return m->generation == it->generation && bpt_version(m->tree) == it->version;
+    return m->generation == it->generation && bpt_change_count(m->tree) == it->version;
 }
 
 /* chunk_current tells whether the chunk holds the next item, as it is now. */

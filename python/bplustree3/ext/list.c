@@ -460,7 +460,7 @@ static PyObject *List__add_numbers(MapObject *m, PyObject *values)
     }
     size_t n = bpt_size(m->tree);
     unsigned capacity = m->capacity;
-    uint64_t generation = m->generation, version = bpt_version(m->tree);
+    uint64_t generation = m->generation, version = bpt_change_count(m->tree);
     bool fits = n == 0 || m->packing == p;
     size_t total = fits ? n + k : 0;
     void **all = fits ? PyMem_Malloc((total ? total : 1) * sizeof *all) : NULL;
@@ -518,7 +518,7 @@ static PyObject *List__add_numbers(MapObject *m, PyObject *values)
         drop_tree(t);
         return NULL;
     }
-    bool same = m->generation == generation && bpt_version(m->tree) == version;
+    bool same = m->generation == generation && bpt_change_count(m->tree) == version;
     bpt *old = NULL;
     if (same) {
         bpt_set_context(t, m);
