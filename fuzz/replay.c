@@ -16,7 +16,9 @@
 
 #ifdef _WIN32
 #include <windows.h>
+#ifndef S_ISDIR /* MSVC lacks it; mingw-w64 has it */
 #define S_ISDIR(m) (((m) & _S_IFMT) == _S_IFDIR)
+#endif
 #else
 #include <dirent.h>
 #endif

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: the C suite and the fuzz corpus replay in a plain build,
 # again in an ASan+UBSan build, again under valgrind, again on the one-file
-# form; the C library installed and built against four ways
-# (scripts/test-c-library.sh); the Python package
+# form, again cross-built for aarch64 (run under qemu-user) and for Windows
+# (mingw-w64, run under wine); the C library installed and built against
+# four ways (scripts/test-c-library.sh); the Python package
 # (pip install ., then pytest with the hypothesis "ci" profile, mypy
 # --strict and pyright on a typed use of the API, then pytest again
 # against an ASan+UBSan build of the extension, then on a free-threaded
@@ -91,6 +92,15 @@ setup build-single --buildtype=debugoptimized -Dsingle_file=true
 run_suite "C suite on the one-file form (meson -Dsingle_file=true)" build-single
 echo "== the C library installed and consumed (scripts/test-c-library.sh)"
 check bash scripts/test-c-library.sh
+
+# Another architecture and another system: the C suite and the corpus
+# replay cross-built with gcc for 64-bit ARM Linux and for Windows
+# (mingw-w64), warnings as errors, and run under qemu-user and wine.
+for target in aarch64-linux-gnu x86_64-w64-mingw32; do
+  setup "build-$target" --buildtype=debugoptimized --cross-file "cross/$target.ini"
+  WINEDEBUG=-all run_suite "C suite cross-built for $target, run under its emulator" \
+    "build-$target"
+done
 
 # run_pytest NAME COMMAND...: runs a pytest command, tallies its summary.
 run_pytest() {
