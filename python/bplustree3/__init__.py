@@ -20,6 +20,9 @@ from ._bplustree3 import (
     MIN_CAPACITY,
     BPlusTreeMapBase,
     InvariantError,
+    _ITEMS,
+    _KEYS,
+    _VALUES,
     _adopt_methods,
 )
 
@@ -39,7 +42,6 @@ try:
 except Exception:  # pragma: no cover - only in a source checkout, never installed
     __version__ = "0+unknown"
 
-_KEYS, _VALUES, _ITEMS = 0, 1, 2
 
 
 class _View:
@@ -50,10 +52,10 @@ class _View:
     _kind = _KEYS
 
     def __iter__(self):
-        return self._mapping._iter(self._kind, False, None, None, True, False)
+        return self._mapping._iter(self._kind)
 
     def __reversed__(self):
-        return self._mapping._iter(self._kind, True, None, None, True, False)
+        return self._mapping._iter(self._kind, reverse=True)
 
     def __getitem__(self, index):
         if isinstance(index, slice):
@@ -108,7 +110,7 @@ class BPlusTreeMap(BPlusTreeMapBase):
         """
         if start_key is None and end_key is None:
             return _Keys(self)
-        return self._iter(_KEYS, False, start_key, end_key, True, False)
+        return self._iter(_KEYS, minimum=start_key, maximum=end_key)
 
     def values(self, start_key=None, end_key=None):
         """Values of the keys in [start_key, end_key), or a live view.
@@ -118,7 +120,7 @@ class BPlusTreeMap(BPlusTreeMapBase):
         """
         if start_key is None and end_key is None:
             return _Values(self)
-        return self._iter(_VALUES, False, start_key, end_key, True, False)
+        return self._iter(_VALUES, minimum=start_key, maximum=end_key)
 
     def items(self, start_key=None, end_key=None):
         """(key, value) pairs with key in [start_key, end_key), or a live view.
@@ -128,7 +130,7 @@ class BPlusTreeMap(BPlusTreeMapBase):
         """
         if start_key is None and end_key is None:
             return _Items(self)
-        return self._iter(_ITEMS, False, start_key, end_key, True, False)
+        return self._iter(_ITEMS, minimum=start_key, maximum=end_key)
 
     def range(self, start_key=None, end_key=None):
         """(key, value) pairs with key in [start_key, end_key), as an iterator.
@@ -137,7 +139,7 @@ class BPlusTreeMap(BPlusTreeMapBase):
         >>> list(BPlusTreeMap({1: "a", 2: "b", 3: "c"}).range(2, 3))
         [(2, 'b')]
         """
-        return self._iter(_ITEMS, False, start_key, end_key, True, False)
+        return self._iter(_ITEMS, minimum=start_key, maximum=end_key)
 
     def islice(self, start=None, stop=None, reverse=False):
         """Keys at positions start to stop (as a slice: negatives count
@@ -160,7 +162,8 @@ class BPlusTreeMap(BPlusTreeMapBase):
         [4, 3, 2]
         """
         lo_incl, hi_incl = inclusive
-        return self._iter(_KEYS, bool(reverse), minimum, maximum, bool(lo_incl), bool(hi_incl))
+        return self._iter(_KEYS, reverse=reverse, minimum=minimum, maximum=maximum,
+                          min_inclusive=lo_incl, max_inclusive=hi_incl)
 
     @classmethod
     def fromkeys(cls, iterable, value=None):

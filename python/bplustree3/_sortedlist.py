@@ -24,9 +24,8 @@ from operator import eq, ge, gt, itemgetter, le, lt, ne
 import reprlib
 from types import GenericAlias
 
-from ._bplustree3 import SortedListBase
+from ._bplustree3 import _ITEMS, _KEYS, _VALUES, SortedListBase
 
-_KEYS, _VALUES, _ITEMS = 0, 1, 2
 
 
 def identity(value):
@@ -58,13 +57,13 @@ def _merged_load(sl, keys, values, token):
     in one step, unless sl changed since token (RuntimeError)."""
     all_keys, all_values = keys, values
     if len(sl) and values is not None:
-        merged = sorted(chain(sl._iter(_ITEMS, False, None, None, True, False),
+        merged = sorted(chain(sl._iter(_ITEMS),
                               _pairs(keys, values)),
                         key=itemgetter(0))  # stable: the old values first
         all_keys = [k for k, _ in merged]
         all_values = [v for _, v in merged]
     elif len(sl):
-        all_keys = sorted(chain(sl._iter(_KEYS, False, None, None, True, False), keys))
+        all_keys = sorted(chain(sl._iter(_KEYS), keys))
     sl._load_sorted(all_keys, all_values, sl.capacity, True, token)
 
 
@@ -387,7 +386,7 @@ class SortedKeyList(SortedList):
     def __imul__(self, num):
         """Repeat each value num times, in place, all or nothing."""
         token = self._state()
-        items = list(self._iter(_ITEMS, False, None, None, True, False))
+        items = list(self._iter(_ITEMS))
         n = len(items)
         order = sorted(range(n * num), key=lambda i: items[i % n][0]) if n else []
         self._load_sorted([items[i % n][0] for i in order], [items[i % n][1] for i in order],

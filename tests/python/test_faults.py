@@ -95,7 +95,11 @@ def test_argument_errors():
     with pytest.raises(ValueError):
         m._iter(7, False, None, None, True, False)
     with pytest.raises(TypeError):
-        m._iter(0)
+        m._iter()
+    with pytest.raises(TypeError):
+        m._iter(0, False, None, None, True, False, 1)
+    with pytest.raises(TypeError):
+        m._iter(0, reverse=True, backwards=True)
     with pytest.raises(TypeError):
         m._iter("keys", False, None, None, True, False)
 

@@ -341,7 +341,7 @@ PyObject *make_iter_locked(MapObject *m, int kind, bool reverse, PyObject *lo, P
 PyObject *Map_iter(MapObject *m);
 PyObject *iter_all(MapObject *m, int kind, bool reverse);
 PyObject *Map_reversed(MapObject *m, PyObject *Py_UNUSED(ignored));
-PyObject *Map__iter(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
+PyObject *Map__iter(MapObject *m, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
 PyObject *make_iter(MapObject *m, int kind, bool reverse, PyObject *lo, PyObject *hi, bool lo_incl,
                     bool hi_incl);
 

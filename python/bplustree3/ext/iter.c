@@ -514,18 +514,32 @@ PyObject *iter_all(MapObject *m, int kind, bool reverse)
 }
 
 /*
- * _iter(kind, reverse, minimum, maximum, min_inclusive, max_inclusive):
- * the one iterator factory behind keys/values/items ranges, irange and the
- * views; None bounds are unbounded.
+ * _iter(kind, reverse=False, minimum=None, maximum=None,
+ * min_inclusive=True, max_inclusive=False): the one iterator factory
+ * behind keys/values/items ranges, irange and the views, over the items
+ * from minimum to maximum (None: unbounded; by default, as a map's ranges
+ * are, the minimum included and the maximum not).
  */
-PyObject *Map__iter(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
+PyObject *Map__iter(MapObject *m, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    int kind = check_args("_iter", nargs, 6, 6) ? parse_kind(args[0]) : -1;
+    static const char *const names[] = {"kind",    "reverse",       "minimum",
+                                        "maximum", "min_inclusive", "max_inclusive"};
+    PyObject *a[6];
+    if (!fast_kwargs("_iter", names, 6, args, nargs, kwnames, a))
+        return NULL;
+    if (!a[0]) {
+        PyErr_SetString(PyExc_TypeError, "_iter() needs its kind");
+        return NULL;
+    }
+    int kind = parse_kind(a[0]);
+    int flags[3] = {0, 1, 0}; /* reverse, min_inclusive, max_inclusive */
+    for (int i = 0; kind >= 0 && i < 3; i++) {
+        PyObject *given = a[i == 0 ? 1 : i + 3];
+        if (given && (flags[i] = PyObject_IsTrue(given)) < 0)
+            return NULL;
+    }
     if (kind < 0)
         return NULL;
-    int flags[3];
-    for (int i = 0; i < 3; i++) /* reverse, min_inclusive, max_inclusive */
-        if ((flags[i] = PyObject_IsTrue(args[i == 0 ? 1 : i + 3])) < 0)
-            return NULL;
-    return make_iter(m, kind, flags[0], args[2], args[3], flags[1], flags[2]);
+    return make_iter(m, kind, flags[0], a[2] ? a[2] : Py_None, a[3] ? a[3] : Py_None, flags[1],
+                     flags[2]);
 }

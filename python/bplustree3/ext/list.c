@@ -829,7 +829,7 @@ static PyMethodDef List_methods[] = {
     {"_count", (PyCFunction)(void (*)(void))List__count, METH_FASTCALL, NULL},
     {"_index", (PyCFunction)(void (*)(void))List__index, METH_FASTCALL, NULL},
     {"_keyed", (PyCFunction)List__keyed, METH_NOARGS, NULL},
-    {"_iter", (PyCFunction)(void (*)(void))Map__iter, METH_FASTCALL, NULL},
+    {"_iter", (PyCFunction)(void (*)(void))Map__iter, METH_FASTCALL | METH_KEYWORDS, NULL},
     {"_islice", (PyCFunction)(void (*)(void))Map__islice, METH_FASTCALL, NULL},
     {"_load_sorted", (PyCFunction)(void (*)(void))List__load_sorted, METH_FASTCALL, NULL},
     {"_update_pairs", (PyCFunction)List__update_pairs, METH_O, NULL},

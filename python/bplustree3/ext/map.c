@@ -512,7 +512,7 @@ static PyMethodDef Map_methods[] = {
      "pairs in strictly increasing key order; ValueError (and nothing built) otherwise."},
     {"__reversed__", (PyCFunction)Map_reversed, METH_NOARGS,
      "__reversed__($self, /)\n--\n\nAn iterator over the keys, largest first."},
-    {"_iter", (PyCFunction)(void (*)(void))Map__iter, METH_FASTCALL, NULL},
+    {"_iter", (PyCFunction)(void (*)(void))Map__iter, METH_FASTCALL | METH_KEYWORDS, NULL},
     {"_islice", (PyCFunction)(void (*)(void))Map__islice, METH_FASTCALL, NULL},
     {"_pop_at", (PyCFunction)Map__pop_at, METH_O, NULL},
     {"_load_sorted", (PyCFunction)(void (*)(void))Map__load_sorted, METH_FASTCALL, NULL},

@@ -152,6 +152,9 @@ static int module_exec(PyObject *mod)
         PyModule_AddIntConstant(mod, "MIN_CAPACITY", BPT_MIN_CAPACITY) < 0 ||
         PyModule_AddIntConstant(mod, "MAX_CAPACITY", BPT_MAX_CAPACITY) < 0 ||
         PyModule_AddIntConstant(mod, "DEFAULT_CAPACITY", DEFAULT_CAPACITY) < 0 ||
+        PyModule_AddIntConstant(mod, "_KEYS", KIND_KEYS) < 0 ||
+        PyModule_AddIntConstant(mod, "_VALUES", KIND_VALUES) < 0 ||
+        PyModule_AddIntConstant(mod, "_ITEMS", KIND_ITEMS) < 0 ||
         PyModule_AddObjectRef(mod, "_REUSE_COMPILED", BPT_REUSE_RESULTS ? Py_True : Py_False) < 0)
         return -1;
     return 0;
