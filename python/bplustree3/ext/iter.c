@@ -74,10 +74,11 @@ static int seek_bound(MapObject *m, bpt_cursor *c, PyObject *key, size_t *rank, 
 /*
  * make_iter_locked makes, with m acquired, an iterator over the items
  * between lo and hi (None: unbounded; lo_incl and hi_incl say whether an
- * equal key belongs in), in two descents at most: the bound it starts from
- * positions the cursor and gives its position, the other gives only its
- * position. Given span, it iterates over the positions [span[0], span[1])
- * instead, in one descent.
+ * equal key belongs in): one descent to the bound it starts from positions
+ * the cursor and gives its position (in a multiset whose starting bound is
+ * excluded, two more: the rank past its every copy, and the cursor moved
+ * there), one to the other bound gives only its position. Given span, it
+ * iterates over the positions [span[0], span[1]) instead, in one descent.
  */
 PyObject *make_iter_locked(MapObject *m, int kind, bool reverse, PyObject *lo,
                                   PyObject *hi, bool lo_incl, bool hi_incl, const size_t *span)

@@ -844,7 +844,8 @@ static PyMethodDef List_methods[] = {
 static PyGetSetDef List_getset[] = {
     {"capacity", (getter)Map_capacity, NULL, "the node capacity (values per node)", NULL},
     {"_key_storage", (getter)Map_key_storage, NULL,
-     "how the keys are stored: 'int' or 'float' (packed numbers), 'str' or 'object'", NULL},
+     "how the keys are stored: 'int' or 'float' (packed numbers), 'str' (with "
+     "hints) or 'object'", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

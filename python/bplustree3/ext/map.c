@@ -548,7 +548,8 @@ PyObject *Map_key_storage(MapObject *m, void *Py_UNUSED(closure))
 static PyGetSetDef Map_getset[] = {
     {"capacity", (getter)Map_capacity, NULL, "the node capacity (keys per node)", NULL},
     {"_key_storage", (getter)Map_key_storage, NULL,
-     "how the keys are stored: 'int' or 'float' (packed numbers) or 'object'", NULL},
+     "how the keys are stored: 'int' or 'float' (packed numbers), 'str' (with "
+     "hints) or 'object'", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
