@@ -114,6 +114,7 @@ class BPlusTreeMap(BPlusTreeMapBase):
 
     def values(self, start_key=None, end_key=None):
         """Values of the keys in [start_key, end_key), or a live view.
+        O(log n) to start, O(1) per value.
 
         >>> list(BPlusTreeMap({1: "a", 2: "b"}).values(None, 2))
         ['a']
@@ -124,6 +125,7 @@ class BPlusTreeMap(BPlusTreeMapBase):
 
     def items(self, start_key=None, end_key=None):
         """(key, value) pairs with key in [start_key, end_key), or a live view.
+        O(log n) to start, O(1) per item.
 
         >>> list(BPlusTreeMap({1: "a", 2: "b"}).items(2))
         [(2, 'b')]
@@ -183,6 +185,8 @@ class BPlusTreeMap(BPlusTreeMapBase):
     # them fail: see "Threads" in docs/threads.md.
 
     def __eq__(self, other):
+        """Whether other is a mapping with equal items (``m == other``).
+        O(n), plus a lookup in other per key."""
         if not isinstance(other, Mapping):
             return NotImplemented
         snapshot = self.copy()
@@ -201,10 +205,13 @@ class BPlusTreeMap(BPlusTreeMapBase):
 
     @reprlib.recursive_repr()
     def __repr__(self):
+        """``BPlusTreeMap({key: value, ...})``, in key order. O(n)."""
         items = ", ".join(f"{k!r}: {v!r}" for k, v in self.copy().items())
         return f"{type(self).__name__}({{{items}}})"
 
     def __or__(self, other):
+        """A new map of the items of both, other's values winning
+        (``m | other``). O(n + k log(n + k)) for k items in other."""
         if not isinstance(other, Mapping):
             return NotImplemented
         new = self.copy()
@@ -212,6 +219,8 @@ class BPlusTreeMap(BPlusTreeMapBase):
         return new
 
     def __ror__(self, other):
+        """A new map of the items of both, this map's values winning
+        (``other | m``). O((n + k) log(n + k)) for k items in other."""
         if not isinstance(other, Mapping):
             return NotImplemented
         new = type(self)(other, capacity=self.capacity)
@@ -219,12 +228,15 @@ class BPlusTreeMap(BPlusTreeMapBase):
         return new
 
     def __ior__(self, other):
+        """Add the items of other (``m |= other``), as update. O(k log n)."""
         self.update(other)
         return self
 
     # Pickling makes the map first, then fills it (__setstate__), as dict's
     # does, so that a map among its own values pickles.
     def __reduce__(self):
+        """Pickling: the map is made empty, then filled with its items and
+        capacity (__setstate__). O(n)."""
         snapshot = self.copy()
         attrs = getattr(self, "__dict__", None) or None
         return (copyreg.__newobj__, (type(self),),
@@ -240,6 +252,7 @@ class BPlusTreeMap(BPlusTreeMapBase):
         self._load_sorted(items, capacity)
 
     def __copy__(self):
+        """A shallow copy (``copy.copy(m)``), as copy. O(n)."""
         return self.copy()
 
     def __deepcopy__(self, memo):

@@ -104,6 +104,13 @@ def _exclusive(method):
 
 _NOTHING = frozenset()
 
+# What SortedSet's comparisons are, for their docstrings: op name -> (symbol, meaning).
+_SET_COMPARISONS = {
+    "eq": ("==", "equal to"), "ne": ("!=", "not equal to"),
+    "lt": ("<", "a proper subset of"), "gt": (">", "a proper superset of"),
+    "le": ("<=", "a subset of"), "ge": (">=", "a superset of"),
+}
+
 
 def _shrink(s):
     """Shrinks the table of the set s as set.difference_update does after
@@ -207,11 +214,13 @@ class _Positions:
 
     def irange(self, minimum=None, maximum=None, inclusive=(True, True), reverse=False):
         """Keys or values between minimum and maximum (None: unbounded), each
-        end included or not as inclusive says, largest first if reverse."""
+        end included or not as inclusive says, largest first if reverse.
+        O(log n) to start, O(1) per key or value."""
         return self._list.irange(minimum, maximum, inclusive, reverse)
 
     def islice(self, start=None, stop=None, reverse=False):
-        """Keys or values at positions start to stop, as a slice."""
+        """Keys or values at positions start to stop, as a slice. O(log n) to
+        start, O(1) per key or value."""
         return self._list.islice(start, stop, reverse)
 
     def _bind_key_methods(self):
@@ -272,6 +281,8 @@ class SortedDict(_Positions, dict):
     __not_given = _NOT_GIVEN  # sortedcontainers' name: _SortedDict__not_given
 
     def __init__(self, *args, **kwargs):
+        """Initialize from an optional key function (or None), then what
+        ``dict()`` takes. O(n log n)."""
         if args and (args[0] is None or callable(args[0])):
             self._key = args[0]
             args = args[1:]
@@ -309,6 +320,7 @@ class SortedDict(_Positions, dict):
     # order first, then the dict, where deleting cannot fail.
 
     def __setitem__(self, key, value):
+        """Store value at key (``sd[key] = value``). O(log n)."""
         if self._changing:
             _refuse(self)
         if dict.__contains__(self, key):
@@ -324,6 +336,7 @@ class SortedDict(_Positions, dict):
     _setitem = __setitem__
 
     def __delitem__(self, key):
+        """Remove key (``del sd[key]``); KeyError if absent. O(log n)."""
         if self._changing:
             _refuse(self)
         if not dict.__contains__(self, key):
@@ -332,12 +345,20 @@ class SortedDict(_Positions, dict):
         dict.pop(self, key)
 
     def clear(self):
+        """Remove every item. O(n)."""
         if self._changing:
             _refuse(self)
         self._list.clear()  # a new tree: it may fail, and changes nothing then
         dict.clear(self)
 
     def pop(self, key, default=_NOT_GIVEN):
+        """Remove key and return its value; if it is absent, return default
+        when given, else raise KeyError. O(log n).
+
+        >>> sd = SortedDict({"a": 1, "b": 2})
+        >>> sd.pop("a"), sd.pop("z", 0), sd
+        (1, 0, SortedDict({'b': 2}))
+        """
         if self._changing:
             _refuse(self)
         if dict.__contains__(self, key):
@@ -361,6 +382,12 @@ class SortedDict(_Positions, dict):
         return item
 
     def setdefault(self, key, default=None):
+        """Return sd[key], first storing default if key is absent. O(log n).
+
+        >>> sd = SortedDict({"b": 2})
+        >>> sd.setdefault("b", 0), sd.setdefault("a", 1), sd
+        (2, 1, SortedDict({'a': 1, 'b': 2}))
+        """
         if dict.__contains__(self, key):
             return dict.__getitem__(self, key)
         if self._changing:
@@ -382,7 +409,8 @@ class SortedDict(_Positions, dict):
         ``_setitem`` (sortedcollections' ValueSortedDict does), sets each
         pair through it, as sortedcontainers does (what a failing
         ``_setitem`` leaves is its own). Code that the update runs may read
-        the dict; a change raises RuntimeError."""
+        the dict; a change raises RuntimeError. O(k log n) for k items;
+        O((n + k) log(n + k)) when the order is rebuilt."""
         if self._changing:
             _refuse(self)
         if not self:
@@ -400,15 +428,18 @@ class SortedDict(_Positions, dict):
     _update = update
 
     def __ior__(self, other):
+        """Add the items of other (``sd |= other``), as update. O(k log n)."""
         self._update(other)
         return self
 
     # ---- Order ----
 
     def __iter__(self):
+        """An iterator over the keys, in sorted order. O(1) per key."""
         return iter(self._list)
 
     def __reversed__(self):
+        """An iterator over the keys, largest first. O(1) per key."""
         return reversed(self._list)
 
     def peekitem(self, index=-1):
@@ -418,38 +449,75 @@ class SortedDict(_Positions, dict):
         return key, self[key]
 
     def keys(self):
+        """A live view of the keys, a set and a sequence (SortedKeysView).
+        O(1).
+
+        >>> keys = SortedDict({"b": 2, "a": 1, "c": 3}).keys()
+        >>> keys[0], keys[-2:], keys.index("b"), keys & {"c", "d"}
+        ('a', ['b', 'c'], 1, SortedSet(['c']))
+        """
         return SortedKeysView(self)
 
     def items(self):
+        """A live view of the (key, value) pairs, in key order, a set and a
+        sequence (SortedItemsView). O(1).
+
+        >>> SortedDict({"b": 2, "a": 1}).items()[-1]
+        ('b', 2)
+        """
         return SortedItemsView(self)
 
     def values(self):
+        """A live view of the values, in key order, a sequence
+        (SortedValuesView). O(1).
+
+        >>> SortedDict({"b": 1, "a": 2}).values()[:]
+        [2, 1]
+        """
         return SortedValuesView(self)
 
     # ---- Whole ----
 
     def __or__(self, other):
+        """A new SortedDict of the items of both, other's values winning
+        (``sd | other``). O((n + k) log(n + k)) for k items in other.
+
+        >>> SortedDict({"a": 1, "b": 2}) | {"b": 3, "c": 4}
+        SortedDict({'a': 1, 'b': 3, 'c': 4})
+        """
         if not isinstance(other, Mapping):
             return NotImplemented
         return self.__class__(self._key, chain(self.items(), other.items()))
 
     def __ror__(self, other):
+        """A new SortedDict of the items of both, this dict's values winning
+        (``other | sd``). O((n + k) log(n + k)) for k items in other."""
         if not isinstance(other, Mapping):
             return NotImplemented
         return self.__class__(self._key, chain(other.items(), self.items()))
 
     def copy(self):
+        """A shallow copy, with the same key function. O(n): the keys come
+        sorted."""
         return self.__class__(self._key, self.items())
 
     __copy__ = copy
 
     @classmethod
     def fromkeys(cls, iterable, value=None):
+        """A new SortedDict with keys from iterable, each mapped to value.
+        O(k log k) for k keys.
+
+        >>> SortedDict.fromkeys("cab", 0)
+        SortedDict({'a': 0, 'b': 0, 'c': 0})
+        """
         return cls((key, value) for key in iterable)
 
     # The dict is made first, then filled (__setstate__), so that a
     # SortedDict among its own values pickles.
     def __reduce__(self):
+        """Pickling: ``type(sd)(key)``, then filled with the items
+        (__setstate__). O(n)."""
         return (type(self), (self._key,), list(dict.items(self)))
 
     def __setstate__(self, items):
@@ -457,6 +525,8 @@ class SortedDict(_Positions, dict):
 
     @reprlib.recursive_repr()
     def __repr__(self):
+        """``SortedDict({key: value, ...})``, in key order, with the key
+        function first when there is one. O(n)."""
         key_arg = "" if self._key is None else f"{self._key!r}, "
         items = ", ".join(f"{k!r}: {self[k]!r}" for k in self._list)
         return f"{type(self).__name__}({key_arg}{{{items}}})"
@@ -475,6 +545,8 @@ _NO_ITEMS = {}  # never changed: what _view_delitem puts back
 
 
 def _view_delitem(self, index):
+    """Remove the item at index, or the items in a slice, from the dict
+    (``del sd.keys()[i]``). O(log n), or O(k log n) for a slice of k items."""
     mapping = self._mapping
     if mapping._changing:
         _refuse(mapping)
@@ -495,12 +567,17 @@ class SortedKeysView(KeysView, Sequence):
         return SortedSet(it)
 
     def __getitem__(self, index):
+        """The key at index, or a list of the keys in a slice. O(log n), or
+        O(k log n) for a slice of k keys."""
         return self._mapping._list[index]
 
     def __reversed__(self):
+        """An iterator over the keys, largest first. O(1) per key."""
         return reversed(self._mapping._list)
 
     def index(self, value, start=None, stop=None):
+        """The position of the key value among positions start to stop;
+        ValueError if it is not there. O(log n)."""
         return self._mapping._list.index(value, start, stop)
 
     __delitem__ = _view_delitem
@@ -516,6 +593,8 @@ class SortedItemsView(ItemsView, Sequence):
         return SortedSet(it)
 
     def __getitem__(self, index):
+        """The (key, value) at index, or a list of those in a slice.
+        O(log n), or O(k log n) for a slice of k items."""
         mapping = self._mapping
         if isinstance(index, slice):
             return [(key, mapping[key]) for key in mapping._list[index]]
@@ -531,6 +610,8 @@ class SortedValuesView(ValuesView, Sequence):
     __slots__ = ()
 
     def __getitem__(self, index):
+        """The value at index (of the key there), or a list of the values in
+        a slice. O(log n), or O(k log n) for a slice of k values."""
         mapping = self._mapping
         if isinstance(index, slice):
             return [mapping[key] for key in mapping._list[index]]
@@ -549,6 +630,8 @@ class SortedSet(_Positions, MutableSet, Sequence):
     """
 
     def __init__(self, iterable=None, key=None):
+        """Initialize from iterable, ordered by key (a function of a value,
+        or None: the values themselves). O(n log n)."""
         self._key = key
         if not hasattr(self, "_set"):
             self._set = set()
@@ -573,21 +656,40 @@ class SortedSet(_Positions, MutableSet, Sequence):
         return self._key
 
     def __contains__(self, value):
+        """Whether value is in the set (``value in ss``), by hash. O(1)."""
         return value in self._set
 
     def __len__(self):
+        """The number of values (``len(ss)``). O(1)."""
         return len(self._set)
 
     def __iter__(self):
+        """An iterator over the values, in sorted order. O(1) per value."""
         return iter(self._list)
 
     def __reversed__(self):
+        """An iterator over the values, largest first. O(1) per value."""
         return reversed(self._list)
 
     def __getitem__(self, index):
+        """The value at position index, or a list of the values in a slice
+        (``ss[i]``). O(log n), or O(k log n) for a slice of k values.
+
+        >>> ss = SortedSet("dbca")
+        >>> ss[0], ss[-1], ss[1:3]
+        ('a', 'd', ['b', 'c'])
+        """
         return self._list[index]
 
     def __delitem__(self, index):
+        """Remove the value at position index, or the values in a slice
+        (``del ss[i]``). O(log n), or O(k log n) for a slice of k values.
+
+        >>> ss = SortedSet(range(6))
+        >>> del ss[::2]
+        >>> ss
+        SortedSet([1, 3, 5])
+        """
         # The order first, by position (all or nothing), then the set as
         # sortedcontainers changes it: remove, or for a slice
         # difference_update, which discards (that cannot fail) and may then
@@ -609,7 +711,10 @@ class SortedSet(_Positions, MutableSet, Sequence):
                 return op(self._set, other)
             return NotImplemented
 
+        symbol, meaning = _SET_COMPARISONS[op.__name__]
         compare.__name__ = op.__name__
+        compare.__doc__ = (f"Whether the set is {meaning} other, compared as sets "
+                           f"(``ss {symbol} other``). O(min(n, m)) for m values in other.")
         return compare
 
     __eq__ = _compare(operator.eq)
@@ -626,6 +731,12 @@ class SortedSet(_Positions, MutableSet, Sequence):
     # stays the same; each method is all or nothing (see _change).
 
     def add(self, value):
+        """Add value, if it is not in the set already. O(log n).
+
+        >>> ss = SortedSet([3, 1])
+        >>> ss.add(2); ss.add(3); ss
+        SortedSet([1, 2, 3])
+        """
         if self._changing:
             _refuse(self)
         _set = self._set
@@ -640,20 +751,25 @@ class SortedSet(_Positions, MutableSet, Sequence):
     _add = add
 
     def clear(self):
+        """Remove every value. O(n)."""
         if self._changing:
             _refuse(self)
         self._list.clear()  # a new tree: it may fail, and changes nothing then
         self._set.clear()
 
     def copy(self):
+        """A shallow copy, with the same key function. O(n log n): the
+        order is made again from a copy of the set."""
         return self._fromset(set(self._set), key=self._key)
 
     __copy__ = copy
 
     def count(self, value):
+        """1 if value is in the set, else 0. O(1)."""
         return 1 if value in self._set else 0
 
     def discard(self, value):
+        """Remove value, if it is in the set. O(log n)."""
         if self._changing:
             _refuse(self)
         if value in self._set:
@@ -663,6 +779,13 @@ class SortedSet(_Positions, MutableSet, Sequence):
     _discard = discard
 
     def pop(self, index=-1):
+        """Remove and return the value at index, the last by default;
+        IndexError if the set is empty or index out of range. O(log n).
+
+        >>> ss = SortedSet([1, 2, 3])
+        >>> ss.pop(), ss.pop(0), ss
+        (3, 1, SortedSet([2]))
+        """
         if self._changing:
             _refuse(self)
         value = self._list.pop(index)
@@ -670,6 +793,7 @@ class SortedSet(_Positions, MutableSet, Sequence):
         return value
 
     def remove(self, value):
+        """Remove value; KeyError if it is not in the set. O(log n)."""
         if self._changing:
             _refuse(self)
         if value not in self._set:
@@ -692,15 +816,23 @@ class SortedSet(_Positions, MutableSet, Sequence):
         return self
 
     def difference(self, *iterables):
+        """A new SortedSet of the values in none of iterables
+        (``ss - other``). O(n log n + m) for m values in iterables.
+
+        >>> SortedSet([1, 2, 3, 4]).difference([2], {4})
+        SortedSet([1, 3])
+        """
         return self._fromset(self._set.difference(*iterables), key=self._key)
 
     __sub__ = difference
 
     @_exclusive
     def difference_update(self, *iterables):
-        """Removes the values of iterables, all or nothing. A large update
-        (a quarter of the set or more) rebuilds the order from the set, as
-        in sortedcontainers; a small one removes each value by position."""
+        """Removes the values of iterables, all or nothing. With a key
+        function, a large update (a quarter of the set or more) rebuilds the
+        order from the set, as in sortedcontainers; otherwise each value is
+        removed by position. O(k log n) for k values; O(n log n) when the
+        order is rebuilt."""
         _set = self._set
         values = set(chain(*iterables))
         present = [value for value in values if value in _set]
@@ -724,6 +856,12 @@ class SortedSet(_Positions, MutableSet, Sequence):
     __isub__ = difference_update
 
     def intersection(self, *iterables):
+        """A new SortedSet of the values also in every iterable
+        (``ss & other``). O(n log n + m) for m values in iterables.
+
+        >>> SortedSet("abc") & "bcd"
+        SortedSet(['b', 'c'])
+        """
         return self._fromset(self._set.intersection(*iterables), key=self._key)
 
     __and__ = intersection
@@ -731,7 +869,8 @@ class SortedSet(_Positions, MutableSet, Sequence):
 
     @_exclusive
     def intersection_update(self, *iterables):
-        """Keeps only the values also in every iterable, all or nothing."""
+        """Keeps only the values also in every iterable, all or nothing.
+        O(n log n + m) for m values in iterables: the order is rebuilt."""
         _set = self._set
         _list = self._list
         # The set makes its new table as its intersection() does: the order
@@ -746,6 +885,12 @@ class SortedSet(_Positions, MutableSet, Sequence):
     __iand__ = intersection_update
 
     def symmetric_difference(self, other):
+        """A new SortedSet of the values in exactly one of the set and other
+        (``ss ^ other``). O((n + m) log(n + m)) for m values in other.
+
+        >>> SortedSet([1, 2]) ^ [2, 3]
+        SortedSet([1, 3])
+        """
         return self._fromset(self._set.symmetric_difference(other), key=self._key)
 
     __xor__ = symmetric_difference
@@ -754,7 +899,8 @@ class SortedSet(_Positions, MutableSet, Sequence):
     @_exclusive
     def symmetric_difference_update(self, other):
         """Keeps the values in exactly one of the set and other, all or
-        nothing."""
+        nothing. O((n + m) log(n + m)) for m values in other: the order is
+        rebuilt."""
         _set = self._set
         if not (type(other) is dict or isinstance(other, (set, frozenset))):
             other = set(other)
@@ -765,6 +911,12 @@ class SortedSet(_Positions, MutableSet, Sequence):
     __ixor__ = symmetric_difference_update
 
     def union(self, *iterables):
+        """A new SortedSet of the values of the set and of iterables
+        (``ss | other``). O((n + m) log(n + m)) for m values in iterables.
+
+        >>> SortedSet([3, 1]).union([2], (5, 4))
+        SortedSet([1, 2, 3, 4, 5])
+        """
         return self.__class__(chain(iter(self), *iterables), key=self._key)
 
     __or__ = union
@@ -774,7 +926,9 @@ class SortedSet(_Positions, MutableSet, Sequence):
     def update(self, *iterables):
         """Adds the values of iterables, all or nothing. A large update (a
         quarter of the set or more) rebuilds the order from the set, as in
-        sortedcontainers; a small one adds each value after its equals."""
+        sortedcontainers; a small one adds each value after its equals.
+        O(k log n) for k values; O((n + k) log(n + k)) when the order is
+        rebuilt."""
         _set = self._set
         values = set(chain(*iterables))
         if 4 * len(values) > len(_set):
@@ -792,10 +946,14 @@ class SortedSet(_Positions, MutableSet, Sequence):
     _update = update
 
     def __reduce__(self):
+        """Pickling: ``type(ss)(set, key)`` remakes the set. O(1) here;
+        unpickling sorts the values again, O(n log n)."""
         return (type(self), (self._set, self._key))
 
     @reprlib.recursive_repr()
     def __repr__(self):
+        """``SortedSet([value, ...])``, in sorted order, with ``key=`` when
+        there is a key function. O(n)."""
         key = "" if self._key is None else f", key={self._key!r}"
         return f"{type(self).__name__}({list(self)!r}{key})"
 

@@ -245,7 +245,8 @@ class SortedList(SortedListBase):
     __rmul__ = __mul__
 
     def __imul__(self, num):
-        """Repeat each value num times, in place, all or nothing."""
+        """Repeat each value num times, in place, all or nothing.
+        O(n num log(n num))."""
         token = self._state()
         values = sorted(_read(self) * num)
         self._load_sorted(values, None, self.capacity, True, token)
@@ -260,10 +261,12 @@ class SortedList(SortedListBase):
     __hash__ = None
 
     def __reduce__(self):
+        """Pickling: ``type(sl)(values)`` remakes the list. O(n)."""
         return (type(self), (_read(self),))
 
     @reprlib.recursive_repr()
     def __repr__(self):
+        """``SortedList([value, ...])``, in sorted order. O(n)."""
         return f"{type(self).__name__}({_read(self)!r})"
 
     def _check(self):
@@ -358,7 +361,7 @@ class SortedKeyList(SortedList):
 
     def copy(self):
         """A shallow copy (``self.__class__(self, key=self.key)``, as
-        sortedcontainers makes it)."""
+        sortedcontainers makes it; the values come sorted, so it is O(n))."""
         return self.__class__(self, key=self._key)
 
     __copy__ = copy
@@ -370,7 +373,7 @@ class SortedKeyList(SortedList):
         return self._index(self._key, value, start, stop)
 
     def __add__(self, other):
-        """A new sorted-key list of the values of both."""
+        """A new sorted-key list of the values of both. O((n + k) log(n + k))."""
         values = _read(self)
         values.extend(other)
         return self.__class__(values, key=self._key)
@@ -378,13 +381,14 @@ class SortedKeyList(SortedList):
     __radd__ = __add__
 
     def __mul__(self, num):
-        """A new sorted-key list with each value num times."""
+        """A new sorted-key list with each value num times. O(n num log(n num))."""
         return self.__class__(_read(self) * num, key=self._key)
 
     __rmul__ = __mul__
 
     def __imul__(self, num):
-        """Repeat each value num times, in place, all or nothing."""
+        """Repeat each value num times, in place, all or nothing.
+        O(n num log(n num))."""
         token = self._state()
         items = list(self._iter(_ITEMS))
         n = len(items)
@@ -394,10 +398,12 @@ class SortedKeyList(SortedList):
         return self
 
     def __reduce__(self):
+        """Pickling: ``type(sl)(values, key)`` remakes the list. O(n)."""
         return (type(self), (_read(self), self.key))
 
     @reprlib.recursive_repr()
     def __repr__(self):
+        """``SortedKeyList([value, ...], key=key)``, in key order. O(n)."""
         return f"{type(self).__name__}({_read(self)!r}, key={self._key!r})"
 
 
