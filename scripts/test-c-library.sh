@@ -89,7 +89,8 @@ echo "== pkg-config"
 if step "cc, shared" cc "${cflags[@]}" tests/c-consumer/consumer.c -o "$work/pc_shared" \
   $(pkg-config --cflags --libs bplustree3); then
   expect "pkg-config, shared (LD_LIBRARY_PATH)" env LD_LIBRARY_PATH="$lib" "$work/pc_shared"
-  if LD_LIBRARY_PATH="$lib" ldd "$work/pc_shared" | grep -q "$lib/libbplustree3.so"; then
+  loaded=$(LD_LIBRARY_PATH="$lib" ldd "$work/pc_shared") # not piped into grep -q: pipefail
+  if grep -q "$lib/libbplustree3.so" <<<"$loaded"; then
     echo "ok    the shared program loads the installed library"
     passed=$((passed + 1))
   else
