@@ -26,7 +26,9 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 args=(-Csetup-args=-Dbuildtype=debugoptimized)
 if [ "$mode" = tsan ]; then
-  args+=(-Csetup-args=-Db_sanitize=thread -Csetup-args=-Db_lundef=false)
+  # Symbols kept (the wheels' -Dstrip=true off): TSan's reports name our functions.
+  args+=(-Csetup-args=-Db_sanitize=thread -Csetup-args=-Db_lundef=false
+         -Csetup-args=-Dstrip=false)
 fi
 "$venv/bin/python" -m pip install -q --no-build-isolation . -Cbuild-dir="$dir/build" "${args[@]}"
 
@@ -46,6 +48,7 @@ fi
 # (ignore_noninstrumented_modules), and the locks it implements are made
 # visible to TSan by annotations in the extension (see BPT_TSAN there).
 # --capture=sys: a report goes to file descriptor 2 as the process ends.
+# scripts/tsan.supp says which reports are the allocator's, not races.
 LD_PRELOAD="$(gcc -print-file-name=libtsan.so)" \
-  TSAN_OPTIONS="ignore_noninstrumented_modules=1 halt_on_error=1 exitcode=66" \
+  TSAN_OPTIONS="ignore_noninstrumented_modules=1 halt_on_error=1 exitcode=66 history_size=7 suppressions=$PWD/../../scripts/tsan.supp" \
   exec "../../$venv/bin/python" -m pytest -q -p no:cacheprovider --capture=sys test_threads.py

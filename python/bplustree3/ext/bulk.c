@@ -231,7 +231,7 @@ int update_with(MapObject *m, PyObject *other, PyObject *kwds, long capacity)
         return -1;
     }
     Py_ssize_t n = PyList_GET_SIZE(pairs), done = 0;
-    change *changes = PyMem_Calloc((size_t)(n ? n : 1), sizeof *changes);
+    change *changes = EXT_CALLOC((size_t)(n ? n : 1), sizeof *changes);
     if (!changes) {
         Py_DECREF(pairs);
         PyErr_NoMemory();
@@ -245,7 +245,7 @@ int update_with(MapObject *m, PyObject *other, PyObject *kwds, long capacity)
         release(m);
         drop_changes(changes, done, undone, p);
     }
-    PyMem_Free(changes);
+    EXT_FREE(changes);
     Py_DECREF(pairs);
     return rc;
 }
@@ -388,8 +388,8 @@ static bool start_read(sorted_pairs *out, Py_ssize_t n)
 {
     out->n = n;
     out->kinds = KEYS_NONE;
-    out->keys = PyMem_Malloc((size_t)(n ? n : 1) * sizeof *out->keys);
-    out->vals = PyMem_Malloc((size_t)(n ? n : 1) * sizeof *out->vals);
+    out->keys = EXT_MALLOC((size_t)(n ? n : 1) * sizeof *out->keys);
+    out->vals = EXT_MALLOC((size_t)(n ? n : 1) * sizeof *out->vals);
     if (!out->keys || !out->vals) {
         PyErr_NoMemory();
         return false;
@@ -484,8 +484,8 @@ static read_result read_pairs(PyObject *seq, bool in_place, sorted_pairs *out)
 
 static void free_pairs(sorted_pairs *in)
 {
-    PyMem_Free(in->keys);
-    PyMem_Free(in->vals);
+    EXT_FREE(in->keys);
+    EXT_FREE(in->vals);
     in->keys = in->vals = NULL;
 }
 

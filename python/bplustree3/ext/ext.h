@@ -181,7 +181,19 @@ static inline int cas_ptr(void **p, void *expected, void *value)
  * here, not the interpreter's locks: TSAN_ACQUIRE and TSAN_RELEASE tell it
  * what a critical section or wait_mutex orders, and what a collection's
  * stop-the-world orders: a map's or an iterator's last change before it
- * (released when the lock is let go of) and the collector's traversal.
+ * (released when the lock is let go of) and the collector's traversal. A
+ * thread may also stop for a collection in the middle of an operation,
+ * holding the map's lock (at a safe point in the Python code a comparison
+ * or a finalizer runs), its writes so far released to nobody: the
+ * traversals' reads are ignored (TSAN_IGNORE_READS_*), since they run with
+ * every other thread stopped, a barrier TSan cannot see in an interpreter
+ * that is not instrumented. Nor does TSan see the interpreter's allocator
+ * (mimalloc; the free-threaded build has no PYTHONMALLOC=malloc) hand a
+ * block freed by one thread to another: in the TSan build the core's
+ * blocks come from the C library's malloc, which TSan
+ * intercepts (EXT_MALLOC), so that a node written at an address where an
+ * object's refcount was touched before (or the other way round) is not
+ * taken for a race.
  */
 #if defined(__SANITIZE_THREAD__)
 #define BPT_TSAN 1
@@ -195,9 +207,31 @@ static inline int cas_ptr(void **p, void *expected, void *value)
 #include <sanitizer/tsan_interface.h>
 #define TSAN_ACQUIRE(p) __tsan_acquire((void *)(p))
 #define TSAN_RELEASE(p) __tsan_release((void *)(p))
+/* From the TSan runtime (its dynamic annotations). */
+void AnnotateIgnoreReadsBegin(const char *file, int line);
+void AnnotateIgnoreReadsEnd(const char *file, int line);
+#define TSAN_IGNORE_READS_BEGIN() AnnotateIgnoreReadsBegin(__FILE__, __LINE__)
+#define TSAN_IGNORE_READS_END() AnnotateIgnoreReadsEnd(__FILE__, __LINE__)
 #else
 #define TSAN_ACQUIRE(p) ((void)0)
 #define TSAN_RELEASE(p) ((void)0)
+#define TSAN_IGNORE_READS_BEGIN() ((void)0)
+#define TSAN_IGNORE_READS_END() ((void)0)
+#endif
+
+/*
+ * The extension's own blocks (the core's nodes, scratch arrays): Python's
+ * allocator, except in the TSan build, where they come from the C
+ * library's, whose reuse of a freed block TSan sees (see above).
+ */
+#ifdef BPT_TSAN
+#define EXT_MALLOC(size) malloc(size)
+#define EXT_CALLOC(n, size) calloc((n), (size))
+#define EXT_FREE(p) free(p)
+#else
+#define EXT_MALLOC(size) PyMem_Malloc(size)
+#define EXT_CALLOC(n, size) PyMem_Calloc((n), (size))
+#define EXT_FREE(p) PyMem_Free(p)
 #endif
 
 /* A critical section on op (free-threaded builds), as TSan should see it. */

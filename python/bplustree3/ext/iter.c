@@ -181,9 +181,11 @@ static void Iter_dealloc(IterObject *it)
 static int Iter_traverse(IterObject *it, visitproc visit, void *arg)
 {
     TSAN_ACQUIRE(it);
-    Py_VISIT(it->map);
-    Py_VISIT(it->result[0]);
-    Py_VISIT(it->result[1]);
+    TSAN_IGNORE_READS_BEGIN();
+    PyObject *refs[3] = {(PyObject *)it->map, it->result[0], it->result[1]};
+    TSAN_IGNORE_READS_END();
+    for (int i = 0; i < 3; i++)
+        Py_VISIT(refs[i]);
     return 0;
 }
 

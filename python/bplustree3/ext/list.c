@@ -447,13 +447,13 @@ static PyObject *List__add_numbers(MapObject *m, PyObject *values)
     if (!own)
         return NULL;
     size_t k = (size_t)PyList_GET_SIZE(own);
-    void **fresh = PyMem_Malloc((k ? k : 1) * sizeof *fresh);
+    void **fresh = EXT_MALLOC((k ? k : 1) * sizeof *fresh);
     packing p = fresh ? pack_all(((PyListObject *)own)->ob_item, k, fresh) : PACK_NONE;
     Py_DECREF(own); /* the words are numbers: nothing refers to the objects */
     if (!fresh)
         return PyErr_NoMemory();
     if (p == PACK_NONE || acquire(m, FOR_READ) < 0) {
-        PyMem_Free(fresh);
+        EXT_FREE(fresh);
         if (p == PACK_NONE)
             Py_RETURN_FALSE;
         return NULL;
@@ -463,9 +463,9 @@ static PyObject *List__add_numbers(MapObject *m, PyObject *values)
     uint64_t generation = m->generation, version = bpt_change_count(m->tree);
     bool fits = n == 0 || m->packing == p;
     size_t total = fits ? n + k : 0;
-    void **all = fits ? PyMem_Malloc((total ? total : 1) * sizeof *all) : NULL;
-    void **tmp = all ? PyMem_Malloc((total ? total : 1) * sizeof *tmp) : NULL;
-    void **nones = tmp ? PyMem_Malloc((total ? total : 1) * sizeof *nones) : NULL;
+    void **all = fits ? EXT_MALLOC((total ? total : 1) * sizeof *all) : NULL;
+    void **tmp = all ? EXT_MALLOC((total ? total : 1) * sizeof *tmp) : NULL;
+    void **nones = tmp ? EXT_MALLOC((total ? total : 1) * sizeof *nones) : NULL;
     bpt_cursor *c = NULL;
     if (nones && n && bpt_cursor_new(m->tree, &c) == BPT_OK) { /* its words, in order */
         size_t got = 0;
@@ -473,7 +473,7 @@ static PyObject *List__add_numbers(MapObject *m, PyObject *values)
         bpt_cursor_read(c, tmp, NULL, n, &got);
         bpt_cursor_free(c);
     } else if (nones && n) {
-        PyMem_Free(nones);
+        EXT_FREE(nones);
         nones = NULL;
     }
     release(m);
@@ -504,10 +504,10 @@ static PyObject *List__add_numbers(MapObject *m, PyObject *values)
     } else if (fits) {
         PyErr_NoMemory();
     }
-    PyMem_Free(fresh);
-    PyMem_Free(all);
-    PyMem_Free(tmp);
-    PyMem_Free(nones);
+    EXT_FREE(fresh);
+    EXT_FREE(all);
+    EXT_FREE(tmp);
+    EXT_FREE(nones);
     if (!fits)
         Py_RETURN_FALSE;
     if (!t)

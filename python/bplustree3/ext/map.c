@@ -98,10 +98,14 @@ int Map_traverse(MapObject *m, visitproc visit, void *arg)
      * only delays collecting a cycle, never frees a live object.
      */
     TSAN_ACQUIRE(m);
-    if (m->releasing)
-        return 0;
-    visitor v = {visit, arg, holds_objects(m->packing)};
-    return bpt_visit(m->tree, visit_item, &v);
+    TSAN_IGNORE_READS_BEGIN();
+    int rc = 0;
+    if (!m->releasing) {
+        visitor v = {visit, arg, holds_objects(m->packing)};
+        rc = bpt_visit(m->tree, visit_item, &v);
+    }
+    TSAN_IGNORE_READS_END();
+    return rc;
 }
 
 /*

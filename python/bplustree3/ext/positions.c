@@ -281,7 +281,7 @@ static int read_removal(PyObject *where, removal *r)
     if (!seq)
         return -1;
     r->count = PyTuple_GET_SIZE(seq);
-    r->at = PyMem_Malloc((size_t)(r->count ? r->count : 1) * sizeof *r->at);
+    r->at = EXT_MALLOC((size_t)(r->count ? r->count : 1) * sizeof *r->at);
     if (!r->at) {
         Py_DECREF(seq);
         PyErr_NoMemory();
@@ -352,7 +352,7 @@ PyObject *Map__pop_many(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     PyObject *items = NULL;
     if (read_removal(args[1], &r) < 0 || acquire(m, FOR_WRITE) < 0) {
-        PyMem_Free(r.at);
+        EXT_FREE(r.at);
         return NULL;
     }
     if (place_removal(&r, bpt_size(m->tree)) == 0)
@@ -365,7 +365,7 @@ PyObject *Map__pop_many(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
             bpt_remove_at(m->tree, removal_at(&r, i), NULL, NULL);
     }
     release(m);
-    PyMem_Free(r.at);
+    EXT_FREE(r.at);
     return items;
 }
 

@@ -312,7 +312,7 @@ static void *py_alloc(size_t size, void *ctx)
     (void)ctx;
     if (LOAD_SSIZE(&fail_in) > 0 && ADD_SSIZE(&fail_in, -1) == 1)
         return NULL;
-    void *p = PyMem_Malloc(size);
+    void *p = EXT_MALLOC(size);
     if (p)
         ADD_SSIZE(&live_blocks, 1);
     return p;
@@ -323,7 +323,7 @@ static void py_free(void *p, size_t size, void *ctx)
     (void)size;
     (void)ctx;
     ADD_SSIZE(&live_blocks, -1);
-    PyMem_Free(p);
+    EXT_FREE(p);
 }
 
 /*
