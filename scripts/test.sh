@@ -13,7 +13,8 @@
 # threads (SOAK_MINUTES=n); the benchmark's ratio
 # guards against SortedDict and SortedList; the sdist and wheel checks (the sdist's own C
 # and Python tests included); compiler warnings and the static analyzers
-# (scripts/check-analyzers.sh); bandit; the documentation
+# (scripts/check-analyzers.sh) and the extension's layers
+# (scripts/check-layers.py); bandit; the documentation
 # site's strict build; the workflow linters; the
 # coverage gate (coverage/run.sh: 95% lines, 90% branches of the C, 95% of
 # the Python); then each libFuzzer target for FUZZ_SECONDS (default 60;
@@ -222,10 +223,12 @@ stage_dist() {
   check bash scripts/check-dist.sh
 }
 
-# analyzers: compiler warnings and the static analyzers.
+# analyzers: compiler warnings, the static analyzers, the extension's layers.
 stage_analyzers() {
   echo "== compiler warnings and static analyzers: gcc, clang, gcc -fanalyzer, clang --analyze"
   check bash scripts/check-analyzers.sh
+  echo "== the extension's files in layers (scripts/check-layers.py)"
+  check python3 scripts/check-layers.py
 }
 
 # lint: bandit, the documentation site's strict build, the workflow linters.

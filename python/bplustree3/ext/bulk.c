@@ -40,8 +40,8 @@ static PyObject *pair_tuple(PyObject *item, const char *what, Py_ssize_t index)
  */
 static int collect_pairs(PyObject *other, PyObject *pairs)
 {
-    if (PyObject_TypeCheck(other, &MapType) || PyDict_CheckExact(other)) {
-        PyObject *items = PyObject_TypeCheck(other, &MapType) ? items_list((MapObject *)other)
+    if (PyObject_TypeCheck(other, map_type) || PyDict_CheckExact(other)) {
+        PyObject *items = PyObject_TypeCheck(other, map_type) ? items_list((MapObject *)other)
                                                               : PyDict_Items(other);
         if (!items)
             return -1;
@@ -272,7 +272,7 @@ static MapObject *new_map(PyTypeObject *type)
         return NULL;
     PyObject *obj = type->tp_new(type, empty, NULL);
     Py_DECREF(empty);
-    if (obj && !PyObject_TypeCheck(obj, &MapType)) {
+    if (obj && !PyObject_TypeCheck(obj, map_type)) {
         PyErr_Format(PyExc_TypeError, "%.100s.__new__() returned %.100s, not a BPlusTreeMap",
                      type->tp_name, Py_TYPE(obj)->tp_name);
         Py_CLEAR(obj);
@@ -580,6 +580,52 @@ PyObject *List__state(MapObject *m, PyObject *Py_UNUSED(ignored))
 }
 
 /*
+ * check_state: 0 when expect is None or is m's state token now (see
+ * _state); else -1 with an exception: RuntimeError(message) when m
+ * changed since the caller read expect.
+ */
+static int check_state(MapObject *m, PyObject *expect, const char *message)
+{
+    if (expect == Py_None)
+        return 0;
+    PyObject *now = state(m);
+    int same = now ? PyObject_RichCompareBool(now, expect, Py_EQ) : -1;
+    Py_XDECREF(now);
+    if (same == 0)
+        PyErr_SetString(PyExc_RuntimeError, message);
+    return same == 1 ? 0 : -1;
+}
+
+/*
+ * read_lists reads the pairs of the lists *keys and *vals (NULL: values
+ * None) into in: in place where it can (read_keys), else from copies,
+ * which then replace *keys and *vals (owned references, either way).
+ * READ_OK, or READ_FAILED with an exception.
+ */
+static read_result read_lists(PyObject **keys, PyObject **vals, sorted_pairs *in)
+{
+#ifdef Py_GIL_DISABLED /* another thread may change the lists at any time */
+    read_result r = READ_COPY;
+#else
+    read_result r = read_keys(*keys, *vals, true, in);
+#endif
+    if (r != READ_COPY)
+        return r;
+    free_pairs(in);
+    bool with_vals = *vals != NULL;
+    Py_SETREF(*keys, PyList_GetSlice(*keys, 0, PY_SSIZE_T_MAX));
+    if (with_vals)
+        Py_SETREF(*vals, PyList_GetSlice(*vals, 0, PY_SSIZE_T_MAX));
+    if (!*keys || (with_vals && !*vals))
+        return READ_FAILED;
+    if (with_vals && PyList_GET_SIZE(*vals) != PyList_GET_SIZE(*keys)) {
+        PyErr_SetString(PyExc_RuntimeError, "_load_sorted(): the lists changed size");
+        return READ_FAILED;
+    }
+    return read_keys(*keys, *vals, false, in);
+}
+
+/*
  * _load_sorted(keys, values, capacity, replace, expect) fills this empty
  * list (a multiset), or with replace refills it in one step, from the list
  * keys, in order, with the list values beside them (None: every value
@@ -593,7 +639,7 @@ PyObject *List__state(MapObject *m, PyObject *Py_UNUSED(ignored))
  */
 PyObject *List__load_sorted(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
-    long cap = check_args("_load_sorted", nargs, 5, 5) ? parse_capacity(args[2]) : -1;
+    long cap = check_args("_load_sorted", nargs, 5, 5) < 0 ? -1 : parse_capacity(args[2]);
     int replace = cap < 0 ? -1 : PyObject_IsTrue(args[3]);
     if (cap < 0 || replace < 0)
         return NULL;
@@ -603,58 +649,35 @@ PyObject *List__load_sorted(MapObject *m, PyObject *const *args, Py_ssize_t narg
         PyErr_SetString(PyExc_TypeError, "_load_sorted() needs a list of keys and of values");
         return NULL;
     }
-#ifdef Py_GIL_DISABLED
-    bool in_place = false; /* another thread may change the lists at any time */
-#else
-    bool in_place = true;
-#endif
     if (acquire(m, FOR_WRITE) < 0)
         return NULL;
     sorted_pairs in = {NULL, NULL, 0, KEYS_NONE};
     Py_INCREF(keys);
     Py_XINCREF(vals);
-    read_result r = in_place ? read_keys(keys, vals, true, &in) : READ_COPY;
-    if (r == READ_COPY) {
-        free_pairs(&in);
-        Py_SETREF(keys, PyList_GetSlice(keys, 0, PY_SSIZE_T_MAX));
-        if (vals)
-            Py_SETREF(vals, PyList_GetSlice(vals, 0, PY_SSIZE_T_MAX));
-        r = keys && (args[1] == Py_None || vals) &&
-                    (!vals || PyList_GET_SIZE(vals) == PyList_GET_SIZE(keys))
-                ? read_keys(keys, vals, false, &in)
-                : READ_FAILED;
-        if (r == READ_FAILED && !PyErr_Occurred())
-            PyErr_SetString(PyExc_RuntimeError, "_load_sorted(): the lists changed size");
-    }
     packing p = PACK_NONE;
-    bpt *t = r == READ_OK ? load_sorted(m, &in, (unsigned)cap, &p) : NULL, *old = NULL;
-    if (t && args[4] != Py_None) {
-        PyObject *now = state(m);
-        int same = now ? PyObject_RichCompareBool(now, args[4], Py_EQ) : -1;
-        Py_XDECREF(now);
-        if (same == 0)
-            PyErr_SetString(PyExc_RuntimeError,
-                            "SortedList changed during its own update (by code that the "
-                            "update's comparisons or key function ran): change it after "
-                            "the update returns");
-        if (same != 1)
-            old = t, t = NULL; /* dropped below, the list unchanged */
-    }
-    if (t && !replace && bpt_size(m->tree) != 0) {
-        PyErr_SetString(PyExc_TypeError, "_load_sorted() fills an empty list");
-        old = t, t = NULL;
-    }
-    if (t) {
-        bpt_set_context(t, m);
-        old = replace_tree(m, t, p);
-        m->capacity = (unsigned)cap;
+    bpt *t = read_lists(&keys, &vals, &in) == READ_OK ? load_sorted(m, &in, (unsigned)cap, &p)
+                                                       : NULL;
+    bpt *dropped = t; /* t, or once t is installed, the list's old tree */
+    bool installed = false;
+    if (t && check_state(m, args[4],
+                         "SortedList changed during its own update (by code that the "
+                         "update's comparisons or key function ran): change it after the "
+                         "update returns") == 0) {
+        if (!replace && bpt_size(m->tree) != 0) {
+            PyErr_SetString(PyExc_TypeError, "_load_sorted() fills an empty list");
+        } else {
+            bpt_set_context(t, m);
+            dropped = replace_tree(m, t, p);
+            m->capacity = (unsigned)cap;
+            installed = true;
+        }
     }
     release(m);
     free_pairs(&in);
     Py_XDECREF(keys);
     Py_XDECREF(vals);
-    drop_tree(old); /* the list's old items, or the tree not installed */
-    if (!t)
+    drop_tree(dropped);
+    if (!installed)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -696,7 +719,7 @@ PyObject *Map_from_sorted_items(PyTypeObject *type, PyObject *args, PyObject *kw
  */
 PyObject *Map__load_sorted(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
-    long cap = check_args("_load_sorted", nargs, 2, 2) ? parse_capacity(args[1]) : -1;
+    long cap = check_args("_load_sorted", nargs, 2, 2) < 0 ? -1 : parse_capacity(args[1]);
     if (cap < 0 || fill_sorted(m, args[0], (unsigned)cap) < 0)
         return NULL;
     Py_RETURN_NONE;
@@ -712,9 +735,9 @@ PyObject *Map__load_sorted(MapObject *m, PyObject *const *args, Py_ssize_t nargs
  */
 PyObject *List__swap(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (!check_args("_swap", nargs, 2, 2))
+    if (check_args("_swap", nargs, 2, 2) < 0)
         return NULL;
-    if (!PyObject_TypeCheck(args[0], &ListType) || args[0] == (PyObject *)m) {
+    if (!PyObject_TypeCheck(args[0], list_type) || args[0] == (PyObject *)m) {
         PyErr_SetString(PyExc_TypeError, "_swap() needs another SortedList");
         return NULL;
     }
@@ -725,21 +748,16 @@ PyObject *List__swap(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
         release(m);
         return NULL;
     }
-    int same = 1;
+    int rc = 0;
     if (o->hand_out != m->hand_out) {
         PyErr_SetString(PyExc_TypeError, "_swap() needs a list of the same kind");
-        same = -1;
-    } else if (args[1] != Py_None) {
-        PyObject *now = state(m);
-        same = now ? PyObject_RichCompareBool(now, args[1], Py_EQ) : -1;
-        Py_XDECREF(now);
-        if (same == 0)
-            PyErr_SetString(PyExc_RuntimeError,
-                            "SortedList changed while its new order was built (by code "
-                            "that a key function or comparison ran): change it after the "
-                            "call returns");
+        rc = -1;
+    } else {
+        rc = check_state(m, args[1],
+                         "SortedList changed while its new order was built (by code that a "
+                         "key function or comparison ran): change it after the call returns");
     }
-    if (same == 1) {
+    if (rc == 0) {
         packing p = m->packing;
         unsigned capacity = m->capacity;
         bpt *t = replace_tree(m, o->tree, o->packing);
@@ -752,7 +770,7 @@ PyObject *List__swap(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
     }
     release(o);
     release(m);
-    if (same != 1)
+    if (rc < 0)
         return NULL;
     Py_RETURN_NONE;
 }

@@ -1,16 +1,20 @@
 /*
  * ext.h — the private header of the C extension under bplustree3.BPlusTreeMap
  * (the module bplustree3._bplustree3): the core tree keyed by Python
- * objects compared with "<". One shared library built from:
- *   module.c     the module, InvariantError, core errors as exceptions
- *   tree.c       key checks, node searches, the core's callbacks, trees
+ * objects compared with "<". One shared library built from, bottom layer
+ * first (each file calls only the files before it in this list, as
+ * scripts/check-layers.py checks):
+ *   errors.c     InvariantError, core errors as exceptions, argument checks
  *   lock.c       the lock's slow path (waiting, waking, deadlock refusal)
- *   map.c        the map type: life cycle, mapping protocol, one-item methods
- *   bulk.c       many items at once: update, copy, from_sorted_items
- *   positions.c  positional access: peekitem, index, bisect, islice
- *   iter.c       the iterator behind iteration, ranges, views and islice
- *   list.c       SortedListBase: a multiset map with a list's methods
+ *   tree.c       key checks, node searches, the core's callbacks, trees,
+ *                storing one item (put) and a key's position (bound_rank)
  *   undo.c       changing a dict or set without allocating (for _sorted.py)
+ *   iter.c       the iterator behind iteration, ranges, views and islice
+ *   positions.c  positional access: peekitem, index, bisect, islice
+ *   bulk.c       many items at once: update, copy, from_sorted_items
+ *   map.c        the map type: life cycle, mapping protocol, one-item methods
+ *   list.c       SortedListBase: a multiset map with a list's methods
+ *   module.c     the module: its initialization and its functions
  * and internals.h, every use of CPython's object layouts beyond its C API.
  * This header holds what they share: the types, and the hot paths as static
  * inline functions (classify, key_object, the lock's fast path, the choice of
@@ -295,63 +299,65 @@ enum { KIND_KEYS, KIND_VALUES, KIND_ITEMS };
 
 /* ---- Shared between the files ------------------------------------------- */
 
-/* undo.c */
-PyObject *mod_dict_apply(PyObject *mod, PyObject *const *args, Py_ssize_t nargs);
-PyObject *mod_set_apply(PyObject *mod, PyObject *const *args, Py_ssize_t nargs);
+/*
+ * What a search for one key found: the key, no such key, or an error with
+ * an exception set. Numbered as CPython's predicates (sq_contains) are.
+ */
+typedef enum { FAILED = -1, ABSENT = 0, FOUND = 1 } find_result;
 
-/* module.c */
+/* A range of keys: lo to hi (None: unbounded); *_incl: an equal key is in. */
+typedef struct {
+    PyObject *lo, *hi;
+    bool lo_incl, hi_incl;
+} key_range;
+
+/* Each file's functions, in the layer order of the list at the top (which
+ * scripts/check-layers.py holds the files to). */
+
+/* errors.c */
 extern PyObject *InvariantError;
+int errors_init(void);
 int raise_status(bpt_status rc);
 void set_key_error(PyObject *key);
 int check_args(const char *name, Py_ssize_t nargs, Py_ssize_t min, Py_ssize_t max);
 int fast_kwargs(const char *name, const char *const *names, int count, PyObject *const *args,
                 Py_ssize_t nargs, PyObject *kwnames, PyObject **out);
-
-/* tree.c */
-int check_bound(PyObject *key);
-int check_new_key(PyObject *key, bool first);
-bpt *new_tree(MapObject *m, unsigned capacity, packing p);
-void drop_tree(bpt *old);
-bpt *replace_tree(MapObject *m, bpt *t, packing p);
-int prepare_insert(MapObject *m, PyObject *key, void **word);
-PyObject *item_tuple(packing p, void *k, void *v);
-PyObject *mod_live_blocks(PyObject *mod, PyObject *Py_UNUSED(ignored));
-PyObject *mod_fail_allocation(PyObject *mod, PyObject *arg);
+long parse_capacity(PyObject *obj);
+int parse_kind(PyObject *obj);
 
 /* lock.c */
 int map_lock_slow(MapObject *m, void *me);
 void wake_one(MapObject *m);
 
-/* map.c */
+/* tree.c */
+extern PyTypeObject *map_type, *list_type;
+int check_bound(PyObject *key);
+int check_new_key(PyObject *key, bool first);
+bpt *new_tree(MapObject *m, unsigned capacity, packing p);
+void drop_tree(bpt *old);
+bpt *replace_tree(MapObject *m, bpt *t, packing p);
+int prepare_insert(MapObject *m, PyObject *key, void **word, search_kind *search);
 int put_locked(MapObject *m, PyObject *key, PyObject *value, PyObject **old, size_t *rank);
 int put(MapObject *m, PyObject *key, PyObject *value);
-extern PyTypeObject MapType;
-PyObject *new_map_object(PyTypeObject *type, bool multi);
-int Map_traverse(MapObject *m, visitproc visit, void *arg);
-int Map_clear_gc(MapObject *m);
-void Map_dealloc(MapObject *m);
-Py_ssize_t Map_length(MapObject *m);
-PyObject *Map_clear(MapObject *m, PyObject *Py_UNUSED(ignored));
-PyObject *Map_check(MapObject *m, PyObject *Py_UNUSED(ignored));
-PyObject *Map_sizeof(MapObject *m, PyObject *Py_UNUSED(ignored));
-PyObject *Map_capacity(MapObject *m, void *Py_UNUSED(closure));
-PyObject *Map_key_storage(MapObject *m, void *Py_UNUSED(closure));
-PyObject *adopt_methods(PyObject *module, PyObject *cls);
-long parse_capacity(PyObject *obj);
+find_result bound_rank(MapObject *m, PyObject *key, bool after_equal, size_t *rank);
+PyObject *item_tuple(packing p, void *k, void *v);
+PyObject *mod_live_blocks(PyObject *mod, PyObject *Py_UNUSED(ignored));
+PyObject *mod_fail_allocation(PyObject *mod, PyObject *arg);
 
-/* bulk.c */
-int update_with(MapObject *m, PyObject *other, PyObject *kwds, long capacity);
-PyObject *List__load_sorted(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
-PyObject *List__state(MapObject *m, PyObject *Py_UNUSED(ignored));
-PyObject *List__update_pairs(MapObject *m, PyObject *pairs);
-PyObject *List__swap(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
-PyObject *Map_update(MapObject *m, PyObject *args, PyObject *kwds);
-PyObject *Map_copy(MapObject *m, PyObject *Py_UNUSED(ignored));
-PyObject *Map_from_sorted_items(PyTypeObject *type, PyObject *args, PyObject *kwds);
-PyObject *Map__load_sorted(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
+/* undo.c */
+PyObject *mod_dict_apply(PyObject *mod, PyObject *const *args, Py_ssize_t nargs);
+PyObject *mod_set_apply(PyObject *mod, PyObject *const *args, Py_ssize_t nargs);
+
+/* iter.c */
+extern PyTypeObject IterType;
+PyObject *make_iter(MapObject *m, int kind, bool reverse, const key_range *r);
+PyObject *iter_positions_locked(MapObject *m, int kind, bool reverse, size_t from, size_t to);
+PyObject *iter_all(MapObject *m, int kind, bool reverse);
+PyObject *Map_iter(MapObject *m);
+PyObject *Map_reversed(MapObject *m, PyObject *Py_UNUSED(ignored));
+PyObject *Map__iter(MapObject *m, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
 
 /* positions.c */
-int bound_rank(MapObject *m, PyObject *key, bool after_equal, size_t *rank);
 int position_in(Py_ssize_t index, size_t n, size_t *pos);
 PyObject *pop_at(MapObject *m, Py_ssize_t index, PyObject *empty_error, const char *what);
 PyObject *Map__pop_at(MapObject *m, PyObject *arg);
@@ -364,20 +370,33 @@ PyObject *Map_index(MapObject *m, PyObject *args, PyObject *kwds);
 PyObject *Map__islice(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
 PyObject *islice_of(MapObject *m, int kind, PyObject *start, PyObject *stop, PyObject *reverse);
 
+/* bulk.c */
+int update_with(MapObject *m, PyObject *other, PyObject *kwds, long capacity);
+PyObject *List__load_sorted(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
+PyObject *List__state(MapObject *m, PyObject *Py_UNUSED(ignored));
+PyObject *List__update_pairs(MapObject *m, PyObject *pairs);
+PyObject *List__swap(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
+PyObject *Map_update(MapObject *m, PyObject *args, PyObject *kwds);
+PyObject *Map_copy(MapObject *m, PyObject *Py_UNUSED(ignored));
+PyObject *Map_from_sorted_items(PyTypeObject *type, PyObject *args, PyObject *kwds);
+PyObject *Map__load_sorted(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
+
+/* map.c */
+extern PyTypeObject MapType;
+PyObject *new_map_object(PyTypeObject *type, bool multi);
+int Map_traverse(MapObject *m, visitproc visit, void *arg);
+int Map_clear_gc(MapObject *m);
+void Map_dealloc(MapObject *m);
+Py_ssize_t Map_length(MapObject *m);
+PyObject *Map_clear(MapObject *m, PyObject *Py_UNUSED(ignored));
+PyObject *Map_check(MapObject *m, PyObject *Py_UNUSED(ignored));
+PyObject *Map_sizeof(MapObject *m, PyObject *Py_UNUSED(ignored));
+PyObject *Map_capacity(MapObject *m, void *Py_UNUSED(closure));
+PyObject *Map_key_storage(MapObject *m, void *Py_UNUSED(closure));
+PyObject *adopt_methods(PyObject *module, PyObject *cls);
+
 /* list.c */
 extern PyTypeObject ListType;
-
-/* iter.c */
-extern PyTypeObject IterType;
-int parse_kind(PyObject *obj);
-PyObject *make_iter_locked(MapObject *m, int kind, bool reverse, PyObject *lo, PyObject *hi,
-                           bool lo_incl, bool hi_incl, const size_t *span);
-PyObject *Map_iter(MapObject *m);
-PyObject *iter_all(MapObject *m, int kind, bool reverse);
-PyObject *Map_reversed(MapObject *m, PyObject *Py_UNUSED(ignored));
-PyObject *Map__iter(MapObject *m, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
-PyObject *make_iter(MapObject *m, int kind, bool reverse, PyObject *lo, PyObject *hi, bool lo_incl,
-                    bool hi_incl);
 
 /* ---- Keys ----------------------------------------------------------------- */
 
@@ -695,15 +714,17 @@ static inline bpt_status remove_word(MapObject *m, search_kind s, void *w, void 
  * quick_lookup answers a lookup that runs no Python code and cannot fail,
  * without the generic machinery: an exact int in a map of packed ints (the
  * core's typed descent) or an exact str in a map of strs (str comparisons
- * run no code). 1 when found, 0 when absent, -1 when it does not apply (the
- * map is held, or keyed otherwise): then the caller takes the ordinary path.
+ * run no code). True when it answered, with *value a new reference to the
+ * value found, or left NULL when key is absent; false when it does not
+ * apply (the map is held, or keyed otherwise): then the caller takes the
+ * ordinary path.
  */
-static inline int quick_lookup(MapObject *m, PyObject *key, PyObject **value)
+static inline bool quick_lookup(MapObject *m, PyObject *key, PyObject **value)
 {
     int64_t number = 0;
     bool is_int = PyLong_CheckExact(key);
     if (!(is_int ? long_as_i64(key, &number) : PyUnicode_CheckExact(key)) || !try_read_lock(m))
-        return -1;
+        return false;
     void *v = NULL;
     bpt_status rc = BPT_EINVAL;
     if (is_int && m->packing == PACK_INT) {
@@ -716,7 +737,7 @@ static inline int quick_lookup(MapObject *m, PyObject *key, PyObject **value)
     if (rc == BPT_OK)
         *value = Py_NewRef((PyObject *)v);
     read_unlock(m);
-    return rc < 0 ? -1 : rc == BPT_OK;
+    return rc >= 0;
 }
 
 #endif /* BPLUSTREE3_EXT_H */

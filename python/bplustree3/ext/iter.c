@@ -41,19 +41,6 @@ typedef struct {
 } IterObject;
 static int read_chunk(IterObject *it, MapObject *m);
 
-/* parse_kind reads an iterator kind argument: the kind, or -1. */
-int parse_kind(PyObject *obj)
-{
-    long kind = PyLong_AsLong(obj);
-    if (kind == -1 && PyErr_Occurred())
-        return -1;
-    if (kind < KIND_KEYS || kind > KIND_ITEMS) {
-        PyErr_SetString(PyExc_ValueError, "bad iterator kind");
-        return -1;
-    }
-    return (int)kind;
-}
-
 /*
  * seek_bound positions c at the first item whose key is not less than key,
  * sets *rank to its position and *found to whether its key equals key: one
@@ -72,26 +59,20 @@ static int seek_bound(MapObject *m, bpt_cursor *c, PyObject *key, size_t *rank, 
 }
 
 /*
- * make_iter_locked makes, with m acquired, an iterator over the items
- * between lo and hi (None: unbounded; lo_incl and hi_incl say whether an
- * equal key belongs in): one descent to the bound it starts from positions
- * the cursor and gives its position (in a multiset whose starting bound is
- * excluded, two more: the rank past its every copy, and the cursor moved
- * there), one to the other bound gives only its position. Given span, it
- * iterates over the positions [span[0], span[1]) instead, in one descent.
+ * new_iter allocates an iterator over m, acquired, handing out kind in the
+ * direction reverse says, its cursor not yet placed: what both kinds of
+ * iterator share. NULL with an exception.
  */
-PyObject *make_iter_locked(MapObject *m, int kind, bool reverse, PyObject *lo,
-                                  PyObject *hi, bool lo_incl, bool hi_incl, const size_t *span)
+static IterObject *new_iter(MapObject *m, int kind, bool reverse)
 {
     IterObject *it = PyObject_GC_New(IterObject, &IterType);
     if (!it)
         return NULL;
-    bpt *t = m->tree; /* m is acquired: a collection just now cannot change it */
     it->map = NULL;
     it->cursor = NULL;
     it->result[0] = it->result[1] = NULL;
     it->turn = 0;
-    if (bpt_cursor_new(t, &it->cursor) != BPT_OK) {
+    if (bpt_cursor_new(m->tree, &it->cursor) != BPT_OK) {
         Py_DECREF(it);
         PyErr_NoMemory();
         return NULL;
@@ -102,68 +83,123 @@ PyObject *make_iter_locked(MapObject *m, int kind, bool reverse, PyObject *lo,
     it->objects = kind != KIND_KEYS || holds_objects(m->packing);
     it->len = it->next = 0;
     it->epoch = m->values_epoch;
-    size_t from = 0, to = bpt_size(t), at = 0;
-    bool found = false;
-    PyObject *start = reverse ? hi : lo, *end = reverse ? lo : hi;
-    if (span) { /* positions, not keys: [span[0], span[1]) */
-        from = span[0];
-        to = span[1];
-        end = Py_None;
-        if (to > from)
-            bpt_cursor_seek_at(it->cursor, reverse ? to - 1 : from);
-    } else if (start == Py_None) {
-        (reverse ? bpt_cursor_last : bpt_cursor_first)(it->cursor);
-    } else {
-        if (seek_bound(m, it->cursor, start, &at, &found) < 0)
-            goto error;
-        if (!reverse) { /* on the first key >= lo: step past an excluded lo */
-            from = at + (found && !lo_incl);
-            if (from > at && m->multi) { /* past its every copy */
-                if (bound_rank(m, start, true, &from) < 0)
-                    goto error;
-                bpt_cursor_seek_at(it->cursor, from);
-            } else if (from > at) {
-                bpt_cursor_next(it->cursor);
-            }
-        } else { /* on the first key >= hi: step back unless it is an included hi */
-            to = at + (found && hi_incl);
-            if (to > at && m->multi) { /* to its last copy */
-                if (bound_rank(m, start, true, &to) < 0)
-                    goto error;
-                bpt_cursor_seek_at(it->cursor, to - 1);
-            } else if (to == at) {
-                bpt_cursor_prev(it->cursor);
-            }
-        }
-    }
-    /* The first chunk now: its objects' cache misses overlap the descent to
-     * the other bound (items past that bound are never handed out). */
+    return it;
+}
+
+/*
+ * read_first_chunk reads the chunk at it's cursor, if it is on an item:
+ * its objects' cache misses then overlap what the caller does next (items
+ * past the range's end are read but never handed out). 0, or -1.
+ */
+static int read_first_chunk(IterObject *it, MapObject *m)
+{
     it->remaining = ITER_CHUNK;
     if (bpt_cursor_get(it->cursor, NULL, NULL) == BPT_OK && read_chunk(it, m) < 0)
-        goto error;
-    if (end != Py_None && bound_rank(m, end, reverse ? !lo_incl : hi_incl,
-                                     reverse ? &from : &to) < 0)
-        goto error;
+        return -1;
+    return 0;
+}
+
+/*
+ * start_iter hands out it, positioned, over the positions [from, to) of m:
+ * it takes its reference to m and is tracked from here on.
+ */
+static PyObject *start_iter(IterObject *it, MapObject *m, size_t from, size_t to)
+{
     it->remaining = to > from ? to - from : 0;
-    it->position = reverse ? to - 1 : from;
+    it->position = it->reverse ? to - 1 : from;
     it->generation = m->generation;
-    it->version = bpt_change_count(t);
+    it->version = bpt_change_count(m->tree);
     it->map = (MapObject *)Py_NewRef(m);
     TSAN_RELEASE(it);
     PyObject_GC_Track(it);
     return (PyObject *)it;
-error:
-    Py_DECREF(it);
-    return NULL;
 }
 
-/* make_iter: make_iter_locked, with m acquired for it. */
-PyObject *make_iter(MapObject *m, int kind, bool reverse, PyObject *lo, PyObject *hi, bool lo_incl,
-                    bool hi_incl)
+/*
+ * seek_start puts it's cursor on the first item of r in its direction, and
+ * sets the position of that end of r (*from going forward, *to going
+ * back): one descent to the bound (in a multiset whose bound is excluded
+ * going forward or included going back, two more: the rank past its every
+ * copy, and the cursor moved there). 0, or -1 with an exception.
+ */
+static int seek_start(IterObject *it, MapObject *m, const key_range *r, size_t *from, size_t *to)
 {
-    if (check_bound(lo) < 0 || check_bound(hi) < 0 || acquire(m, FOR_READ) < 0)
+    PyObject *start = it->reverse ? r->hi : r->lo;
+    if (start == Py_None) {
+        (it->reverse ? bpt_cursor_last : bpt_cursor_first)(it->cursor);
+        return 0;
+    }
+    size_t at = 0;
+    bool found = false;
+    if (seek_bound(m, it->cursor, start, &at, &found) < 0)
+        return -1;
+    if (!it->reverse) { /* on the first key >= lo: step past an excluded lo */
+        *from = at + (found && !r->lo_incl);
+        if (*from > at && m->multi) { /* past its every copy */
+            if (bound_rank(m, start, true, from) == FAILED)
+                return -1;
+            bpt_cursor_seek_at(it->cursor, *from);
+        } else if (*from > at) {
+            bpt_cursor_next(it->cursor);
+        }
+    } else { /* on the first key >= hi: step back unless it is an included hi */
+        *to = at + (found && r->hi_incl);
+        if (*to > at && m->multi) { /* to its last copy */
+            if (bound_rank(m, start, true, to) == FAILED)
+                return -1;
+            bpt_cursor_seek_at(it->cursor, *to - 1);
+        } else if (*to == at) {
+            bpt_cursor_prev(it->cursor);
+        }
+    }
+    return 0;
+}
+
+/*
+ * iter_keys_locked makes, with m acquired, an iterator over the items of
+ * m whose keys are in r: a descent to the bound it starts from places the
+ * cursor (seek_start); one to the other bound gives only its position.
+ */
+static PyObject *iter_keys_locked(MapObject *m, int kind, bool reverse, const key_range *r)
+{
+    IterObject *it = new_iter(m, kind, reverse);
+    if (!it)
         return NULL;
-    PyObject *it = make_iter_locked(m, kind, reverse, lo, hi, lo_incl, hi_incl, NULL);
+    size_t from = 0, to = bpt_size(m->tree);
+    PyObject *end = reverse ? r->lo : r->hi;
+    bool end_incl = reverse ? !r->lo_incl : r->hi_incl; /* counts equal keys as before it */
+    if (seek_start(it, m, r, &from, &to) < 0 || read_first_chunk(it, m) < 0 ||
+        (end != Py_None && bound_rank(m, end, end_incl, reverse ? &from : &to) == FAILED)) {
+        Py_DECREF(it);
+        return NULL;
+    }
+    return start_iter(it, m, from, to);
+}
+
+/*
+ * iter_positions_locked makes, with m acquired, an iterator over the items
+ * at positions [from, to) of m: one descent, by position.
+ */
+PyObject *iter_positions_locked(MapObject *m, int kind, bool reverse, size_t from, size_t to)
+{
+    IterObject *it = new_iter(m, kind, reverse);
+    if (!it)
+        return NULL;
+    if (to > from)
+        bpt_cursor_seek_at(it->cursor, reverse ? to - 1 : from);
+    if (read_first_chunk(it, m) < 0) {
+        Py_DECREF(it);
+        return NULL;
+    }
+    return start_iter(it, m, from, to);
+}
+
+/* make_iter: iter_keys_locked, with m acquired for it. */
+PyObject *make_iter(MapObject *m, int kind, bool reverse, const key_range *r)
+{
+    if (check_bound(r->lo) < 0 || check_bound(r->hi) < 0 || acquire(m, FOR_READ) < 0)
+        return NULL;
+    PyObject *it = iter_keys_locked(m, kind, reverse, r);
     release(m);
     return it;
 }
@@ -500,20 +536,18 @@ PyTypeObject IterType = {
     .tp_methods = Iter_methods,
 };
 
-PyObject *Map_iter(MapObject *m)
-{
-    return make_iter(m, KIND_KEYS, false, Py_None, Py_None, true, false);
-}
-
-PyObject *Map_reversed(MapObject *m, PyObject *Py_UNUSED(ignored))
-{
-    return make_iter(m, KIND_KEYS, true, Py_None, Py_None, true, false);
-}
-
 /* iter_all iterates over all of m's keys, values or items. */
 PyObject *iter_all(MapObject *m, int kind, bool reverse)
 {
-    return make_iter(m, kind, reverse, Py_None, Py_None, true, false);
+    key_range all = {Py_None, Py_None, true, false};
+    return make_iter(m, kind, reverse, &all);
+}
+
+PyObject *Map_iter(MapObject *m) { return iter_all(m, KIND_KEYS, false); }
+
+PyObject *Map_reversed(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    return iter_all(m, KIND_KEYS, true);
 }
 
 /*
@@ -528,7 +562,7 @@ PyObject *Map__iter(MapObject *m, PyObject *const *args, Py_ssize_t nargs, PyObj
     static const char *const names[] = {"kind",    "reverse",       "minimum",
                                         "maximum", "min_inclusive", "max_inclusive"};
     PyObject *a[6];
-    if (!fast_kwargs("_iter", names, 6, args, nargs, kwnames, a))
+    if (fast_kwargs("_iter", names, 6, args, nargs, kwnames, a) < 0)
         return NULL;
     if (!a[0]) {
         PyErr_SetString(PyExc_TypeError, "_iter() needs its kind");
@@ -543,6 +577,6 @@ PyObject *Map__iter(MapObject *m, PyObject *const *args, Py_ssize_t nargs, PyObj
     }
     if (kind < 0)
         return NULL;
-    return make_iter(m, kind, flags[0], a[2] ? a[2] : Py_None, a[3] ? a[3] : Py_None, flags[1],
-                     flags[2]);
+    key_range r = {a[2] ? a[2] : Py_None, a[3] ? a[3] : Py_None, flags[1], flags[2]};
+    return make_iter(m, kind, flags[0], &r);
 }

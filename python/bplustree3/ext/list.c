@@ -44,55 +44,86 @@ static int compare_objects(PyObject *a, PyObject *b, int op)
     return truth;
 }
 
+/* What run_step finds at one position of a run of equal keys. */
+typedef enum { STEP_FAILED = -1, STEP_END, STEP_OTHER, STEP_EQUAL } run_step_result;
+
 /*
- * scan_run walks m's items from position rank on while their keys are not
- * != to key (sortedcontainers' test), counting those whose values are ==
- * to value; with first, it stops at the first of them at a position not
- * below from, stores that position in *pos and returns 1 (0 when there is
- * none). Returns the count, or -1 on error. m must be acquired: the Python code that
- * == and != run may read it but not change it, so the words read before
+ * run_step looks at the item at position i of m, in a run of keys not !=
+ * to key (sortedcontainers' test): STEP_END when its key is != to key (the
+ * run is over), STEP_EQUAL when its value is == to value, STEP_OTHER when
+ * it is not, STEP_FAILED with an exception. m must be acquired: the Python
+ * code that == and != run may read it but not change it, so the positions
  * stay valid.
  */
-static Py_ssize_t scan_run(MapObject *m, PyObject *key, PyObject *value, size_t rank,
-                           bool first, size_t from, size_t *pos)
+static run_step_result run_step(MapObject *m, PyObject *key, PyObject *value, size_t i)
+{
+    void *k, *v;
+    bpt_at(m->tree, i, &k, &v);
+    PyObject *stored = key_object(m->packing, k);
+    int other_key = stored ? compare_objects(stored, key, Py_NE) : -1;
+    Py_XDECREF(stored);
+    if (other_key != 0)
+        return other_key < 0 ? STEP_FAILED : STEP_END;
+    PyObject *held = Py_NewRef((PyObject *)v); /* == may drop the tree's */
+    int eq = compare_objects(held, value, Py_EQ);
+    Py_DECREF(held);
+    return eq < 0 ? STEP_FAILED : eq ? STEP_EQUAL : STEP_OTHER;
+}
+
+/*
+ * count_run counts the values == to value in the run of key that begins at
+ * position rank (see run_step): the count, or -1 with an exception.
+ */
+static Py_ssize_t count_run(MapObject *m, PyObject *key, PyObject *value, size_t rank)
 {
     Py_ssize_t total = 0;
     for (size_t i = rank, n = bpt_size(m->tree); i < n; i++) {
-        void *k, *v;
-        bpt_at(m->tree, i, &k, &v);
-        PyObject *stored = key_object(m->packing, k);
-        int other_key = stored ? compare_objects(stored, key, Py_NE) : -1;
-        Py_XDECREF(stored);
-        if (other_key != 0)
-            return other_key < 0 ? -1 : total;
-        PyObject *held = Py_NewRef((PyObject *)v); /* == may drop the tree's */
-        int eq = compare_objects(held, value, Py_EQ);
-        Py_DECREF(held);
-        if (eq < 0)
+        run_step_result r = run_step(m, key, value, i);
+        if (r == STEP_FAILED)
             return -1;
-        if (eq && first && i >= from) {
-            *pos = i;
-            return 1;
-        }
-        total += eq && !first;
+        if (r == STEP_END)
+            break;
+        total += r == STEP_EQUAL;
     }
     return total;
 }
 
 /*
- * locate finds value in m, acquired, where sortedcontainers looks: 1 with
- * *pos its position, 0 when it is not there, -1 on error. key is the
+ * find_in_run finds the first value == to value at a position not below
+ * from, in the run of key that begins at position rank (see run_step):
+ * FOUND with *pos, ABSENT, or FAILED with an exception.
+ */
+static find_result find_in_run(MapObject *m, PyObject *key, PyObject *value, size_t rank,
+                               size_t from, size_t *pos)
+{
+    for (size_t i = rank, n = bpt_size(m->tree); i < n; i++) {
+        run_step_result r = run_step(m, key, value, i);
+        if (r == STEP_FAILED)
+            return FAILED;
+        if (r == STEP_END)
+            return ABSENT;
+        if (r == STEP_EQUAL && i >= from) {
+            *pos = i;
+            return FOUND;
+        }
+    }
+    return ABSENT;
+}
+
+/*
+ * locate finds value in m, acquired, where sortedcontainers looks: FOUND
+ * with *pos its position, ABSENT, or FAILED with an exception. key is the
  * value's key (the value itself in a SortedList). In a SortedList, the
  * item at the value's lower bound, if it is == to the value; in a
  * SortedKeyList, the first item from the key's lower bound on whose value
  * is == to the value, while the keys are not != to the key.
  */
-static int locate(MapObject *m, PyObject *key, PyObject *value, size_t *pos)
+static find_result locate(MapObject *m, PyObject *key, PyObject *value, size_t *pos)
 {
     size_t rank = 0, n = bpt_size(m->tree);
-    int found = bound_rank(m, key, false, &rank);
-    if (found < 0 || rank == n)
-        return found < 0 ? -1 : 0;
+    find_result found = bound_rank(m, key, false, &rank);
+    if (found == FAILED || rank == n)
+        return found == FAILED ? FAILED : ABSENT;
     if (m->hand_out == KIND_KEYS) {
         *pos = rank;
         void *unused;
@@ -101,54 +132,57 @@ static int locate(MapObject *m, PyObject *key, PyObject *value, size_t *pos)
         PyObject *stored = hand_out_at(m, rank);
         int eq = stored ? compare_objects(stored, value, Py_EQ) : -1;
         Py_XDECREF(stored);
-        return eq;
+        return eq < 0 ? FAILED : eq ? FOUND : ABSENT;
     }
-    return (int)scan_run(m, key, value, rank, true, 0, pos);
+    return find_in_run(m, key, value, rank, 0, pos);
 }
 
-/* find: 1 when value (whose key is key) is in m, 0 when not, -1 on error. */
-static int find(MapObject *m, PyObject *key, PyObject *value)
+/* find: whether value (whose key is key) is in m: FOUND, ABSENT or FAILED. */
+static find_result find(MapObject *m, PyObject *key, PyObject *value)
 {
-    if (m->hand_out == KIND_KEYS) { /* an exact int or str: its order decides */
-        PyObject *unused = NULL;
-        int quick = quick_lookup(m, key, &unused);
-        Py_XDECREF(unused);
-        if (quick >= 0)
-            return quick;
+    PyObject *stored_value = NULL;
+    if (m->hand_out == KIND_KEYS && quick_lookup(m, key, &stored_value)) {
+        /* an exact int or str: its order decides */
+        bool present = stored_value != NULL;
+        Py_XDECREF(stored_value);
+        return present ? FOUND : ABSENT;
     }
     if (is_nan(key))
-        return 0;
+        return ABSENT;
     if (acquire(m, FOR_READ) < 0)
-        return -1;
+        return FAILED;
     size_t pos;
-    int rc = locate(m, key, value, &pos);
+    find_result rc = locate(m, key, value, &pos);
     release(m);
     return rc;
 }
 
 /*
- * drop removes value (whose key is key) from m: 1 when it was there, 0
- * when not, -1 on error. The removed item is dropped after m is released.
+ * drop removes value (whose key is key) from m: FOUND when it was there,
+ * ABSENT, or FAILED with an exception. The removed item is dropped after m
+ * is released.
  */
-static int drop(MapObject *m, PyObject *key, PyObject *value)
+static find_result drop(MapObject *m, PyObject *key, PyObject *value)
 {
     if (is_nan(key))
-        return 0;
+        return ABSENT;
     if (acquire(m, FOR_WRITE) < 0)
-        return -1;
+        return FAILED;
     size_t pos;
     void *k = NULL, *v = NULL, *w;
-    int rc;
+    find_result rc;
     search_kind s = m->hand_out == KIND_KEYS ? search_for(m, key, &w) : SEARCH_OBJECTS;
     if (s != SEARCH_OBJECTS) { /* an exact int, float or str: its order decides, no == */
         bpt_status st = remove_word(m, s, w, &k, &v);
-        rc = st < 0 ? raise_status(st) : st == BPT_OK;
-    } else if ((rc = locate(m, key, value, &pos)) == 1) {
+        rc = st == BPT_OK ? FOUND : st == BPT_NOTFOUND ? ABSENT : FAILED;
+        if (rc == FAILED)
+            raise_status(st);
+    } else if ((rc = locate(m, key, value, &pos)) == FOUND) {
         bpt_remove_at(m->tree, pos, &k, &v);
     }
     packing p = m->packing;
     release(m);
-    if (rc == 1) {
+    if (rc == FOUND) {
         drop_key(p, k);
         Py_DECREF((PyObject *)v);
     }
@@ -173,7 +207,7 @@ static PyObject *List_add(MapObject *m, PyObject *value)
 /* _add(key, value): a SortedKeyList's add, key = key(value). */
 static PyObject *List__add(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (!check_args("_add", nargs, 2, 2) || put(m, args[0], args[1]) < 0)
+    if (check_args("_add", nargs, 2, 2) < 0 || put(m, args[0], args[1]) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -184,22 +218,22 @@ static int List_contains(MapObject *m, PyObject *value)
         PyErr_SetString(PyExc_TypeError, "a SortedKeyList's __contains__ needs its key");
         return -1;
     }
-    return find(m, value, value);
+    return (int)find(m, value, value); /* sq_contains: 1, 0, or -1 */
 }
 
 static PyObject *List_discard(MapObject *m, PyObject *value)
 {
-    if (refuse_keyed(m, "discard") < 0 || drop(m, value, value) < 0)
+    if (refuse_keyed(m, "discard") < 0 || drop(m, value, value) == FAILED)
         return NULL;
     Py_RETURN_NONE;
 }
 
 static PyObject *List_remove(MapObject *m, PyObject *value)
 {
-    int rc = refuse_keyed(m, "remove") < 0 ? -1 : drop(m, value, value);
-    if (rc < 0)
+    find_result rc = refuse_keyed(m, "remove") < 0 ? FAILED : drop(m, value, value);
+    if (rc == FAILED)
         return NULL;
-    if (rc == 0) {
+    if (rc == ABSENT) {
         PyErr_Format(PyExc_ValueError, "%R not in list", value);
         return NULL;
     }
@@ -209,15 +243,15 @@ static PyObject *List_remove(MapObject *m, PyObject *value)
 /* _find(key, value): whether value, whose key is key, is in the list. */
 static PyObject *List__find(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
-    int rc = check_args("_find", nargs, 2, 2) ? find(m, args[0], args[1]) : -1;
-    return rc < 0 ? NULL : PyBool_FromLong(rc);
+    find_result rc = check_args("_find", nargs, 2, 2) < 0 ? FAILED : find(m, args[0], args[1]);
+    return rc == FAILED ? NULL : PyBool_FromLong(rc == FOUND);
 }
 
 /* _discard(key, value): removes value, whose key is key; whether it was there. */
 static PyObject *List__discard(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
-    int rc = check_args("_discard", nargs, 2, 2) ? drop(m, args[0], args[1]) : -1;
-    return rc < 0 ? NULL : PyBool_FromLong(rc);
+    find_result rc = check_args("_discard", nargs, 2, 2) < 0 ? FAILED : drop(m, args[0], args[1]);
+    return rc == FAILED ? NULL : PyBool_FromLong(rc == FOUND);
 }
 
 /* count: how many values are neither less nor greater than value. */
@@ -230,11 +264,11 @@ static PyObject *List_count(MapObject *m, PyObject *value)
         return PyLong_FromLong(0);
     if (acquire(m, FOR_READ) < 0)
         return NULL;
-    int rc = bound_rank(m, value, false, &lo);
-    if (rc >= 0)
+    find_result rc = bound_rank(m, value, false, &lo);
+    if (rc != FAILED)
         rc = bound_rank(m, value, true, &hi);
     release(m);
-    return rc < 0 ? NULL : PyLong_FromSize_t(hi - lo);
+    return rc == FAILED ? NULL : PyLong_FromSize_t(hi - lo);
 }
 
 /*
@@ -243,7 +277,7 @@ static PyObject *List_count(MapObject *m, PyObject *value)
  */
 static PyObject *List__count(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (!check_args("_count", nargs, 2, 2))
+    if (check_args("_count", nargs, 2, 2) < 0)
         return NULL;
     PyObject *key = args[0], *value = args[1];
     if (is_nan(key))
@@ -251,9 +285,9 @@ static PyObject *List__count(MapObject *m, PyObject *const *args, Py_ssize_t nar
     if (acquire(m, FOR_READ) < 0)
         return NULL;
     size_t rank = 0;
-    Py_ssize_t total = bound_rank(m, key, false, &rank) < 0
+    Py_ssize_t total = bound_rank(m, key, false, &rank) == FAILED
                            ? -1
-                           : scan_run(m, key, value, rank, false, 0, NULL);
+                           : count_run(m, key, value, rank);
     release(m);
     return total < 0 ? NULL : PyLong_FromSsize_t(total);
 }
@@ -278,37 +312,39 @@ static int index_arg(PyObject *arg, Py_ssize_t *out)
  * the value at its lower bound if it is == to value, when that position is
  * in range, or start when the run of values equal to it covers start; in a
  * SortedKeyList, the first value == to value from start on among those
- * whose keys are not != to key. 1 with *at, 0 when there is none, -1 on
- * error.
+ * whose keys are not != to key. FOUND with *at, ABSENT, or FAILED with an
+ * exception.
  */
-static int index_in(MapObject *m, PyObject *key, PyObject *value, Py_ssize_t start,
+static find_result index_in(MapObject *m, PyObject *key, PyObject *value, Py_ssize_t start,
                     Py_ssize_t stop, size_t *at)
 {
     Py_ssize_t n = (Py_ssize_t)bpt_size(m->tree);
     start = start < 0 ? (start + n < 0 ? 0 : start + n) : start;
     stop = stop < 0 ? stop + n : (stop > n ? n : stop);
     if (n == 0 || stop <= start || is_nan(key))
-        return 0;
+        return ABSENT;
     size_t pos = 0, upper = 0;
-    int rc;
+    find_result rc;
     if (m->hand_out == KIND_VALUES) {
-        if ((rc = bound_rank(m, key, false, &pos)) >= 0)
-            rc = (int)scan_run(m, key, value, pos, true, (size_t)start, &pos);
-    } else if ((rc = locate(m, key, value, &pos)) == 1 && (Py_ssize_t)pos < start) {
+        if ((rc = bound_rank(m, key, false, &pos)) != FAILED)
+            rc = find_in_run(m, key, value, pos, (size_t)start, &pos);
+    } else if ((rc = locate(m, key, value, &pos)) == FOUND && (Py_ssize_t)pos < start) {
         /* before start: the run of equal values may reach it */
-        rc = bound_rank(m, value, true, &upper) < 0 ? -1 : (Py_ssize_t)upper > start;
+        if (bound_rank(m, value, true, &upper) == FAILED)
+            return FAILED;
+        rc = (Py_ssize_t)upper > start ? FOUND : ABSENT;
         pos = (size_t)start;
     }
     *at = pos;
-    return rc == 1 && (Py_ssize_t)pos >= stop ? 0 : rc;
+    return rc == FOUND && (Py_ssize_t)pos >= stop ? ABSENT : rc;
 }
 
 /* finish_index gives index()'s result: the position, or ValueError. */
-static PyObject *finish_index(int rc, size_t at, PyObject *value)
+static PyObject *finish_index(find_result rc, size_t at, PyObject *value)
 {
-    if (rc < 0)
+    if (rc == FAILED)
         return NULL;
-    if (rc == 0) {
+    if (rc == ABSENT) {
         PyErr_Format(PyExc_ValueError, "%R is not in list", value);
         return NULL;
     }
@@ -327,7 +363,7 @@ static PyObject *List_index(MapObject *m, PyObject *args, PyObject *kwds)
         index_arg(stop_arg, &stop) < 0 || acquire(m, FOR_READ) < 0)
         return NULL;
     size_t at = 0;
-    int rc = index_in(m, value, value, start, stop, &at);
+    find_result rc = index_in(m, value, value, start, stop, &at);
     release(m);
     return finish_index(rc, at, value);
 }
@@ -341,7 +377,7 @@ static PyObject *List_index(MapObject *m, PyObject *args, PyObject *kwds)
 static PyObject *List__index(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_ssize_t start = 0, stop = PY_SSIZE_T_MAX;
-    if (!check_args("_index", nargs, 4, 4) || index_arg(args[2], &start) < 0 ||
+    if (check_args("_index", nargs, 4, 4) < 0 || index_arg(args[2], &start) < 0 ||
         index_arg(args[3], &stop) < 0)
         return NULL;
     Py_ssize_t n = Map_length(m);
@@ -350,12 +386,12 @@ static PyObject *List__index(MapObject *m, PyObject *const *args, Py_ssize_t nar
     Py_ssize_t lo = start < 0 ? (start + n < 0 ? 0 : start + n) : start;
     Py_ssize_t hi = stop < 0 ? stop + n : (stop > n ? n : stop);
     if (n == 0 || hi <= lo)
-        return finish_index(0, 0, args[1]);
+        return finish_index(ABSENT, 0, args[1]);
     PyObject *key = PyObject_CallOneArg(args[0], args[1]);
     if (!key)
         return NULL;
     size_t at = 0;
-    int rc = -1;
+    find_result rc = FAILED;
     if (acquire(m, FOR_READ) == 0) {
         rc = index_in(m, key, args[1], start, stop, &at);
         release(m);
@@ -426,109 +462,179 @@ static packing pack_all(PyObject *const *items, size_t n, void **words)
 }
 
 /*
- * _add_numbers(values): adds the list values to this SortedList when they
- * are all exact ints that fit in 64 bits, or all exact floats (not NaN),
- * and the list is empty or holds numbers packed the same way: sorted as
- * machine numbers (a radix sort, stable), merged with the list's own in
- * one pass (its values before new equal ones) and loaded into a new tree,
- * which then replaces the old in one step. True when it did, False when
- * the values do not qualify (nothing changed: the caller takes the general
- * path). Allocates up front; a failure changes nothing.
+ * What _add_numbers merges: the new numbers, the list's own (read with its
+ * state, to tell later whether it changed), and the scratch arrays.
  */
-static PyObject *List__add_numbers(MapObject *m, PyObject *values)
+typedef struct {
+    packing p;     /* the numbers' packing; PACK_NONE: they do not qualify */
+    void **fresh;  /* the new numbers, k of them, sorted in place */
+    size_t k;
+    void **all;    /* n + k = total words each: the merge, */
+    void **tmp;    /* the list's own (n), then the radix sort's scratch, */
+    void **nones;  /* and the values */
+    size_t n, total;
+    unsigned capacity;
+    uint64_t generation, version; /* the list's state when read */
+} number_merge;
+
+/*
+ * read_new_numbers packs the exact list values into nm->fresh, setting
+ * nm->p (PACK_NONE when they are not all numbers of one packing). 0, or -1
+ * with an exception.
+ */
+static int read_new_numbers(PyObject *values, number_merge *nm)
 {
-    if (!PyList_CheckExact(values) || m->hand_out != KIND_KEYS)
-        Py_RETURN_FALSE;
 #ifdef Py_GIL_DISABLED /* another thread may change the list: read a copy */
     PyObject *own = PyList_GetSlice(values, 0, PY_SSIZE_T_MAX);
 #else /* reading runs no Python code: the list cannot change meanwhile */
     PyObject *own = Py_NewRef(values);
 #endif
     if (!own)
-        return NULL;
-    size_t k = (size_t)PyList_GET_SIZE(own);
-    void **fresh = EXT_MALLOC((k ? k : 1) * sizeof *fresh);
-    packing p = fresh ? pack_all(((PyListObject *)own)->ob_item, k, fresh) : PACK_NONE;
+        return -1;
+    nm->k = (size_t)PyList_GET_SIZE(own);
+    nm->fresh = EXT_MALLOC((nm->k ? nm->k : 1) * sizeof *nm->fresh);
+    if (nm->fresh)
+        nm->p = pack_all(((PyListObject *)own)->ob_item, nm->k, nm->fresh);
     Py_DECREF(own); /* the words are numbers: nothing refers to the objects */
-    if (!fresh)
-        return PyErr_NoMemory();
-    if (p == PACK_NONE || acquire(m, FOR_READ) < 0) {
-        EXT_FREE(fresh);
-        if (p == PACK_NONE)
-            Py_RETURN_FALSE;
-        return NULL;
+    if (!nm->fresh) {
+        PyErr_NoMemory();
+        return -1;
     }
-    size_t n = bpt_size(m->tree);
-    unsigned capacity = m->capacity;
-    uint64_t generation = m->generation, version = bpt_change_count(m->tree);
-    bool fits = n == 0 || m->packing == p;
-    size_t total = fits ? n + k : 0;
-    void **all = fits ? EXT_MALLOC((total ? total : 1) * sizeof *all) : NULL;
-    void **tmp = all ? EXT_MALLOC((total ? total : 1) * sizeof *tmp) : NULL;
-    void **nones = tmp ? EXT_MALLOC((total ? total : 1) * sizeof *nones) : NULL;
-    bpt_cursor *c = NULL;
-    if (nones && n && bpt_cursor_new(m->tree, &c) == BPT_OK) { /* its words, in order */
-        size_t got = 0;
-        bpt_cursor_first(c);
-        bpt_cursor_read(c, tmp, NULL, n, &got);
-        bpt_cursor_free(c);
-    } else if (nones && n) {
-        EXT_FREE(nones);
-        nones = NULL;
+    return 0;
+}
+
+/*
+ * read_list_numbers reads m's own words into nm->tmp, with its size,
+ * capacity and state, and allocates the merge's arrays; when m holds keys
+ * packed otherwise, it sets nm->p to PACK_NONE instead. 0, or -1 with an
+ * exception.
+ */
+static int read_list_numbers(MapObject *m, number_merge *nm)
+{
+    if (acquire(m, FOR_READ) < 0)
+        return -1;
+    nm->n = bpt_size(m->tree);
+    nm->capacity = m->capacity;
+    nm->generation = m->generation;
+    nm->version = bpt_change_count(m->tree);
+    bool failed = false;
+    if (nm->n > 0 && m->packing != nm->p) {
+        nm->p = PACK_NONE;
+    } else {
+        nm->total = nm->n + nm->k;
+        size_t size = (nm->total ? nm->total : 1) * sizeof(void *);
+        nm->all = EXT_MALLOC(size);
+        nm->tmp = EXT_MALLOC(size);
+        nm->nones = EXT_MALLOC(size);
+        bpt_cursor *c = NULL;
+        failed = !nm->all || !nm->tmp || !nm->nones ||
+                 (nm->n > 0 && bpt_cursor_new(m->tree, &c) != BPT_OK);
+        if (!failed && nm->n > 0) { /* its words, in order */
+            size_t got = 0;
+            bpt_cursor_first(c);
+            bpt_cursor_read(c, nm->tmp, NULL, nm->n, &got);
+            bpt_cursor_free(c);
+        }
     }
     release(m);
-    bpt *t = NULL;
-    if (nones) {
-        radix_sort(fresh, all, k, p);
-        /* Merge: the list's words are in tmp[0..n), the new ones in fresh. */
-        size_t i = 0, j = 0, out = 0;
-        while (i < n && j < k) {
-            bool new_first = order_bits(fresh[j], p) < order_bits(tmp[i], p);
-            all[out++] = new_first ? fresh[j++] : tmp[i++];
-        }
-        while (i < n)
-            all[out++] = tmp[i++];
-        while (j < k)
-            all[out++] = fresh[j++];
-        for (size_t x = 0; x < total; x++)
-            nones[x] = Py_None;
-        t = new_tree(m, capacity, p);
-        if (t) {
-            bpt_status rc = bpt_bulk_load(t, all, nones, total); /* numbers: no code */
-            if (rc != BPT_OK) {
-                drop_tree(t);
-                t = NULL;
-                raise_status(rc);
-            }
-        }
-    } else if (fits) {
+    if (failed)
         PyErr_NoMemory();
+    return failed ? -1 : 0;
+}
+
+/*
+ * merge_numbers sorts the new numbers and merges them with the list's own
+ * (in nm->tmp), these before new equal ones, into nm->all.
+ */
+static void merge_numbers(number_merge *nm)
+{
+    void **fresh = nm->fresh, **own = nm->tmp, **all = nm->all;
+    radix_sort(fresh, all, nm->k, nm->p);
+    size_t i = 0, j = 0, out = 0;
+    while (i < nm->n && j < nm->k) {
+        bool new_first = order_bits(fresh[j], nm->p) < order_bits(own[i], nm->p);
+        all[out++] = new_first ? fresh[j++] : own[i++];
     }
-    EXT_FREE(fresh);
-    EXT_FREE(all);
-    EXT_FREE(tmp);
-    EXT_FREE(nones);
-    if (!fits)
-        Py_RETURN_FALSE;
+    while (i < nm->n)
+        all[out++] = own[i++];
+    while (j < nm->k)
+        all[out++] = fresh[j++];
+}
+
+/* load_numbers makes a tree of nm->all, its values None: NULL with an exception. */
+static bpt *load_numbers(MapObject *m, number_merge *nm)
+{
+    for (size_t x = 0; x < nm->total; x++)
+        nm->nones[x] = Py_None;
+    bpt *t = new_tree(m, nm->capacity, nm->p);
     if (!t)
         return NULL;
-    /* The list may have changed while it was not held (a __del__ run by
-     * an allocation): then the merge is stale, and the general path runs. */
-    if (acquire(m, FOR_WRITE) < 0) {
+    bpt_status rc = bpt_bulk_load(t, nm->all, nm->nones, nm->total); /* numbers: no code */
+    if (rc != BPT_OK) {
         drop_tree(t);
+        raise_status(rc);
         return NULL;
     }
-    bool same = m->generation == generation && bpt_change_count(m->tree) == version;
+    return t;
+}
+
+/*
+ * swap_in gives m the tree t, unless m changed since nm read it (a __del__
+ * run by an allocation while m was not held): then the merge is stale and
+ * t is dropped. Sets *swapped; 0, or -1 with an exception.
+ */
+static int swap_in(MapObject *m, bpt *t, const number_merge *nm, bool *swapped)
+{
+    if (acquire(m, FOR_WRITE) < 0) {
+        drop_tree(t);
+        return -1;
+    }
+    *swapped = m->generation == nm->generation && bpt_change_count(m->tree) == nm->version;
     bpt *old = NULL;
-    if (same) {
+    if (*swapped) {
         bpt_set_context(t, m);
-        old = replace_tree(m, t, p);
+        old = replace_tree(m, t, nm->p);
         t = NULL;
     }
     release(m);
     drop_tree(old);
     drop_tree(t);
-    return PyBool_FromLong(same);
+    return 0;
+}
+
+/*
+ * _add_numbers(values): adds the list values to this SortedList when they
+ * are all exact ints that fit in 64 bits, or all exact floats (not NaN),
+ * and the list is empty or holds numbers packed the same way: sorted as
+ * machine numbers (a radix sort, stable), merged with the list's own in
+ * one pass (its values before new equal ones) and loaded into a new tree,
+ * which then replaces the old in one step. True when it did, False when
+ * the values do not qualify or the list changed meanwhile (nothing
+ * changed: the caller takes the general path). Allocates up front; a
+ * failure changes nothing.
+ */
+static PyObject *List__add_numbers(MapObject *m, PyObject *values)
+{
+    if (!PyList_CheckExact(values) || m->hand_out != KIND_KEYS)
+        Py_RETURN_FALSE;
+    number_merge nm = {.p = PACK_NONE};
+    int rc = read_new_numbers(values, &nm);
+    if (rc == 0 && nm.p != PACK_NONE)
+        rc = read_list_numbers(m, &nm);
+    bpt *t = NULL;
+    if (rc == 0 && nm.p != PACK_NONE) {
+        merge_numbers(&nm);
+        t = load_numbers(m, &nm);
+        rc = t ? 0 : -1;
+    }
+    EXT_FREE(nm.fresh);
+    EXT_FREE(nm.all);
+    EXT_FREE(nm.tmp);
+    EXT_FREE(nm.nones);
+    bool swapped = false;
+    if (rc == 0 && t)
+        rc = swap_in(m, t, &nm, &swapped);
+    return rc < 0 ? NULL : PyBool_FromLong(swapped);
 }
 
 /* ---- Positions -------------------------------------------------------- */
@@ -638,7 +744,7 @@ static int List_ass_subscript(MapObject *m, PyObject *index, PyObject *value)
 static PyObject *List_pop(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_ssize_t i = -1;
-    if (!check_args("pop", nargs, 0, 1))
+    if (check_args("pop", nargs, 0, 1) < 0)
         return NULL;
     if (nargs && (i = PyNumber_AsSsize_t(args[0], PyExc_IndexError)) == -1 && PyErr_Occurred())
         return NULL;
@@ -689,7 +795,7 @@ static PyObject *List_islice(MapObject *m, PyObject *const *args, Py_ssize_t nar
 {
     static const char *const names[] = {"start", "stop", "reverse"};
     PyObject *a[3];
-    if (!fast_kwargs("islice", names, 3, args, nargs, kwnames, a))
+    if (fast_kwargs("islice", names, 3, args, nargs, kwnames, a) < 0)
         return NULL;
     if (Map_length(m) == 0)
         return empty_iter();
@@ -698,7 +804,8 @@ static PyObject *List_islice(MapObject *m, PyObject *const *args, Py_ssize_t nar
 
 /*
  * inclusive_flag reads inclusive[i] as a truth value where sortedcontainers
- * reads it, when the bound it is about is given (1 otherwise): 1, 0, or -1.
+ * reads it, when the bound it is about is given (1 otherwise): 1, 0, or -1
+ * (as PyObject_IsTrue).
  */
 static int inclusive_flag(PyObject *inclusive, Py_ssize_t i, PyObject *bound)
 {
@@ -729,7 +836,7 @@ static PyObject *irange_with(MapObject *m, const char *name, const char *const *
                              PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     PyObject *a[4];
-    if (!fast_kwargs(name, names, 4, args, nargs, kwnames, a))
+    if (fast_kwargs(name, names, 4, args, nargs, kwnames, a) < 0)
         return NULL;
     if (Map_length(m) == 0)
         return empty_iter();
@@ -739,7 +846,8 @@ static PyObject *irange_with(MapObject *m, const char *name, const char *const *
     int back = hi_incl < 0 ? -1 : a[3] ? PyObject_IsTrue(a[3]) : 0;
     if (back < 0)
         return NULL;
-    return make_iter(m, m->hand_out, back, lo, hi, lo_incl, hi_incl);
+    key_range r = {lo, hi, lo_incl, hi_incl};
+    return make_iter(m, m->hand_out, back, &r);
 }
 
 /* irange(minimum=None, maximum=None, inclusive=(True, True), reverse=False). */

@@ -7,28 +7,6 @@
  */
 #include "ext.h"
 
-/* parse_capacity validates a capacity argument; -1 with an exception. */
-long parse_capacity(PyObject *obj)
-{
-    if (obj == NULL || obj == Py_None)
-        return DEFAULT_CAPACITY;
-    if (!PyLong_Check(obj) || PyBool_Check(obj)) {
-        PyErr_Format(PyExc_TypeError, "capacity must be an int, not %.100s",
-                     Py_TYPE(obj)->tp_name);
-        return -1;
-    }
-    int overflow;
-    long cap = PyLong_AsLongAndOverflow(obj, &overflow);
-    if (cap == -1 && PyErr_Occurred())
-        return -1;
-    if (overflow || cap < BPT_MIN_CAPACITY || cap > BPT_MAX_CAPACITY) {
-        PyErr_Format(PyExc_ValueError, "capacity must be between %d and %d, got %R",
-                     BPT_MIN_CAPACITY, BPT_MAX_CAPACITY, obj);
-        return -1;
-    }
-    return cap;
-}
-
 /* ---- Life cycle ----------------------------------------------------------- */
 
 /*
@@ -144,18 +122,18 @@ Py_ssize_t Map_length(MapObject *m)
 }
 
 /*
- * lookup finds key: 1 with *value (a new reference), 0 when absent, -1 on
- * error.
+ * lookup finds key: FOUND with *value (a new reference), ABSENT, or FAILED
+ * with an exception.
  */
-static int lookup(MapObject *m, PyObject *key, PyObject **value)
+static find_result lookup(MapObject *m, PyObject *key, PyObject **value)
 {
-    int quick = quick_lookup(m, key, value);
-    if (quick >= 0)
-        return quick;
+    *value = NULL;
+    if (quick_lookup(m, key, value))
+        return *value ? FOUND : ABSENT;
     if (is_nan(key))
-        return 0;
+        return ABSENT;
     if (acquire(m, FOR_READ) < 0)
-        return -1;
+        return FAILED;
     void *v = NULL, *w;
     search_kind saved = enter(m, key, NULL, &w, NULL);
     bpt_status rc = bpt_get(m->tree, w, NULL, &v);
@@ -163,98 +141,55 @@ static int lookup(MapObject *m, PyObject *key, PyObject **value)
     if (rc == BPT_OK)
         *value = Py_NewRef((PyObject *)v);
     release(m);
-    if (rc < 0)
-        return raise_status(rc);
-    return rc == BPT_OK;
+    if (rc < 0) {
+        raise_status(rc);
+        return FAILED;
+    }
+    return rc == BPT_OK ? FOUND : ABSENT;
 }
 
 static PyObject *Map_subscript(MapObject *m, PyObject *key)
 {
-    PyObject *v = NULL;
-    int found = lookup(m, key, &v);
-    if (found < 0)
-        return NULL;
-    if (!found) {
+    PyObject *v;
+    find_result found = lookup(m, key, &v);
+    if (found == ABSENT)
         set_key_error(key);
-        return NULL;
-    }
     return v;
 }
 
 static int Map_contains(MapObject *m, PyObject *key)
 {
-    PyObject *v = NULL;
-    int found = lookup(m, key, &v);
+    PyObject *v;
+    find_result found = lookup(m, key, &v);
     Py_XDECREF(v);
-    return found;
+    return (int)found; /* sq_contains: 1, 0, or -1, as find_result is numbered */
 }
 
 /*
- * put_locked stores key -> value in m, acquired for writing: 0 with *old
- * the value it replaced (owned; the caller drops it once m is released) or
- * NULL when it inserted, and *rank (when rank is not NULL) the item's
- * position, which undoes the change (see update_with). -1 with an
- * exception, m unchanged.
+ * take removes key: FOUND with *value (owned), ABSENT, or FAILED with an
+ * exception.
  */
-int put_locked(MapObject *m, PyObject *key, PyObject *value, PyObject **old, size_t *rank)
+static find_result take(MapObject *m, PyObject *key, PyObject **value)
 {
-    void *w, *replaced = NULL;
-    *old = NULL;
-    int s = prepare_insert(m, key, &w);
-    if (s < 0)
-        return -1;
-    bpt_status rc;
-    if (s == SEARCH_INT) {
-        /* A packed int (SEARCH_INT is the search of a map of them): the
-         * core's typed descent, no search hook. */
-        rc = bpt_put_i64_rank(m->tree, bpt_word_to_i64(w), value, &replaced, rank);
-    } else {
-        search_kind saved = begin(m, (search_kind)s);
-        rc = bpt_put_rank(m->tree, w, value, &replaced, rank);
-        leave(m, saved);
-    }
-    if (rc < 0)
-        return raise_status(rc);
-    if (rc == BPT_REPLACED) {
-        m->values_epoch++;
-        *old = replaced;
-    }
-    return 0;
-}
-
-/* put stores key -> value; 0 or -1. A replaced value is dropped once m is released. */
-int put(MapObject *m, PyObject *key, PyObject *value)
-{
-    PyObject *old;
-    if (acquire(m, FOR_WRITE) < 0)
-        return -1;
-    int rc = put_locked(m, key, value, &old, NULL);
-    release(m);
-    Py_XDECREF(old);
-    return rc;
-}
-
-/* take removes key: 1 with *value (owned), 0 when absent, -1 on error. */
-static int take(MapObject *m, PyObject *key, PyObject **value)
-{
+    *value = NULL;
     if (is_nan(key))
-        return 0;
+        return ABSENT;
     if (acquire(m, FOR_WRITE) < 0)
-        return -1;
+        return FAILED;
     void *k = NULL, *v = NULL, *w;
     search_kind s = search_for(m, key, &w);
     bpt_status rc = remove_word(m, s, w, &k, &v);
     packing p = m->packing;
     release(m);
     if (rc < 0) {
-        raise_status(rc); /* -1, said here for the analyzers */
-        return -1;
+        raise_status(rc);
+        return FAILED;
     }
     if (rc == BPT_NOTFOUND)
-        return 0;
+        return ABSENT;
     drop_key(p, k);
     *value = v;
-    return 1;
+    return FOUND;
 }
 
 static int Map_ass_subscript(MapObject *m, PyObject *key, PyObject *value)
@@ -262,13 +197,11 @@ static int Map_ass_subscript(MapObject *m, PyObject *key, PyObject *value)
     if (value)
         return put(m, key, value);
     PyObject *old;
-    int found = take(m, key, &old);
-    if (found < 0)
-        return -1;
-    if (!found) {
+    find_result found = take(m, key, &old);
+    if (found == ABSENT)
         set_key_error(key);
+    if (found != FOUND)
         return -1;
-    }
     Py_DECREF(old);
     return 0;
 }
@@ -277,27 +210,23 @@ static int Map_ass_subscript(MapObject *m, PyObject *key, PyObject *value)
 
 static PyObject *Map_get(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (!check_args("get", nargs, 1, 2))
+    if (check_args("get", nargs, 1, 2) < 0)
         return NULL;
-    PyObject *v = NULL;
-    int found = lookup(m, args[0], &v);
-    if (found < 0)
-        return NULL;
-    if (found)
-        return v;
-    return Py_NewRef(nargs > 1 ? args[1] : Py_None);
+    PyObject *v;
+    find_result found = lookup(m, args[0], &v);
+    if (found == ABSENT)
+        return Py_NewRef(nargs > 1 ? args[1] : Py_None);
+    return v; /* NULL when FAILED */
 }
 
 static PyObject *Map_pop(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (!check_args("pop", nargs, 1, 2))
+    if (check_args("pop", nargs, 1, 2) < 0)
         return NULL;
-    PyObject *v = NULL;
-    int found = take(m, args[0], &v);
-    if (found < 0)
-        return NULL;
-    if (found)
-        return v;
+    PyObject *v;
+    find_result found = take(m, args[0], &v);
+    if (found != ABSENT)
+        return v; /* NULL when FAILED */
     if (nargs > 1)
         return Py_NewRef(args[1]);
     set_key_error(args[0]);
@@ -316,15 +245,15 @@ static PyObject *Map_poplast(MapObject *m, PyObject *Py_UNUSED(ignored))
 
 static PyObject *Map_setdefault(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (!check_args("setdefault", nargs, 1, 2))
+    if (check_args("setdefault", nargs, 1, 2) < 0)
         return NULL;
     PyObject *dflt = nargs > 1 ? args[1] : Py_None, *result = NULL;
     void *existing = NULL, *w;
     if (acquire(m, FOR_WRITE) < 0)
         return NULL;
-    int s = prepare_insert(m, args[0], &w);
-    if (s >= 0) {
-        search_kind saved = begin(m, (search_kind)s);
+    search_kind s;
+    if (prepare_insert(m, args[0], &w, &s) == 0) {
+        search_kind saved = begin(m, s);
         bpt_status rc = bpt_insert(m->tree, w, dflt, &existing);
         leave(m, saved);
         if (rc >= 0)
@@ -416,8 +345,8 @@ static PyObject *Map_delete_range(MapObject *m, PyObject *args, PyObject *kwds)
         return NULL;
     size_t from = 0, to = bpt_size(m->tree);
     PyObject *count = NULL;
-    if ((lo == Py_None || bound_rank(m, lo, false, &from) >= 0) &&
-        (hi == Py_None || bound_rank(m, hi, false, &to) >= 0) &&
+    if ((lo == Py_None || bound_rank(m, lo, false, &from) != FAILED) &&
+        (hi == Py_None || bound_rank(m, hi, false, &to) != FAILED) &&
         (count = PyLong_FromSize_t(to > from ? to - from : 0)) != NULL)
         bpt_remove_range_at(m->tree, from, to, NULL);
     release(m);

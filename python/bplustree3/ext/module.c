@@ -1,7 +1,6 @@
 /*
- * module.c — the module: its initialization, InvariantError, turning core
- * errors into exceptions, argument checks shared by the methods, and the
- * test hooks' table.
+ * module.c — the module: its initialization and its functions (the test
+ * hooks' table). The top layer: it names every type.
  */
 #include "ext.h"
 
@@ -16,83 +15,6 @@ static int PyModule_AddObjectRef(PyObject *mod, const char *name, PyObject *valu
     return 0;
 }
 #endif
-
-PyObject *InvariantError;
-
-/* raise_status turns a core error into a Python exception; returns -1. */
-int raise_status(bpt_status rc)
-{
-    switch (rc) {
-    case BPT_ENOMEM:
-        PyErr_NoMemory();
-        break;
-    case BPT_ECMP:
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_RuntimeError, "comparison failed");
-        break;
-    case BPT_ESTALE:
-        PyErr_SetString(PyExc_RuntimeError, "BPlusTreeMap changed size during iteration");
-        break;
-    default:
-        PyErr_Format(PyExc_ValueError, "bplustree3: %s", bpt_status_str(rc));
-        break;
-    }
-    return -1;
-}
-
-void set_key_error(PyObject *key)
-{
-    PyObject *args = PyTuple_Pack(1, key);
-    if (args) {
-        PyErr_SetObject(PyExc_KeyError, args);
-        Py_DECREF(args);
-    }
-}
-
-/* check_args checks a METH_FASTCALL method's positional argument count. */
-int check_args(const char *name, Py_ssize_t nargs, Py_ssize_t min, Py_ssize_t max)
-{
-    if (nargs >= min && nargs <= max)
-        return 1;
-    PyErr_Format(PyExc_TypeError, "%s expected %zd to %zd arguments, got %zd", name, min, max,
-                 nargs);
-    return 0;
-}
-
-/*
- * fast_kwargs places the arguments of a METH_FASTCALL | METH_KEYWORDS call
- * by parameter name (names, count of them) into out, NULL where one is not
- * given: 1, or 0 with the TypeError a Python function would raise.
- */
-int fast_kwargs(const char *name, const char *const *names, int count, PyObject *const *args,
-                Py_ssize_t nargs, PyObject *kwnames, PyObject **out)
-{
-    if (nargs > count) {
-        PyErr_Format(PyExc_TypeError, "%s() takes at most %d positional arguments (%zd given)",
-                     name, count, nargs);
-        return 0;
-    }
-    for (int i = 0; i < count; i++)
-        out[i] = i < nargs ? args[i] : NULL;
-    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
-    for (Py_ssize_t j = 0; j < nkw; j++) {
-        PyObject *kw = PyTuple_GET_ITEM(kwnames, j);
-        int i = 0;
-        while (i < count && PyUnicode_CompareWithASCIIString(kw, names[i]) != 0)
-            i++;
-        if (i == count) {
-            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument %R", name, kw);
-            return 0;
-        }
-        if (out[i]) {
-            PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", name,
-                         names[i]);
-            return 0;
-        }
-        out[i] = args[nargs + j];
-    }
-    return 1;
-}
 
 /* _set_reuse(on): turns reusing iterator results (internals.h) on or off,
  * where it is compiled in, for the tests to run both paths; returns whether
@@ -140,11 +62,9 @@ static int module_exec(PyObject *mod)
     if (PyType_Ready(&MapType) < 0 || PyType_Ready(&IterType) < 0 ||
         PyType_Ready(&ListType) < 0)
         return -1;
-    if (!InvariantError &&
-        !(InvariantError = PyErr_NewExceptionWithDoc(
-              "bplustree3.InvariantError",
-              "A BPlusTreeMap failed its invariant check; .invariant names which invariant.",
-              NULL, NULL)))
+    map_type = &MapType;
+    list_type = &ListType;
+    if (errors_init() < 0)
         return -1;
     if (PyModule_AddObjectRef(mod, "InvariantError", InvariantError) < 0 ||
         PyModule_AddObjectRef(mod, "BPlusTreeMapBase", (PyObject *)&MapType) < 0 ||

@@ -2,32 +2,13 @@
  * positions.c — positional access through the core's subtree counts, each
  * O(log n): peekitem, index, bisect_left/right, the islice iterator,
  * removals by position (popitem, poplast and the private _pop_at and
- * _pop_many that SortedDict and SortedSet use), and bound_rank (a key's
- * position), which range iterators and delete_range use too.
+ * _pop_many that SortedDict and SortedSet use).
  *
  * A position argument is read (its __index__ run) before the map is
  * locked: the code it runs may change the map, which the position is then
  * taken against.
  */
 #include "ext.h"
-
-/*
- * bound_rank turns a bound into a position: the number of keys < key, or
- * <= key when after_equal. 1 when key is present, 0 when it is not, -1 on
- * error.
- */
-int bound_rank(MapObject *m, PyObject *key, bool after_equal, size_t *rank)
-{
-    void *w;
-    search_kind saved = enter(m, key, NULL, &w, NULL);
-    bpt_status rc = (after_equal && m->multi ? bpt_rank_upper : bpt_rank)(m->tree, w, rank);
-    leave(m, saved);
-    if (rc < 0)
-        return raise_status(rc);
-    if (rc == BPT_OK && after_equal && !m->multi)
-        (*rank)++;
-    return rc == BPT_OK;
-}
 
 /*
  * position_arg reads an optional position argument (NULL: dflt): 0, or -1
@@ -58,7 +39,7 @@ int position_in(Py_ssize_t index, size_t n, size_t *pos)
 PyObject *Map_peekitem(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_ssize_t index;
-    if (!check_args("peekitem", nargs, 0, 1) || position_arg(nargs ? args[0] : NULL, -1, &index) < 0 ||
+    if (check_args("peekitem", nargs, 0, 1) < 0 || position_arg(nargs ? args[0] : NULL, -1, &index) < 0 ||
         acquire(m, FOR_READ) < 0)
         return NULL;
     PyObject *r = NULL;
@@ -113,9 +94,9 @@ static PyObject *bisect(MapObject *m, PyObject *key, bool right)
     size_t rank = 0;
     if (check_bound(key) < 0 || acquire(m, FOR_READ) < 0)
         return NULL;
-    int rc = bound_rank(m, key, right, &rank);
+    find_result rc = bound_rank(m, key, right, &rank);
     release(m);
-    return rc < 0 ? NULL : PyLong_FromSize_t(rank);
+    return rc == FAILED ? NULL : PyLong_FromSize_t(rank);
 }
 
 PyObject *Map_bisect_left(MapObject *m, PyObject *key) { return bisect(m, key, false); }
@@ -162,7 +143,7 @@ PyObject *Map_index(MapObject *m, PyObject *args, PyObject *kwds)
             return NULL;
         size_t n = bpt_size(m->tree), rank = 0;
         size_t lo = slice_pos(a, n, 0), hi = slice_pos(b, n, n);
-        if (bound_rank(m, key, false, &rank) == 1 && lo <= rank && rank < hi)
+        if (bound_rank(m, key, false, &rank) == FOUND && lo <= rank && rank < hi)
             r = PyLong_FromSize_t(rank);
         release(m);
     }
@@ -184,8 +165,7 @@ PyObject *islice_of(MapObject *m, int kind, PyObject *start, PyObject *stop, PyO
         acquire(m, FOR_READ) < 0)
         return NULL;
     size_t n = bpt_size(m->tree);
-    size_t span[2] = {slice_pos(a, n, 0), slice_pos(b, n, n)};
-    PyObject *it = make_iter_locked(m, kind, back, Py_None, Py_None, true, false, span);
+    PyObject *it = iter_positions_locked(m, kind, back, slice_pos(a, n, 0), slice_pos(b, n, n));
     release(m);
     return it;
 }
@@ -193,7 +173,7 @@ PyObject *islice_of(MapObject *m, int kind, PyObject *start, PyObject *stop, PyO
 /* _islice(kind, start, stop, reverse): see islice_of. */
 PyObject *Map__islice(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
-    int kind = check_args("_islice", nargs, 4, 4) ? parse_kind(args[0]) : -1;
+    int kind = check_args("_islice", nargs, 4, 4) < 0 ? -1 : parse_kind(args[0]);
     return kind < 0 ? NULL : islice_of(m, kind, args[1], args[2], args[3]);
 }
 
@@ -347,7 +327,7 @@ static size_t removal_at(const removal *r, Py_ssize_t i)
 PyObject *Map__pop_many(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
     removal r;
-    int kind = check_args("_pop_many", nargs, 2, 2) ? parse_kind(args[0]) : -1;
+    int kind = check_args("_pop_many", nargs, 2, 2) < 0 ? -1 : parse_kind(args[0]);
     if (kind < 0)
         return NULL;
     PyObject *items = NULL;

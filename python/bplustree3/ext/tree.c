@@ -1,10 +1,19 @@
 /*
  * tree.c — the core tree under a map: checks on new keys, the node searches
  * (typed for packed numbers and exact strs, Python's < otherwise), the
- * core's callbacks (comparisons, str hints, references, allocation), and
- * making, replacing and unpacking a map's tree.
+ * core's callbacks (comparisons, str hints, references, allocation),
+ * making, replacing and unpacking a map's tree, and the one-key operations
+ * every other file builds on: storing an item (put) and a key's position
+ * (bound_rank). Above errors.c; below every other file.
  */
 #include "ext.h"
+
+/*
+ * The map and list types, for the files below map.c and list.c that check
+ * an object's type (bulk.c): set by module_exec before any object exists,
+ * so that those files need not name the types' own files.
+ */
+PyTypeObject *map_type, *list_type;
 
 /*
  * check_bound refuses a key that cannot bound a search: a NaN (ValueError).
@@ -422,14 +431,27 @@ done:
 }
 
 /*
+ * convert_for converts m's packed keys to objects, for key, which does not
+ * fit them, and picks key's word and search in the converted tree. 0, or -1
+ * with an exception (the map unchanged).
+ */
+static int convert_for(MapObject *m, PyObject *key, void **word, search_kind *search)
+{
+    if (unpack(m) < 0)
+        return -1;
+    *search = search_for(m, key, word);
+    return 0;
+}
+
+/*
  * prepare_insert makes m's tree ready to store key and picks the word and
  * the search that stand for it: an empty map's tree takes the packing key
  * suits; a packed map given a foreign key equal to a stored one uses the
  * stored number (1.0 replaces the value of 1, as in a dict), and one given
- * any other foreign key is converted to object keys. Returns the search, or
- * -1 with an exception (the map unchanged).
+ * any other foreign key is converted to object keys. 0 with the search in
+ * *search, or -1 with an exception (the map unchanged).
  */
-int prepare_insert(MapObject *m, PyObject *key, void **word)
+int prepare_insert(MapObject *m, PyObject *key, void **word, search_kind *search)
 {
     void *packed;
     if (check_new_key(key, bpt_size(m->tree) == 0) < 0)
@@ -441,11 +463,11 @@ int prepare_insert(MapObject *m, PyObject *key, void **word)
             return -1;
         drop_tree(replace_tree(m, t, want)); /* an empty one */
     }
-    search_kind s = search_for(m, key, word);
-    if (s != SEARCH_OBJECTS || m->packing == PACK_NONE)
-        return (int)s; /* key fits the tree as it is */
+    *search = search_for(m, key, word);
+    if (*search != SEARCH_OBJECTS || m->packing == PACK_NONE)
+        return 0; /* key fits the tree as it is */
     if (m->multi) /* 1.0 beside 1 is itself, not the number 1 */
-        return unpack(m) < 0 ? -1 : (int)search_for(m, key, word);
+        return convert_for(m, key, word, search);
     void *stored, *w;
     search_kind saved = enter(m, key, NULL, &w, NULL);
     bpt_status rc = bpt_get(m->tree, w, &stored, NULL);
@@ -454,11 +476,75 @@ int prepare_insert(MapObject *m, PyObject *key, void **word)
         return raise_status(rc);
     if (rc == BPT_OK) {
         *word = stored;
-        return (int)native_search(m->packing);
+        *search = native_search(m->packing);
+        return 0;
     }
-    if (unpack(m) < 0)
+    return convert_for(m, key, word, search);
+}
+
+/*
+ * put_locked stores key -> value in m, acquired for writing: 0 with *old
+ * the value it replaced (owned; the caller drops it once m is released) or
+ * NULL when it inserted, and *rank (when rank is not NULL) the item's
+ * position, which undoes the change (see update_with). -1 with an
+ * exception, m unchanged.
+ */
+int put_locked(MapObject *m, PyObject *key, PyObject *value, PyObject **old, size_t *rank)
+{
+    void *w, *replaced = NULL;
+    *old = NULL;
+    search_kind s;
+    if (prepare_insert(m, key, &w, &s) < 0)
         return -1;
-    return (int)search_for(m, key, word);
+    bpt_status rc;
+    if (s == SEARCH_INT) {
+        /* A packed int (SEARCH_INT is the search of a map of them): the
+         * core's typed descent, no search hook. */
+        rc = bpt_put_i64_rank(m->tree, bpt_word_to_i64(w), value, &replaced, rank);
+    } else {
+        search_kind saved = begin(m, s);
+        rc = bpt_put_rank(m->tree, w, value, &replaced, rank);
+        leave(m, saved);
+    }
+    if (rc < 0)
+        return raise_status(rc);
+    if (rc == BPT_REPLACED) {
+        m->values_epoch++;
+        *old = replaced;
+    }
+    return 0;
+}
+
+/* put stores key -> value; 0 or -1. A replaced value is dropped once m is released. */
+int put(MapObject *m, PyObject *key, PyObject *value)
+{
+    PyObject *old;
+    if (acquire(m, FOR_WRITE) < 0)
+        return -1;
+    int rc = put_locked(m, key, value, &old, NULL);
+    release(m);
+    Py_XDECREF(old);
+    return rc;
+}
+
+/*
+ * bound_rank turns a bound into a position: the number of keys < key, or
+ * <= key when after_equal: FOUND when key is present, ABSENT when it is
+ * not, FAILED with an exception.
+ */
+find_result bound_rank(MapObject *m, PyObject *key, bool after_equal, size_t *rank)
+{
+    void *w;
+    search_kind saved = enter(m, key, NULL, &w, NULL);
+    bpt_status rc = (after_equal && m->multi ? bpt_rank_upper : bpt_rank)(m->tree, w, rank);
+    leave(m, saved);
+    if (rc < 0) {
+        raise_status(rc);
+        return FAILED;
+    }
+    if (rc == BPT_OK && after_equal && !m->multi)
+        (*rank)++;
+    return rc == BPT_OK ? FOUND : ABSENT;
 }
 
 /* item_tuple returns a new (key, value) tuple from borrowed words. */

@@ -41,7 +41,7 @@ static int typed_arg(PyObject *const *args, Py_ssize_t i, PyTypeObject *type)
  */
 PyObject *mod_dict_apply(PyObject *Py_UNUSED(mod), PyObject *const *args, Py_ssize_t nargs)
 {
-    if (!check_args("_dict_apply", nargs, 3, 3) || typed_arg(args, 0, &PyDict_Type) < 0 ||
+    if (check_args("_dict_apply", nargs, 3, 3) < 0 || typed_arg(args, 0, &PyDict_Type) < 0 ||
         sequence_arg(args, 1) < 0 || typed_arg(args, 2, &PyDict_Type) < 0)
         return NULL;
     PyObject *d = args[0], *delete = args[1], *put = args[2], *key, *value;
@@ -63,7 +63,7 @@ PyObject *mod_dict_apply(PyObject *Py_UNUSED(mod), PyObject *const *args, Py_ssi
  */
 PyObject *mod_set_apply(PyObject *Py_UNUSED(mod), PyObject *const *args, Py_ssize_t nargs)
 {
-    if (!check_args("_set_apply", nargs, 3, 3) || typed_arg(args, 0, &PySet_Type) < 0 ||
+    if (check_args("_set_apply", nargs, 3, 3) < 0 || typed_arg(args, 0, &PySet_Type) < 0 ||
         sequence_arg(args, 1) < 0 || sequence_arg(args, 2) < 0)
         return NULL;
     PyObject *s = args[0], *discard = args[1], *add = args[2];
