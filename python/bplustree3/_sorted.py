@@ -112,6 +112,17 @@ _SET_COMPARISONS = {
 }
 
 
+def _large_update(count, size, share):
+    """Whether changing count items of a container of size items is a large
+    update: more than a share of it (SortedSet: 4, a quarter; SortedDict:
+    10, a tenth). Those are sortedcontainers' rules for rebuilding its order
+    from the set or dict (``sorted(set)``) instead of changing it item by
+    item; items that tie under a key function then come out in the set's or
+    dict's iteration order. We follow the same rules, so that ties come out
+    in the same order as there."""
+    return share * count > size
+
+
 def _shrink(s):
     """Shrinks the table of the set s as set.difference_update does after
     its discards (when more than a quarter of the table is dummies), so
@@ -249,7 +260,7 @@ def _put_pairs(sd, pairs):
     """Puts the pairs of the dict pairs into the SortedDict sd, all or
     nothing: a large update (more than a tenth of sd) rebuilds the order
     from the dict's, a small one adds each new key after its equals."""
-    rebuild = 10 * len(pairs) > len(sd)
+    rebuild = _large_update(len(pairs), len(sd), 10)
     # What the dict held before, to put back if a step fails.
     added = tuple(key for key in pairs if not dict.__contains__(sd, key))
     replaced = {key: dict.__getitem__(sd, key) for key in pairs if dict.__contains__(sd, key)}
@@ -419,7 +430,8 @@ class SortedDict(_Positions, dict):
             pairs = args[0]
         else:
             pairs = dict(*args, **kwargs)
-        if 10 * len(pairs) <= len(self) and type(self)._setitem is not SortedDict._setitem:
+        small = not _large_update(len(pairs), len(self), 10)
+        if small and type(self)._setitem is not SortedDict._setitem:
             for key in pairs:  # the subclass's own all or nothing, if any
                 self._setitem(key, pairs[key])
             return
@@ -836,7 +848,7 @@ class SortedSet(_Positions, MutableSet, Sequence):
         _set = self._set
         values = set(chain(*iterables))
         present = [value for value in values if value in _set]
-        if self.key is not None and 4 * len(values) > len(_set):
+        if self.key is not None and _large_update(len(values), len(_set), 4):
             # The set's new table decides ties: the order is rebuilt after
             # the set changed (discards, which cannot fail, and _shrink).
             positions = tuple(sorted(_positions_of(self._list, present), reverse=True))
@@ -849,7 +861,7 @@ class SortedSet(_Positions, MutableSet, Sequence):
         # changes it (a large update: difference_update, which may shrink).
         _remove_all(self._list, present)
         _set_apply(_set, present, ())
-        if 4 * len(values) > len(_set) + len(present):
+        if _large_update(len(values), len(_set) + len(present), 4):
             _shrink(_set)
         return self
 
@@ -931,7 +943,7 @@ class SortedSet(_Positions, MutableSet, Sequence):
         rebuilt."""
         _set = self._set
         values = set(chain(*iterables))
-        if 4 * len(values) > len(_set):
+        if _large_update(len(values), len(_set), 4):
             return self._change(lambda: _set.update(values), tuple(values - _set), ())
         added = tuple(value for value in values if value not in _set)
 
