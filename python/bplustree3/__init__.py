@@ -163,7 +163,7 @@ class BPlusTreeMap(BPlusTreeMapBase):
         >>> list(BPlusTreeMap.fromkeys(range(6)).irange(1, 4, (False, True), reverse=True))
         [4, 3, 2]
         """
-        lo_incl, hi_incl = inclusive
+        lo_incl, hi_incl = _inclusive_pair(inclusive)
         return self._iter(_KEYS, reverse=reverse, minimum=minimum, maximum=maximum,
                           min_inclusive=lo_incl, max_inclusive=hi_incl)
 
@@ -269,6 +269,17 @@ class BPlusTreeMap(BPlusTreeMapBase):
         import types
 
         return types.GenericAlias(cls, params)
+
+
+def _inclusive_pair(inclusive):
+    """The flags (min_inclusive, max_inclusive) of an irange's inclusive,
+    with an error that says what it takes when it is not a pair."""
+    try:
+        lo_incl, hi_incl = inclusive
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{error}: inclusive takes a pair of bools, (min_inclusive, "
+                          f"max_inclusive), such as (True, False); got {inclusive!r}") from error
+    return lo_incl, hi_incl
 
 
 def _rebuild(cls, items, capacity):

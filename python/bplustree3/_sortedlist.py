@@ -24,7 +24,7 @@ from operator import eq, ge, gt, itemgetter, le, lt, ne
 import reprlib
 from types import GenericAlias
 
-from ._bplustree3 import _ITEMS, _KEYS, _VALUES, SortedListBase
+from ._bplustree3 import _ITEMS, _KEYS, _TOTAL_ORDER_HINT, _VALUES, SortedListBase
 
 
 
@@ -51,19 +51,31 @@ def _read(iterable):
     return list(iterable)
 
 
+def _sort(values, key=None):
+    """Sorts the list values in place (stable), as list.sort; a TypeError
+    from comparing two values (a str and an int) also says what a sorted
+    container needs of them, as the C tree's comparisons do."""
+    try:
+        values.sort(key=key)
+    except TypeError as error:
+        if type(error) is not TypeError:  # someone's own subclass: theirs
+            raise
+        raise TypeError(f"{error} {_TOTAL_ORDER_HINT}") from error
+
+
 def _merged_load(sl, keys, values, token):
     """Merges the sorted keys (with values beside them, or None) with sl's
     items, the old before the new among equals, and loads the whole into sl
     in one step, unless sl changed since token (RuntimeError)."""
     all_keys, all_values = keys, values
     if len(sl) and values is not None:
-        merged = sorted(chain(sl._iter(_ITEMS),
-                              _pairs(keys, values)),
-                        key=itemgetter(0))  # stable: the old values first
+        merged = list(chain(sl._iter(_ITEMS), _pairs(keys, values)))
+        _sort(merged, key=itemgetter(0))  # stable: the old values first
         all_keys = [k for k, _ in merged]
         all_values = [v for _, v in merged]
     elif len(sl):
-        all_keys = sorted(chain(sl._iter(_KEYS), keys))
+        all_keys = list(chain(sl._iter(_KEYS), keys))
+        _sort(all_keys)
     sl._load_sorted(all_keys, all_values, sl.capacity, True, token)
 
 
@@ -159,7 +171,7 @@ class SortedList(SortedListBase):
         size = len(self)
         if (not size or len(values) * 4 >= size) and self._add_numbers(values):
             return  # ints or floats: sorted and merged as machine numbers
-        values.sort()
+        _sort(values)
         self._merge(values, None)
 
     _update = update
@@ -306,7 +318,8 @@ class SortedKeyList(SortedList):
         O(n + k log k) when k is large."""
         values = _read(iterable)
         keys = list(map(self._key, values))
-        order = sorted(range(len(keys)), key=keys.__getitem__)
+        order = list(range(len(keys)))
+        _sort(order, key=keys.__getitem__)
         self._merge([keys[i] for i in order], [values[i] for i in order])
 
     _update = update

@@ -136,3 +136,60 @@ int parse_kind(PyObject *obj)
     return (int)kind;
 }
 
+/* take_exception takes the exception being raised, normalized: a new
+ * reference (NULL when none is). */
+static PyObject *take_exception(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyErr_GetRaisedException();
+#else
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value && tb)
+        PyException_SetTraceback(value, tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return value;
+#endif
+}
+
+/*
+ * restate_error: when the exception being raised is exactly of type type
+ * (not a subclass, which is someone's own), raises instead a new one of
+ * that type, caused by it, whose message is format made with the old
+ * exception for its first %S or %R and arg for its second. Anything else
+ * being raised is left as it is.
+ */
+void restate_error(PyObject *type, const char *format, PyObject *arg)
+{
+    if (PyErr_Occurred() != type)
+        return;
+    PyObject *old = take_exception();
+    if (!old)
+        return;
+    PyObject *message = PyUnicode_FromFormat(format, old, arg);
+    PyObject *new = message ? PyObject_CallOneArg(type, message) : NULL;
+    Py_XDECREF(message);
+    if (!new) { /* the error making it (MemoryError) is raised instead */
+        Py_DECREF(old);
+        return;
+    }
+    PyException_SetCause(new, Py_NewRef(old));
+    PyException_SetContext(new, old); /* takes old */
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(new); /* takes new */
+#else
+    PyErr_Restore(Py_NewRef(type), new, NULL); /* takes both */
+#endif
+}
+
+/*
+ * explain_order_error adds to a TypeError raised by comparing two keys,
+ * such as a str and an int, what a sorted container needs of its keys
+ * (_TOTAL_ORDER_HINT, which the Python side adds to its sorts' errors).
+ */
+void explain_order_error(void)
+{
+    restate_error(PyExc_TypeError, "%S " TOTAL_ORDER_HINT, NULL);
+}

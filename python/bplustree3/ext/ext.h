@@ -324,6 +324,12 @@ int fast_kwargs(const char *name, const char *const *names, int count, PyObject 
                 Py_ssize_t nargs, PyObject *kwnames, PyObject **out);
 long parse_capacity(PyObject *obj);
 int parse_kind(PyObject *obj);
+void restate_error(PyObject *type, const char *format, PyObject *arg);
+void explain_order_error(void);
+/* What explain_order_error adds to a comparison's TypeError. */
+#define TOTAL_ORDER_HINT                                                                          \
+    "(the keys of a sorted container need a total order: each must be comparable with "          \
+    "every other by <, as numbers are with numbers and strs with strs)"
 
 /* lock.c */
 int map_lock_slow(MapObject *m, void *me);

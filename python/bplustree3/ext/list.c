@@ -805,7 +805,7 @@ static PyObject *List_islice(MapObject *m, PyObject *const *args, Py_ssize_t nar
 /*
  * inclusive_flag reads inclusive[i] as a truth value where sortedcontainers
  * reads it, when the bound it is about is given (1 otherwise): 1, 0, or -1
- * (as PyObject_IsTrue).
+ * (as PyObject_IsTrue), with a message that says what inclusive takes.
  */
 static int inclusive_flag(PyObject *inclusive, Py_ssize_t i, PyObject *bound)
 {
@@ -821,8 +821,15 @@ static int inclusive_flag(PyObject *inclusive, Py_ssize_t i, PyObject *bound)
         flag = at ? PyObject_GetItem(inclusive, at) : NULL;
         Py_XDECREF(at);
     }
-    int truth = flag ? PyObject_IsTrue(flag) : -1;
-    Py_XDECREF(flag);
+    if (!flag) {
+        const char *format = "%S: inclusive takes a pair of bools, (min_inclusive, "
+                             "max_inclusive), such as (True, False); got %R";
+        restate_error(PyExc_TypeError, format, inclusive);
+        restate_error(PyExc_IndexError, format, inclusive);
+        return -1;
+    }
+    int truth = PyObject_IsTrue(flag);
+    Py_DECREF(flag);
     return truth;
 }
 

@@ -148,12 +148,28 @@ static find_result lookup(MapObject *m, PyObject *key, PyObject **value)
     return rc == BPT_OK ? FOUND : ABSENT;
 }
 
+/*
+ * explain_slice adds to the TypeError of a slice compared with the keys
+ * (m[1:2]) how to take a range of keys or of positions.
+ */
+static void explain_slice(PyObject *key)
+{
+    if (PySlice_Check(key))
+        restate_error(PyExc_TypeError,
+                      "%S: a BPlusTreeMap is indexed by key, and %R is not comparable with its "
+                      "keys; for the keys in a range use m.irange(start, stop), for items by "
+                      "position m.keys()[i:j], m.items()[i:j] or m.islice(i, j)",
+                      key);
+}
+
 static PyObject *Map_subscript(MapObject *m, PyObject *key)
 {
     PyObject *v;
     find_result found = lookup(m, key, &v);
     if (found == ABSENT)
         set_key_error(key);
+    else if (found == FAILED)
+        explain_slice(key);
     return v;
 }
 
@@ -194,12 +210,18 @@ static find_result take(MapObject *m, PyObject *key, PyObject **value)
 
 static int Map_ass_subscript(MapObject *m, PyObject *key, PyObject *value)
 {
-    if (value)
-        return put(m, key, value);
+    if (value) {
+        int rc = put(m, key, value);
+        if (rc < 0)
+            explain_slice(key);
+        return rc;
+    }
     PyObject *old;
     find_result found = take(m, key, &old);
     if (found == ABSENT)
         set_key_error(key);
+    else if (found == FAILED)
+        explain_slice(key);
     if (found != FOUND)
         return -1;
     Py_DECREF(old);

@@ -75,6 +75,7 @@ static int module_exec(PyObject *mod)
         PyModule_AddIntConstant(mod, "_KEYS", KIND_KEYS) < 0 ||
         PyModule_AddIntConstant(mod, "_VALUES", KIND_VALUES) < 0 ||
         PyModule_AddIntConstant(mod, "_ITEMS", KIND_ITEMS) < 0 ||
+        PyModule_AddStringConstant(mod, "_TOTAL_ORDER_HINT", TOTAL_ORDER_HINT) < 0 ||
         PyModule_AddObjectRef(mod, "_REUSE_COMPILED", BPT_REUSE_RESULTS ? Py_True : Py_False) < 0)
         return -1;
     return 0;

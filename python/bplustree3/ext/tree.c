@@ -16,6 +16,20 @@
 PyTypeObject *map_type, *list_type;
 
 /*
+ * less_than is Python's a < b: 1, 0, or -1 with an exception (as
+ * PyObject_RichCompareBool). A TypeError, such as that of a str compared
+ * with an int, then also says that keys need a total order; one of a slice
+ * (m[1:2]) is explained by the subscript instead (explain_slice in map.c).
+ */
+static inline int less_than(PyObject *a, PyObject *b)
+{
+    int lt = PyObject_RichCompareBool(a, b, Py_LT);
+    if (lt < 0 && !PySlice_Check(a) && !PySlice_Check(b))
+        explain_order_error();
+    return lt;
+}
+
+/*
  * check_bound refuses a key that cannot bound a search: a NaN (ValueError).
  * A lookup needs no such check: a NaN is simply absent. 0 or -1.
  */
@@ -41,7 +55,7 @@ int check_new_key(PyObject *key, bool first)
 {
     if (check_bound(key) < 0)
         return -1;
-    if (first && !orders_without_code(key) && PyObject_RichCompareBool(key, key, Py_LT) < 0)
+    if (first && !orders_without_code(key) && less_than(key, key) < 0)
         return -1;
     return 0;
 }
@@ -168,12 +182,12 @@ static int py_compare(void *a, void *b, void *ctx)
     MapObject *m = ctx;
     if (PyUnicode_CheckExact(a) && PyUnicode_CheckExact(b))
         return str_compare(a, b);
-    int lt = PyObject_RichCompareBool(a, b, Py_LT);
+    int lt = less_than(a, b);
     if (lt < 0)
         return BPT_CMP_ERROR;
     if (lt)
         return -1;
-    int gt = PyObject_RichCompareBool(b, a, Py_LT);
+    int gt = less_than(b, a);
     if (gt < 0)
         return BPT_CMP_ERROR;
     if (!gt && !(m && m->multi) && check_equivalent(a, b) < 0)
@@ -256,7 +270,7 @@ static int search_objects(void *const *keys, int n, PyObject *key, packing p, bo
     while (lo < hi) {
         int mid = lo + (hi - lo) / 2;
         PyObject *k = key_object(p, keys[mid]);
-        int r = k ? PyObject_RichCompareBool(k, key, Py_LT) : -1;
+        int r = k ? less_than(k, key) : -1;
         Py_XDECREF(k);
         if (r < 0)
             return -1;
@@ -268,7 +282,7 @@ static int search_objects(void *const *keys, int n, PyObject *key, packing p, bo
     *exact = 0;
     if (lo < n) {
         PyObject *k = key_object(p, keys[lo]);
-        int r = k ? PyObject_RichCompareBool(key, k, Py_LT) : -1;
+        int r = k ? less_than(key, k) : -1;
         if (r == 0 && !multi && check_equivalent(k, key) < 0)
             r = -1;
         Py_XDECREF(k);

@@ -1,0 +1,176 @@
+"""Errors that say what to do: a slice given to a map says how to take a
+range of keys or of positions; a bad ``inclusive`` says it takes a pair of
+bools; a TypeError from comparing keys of mixed types adds that keys need a
+total order. Each keeps the original message, the exception type that
+Python (or sortedcontainers) raises, the original exception as its cause,
+and the container exactly as it was."""
+
+import pytest
+import sortedcontainers
+
+from bplustree3 import BPlusTreeMap, SortedDict, SortedKeyList, SortedList, SortedSet
+
+ORDER_HINT = "need a total order"
+
+
+def restated(excinfo, *parts):
+    """Whether the exception's message holds each of parts, and its cause is
+    the original exception, whose message it starts with."""
+    error = excinfo.value
+    message = str(error)
+    cause = error.__cause__
+    return (all(part in message for part in parts) and cause is not None
+            and message.startswith(str(cause)))
+
+
+@pytest.fixture(params=["int", "str", "object"])
+def m(request):
+    keys = {"int": range(10), "str": "abcdefghij", "object": [(i,) for i in range(10)]}
+    return BPlusTreeMap.fromkeys(keys[request.param], 0)
+
+
+def slices_of(m):
+    first, last = list(m)[1], list(m)[3]
+    return [slice(1, 3), slice(first, last), slice(None, 2)]
+
+
+def test_a_slice_of_a_map_points_to_irange_and_positions(m):
+    before = list(m.items())
+    for key in slices_of(m):
+        for action in (lambda: m[key], lambda: m.__delitem__(key),
+                       lambda: m.__setitem__(key, 1)):
+            with pytest.raises(TypeError) as excinfo:
+                action()
+            assert restated(excinfo, "irange(", "keys()[i:j]", "islice(", "not supported")
+    assert list(m.items()) == before
+    m.check()
+
+
+def test_a_slice_of_an_empty_map_is_a_missing_key_as_in_a_dict():
+    with pytest.raises(KeyError):
+        BPlusTreeMap()[1:2]
+
+
+@pytest.mark.parametrize("inclusive", [True, 1, None, (True,)])
+def test_a_bad_inclusive_says_it_takes_a_pair(inclusive):
+    m = BPlusTreeMap.fromkeys(range(10))
+    ours = [m.irange, SortedList(range(10)).irange, SortedDict.fromkeys(range(10)).irange,
+            SortedSet(range(10)).irange, SortedKeyList(range(10), key=lambda v: -v).irange_key]
+    theirs = [sortedcontainers.SortedList(range(10)).irange,
+              sortedcontainers.SortedDict.fromkeys(range(10)).irange,
+              sortedcontainers.SortedSet(range(10)).irange,
+              sortedcontainers.SortedKeyList(range(10), key=lambda v: -v).irange_key]
+    expected = None
+    for irange in theirs:
+        try:
+            list(irange(1, 5, inclusive))
+        except Exception as error:  # noqa: BLE001 - the type is what we compare
+            expected = type(error) if expected in (None, type(error)) else Exception
+    for irange in ours:
+        with pytest.raises((TypeError, ValueError, IndexError)) as excinfo:
+            list(irange(1, 5, inclusive))
+        assert restated(excinfo, "inclusive takes a pair of bools", repr(inclusive))
+        if irange is not ours[0]:  # sortedcontainers' classes: the same type as there
+            assert excinfo.type is expected
+
+
+def test_a_string_inclusive_reads_as_sortedcontainers_reads_it():
+    # "x" is a sequence: sortedcontainers reads "x"[0] for the minimum and
+    # "x"[1] (IndexError) only for a maximum, and so do we.
+    assert list(SortedList(range(10)).irange(1, None, "x")) == list(range(1, 10))
+    with pytest.raises(IndexError, match="inclusive takes a pair of bools"):
+        list(SortedList(range(10)).irange(1, 5, "x"))
+    with pytest.raises(IndexError):
+        list(sortedcontainers.SortedList(range(10)).irange(1, 5, "x"))
+
+
+def mixed_cases():
+    """(container, a change that compares a str with ints, its state)."""
+    def state_of(c):
+        return list(c.items()) if hasattr(c, "items") else list(c)
+
+    cases = []
+    m = BPlusTreeMap.fromkeys(range(10), 0)
+    cases.append((m, lambda: m.__setitem__("a", 1)))
+    cases.append((m, lambda: m["a"]))
+    cases.append((m, lambda: m.update({"a": 1, "b": 2})))
+    objects = BPlusTreeMap.fromkeys([(i,) for i in range(10)], 0)
+    cases.append((objects, lambda: objects.__setitem__("a", 1)))
+    sl = SortedList(range(10))
+    cases.append((sl, lambda: sl.add("a")))
+    cases.append((sl, lambda: sl.update(["a", "b"])))
+    cases.append((sl, lambda: sl.update(["a"] * 20)))
+    strs = SortedList("abcdefghij")
+    cases.append((strs, lambda: strs.update([1, 2])))
+    skl = SortedKeyList(range(10), key=lambda v: v)
+    cases.append((skl, lambda: skl.add("a")))
+    cases.append((skl, lambda: skl.update(["a", "b"] * 10)))
+    sd = SortedDict.fromkeys(range(10))
+    cases.append((sd, lambda: sd.__setitem__("a", 1)))
+    cases.append((sd, lambda: sd.update(dict.fromkeys("abcdefghijkl"))))
+    ss = SortedSet(range(10))
+    cases.append((ss, lambda: ss.add("a")))
+    return [(c, change, state_of) for c, change in cases]
+
+
+@pytest.mark.parametrize("case", range(len(mixed_cases())))
+def test_mixed_key_types_say_keys_need_a_total_order(case):
+    container, change, state_of = mixed_cases()[case]
+    before = state_of(container)
+    with pytest.raises(TypeError) as excinfo:
+        change()
+    assert restated(excinfo, "'<' not supported between instances of", ORDER_HINT)
+    assert state_of(container) == before
+    (container._list if hasattr(container, "_list") else container).check()
+
+
+@pytest.mark.parametrize("make", [SortedList, lambda v: SortedKeyList(v, key=lambda x: x)])
+def test_a_new_sorted_list_of_mixed_values_says_so(make):
+    with pytest.raises(TypeError) as excinfo:
+        make([3, "a", 1, "b"])
+    assert restated(excinfo, "not supported", ORDER_HINT)
+
+
+class OwnError(TypeError):
+    pass
+
+
+class Picky:
+    """A key whose < raises TypeError of its own, or a plain one."""
+
+    def __init__(self, n, error):
+        self.n, self.error = n, error
+
+    def __lt__(self, other):
+        if other.n == 13:
+            raise self.error("picky")
+        return self.n < other.n
+
+    def __eq__(self, other):
+        return self.n == other.n
+
+    __hash__ = None
+
+
+def test_a_subclass_of_typeerror_is_passed_on_as_it_is():
+    m = BPlusTreeMap((Picky(i, OwnError), i) for i in range(5))
+    with pytest.raises(OwnError) as excinfo:
+        m[Picky(13, OwnError)] = 1
+    assert str(excinfo.value) == "picky" and excinfo.value.__cause__ is None
+    assert len(m) == 5
+    m.check()
+
+
+def test_a_plain_typeerror_of_a_comparison_gets_the_hint():
+    m = BPlusTreeMap((Picky(i, TypeError), i) for i in range(5))
+    with pytest.raises(TypeError) as excinfo:
+        m[Picky(13, TypeError)] = 1
+    assert restated(excinfo, "picky", ORDER_HINT)
+    assert len(m) == 5
+    m.check()
+
+
+def test_other_errors_of_a_comparison_are_not_restated():
+    m = BPlusTreeMap((Picky(i, ValueError), i) for i in range(5))
+    with pytest.raises(ValueError, match="^picky$"):
+        m[Picky(13, ValueError)] = 1
