@@ -8,127 +8,35 @@ Usage (from the repository root, with bplustree3 installed):
     python3 benchmarks/bench.py --huge           # adds 10M (hours)
     python3 benchmarks/bench.py --sizes 1M --keys int --ops insert,lookup_hit
     python3 benchmarks/bench.py --guard          # regression guard, exit 1 on a miss
+    python3 benchmarks/bench.py --help           # every option
 
 Contenders: bplustree3.BPlusTreeMap, sortedcontainers.SortedDict,
 BTrees.OOBTree.OOBTree and, for the operations that need no order, dict;
-``--contenders bplustree3.SortedDict`` adds bplustree3's SortedDict.
-All run in one process, in one run, on the same data, so that the ratios
-(SortedDict's time / the contender's time: > 1 means faster than
-SortedDict) are measured under the same conditions even on a noisy machine.
+``--contenders bplustree3.SortedDict`` adds bplustree3's SortedDict. A
+contender whose package is not installed is skipped, and said so
+("skipped: OOBTree (BTrees not installed)"); without SortedDict the table
+has no ratios and the guard fails. Ratios are SortedDict's time over the
+contender's (> 1: faster than SortedDict), all measured in one process, in
+one run, on the same data.
 
-Data (seeded, deterministic; ``--seed``): N distinct keys of one type
-(``--keys``): ``int`` random ints in [0, 2**62); ``seq`` 0..N-1 inserted in
-ascending order; ``dense`` 0..N-1 inserted in random order (IDs, row
-numbers: the key objects lie in memory in key order); ``float`` random floats in [0, 1); ``str`` random
-16-letter ASCII strings; ``tuple`` (random int in [0, 1024), random int in
-[0, 2**62)), so that about half the comparisons at 1M look past the first
-element. Values are ``list(range(N))``, value i paired with key i.
-
-Operations, each reported per unit (ns/item, ns/query, us/range, B/item):
-
-- insert: ``m[k] = v`` for every pair, random order (``seq``: ascending).
-- build_sorted: each contender's fastest build from sorted (key, value)
-  pairs: ``BPlusTreeMap.from_sorted_items(pairs)``, ``SortedDict(pairs)``
-  (faster than ``SortedDict(dict(pairs))``), ``OOBTree(pairs)`` (as fast as
-  ``update`` or a loop; ``OOBTree(dict)`` needs the dict first), ``dict(pairs)``.
-- Probes: the query operations below run with hot probes (fresh objects
-  equal to the keys, made one after another in probe order just before the
-  run, as a program that just parsed or computed them holds them) and,
-  as name_cold, with cold ones (lookup_hit_cold probes with the stored key
-  objects themselves, sampled; the others with copies made in a random
-  order): a cold probe is a cache miss that every contender pays, which
-  hides the difference between them. str hashes are cached after the first
-  run, in SortedDict's favour.
-- lookup_hit: ``m[k]`` for present keys, shuffled. lookup_miss:
-  ``m.get(k)`` for absent keys of the same type (a miss through ``m[k]``
-  would time the KeyError, not the search). contains: ``k in m``, half
-  present, half absent, shuffled. For ``seq`` the absent keys lie in
-  [N, 2N), beyond the last key: only a different type could fall between.
-- floor_ceiling: ``floor(q)`` and ``ceiling(q)`` with the value, for random
-  probes (mostly absent; for ``seq`` mostly present); a floor and a ceiling
-  count as two queries. SortedDict: bisect then ``peekitem``; OOBTree:
-  ``maxKey``/``minKey`` (ValueError for none) then ``t[k]``.
-- iter_keys ``for k in m``, iter_items ``for kv in m.items()`` (dict: in
-  insertion order, the others sorted; SortedDict's items view is a Python
-  generator, ``for k in sd: sd[k]`` would be ~1.5x faster but is not the
-  idiom asked for).
-- rangeL_keys / rangeL_items for L = 10, 100, 10000: the keys (with their
-  values) in [sorted_keys[s], sorted_keys[s + L]) from random starts s.
-  bplustree3 ``m.keys(lo, hi)`` / ``m.items(lo, hi)``; OOBTree
-  ``iterkeys``/``iteritems(lo, hi, excludemax=True)`` (the iterators beat
-  ``keys()``/``items()`` by up to 1.7x); SortedDict uses its faster idiom
-  per length, measured: ``irange(lo, hi, inclusive=(True, False))`` below
-  L = 100, ``keys()[bisect_left(lo):bisect_left(hi)]`` from L = 100 on (2.5x
-  faster at L = 10000, 1.8x slower at L = 10); values are fetched with
-  ``zip(keys, map(sd.__getitem__, keys))``, faster than ``sd[k]`` in a loop
-  or ``sd.items()[i:j]``. A length is skipped when it is not below N.
-- positions: peekitem ``m.peekitem(i)`` and key_at ``m.keys()[i]`` at
-  random positions i, index ``m.index(k)`` of present keys, bisect_left
-  ``m.bisect_left(q)`` of the floor/ceiling probes, islice100 ``for k in
-  m.islice(s, s + 100)`` from random starts (2,000 per batch): the same
-  calls for bplustree3 and both SortedDicts, each through a small function
-  (sortedcontainers binds ``index`` and ``bisect_left`` per instance).
-- delete: ``del m[k]`` for every key, random order. pop_first: remove all
-  items smallest first (``m.popitem()``, ``sd.popitem(0)``,
-  ``OOBTree.popitem()``, which removes the smallest). Both run on a fresh
-  structure built by the insert operation outside the timed region.
-- memory: bytes per item beyond the keys and values, as RSS growth in a
-  fresh subprocess per (contender, key type, size): the child makes the
-  keys and values, collects garbage, trims malloc (glibc), reads RSS
-  (/proc/self/statm; else peak RSS from ``resource``), builds the structure
-  by the insert operation, settles again and reads RSS. Only for N >= 100K:
-  below that, page-granular RSS and allocator slack swamp the signal.
-  Allocator-held free memory reused by the build can make it read low.
-
-Method: ``time.perf_counter``; the garbage collector is collected then
-disabled around each measurement (data and the shared structures are
-``gc.freeze()``-ed so that the collection is cheap). A measurement repeats
-its operation until it has timed at least ``--min-time`` seconds (default
-0.2; --quick 0.015), only the operation itself being timed, and reports time
-per unit. Every repetition (``--repeat``, default 5; --quick 3) measures
-every operation for every contender, contenders interleaved, the first one
-rotating; the median over repetitions is reported. Read-only operations
-share one structure per contender built by the insert operation. Query
-batches are min(N, 100000) keys; range batches are 10000 ranges of 10,
-2000 of 100, 20 of 10000. Where a contender's way is one method call the
-driver calls that method; a multi-step idiom (SortedDict's bisect + peekitem,
-OOBTree's maxKey + lookup, keyword arguments) is a small helper function,
-whose call (~50 ns) is part of its cost, as it would be in user code.
-
---guard: N = 1M (where the targets are set), int, dense and str keys, the
-TARGETS operations, bplustree3 and SortedDict only, 3
-repetitions of at least 0.05 s (``--sizes``, ``--repeat``, ``--min-time``
-still apply; the largest size is checked); it prints bplustree3's ratios
-and exits 1 when one is below its target times ``--guard-margin`` (0.5) or
-was not measured; a target not met yet is checked at its GUARD_FLOORS floor
-(the ratio measured when it was added) instead. About 2.5 minutes.
-
-Before any timing, a cross-check runs every operation of every contender on
-1500 keys of each type and aborts unless every result (items, lookups,
-range contents, floor/ceiling answers, popped order, what is left after
-deletes) equals bplustree3's: all contenders do the same work.
-
-Output: a table on stdout (median per contender and its ratio to
-SortedDict; at the largest size, the TARGETS cells marked met/MISSED), JSON
-with every repetition (``--json``, default benchmarks/results/bench.json)
-and PNG plots (``--plots``, default benchmarks/results/; ``--no-plots``).
-A progress bar with an estimate of the time left goes to stderr when it is
-a terminal (or with ``--progress``).
+How it measures (the data, every operation, timing, memory, the
+cross-check, the guard): docs/performance.md, "Methods". This file holds
+the workloads (key types, data, contenders' primitives, operations), the
+cross-check, the targets and the guard, the table and the JSON;
+bench_harness.py the timing, side-by-side and guard machinery it shares
+with bench_list.py; bench_plots.py the PNG plots (when matplotlib is
+installed).
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import gc
 import json
-import math
 import os
 import platform
 import random
-import statistics
-# subprocess runs this script (memory children) and git, with fixed arguments.
+# subprocess runs git, with fixed arguments.
 import subprocess  # nosec B404
 import sys
 import time
@@ -139,10 +47,13 @@ from functools import partial
 from operator import itemgetter
 from pathlib import Path
 
+import bench_plots
 import bplustree3
+from bench_harness import (MEMORY_FLAG, Contender, Progress, Samples, fmt_duration,
+                           fmt_target, installed, memory_in_child, parse_list, parse_size,
+                           print_target_summary, report_skipped, rotated, rss_growth,
+                           run_guard, summarize, target_status, time_per_unit)
 from bplustree3 import BPlusTreeMap
-from BTrees.OOBTree import OOBTree
-from sortedcontainers import SortedDict
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -486,25 +397,6 @@ def oob_neighbour(bound: Callable) -> Callable:
     return find
 
 
-oob_floor = oob_neighbour(OOBTree.maxKey)
-oob_ceiling = oob_neighbour(OOBTree.minKey)
-
-
-@dataclass(frozen=True)
-class Contender:
-    name: str
-    new: Callable  # an empty structure
-    prims: dict[str, Callable]
-    ordered: bool = True
-
-    def supports(self, op: Op) -> bool:
-        return all(p in self.prims for p in op.needs)
-
-    def normalize(self, seq: list) -> list:
-        """Iteration results in a comparable order (dict iterates unsorted)."""
-        return seq if self.ordered else sorted(seq)
-
-
 def bpt_contender(capacity: int | None = None) -> Contender:
     """bplustree3 at its default node capacity, or at another (for --capacities,
     named "bplustree3/c<capacity>")."""
@@ -520,16 +412,10 @@ def bpt_contender(capacity: int | None = None) -> Contender:
     })
 
 
-def contender_named(name: str) -> Contender:
-    """A contender of CONTENDERS, or bplustree3 at a capacity ("bplustree3/c64")."""
-    if name.startswith(REFERENCE + "/c"):
-        return bpt_contender(int(name[len(REFERENCE) + 2:]))
-    return CONTENDERS_BY_NAME[name]
+def sorteddict_contender() -> Contender:
+    from sortedcontainers import SortedDict
 
-
-CONTENDERS = (
-    bpt_contender(),
-    Contender("SortedDict", SortedDict, {
+    return Contender("SortedDict", SortedDict, {
         "build_sorted": SortedDict,
         "floor": sd_floor,
         "ceiling": sd_ceiling,
@@ -539,21 +425,30 @@ CONTENDERS = (
         **per_length("items", lambda length: (
             sd_irange_items if length < SD_SLICE_FROM else sd_slice_items)),
         **POSITIONAL_PRIMS,
-    }),
-    Contender("OOBTree", OOBTree, {
+    })
+
+
+def oobtree_contender() -> Contender:
+    from BTrees.OOBTree import OOBTree
+
+    return Contender("OOBTree", OOBTree, {
         "build_sorted": OOBTree,
-        "floor": oob_floor,
-        "ceiling": oob_ceiling,
+        "floor": oob_neighbour(OOBTree.maxKey),
+        "ceiling": oob_neighbour(OOBTree.minKey),
         "pop_first": OOBTree.popitem,
         **per_length("keys", lambda length: oob_range_keys),
         **per_length("items", lambda length: oob_range_items),
-    }),
-    Contender("dict", dict, {"build_sorted": dict}, ordered=False),
-)
-# Not run unless named (--contenders): bplustree3's SortedDict, the drop-in
-# for sortedcontainers' (a dict, the order in the C tree).
-EXTRA_CONTENDERS = (
-    Contender("bplustree3.SortedDict", bplustree3.SortedDict, {
+    })
+
+
+def dict_contender() -> Contender:
+    return Contender("dict", dict, {"build_sorted": dict}, ordered=False)
+
+
+def bpt_sorteddict_contender() -> Contender:
+    """bplustree3's SortedDict, the drop-in for sortedcontainers' (a dict,
+    the order in the C tree)."""
+    return Contender("bplustree3.SortedDict", bplustree3.SortedDict, {
         "build_sorted": bplustree3.SortedDict,
         "floor": sd_floor,
         "ceiling": sd_ceiling,
@@ -561,9 +456,22 @@ EXTRA_CONTENDERS = (
         **per_length("keys", lambda length: sd_irange_keys),
         **per_length("items", lambda length: sd_irange_items),
         **POSITIONAL_PRIMS,
-    }),
-)
-CONTENDERS_BY_NAME = {c.name: c for c in CONTENDERS + EXTRA_CONTENDERS}
+    })
+
+
+# Run by default; bplustree3 and SortedDict always, when installed.
+DEFAULT_MAKERS = {REFERENCE: bpt_contender, BASELINE: sorteddict_contender,
+                  "OOBTree": oobtree_contender, "dict": dict_contender}
+# Not run unless named (--contenders).
+EXTRA_MAKERS = {"bplustree3.SortedDict": bpt_sorteddict_contender}
+CONTENDERS_BY_NAME, MISSING = installed({**DEFAULT_MAKERS, **EXTRA_MAKERS})
+
+
+def contender_named(name: str) -> Contender:
+    """An installed contender, or bplustree3 at a capacity ("bplustree3/c64")."""
+    if name.startswith(REFERENCE + "/c"):
+        return bpt_contender(int(name[len(REFERENCE) + 2:]))
+    return CONTENDERS_BY_NAME[name]
 
 
 # ---- Operations -------------------------------------------------------------
@@ -819,7 +727,7 @@ def cross_check(contenders: Sequence[Contender], key_types: Sequence[str], seed:
                 continue
             expected = op.observe(reference, fresh_or_shared(op, reference, shared, data), data)
             for c in peers:
-                if not c.supports(op):
+                if not c.supports(op.needs):
                     continue
                 got = op.observe(c, fresh_or_shared(op, c, shared, data), data)
                 if got != expected:
@@ -831,28 +739,12 @@ def cross_check(contenders: Sequence[Contender], key_types: Sequence[str], seed:
 # ---- Timing -----------------------------------------------------------------
 
 
-def timed_run(op: Op, c: Contender, m, data: Data) -> tuple:
-    """One timed run; a structure it returns is freed by the caller, untimed."""
-    start = time.perf_counter()
-    result = op.run(c, m, data)
-    return time.perf_counter() - start, result
-
-
 def time_op(op: Op, c: Contender, shared, data: Data, min_time: float) -> float:
-    """Seconds per unit of `op`, repeating it until `min_time` is timed."""
-    units = op.count(data.n)
-    elapsed, runs = 0.0, 0
-    gc.collect()
-    gc.disable()
-    try:
-        while runs == 0 or elapsed < min_time:
-            m = run_insert(c, None, data) if op.kind == "destroy" else shared
-            seconds, _result = timed_run(op, c, m, data)
-            elapsed += seconds
-            runs += 1
-    finally:
-        gc.enable()
-    return elapsed / (runs * units)
+    """Seconds per unit of `op`, repeating it until `min_time` is timed; an
+    operation that empties its structure runs on a fresh one each time."""
+    fresh = op.kind == "destroy"
+    return time_per_unit(lambda m: op.run(c, m, data), op.count(data.n), min_time,
+                         setup=(lambda: run_insert(c, None, data)) if fresh else (lambda: shared))
 
 
 def estimate(op: Op, n: int, min_time: float) -> float:
@@ -869,68 +761,7 @@ def block_overhead(n: int, contenders: int) -> float:
     return n * (3e-6 + contenders * INSERT_COST)
 
 
-class Progress:
-    """A one-line text progress bar with percentage and time left."""
-
-    WIDTH = 24
-
-    def __init__(self, total: float, enabled: bool):
-        self.total, self.done, self.enabled = max(total, 1e-9), 0.0, enabled
-        self.label = ""
-        self.start = time.perf_counter()
-
-    def show(self, label: str) -> None:
-        """Say what is being measured now."""
-        self.label = label
-        self.advance(0.0)
-
-    def advance(self, work: float) -> None:
-        """Count `work` (estimated seconds) as done and redraw."""
-        self.done += work
-        if not self.enabled:
-            return
-        frac = min(self.done / self.total, 1.0)
-        elapsed = time.perf_counter() - self.start
-        left = elapsed * (self.total - self.done) / self.done if self.done else 0.0
-        bar = "#" * int(frac * self.WIDTH)
-        sys.stderr.write(f"\r[{bar:<{self.WIDTH}}] {frac:6.1%}  left ~{fmt_duration(left):>7}"
-                         f"  {self.label:<36.36}")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            elapsed = fmt_duration(time.perf_counter() - self.start)
-            sys.stderr.write(f"\r{'':<80}\rdone in {elapsed}\n")
-
-
-def fmt_duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
-
-
 # ---- Memory -----------------------------------------------------------------
-
-
-def malloc_trim() -> None:
-    """Hand free heap memory back to the OS (glibc); elsewhere nothing."""
-    try:
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
-def current_rss() -> int:
-    """Resident bytes now (Linux); else the peak from resource."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError):
-        import resource
-
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return peak if sys.platform == "darwin" else peak * 1024
 
 
 def memory_child(contender: str, key_type: str, n: int, seed: int) -> None:
@@ -938,23 +769,11 @@ def memory_child(contender: str, key_type: str, n: int, seed: int) -> None:
     c = contender_named(contender)
     _, keys, values = make_items(key_type, n, seed)
     data = Data(key_type, n, list(zip(keys, values)))
-    gc.collect()
-    malloc_trim()
-    before = current_rss()
-    m = run_insert(c, None, data)
-    gc.collect()
-    malloc_trim()
-    after = current_rss()
-    print(f"{(after - before) / n:.3f} {len(m)}")
+    print(f"{rss_growth(lambda: run_insert(c, None, data), n):.3f}")
 
 
 def measure_memory(c: Contender, key_type: str, n: int, seed: int) -> float:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--_memory", c.name, key_type,
-           str(n), "--seed", str(seed)]
-    # This interpreter running this file: no shell, no outside input.
-    run = subprocess.run(cmd, check=True, capture_output=True, text=True)  # nosec B603
-    out = run.stdout.split()
-    return float(out[0])
+    return memory_in_child(__file__, c.name, key_type, n, "--seed", seed)
 
 
 # ---- Running ----------------------------------------------------------------
@@ -966,13 +785,11 @@ class Config:
     key_types: list[str]
     ops: list[Op]
     contenders: list[Contender]
+    skipped: list[str]  # asked for, not installed
     repeat: int
     min_time: float
     seed: int
     progress: bool
-
-
-Samples = dict[tuple[str, int, str, str], list[float]]
 
 
 def plan_weight(cfg: Config) -> float:
@@ -982,7 +799,7 @@ def plan_weight(cfg: Config) -> float:
         for op in cfg.ops:
             if op.applies(n):
                 reps = 1 if op.kind == "memory" else cfg.repeat
-                peers = sum(c.supports(op) for c in cfg.contenders)
+                peers = sum(c.supports(op.needs) for c in cfg.contenders)
                 total += len(cfg.key_types) * reps * peers * estimate(op, n, cfg.min_time)
     return total
 
@@ -997,10 +814,9 @@ def measure_block(cfg: Config, kt: str, n: int, samples: Samples, progress: Prog
     try:
         for rep in range(cfg.repeat):
             for i, op in enumerate(timed):
-                peers = [c for c in cfg.contenders if c.supports(op)]
-                first = (rep + i) % len(peers)
+                peers = [c for c in cfg.contenders if c.supports(op.needs)]
                 progress.show(f"{kt} N={n:,} {op.name} {rep + 1}/{cfg.repeat}")
-                for c in peers[first:] + peers[:first]:
+                for c in rotated(peers, rep + i):
                     per_unit = time_op(op, c, shared[c.name], data, cfg.min_time)
                     samples[(kt, n, op.name, c.name)].append(per_unit * op.scale)
                     progress.advance(estimate(op, n, cfg.min_time))
@@ -1033,41 +849,15 @@ def measure_all(cfg: Config) -> Samples:
 # ---- Results ----------------------------------------------------------------
 
 
-def summarize(samples: Samples) -> dict[tuple[str, int, str, str], dict]:
-    """Median and ratio against SortedDict for every measured cell."""
-    medians = {cell: statistics.median(values) for cell, values in samples.items()}
-    out = {}
-    for cell, median in medians.items():
-        base = medians.get((*cell[:3], BASELINE))
-        ratio = base / median if base is not None and median > 0 else None
-        out[cell] = {"median": median, "ratio": ratio, "samples": samples[cell]}
-    return out
-
-
-def target_status(summary: dict, cfg: Config) -> list[dict]:
+def largest_size_status(summary: dict) -> list[dict]:
     """bplustree3 against TARGETS at the largest size measured per key type."""
-    rows = []
-    for kt, targets in TARGETS.items():
-        measured = [n for (k, n, _, _) in summary if k == kt]
-        if not measured:
-            continue
-        n = max(measured)
-        for op, target in targets.items():
-            cell = summary.get((kt, n, op, REFERENCE))
-            if cell and cell["ratio"] is not None:
-                rows.append({"key_type": kt, "size": n, "op": op, "target": target,
-                             "ratio": cell["ratio"], "met": cell["ratio"] >= target})
-    return rows
+    return target_status(summary, TARGETS, REFERENCE, largest_only=True)
 
 
 def fmt_value(v: float) -> str:
     if v >= 100:
         return f"{v:,.0f}"
     return f"{v:.1f}" if v >= 10 else f"{v:.2f}"
-
-
-def fmt_target(target: float) -> str:
-    return f">={target:.2f}x" if target < 1 else f">={target:g}x"
 
 
 def print_table(summary: dict, cfg: Config, targets: list[dict]) -> None:
@@ -1097,11 +887,7 @@ def print_table(summary: dict, cfg: Config, targets: list[dict]) -> None:
                 if mark:
                     line += f"  {fmt_target(mark['target'])} {'met' if mark['met'] else 'MISSED'}"
                 print(line)
-    if targets:
-        missed = [t for t in targets if not t["met"]]
-        print(f"\ntargets: {len(targets) - len(missed)} met, {len(missed)} missed"
-              + "".join(f"\n  MISSED {t['key_type']} N={t['size']:,} {t['op']}: "
-                        f"{t['ratio']:.2f}x < {fmt_target(t['target'])}" for t in missed))
+    print_target_summary(targets)
 
 
 def read_cpu_model() -> str:
@@ -1165,6 +951,7 @@ def write_json(path: Path, summary: dict, cfg: Config, targets: list[dict],
             "sizes": cfg.sizes, "key_types": cfg.key_types,
             "ops": [op.name for op in cfg.ops],
             "contenders": [c.name for c in cfg.contenders],
+            "skipped": {name: f"{MISSING[name]} not installed" for name in cfg.skipped},
             "repeat": cfg.repeat, "min_time": cfg.min_time, "seed": cfg.seed,
             "query_batch": QUERY_BATCH, "range_queries": RANGE_QUERIES,
             "sorteddict_slice_from": SD_SLICE_FROM, "baseline": BASELINE,
@@ -1178,166 +965,7 @@ def write_json(path: Path, summary: dict, cfg: Config, targets: list[dict],
     print(f"\nJSON: {path}")
 
 
-COLORS = {"bplustree3": "tab:blue", "SortedDict": "tab:orange", "OOBTree": "tab:green",
-          "dict": "tab:gray"}
-
-
-def short_number(x: float, _pos=None) -> str:
-    """Tick labels: 1K, 10M, 250, 0.5."""
-    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if abs(x) >= div:
-            return f"{x / div:g}{suffix}"
-    return f"{x:g}"
-
-
-def log_axis(axis, ticks: Sequence[float] | None = None) -> None:
-    """A log axis with few, plainly labelled major ticks and no minor ones
-    (matplotlib's default minor log ticks are slow and clutter small plots)."""
-    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullLocator
-
-    axis.set_major_locator(FixedLocator(ticks) if ticks else
-                           LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=5))
-    axis.set_major_formatter(FuncFormatter(short_number))
-    axis.set_minor_locator(NullLocator())
-
-
-def save_figure(fig, path: Path) -> Path:
-    fig.savefig(path, dpi=80, pil_kwargs={"optimize": True})
-    return path
-
-
-PLOT_STYLE = {"text.antialiased": False}  # crisp small text, PNGs a third smaller
-
-
-def write_plots(outdir: Path, summary: dict, cfg: Config) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    outdir.mkdir(parents=True, exist_ok=True)
-    with matplotlib.rc_context(PLOT_STYLE):
-        written = [write_key_type_plot(plt, outdir, summary, cfg, kt) for kt in cfg.key_types]
-        written.append(write_summary_plot(plt, outdir, summary, cfg))
-    print("plots: " + ", ".join(str(p) for p in written if p))
-
-
-def write_key_type_plot(plt, outdir: Path, summary: dict, cfg: Config, kt: str) -> Path | None:
-    """One small log-log panel per operation: cost per unit against N."""
-    ops = [op for op in cfg.ops if any(k == kt and o == op.name for k, _, o, _ in summary)]
-    if not ops:
-        return None
-    cols = min(5, len(ops))
-    rows = math.ceil(len(ops) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.7 * cols, 2.1 * rows + 0.5), squeeze=False)
-    for ax, op in zip(axes.flat, ops):
-        for c in cfg.contenders:
-            points = [(n, summary[(kt, n, op.name, c.name)]["median"]) for n in cfg.sizes
-                      if (kt, n, op.name, c.name) in summary]
-            if points:
-                ax.plot(*zip(*points), marker="o", ms=3, lw=1.2, color=COLORS[c.name],
-                        label=c.name)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlim(min(cfg.sizes) / 1.6, max(cfg.sizes) * 1.6)
-        log_axis(ax.xaxis, cfg.sizes)
-        log_axis(ax.yaxis)
-        ax.set_title(f"{op.name} ({op.label.replace('us', 'µs')})", fontsize=9)
-        ax.tick_params(labelsize=7)
-        ax.grid(True, alpha=0.3)
-    for ax in list(axes.flat)[len(ops):]:
-        ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper right", ncol=len(labels), fontsize=9, frameon=False)
-    fig.suptitle(f"{kt} keys: cost per unit against N (log-log; lower is better)",
-                 x=0.01, y=0.995, ha="left", va="top", fontsize=11)
-    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.05, top=1 - 0.55 / fig.get_figheight(),
-                        wspace=0.32, hspace=0.42)
-    path = save_figure(fig, outdir / f"bench_{kt}.png")
-    plt.close(fig)
-    return path
-
-
-def write_summary_plot(plt, outdir: Path, summary: dict, cfg: Config) -> Path | None:
-    """Ratios against SortedDict at the largest size, int and str keys, with
-    bplustree3's targets."""
-    panels = [kt for kt in ("int", "str") if any(k == kt for k, *_ in summary)]
-    if not panels:
-        return None
-    others = [c for c in cfg.contenders if c.name != BASELINE]
-    width = 0.8 / max(1, len(others))
-    fig, axes = plt.subplots(len(panels), 1, figsize=(11, 3.4 * len(panels)), squeeze=False)
-    for ax, kt in zip(axes[:, 0], panels):
-        n = max(size for k, size, *_ in summary if k == kt)
-        ops = [op.name for op in cfg.ops if (kt, n, op.name, REFERENCE) in summary]
-        for j, c in enumerate(others):
-            bars = [(i + (j - (len(others) - 1) / 2) * width, summary[(kt, n, op, c.name)])
-                    for i, op in enumerate(ops) if (kt, n, op, c.name) in summary]
-            if bars:
-                ax.bar([x for x, _ in bars], [cell["ratio"] for _, cell in bars], width,
-                       color=COLORS[c.name], label=c.name)
-        goals = [(i, TARGETS[kt][op]) for i, op in enumerate(ops) if op in TARGETS.get(kt, {})]
-        if goals:
-            ax.scatter(*zip(*goals), marker="_", s=300, color="black", zorder=3,
-                       label=f"{REFERENCE} target")
-        ax.axhline(1.0, color="black", lw=0.8)
-        ax.set_yscale("log")
-        log_axis(ax.yaxis)
-        ax.set_xticks(range(len(ops)))
-        ax.set_xticklabels(ops, rotation=35, ha="right", fontsize=8)
-        ax.set_ylabel(f"{BASELINE} / contender", fontsize=9)
-        ax.set_title(f"{kt} keys, N = {n:,}: ratio against {BASELINE} (> 1 is better)",
-                     fontsize=10, loc="left")
-        ax.grid(True, axis="y", alpha=0.3)
-        ax.legend(fontsize=8, ncol=4, loc="lower right", bbox_to_anchor=(1.0, 1.0),
-                  frameon=False, borderaxespad=0.1)
-    height = fig.get_figheight()
-    fig.subplots_adjust(left=0.07, right=0.99, bottom=1.0 / height, top=1 - 0.3 / height,
-                        hspace=1.25 / 2.1)
-    path = save_figure(fig, outdir / "bench_summary.png")
-    plt.close(fig)
-    return path
-
-
-def run_guard(summary: dict, size: int, margin: float) -> int:
-    """Exit status: 1 when a targeted ratio at size falls below target *
-    margin, or was not measured (a guard that checks nothing must fail)."""
-    failed = 0
-    print(f"\nguard at N={size:,}: {REFERENCE} ratio against {BASELINE} must be "
-          f">= target x {margin}")
-    for kt, targets in TARGETS.items():
-        for op, target in targets.items():
-            cell = summary.get((kt, size, op, REFERENCE))
-            if not cell or cell["ratio"] is None:
-                failed += 1
-                print(f"  {kt:<6}{op:<19}not measured  FAIL")
-                continue
-            floor = GUARD_FLOORS.get((kt, op))
-            bound = (target if floor is None else min(target, floor)) * margin
-            ok = cell["ratio"] >= bound
-            failed += not ok
-            note = "" if floor is None else f", missed: floor {floor:.2f}x"
-            print(f"  {kt:<6}{op:<19}{cell['ratio']:7.2f}x  bound {bound:5.2f}x "
-                  f"(target {target:.2f}x{note})  {'ok' if ok else 'FAIL'}")
-    print("guard: " + ("FAILED" if failed else "passed"))
-    return 1 if failed else 0
-
-
 # ---- Command line -----------------------------------------------------------
-
-
-def parse_size(text: str) -> int:
-    text = text.strip().upper().replace("_", "")
-    mult = {"K": 1_000, "M": 1_000_000}.get(text[-1:], 1)
-    return int(float(text[:-1] if mult > 1 else text) * mult)
-
-
-def parse_list(text: str, known: Sequence[str], what: str) -> list[str]:
-    items = [x.strip() for x in text.split(",") if x.strip()]
-    unknown = [x for x in items if x not in known]
-    if unknown:
-        raise SystemExit(f"unknown {what}: {', '.join(unknown)} (known: {', '.join(known)})")
-    return items
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -1350,9 +978,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    "%(default)s)")
     p.add_argument("--ops", default=",".join(OPS_BY_NAME), help="operations (default: all: "
                    "%(default)s)")
-    p.add_argument("--contenders", default=",".join(c.name for c in CONTENDERS),
+    p.add_argument("--contenders", default=",".join(DEFAULT_MAKERS),
                    help=f"default: %(default)s; {REFERENCE} and {BASELINE} always run; "
-                   f"also: {', '.join(c.name for c in EXTRA_CONTENDERS)}")
+                   f"also: {', '.join(EXTRA_MAKERS)}")
     p.add_argument("--capacities", default="",
                    help="also bplustree3 at these node capacities (e.g. 16,32,64,128,256): "
                    "the sweep that chose the default")
@@ -1372,16 +1000,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--progress", action="store_true", help="progress bar even if stderr "
                    "is not a terminal")
-    p.add_argument("--_memory", nargs=3, metavar=("CONTENDER", "KEYS", "N"),
+    p.add_argument(MEMORY_FLAG, nargs=3, metavar=("CONTENDER", "KEYS", "N"),
                    help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
 def make_config(args: argparse.Namespace) -> Config:
-    names = parse_list(args.contenders, list(CONTENDERS_BY_NAME), "contenders")
-    names = set(names) | {REFERENCE, BASELINE}
-    contenders = [c for c in CONTENDERS + EXTRA_CONTENDERS if c.name in names]
-    contenders += [bpt_contender(int(cap)) for cap in args.capacities.split(",") if cap.strip()]
+    known = [*DEFAULT_MAKERS, *EXTRA_MAKERS]
+    names = set(parse_list(args.contenders, known, "contenders")) | {REFERENCE, BASELINE}
+    asked = [name for name in known if name in names]
+    capacities = [bpt_contender(int(cap)) for cap in args.capacities.split(",") if cap.strip()]
     key_types = parse_list(args.keys, list(KEY_TYPES), "key types")
     ops = [OPS_BY_NAME[o] for o in parse_list(args.ops, list(OPS_BY_NAME), "operations")]
     sizes = list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
@@ -1392,13 +1020,16 @@ def make_config(args: argparse.Namespace) -> Config:
         key_types = list(TARGETS)
         wanted = {op for targets in TARGETS.values() for op in targets}
         ops = [op for op in OPS if op.name in wanted]
-        contenders = [CONTENDERS_BY_NAME[REFERENCE], CONTENDERS_BY_NAME[BASELINE]]
+        asked, capacities = [REFERENCE, BASELINE], []
     if args.sizes:
         sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
     if args.huge and HUGE_SIZE not in sizes:
         sizes.append(HUGE_SIZE)
+    skipped = report_skipped(asked, MISSING)
+    contenders = [CONTENDERS_BY_NAME[name] for name in asked if name not in skipped]
     return Config(
-        sizes=sorted(set(sizes)), key_types=key_types, ops=ops, contenders=contenders,
+        sizes=sorted(set(sizes)), key_types=key_types, ops=ops,
+        contenders=contenders + capacities, skipped=skipped,
         repeat=args.repeat or repeat,
         min_time=args.min_time if args.min_time is not None else min_time,
         seed=args.seed, progress=args.progress or sys.stderr.isatty(),
@@ -1416,18 +1047,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"bench: sizes {cfg.sizes}, keys {cfg.key_types}, {cfg.repeat} repetitions, "
           f"min-time {cfg.min_time}s, contenders {[c.name for c in cfg.contenders]}",
           flush=True)
-    summary = summarize(measure_all(cfg))
+    summary = summarize(measure_all(cfg), BASELINE)
     measured = time.perf_counter() - started
     if args.guard:
-        status = run_guard(summary, max(cfg.sizes), args.guard_margin)
+        status = run_guard(summary, max(cfg.sizes), args.guard_margin, TARGETS, REFERENCE,
+                           BASELINE, GUARD_FLOORS)
     else:
         status = 0
-        print_table(summary, cfg, target_status(summary, cfg))
+        print_table(summary, cfg, largest_size_status(summary))
     json_path = args.json or (None if args.guard else RESULTS_DIR / "bench.json")
     if json_path:
-        write_json(json_path, summary, cfg, target_status(summary, cfg), measured)
+        write_json(json_path, summary, cfg, largest_size_status(summary), measured)
     if not args.guard and not args.no_plots:
-        write_plots(args.plots, summary, cfg)
+        bench_plots.write_plots(args.plots, summary, cfg, TARGETS, REFERENCE, BASELINE)
     print(f"measured in {fmt_duration(measured)}, "
           f"{fmt_duration(time.perf_counter() - started)} in all")
     return status

@@ -25,21 +25,23 @@ only references to them (a SortedList of ints holds no int objects: it
 stores the numbers).
 """
 
+
 import argparse
-import gc
 import operator
 import random
-import statistics
-import subprocess  # nosec B404
 import sys
-import time
-
-import sortedcontainers
+from functools import partial
 
 import bplustree3
+from bench_harness import (MEMORY_FLAG, Contender, installed, memory_in_child, parse_list,
+                           parse_size, print_target_summary, report_skipped, rotated,
+                           rss_growth, run_guard, summarize, target_status, time_per_unit)
 
+REFERENCE, BASELINE = "bplustree3", "sortedcontainers"
+KEY_TYPES = ["int", "dense", "str", "int-key"]
 OPS = ["add", "remove", "contains", "getitem", "index", "bisect_left", "irange100",
        "islice100", "iterate", "update", "build", "delslice", "count", "memory"]
+MEMORY_MIN_SIZE = 100_000
 
 # Targets (ratio to sortedcontainers) from issue 22: per key type, op -> ratio.
 TARGETS = {
@@ -76,118 +78,128 @@ def make_values(kind, n, rng):
 
 
 def contenders(kind):
+    """bplustree3's list for kind and sortedcontainers' when it is installed
+    (new(values=()) makes one), and the missing ones as {name: package}."""
     key = operator.neg if kind == "int-key" else None
-    if key is None:
-        return {"bplustree3": lambda v=(): bplustree3.SortedList(v),
-                "sortedcontainers": lambda v=(): sortedcontainers.SortedList(v)}
-    return {"bplustree3": lambda v=(): bplustree3.SortedKeyList(v, key=key),
-            "sortedcontainers": lambda v=(): sortedcontainers.SortedKeyList(v, key=key)}
+
+    def ours():
+        cls = (bplustree3.SortedList if key is None
+               else partial(bplustree3.SortedKeyList, key=key))
+        return Contender(REFERENCE, lambda v=(): cls(v))
+
+    def theirs():
+        import sortedcontainers
+
+        cls = (sortedcontainers.SortedList if key is None
+               else partial(sortedcontainers.SortedKeyList, key=key))
+        return Contender(BASELINE, lambda v=(): cls(v))
+
+    found, missing = installed({REFERENCE: ours, BASELINE: theirs})
+    return list(found.values()), missing
 
 
-def timed(fn):
-    gc.collect()
-    gc.disable()
-    try:
-        t0 = time.perf_counter()
-        fn()
-        return time.perf_counter() - t0
-    finally:
-        gc.enable()
-
-
-def run_op(op, make, values, probes, positions, starts, extra):
-    """Seconds for op and how many units it did."""
+def workload(op, make, values, probes, positions, starts, extra):
+    """(setup, run, units): run(setup()) is what is timed, units of work;
+    setup makes the list (from values, but for add) untimed."""
     n = len(values)
+
+    def full():
+        return make(values)
+
     if op == "add":
-        sl = make()
-        add = sl.add
-        return timed(lambda: [add(v) for v in values]), n
+        def add_all(sl):
+            add = sl.add
+            return [add(v) for v in values]
+        return make, add_all, n
     if op == "build":
-        return timed(lambda: make(values)), n
-    sl = make(values)
+        return lambda: values, make, n
     if op == "remove":
         order = values[:]
         random.Random(5).shuffle(order)  # nosec B311
-        remove = sl.remove
-        return timed(lambda: [remove(v) for v in order]), n
-    if op == "contains":
-        return timed(lambda: [p in sl for p in probes]), len(probes)
-    if op == "count":
-        count = sl.count
-        return timed(lambda: [count(p) for p in probes]), len(probes)
-    if op == "getitem":
-        get = sl.__getitem__
-        return timed(lambda: [get(i) for i in positions]), len(positions)
-    if op == "index":
-        index = sl.index
-        present = values[:len(probes)]
-        return timed(lambda: [index(p) for p in present]), len(present)
-    if op == "bisect_left":
-        bisect = sl.bisect_left
-        return timed(lambda: [bisect(p) for p in probes]), len(probes)
-    if op == "irange100":
-        srt = list(sl)
-        bounds = [(srt[s], srt[s + 99]) for s in starts]
-        irange = sl.irange
 
-        def go():
+        def remove_all(sl):
+            remove = sl.remove
+            return [remove(v) for v in order]
+        return full, remove_all, n
+    if op == "contains":
+        return full, lambda sl: [p in sl for p in probes], len(probes)
+    if op == "count":
+        def count_all(sl):
+            count = sl.count
+            return [count(p) for p in probes]
+        return full, count_all, len(probes)
+    if op == "getitem":
+        def get_all(sl):
+            get = sl.__getitem__
+            return [get(i) for i in positions]
+        return full, get_all, len(positions)
+    if op == "index":
+        present = values[:len(probes)]
+
+        def index_all(sl):
+            index = sl.index
+            return [index(p) for p in present]
+        return full, index_all, len(present)
+    if op == "bisect_left":
+        def bisect_all(sl):
+            bisect = sl.bisect_left
+            return [bisect(p) for p in probes]
+        return full, bisect_all, len(probes)
+    if op == "irange100":
+        def with_bounds():
+            sl = make(values)
+            srt = list(sl)
+            return sl, [(srt[s], srt[s + 99]) for s in starts]
+
+        def ranges(arg):
+            sl, bounds = arg
+            irange = sl.irange
             for lo, hi in bounds:
                 for _ in irange(lo, hi):
                     pass
-        return timed(go), len(bounds)
+        return with_bounds, ranges, len(starts)
     if op == "islice100":
-        islice = sl.islice
-
-        def go():
+        def slices(sl):
+            islice = sl.islice
             for s in starts:
                 for _ in islice(s, s + 100):
                     pass
-        return timed(go), len(starts)
+        return full, slices, len(starts)
     if op == "iterate":
-        def go():
+        def iterate(sl):
             for _ in sl:
                 pass
-        return timed(go), n
+        return full, iterate, n
     if op == "update":
-        return timed(lambda: sl.update(extra)), len(extra)
+        return full, lambda sl: sl.update(extra), len(extra)
     if op == "delslice":
-        def go():
+        def delete_slices(sl):
             while sl:
                 del sl[len(sl) // 2:len(sl) // 2 + 1000]
-        return timed(go), n
+        return full, delete_slices, n
     raise ValueError(op)
 
 
-MEMORY_CHILD = r"""
-import gc, sys, random
-kind, n, who = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-sys.path.insert(0, sys.argv[4])
-from bench_list import contenders
-rng = random.Random(1)
-if kind == "str":
-    fresh = ("".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=16)) for _ in range(n))
-elif kind == "dense":
-    fresh = (rng.randrange(n) for _ in range(n))
-else:
-    fresh = (rng.getrandbits(62) for _ in range(n))
-gc.collect()
-def rss():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * 4096
-before = rss()
-sl = contenders(kind)[who](fresh)
-gc.collect()
-print((rss() - before) / n)
-"""
+def fresh_values(kind, n):
+    """N values made one at a time, so that the list built from them holds
+    the only references to them."""
+    rng = random.Random(1)  # nosec B311
+    if kind == "str":
+        return ("".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=16)) for _ in range(n))
+    if kind == "dense":
+        return (rng.randrange(n) for _ in range(n))
+    return (rng.getrandbits(62) for _ in range(n))
 
 
-def memory(kind, n, who):
-    out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, kind, str(n), who,  # nosec B603
-                          sys.path[0]], capture_output=True, text=True, check=True)
-    return float(out.stdout)
+def memory_child(kind, n, who):
+    """Runs in a fresh process: print the RSS growth per value of one list."""
+    make = next(c.new for c in contenders(kind)[0] if c.name == who)
+    print(f"{rss_growth(lambda: make(fresh_values(kind, n)), n):.3f}")
 
 
-def bench(kind, n, reps, ops):
+def bench(kind, n, reps, ops, samples):
+    """Add kind's cells at size n to samples: per repetition, ns per unit
+    (bytes per value for memory), contenders interleaved."""
     rng = random.Random(42)  # nosec B311
     values = make_values(kind, n, rng)
     extra = make_values(kind, n, random.Random(43))  # nosec B311
@@ -195,31 +207,41 @@ def bench(kind, n, reps, ops):
     probes = [rng.choice(values) if i % 2 else make_values(kind, 1, rng)[0] for i in range(q)]
     positions = [rng.randrange(n) for _ in range(q)]
     starts = [rng.randrange(max(1, n - 200)) for _ in range(min(q, 20_000))]
-    rows = {}
+    peers = contenders(kind)[0]
     for op in ops:
         if op == "memory":
-            if n < 100_000:
-                continue
-            res = {who: memory(kind, n, who) for who in ("bplustree3", "sortedcontainers")}
-            rows[op] = (res["bplustree3"], res["sortedcontainers"], "B/value")
+            if n >= MEMORY_MIN_SIZE:
+                for c in peers:
+                    samples[(kind, n, op, c.name)] = [memory_in_child(__file__, kind, n, c.name)]
             continue
-        times = {"bplustree3": [], "sortedcontainers": []}
-        for _ in range(reps):
-            for who, make in contenders(kind).items():
-                secs, units = run_op(op, make, values, probes, positions, starts, extra)
-                times[who].append(secs / units * 1e9)
-        rows[op] = (statistics.median(times["bplustree3"]),
-                    statistics.median(times["sortedcontainers"]), "ns")
-    return rows
+        for rep in range(reps):
+            for c in rotated(peers, rep):
+                setup, run, units = workload(op, c.new, values, probes, positions, starts,
+                                             extra)
+                seconds = time_per_unit(run, units, setup=setup)
+                samples.setdefault((kind, n, op, c.name), []).append(seconds * 1e9)
 
 
-def parse_size(s):
-    s = s.strip().upper()
-    mult = 1_000_000 if s.endswith("M") else 1_000 if s.endswith("K") else 1
-    return int(float(s.rstrip("MK")) * mult)
+def print_rows(summary, kind, n, ops, marks):
+    print(f"\n{kind}, {n:,} values: bplustree3 vs sortedcontainers (ratio > 1: faster)")
+    for op in ops:
+        mine = summary.get((kind, n, op, REFERENCE))
+        if mine is None:
+            continue
+        theirs = summary.get((kind, n, op, BASELINE))
+        unit = "B/value" if op == "memory" else "ns"
+        line = f"  {op:<12} {mine['median']:10.1f} "
+        if theirs is None or mine["ratio"] is None:
+            line += f"{'-':>10} {unit:<8} {'-':>7}"
+        else:
+            line += f"{theirs['median']:10.1f} {unit:<8} {mine['ratio']:6.2f}x"
+        target = TARGETS.get(kind, {}).get(op)
+        mark = marks.get((kind, n, op))
+        verdict = "" if mark is None else (" met" if mark["met"] else " MISSED")
+        print(line + ("" if target is None else f"  (target {target}x:{verdict})"))
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="1M")
     ap.add_argument("--keys", default="int,dense,str,int-key")
@@ -228,31 +250,34 @@ def main():
     ap.add_argument("--guard", action="store_true",
                     help=f"1M, {', '.join(GUARD_OPS)}; exit 1 when one is below "
                          f"{GUARD_MARGIN} x its target")
-    args = ap.parse_args()
+    ap.add_argument(MEMORY_FLAG, nargs=3, metavar=("KEYS", "N", "CONTENDER"),
+                    help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args._memory:
+        kind, n, who = args._memory
+        memory_child(kind, int(n), who)
+        return 0
     if args.guard:
         args.sizes, args.reps, args.ops = "1M", 2, ",".join(GUARD_OPS)
-    margin = GUARD_MARGIN if args.guard else 1.0
     sizes = [parse_size(s) for s in args.sizes.split(",")]
-    missed = []
-    for kind in args.keys.split(","):
+    kinds = parse_list(args.keys, KEY_TYPES, "key types")
+    ops = parse_list(args.ops, OPS, "operations")
+    report_skipped([REFERENCE, BASELINE], contenders(kinds[0])[1])
+    samples = {}
+    for kind in kinds:
         for n in sizes:
-            rows = bench(kind, n, args.reps, args.ops.split(","))
-            print(f"\n{kind}, {n:,} values: bplustree3 vs sortedcontainers (ratio > 1: faster)")
-            for op, (mine, theirs, unit) in rows.items():
-                ratio = theirs / mine if mine else float("inf")
-                target = TARGETS.get(kind, {}).get(op)
-                verdict = "" if target is None else (" met" if ratio >= target else " MISSED")
-                if target is not None and ratio < target * margin:
-                    missed.append((kind, n, op, ratio, target))
-                print(f"  {op:<12} {mine:10.1f} {theirs:10.1f} {unit:<8} {ratio:6.2f}x"
-                      + ("" if target is None else f"  (target {target}x:{verdict})"))
-    if missed:
-        print("\nmissed:", ", ".join(f"{k} {n:,} {op} {r:.2f}x < {t * margin:g}x"
-                                       for k, n, op, r, t in missed))
-    if args.guard:
-        print("guard:", "FAILED" if missed else "passed")
-        sys.exit(1 if missed else 0)
+            bench(kind, n, args.reps, ops, samples)
+            summary = summarize(samples, BASELINE)
+            marks = {(t["key_type"], t["size"], t["op"]): t
+                     for t in target_status(summary, TARGETS, REFERENCE)}
+            print_rows(summary, kind, n, ops, marks)
+    summary = summarize(samples, BASELINE)
+    if not args.guard:
+        print_target_summary(target_status(summary, {k: TARGETS[k] for k in kinds}, REFERENCE))
+        return 0
+    guarded = {k: {op: TARGETS[k][op] for op in GUARD_OPS if op in TARGETS[k]} for k in kinds}
+    return run_guard(summary, max(sizes), GUARD_MARGIN, guarded, REFERENCE, BASELINE)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

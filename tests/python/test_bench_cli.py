@@ -1,0 +1,63 @@
+"""The benchmarks run with whatever contenders are installed: bench.py with
+BTrees and matplotlib made unimportable skips OOBTree and the plots, says
+so, and still prints its table; bench_list.py runs on the shared harness.
+Tiny sizes: this checks the command lines, not the speed."""
+
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+# Not under pytest-run-parallel: each benchmark runs in a subprocess.
+pytestmark = pytest.mark.thread_unsafe
+
+BENCHMARKS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks"
+
+# Runs a script as `python3 script args...` would, with the packages named
+# in argv[1] made unimportable (None in sys.modules: ModuleNotFoundError).
+BLOCKED_RUN = """
+import runpy, sys
+for name in filter(None, sys.argv[1].split(",")):
+    sys.modules[name] = None
+script = sys.argv[2]
+sys.argv = sys.argv[2:]
+sys.path.insert(0, script.rsplit("/", 1)[0])
+runpy.run_path(script, run_name="__main__")
+"""
+
+
+def run_blocked(blocked, script, *args, cwd):
+    if not (BENCHMARKS / script).exists():
+        pytest.skip("no benchmarks/ here (an sdist)")
+    pytest.importorskip("sortedcontainers")  # the baseline of both
+    cmd = [sys.executable, "-c", BLOCKED_RUN, ",".join(blocked),
+           (BENCHMARKS / script).as_posix(), *args]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=cwd)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_bench_without_btrees_and_matplotlib(tmp_path):
+    out = run_blocked(
+        ["BTrees", "matplotlib"], "bench.py", "--sizes", "300", "--keys", "int",
+        "--ops", "insert,lookup_hit,floor_ceiling", "--repeat", "1", "--min-time", "0",
+        "--json", str(tmp_path / "bench.json"), "--plots", str(tmp_path), cwd=tmp_path)
+    assert "skipped: OOBTree (BTrees not installed)" in out
+    assert "plots: none written (matplotlib is not installed)" in out
+    header = next(line for line in out.splitlines() if line.startswith("op "))
+    assert header.split() == ["op", "unit", "bplustree3", "SortedDict", "dict", "target"]
+    rows = [line.split()[0] for line in out.splitlines()
+            if re.match(r"(insert|lookup_hit|floor_ceiling) ", line)]
+    assert rows == ["insert", "lookup_hit", "floor_ceiling"]
+    assert (tmp_path / "bench.json").exists()
+    assert not list(tmp_path.glob("*.png"))
+
+
+def test_bench_list_small(tmp_path):
+    out = run_blocked([], "bench_list.py", "--sizes", "2K", "--keys", "int,int-key",
+                      "--ops", "add,getitem,irange100", "--reps", "1", cwd=tmp_path)
+    rows = re.findall(r"^  (\S+) +[\d.]+ +[\d.]+ ns +[\d.]+x", out, re.MULTILINE)
+    assert rows == ["add", "getitem", "irange100"] * 2, out
+    assert re.search(r"^targets: \d+ met, \d+ missed$", out, re.MULTILINE), out
