@@ -10,7 +10,7 @@
 [2, 3]
 """
 
-from collections.abc import ItemsView, KeysView, Mapping, MutableMapping, ValuesView
+from collections.abc import ItemsView, KeysView, Mapping, MutableMapping, Sequence, ValuesView
 import copyreg
 import reprlib
 
@@ -66,25 +66,67 @@ class _View:
         return item if self._kind == _ITEMS else item[self._kind]
 
 
-class _Keys(_View, KeysView):
-    """A live, set-like, reversible view of a BPlusTreeMap's keys."""
+class _Keys(_View, KeysView, Sequence):
+    """A live view of a BPlusTreeMap's keys: a set and a sequence."""
 
     __slots__ = ()
     _kind = _KEYS
 
+    def index(self, key, start=None, stop=None):
+        """The position of key, if it lies among positions start to stop;
+        ValueError if not. O(log n)."""
+        return self._mapping.index(key, start, stop)
 
-class _Values(_View, ValuesView):
-    """A live, reversible view of a BPlusTreeMap's values."""
+    def count(self, key):
+        """1 if the map holds key, else 0 (TypeError for a key that cannot
+        be compared with the keys, as ``key in m``). O(log n)."""
+        return int(key in self._mapping)
+
+
+class _Values(_View, ValuesView, Sequence):
+    """A live view of a BPlusTreeMap's values, in key order: a sequence."""
 
     __slots__ = ()
     _kind = _VALUES
 
+    def index(self, value, start=None, stop=None):
+        """The first position of a value that is (or is equal to) value
+        among positions start to stop; ValueError if none. O(n)."""
+        mapping = self._mapping
+        lo, hi, _ = slice(start, stop).indices(len(mapping))
+        for position, held in enumerate(mapping._islice(_VALUES, lo, hi, False), lo):
+            if held is value or held == value:
+                return position
+        raise ValueError(f"{value!r} is not in the values view")
 
-class _Items(_View, ItemsView):
-    """A live, set-like, reversible view of a BPlusTreeMap's items."""
+    def count(self, value):
+        """How many values are (or are equal to) value. O(n)."""
+        return sum(1 for held in self if held is value or held == value)
+
+
+def _as_pair(item):
+    """item as a (key, value) pair, or None when it is not a 2-tuple."""
+    return item if isinstance(item, tuple) and len(item) == 2 else None
+
+
+class _Items(_View, ItemsView, Sequence):
+    """A live view of a BPlusTreeMap's items: a set and a sequence."""
 
     __slots__ = ()
     _kind = _ITEMS
+
+    def index(self, item, start=None, stop=None):
+        """The position of item, a (key, value) pair the map holds, if it
+        lies among positions start to stop; ValueError if not. O(log n)."""
+        pair = _as_pair(item)
+        if pair is None or pair not in self:
+            raise ValueError(f"{item!r} is not in the items view")
+        return self._mapping.index(pair[0], start, stop)
+
+    def count(self, item):
+        """1 if the map holds item, a (key, value) pair, else 0. O(log n)."""
+        pair = _as_pair(item)
+        return int(pair is not None and pair in self)
 
 
 class BPlusTreeMap(BPlusTreeMapBase):

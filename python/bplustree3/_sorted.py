@@ -45,6 +45,7 @@ from itertools import chain
 import functools
 import operator
 import reprlib
+import sys
 import warnings
 
 from ._bplustree3 import _dict_apply, _set_apply
@@ -110,6 +111,13 @@ _SET_COMPARISONS = {
     "lt": ("<", "a proper subset of"), "gt": (">", "a proper superset of"),
     "le": ("<=", "a subset of"), "ge": (">=", "a superset of"),
 }
+
+
+def _owned_size(container):
+    """Bytes of what a SortedDict or SortedSet holds beside its own table:
+    its attributes' dict (the bound methods sortedcontainers' names need
+    among them) and its order, the C tree, with their object headers."""
+    return sys.getsizeof(vars(container)) + sys.getsizeof(container._list)
 
 
 def _large_update(count, size, share):
@@ -515,6 +523,12 @@ class SortedDict(_Positions, dict):
 
     __copy__ = copy
 
+    def __sizeof__(self):
+        """Bytes of the dict's table, its attributes and its order (the C
+        tree's nodes), not counting the keys and values themselves, as
+        ``sys.getsizeof`` of a dict does not. O(n / capacity)."""
+        return dict.__sizeof__(self) + _owned_size(self)
+
     @classmethod
     def fromkeys(cls, iterable, value=None):
         """A new SortedDict with keys from iterable, each mapped to value.
@@ -775,6 +789,12 @@ class SortedSet(_Positions, MutableSet, Sequence):
         return self._fromset(set(self._set), key=self._key)
 
     __copy__ = copy
+
+    def __sizeof__(self):
+        """Bytes of the object, its attributes, its set's table and its
+        order (the C tree's nodes), not counting the values themselves, as
+        ``sys.getsizeof`` of a set does not. O(n / capacity)."""
+        return object.__sizeof__(self) + _owned_size(self) + sys.getsizeof(self._set)
 
     def count(self, value):
         """1 if value is in the set, else 0. O(1)."""

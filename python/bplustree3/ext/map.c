@@ -162,13 +162,60 @@ static void explain_slice(PyObject *key)
                       key);
 }
 
+/*
+ * missing_hook finds a subclass's __missing__, bound to m, as a dict looks
+ * it up (on the type, then through its __get__): 0 with *hook a new
+ * reference, or NULL when there is none; -1 with an exception. Before
+ * 3.13, whose PyObject_GetOptionalAttr finds nothing without making an
+ * AttributeError, it asks _PyType_Lookup, as dict does on those versions
+ * (a function those frozen versions export, not a layout).
+ */
+static int missing_hook(MapObject *m, PyObject **hook)
+{
+    static PyObject *name; /* interned once, like CPython's identifiers */
+    *hook = NULL;
+    if (!name && !(name = PyUnicode_InternFromString("__missing__")))
+        return -1;
+    PyObject *type = (PyObject *)Py_TYPE(m), *found;
+#if PY_VERSION_HEX >= 0x030D0000
+    if (PyObject_GetOptionalAttr(type, name, &found) < 0)
+        return -1;
+#else
+    found = Py_XNewRef(_PyType_Lookup(Py_TYPE(m), name)); /* borrowed: taken at once */
+#endif
+    if (!found)
+        return 0;
+    descrgetfunc get = Py_TYPE(found)->tp_descr_get;
+    *hook = get ? get(found, (PyObject *)m, type) : Py_NewRef(found);
+    Py_DECREF(found);
+    return *hook ? 0 : -1;
+}
+
+/*
+ * missing answers m[key] for a key m does not hold as a dict does: what a
+ * subclass's __missing__(key) returns or raises, else KeyError.
+ */
+static PyObject *missing(MapObject *m, PyObject *key)
+{
+    PyObject *hook = NULL;
+    if (Py_TYPE(m) != &MapType && missing_hook(m, &hook) < 0)
+        return NULL;
+    if (!hook) {
+        set_key_error(key);
+        return NULL;
+    }
+    PyObject *r = PyObject_CallOneArg(hook, key);
+    Py_DECREF(hook);
+    return r;
+}
+
 static PyObject *Map_subscript(MapObject *m, PyObject *key)
 {
     PyObject *v;
     find_result found = lookup(m, key, &v);
     if (found == ABSENT)
-        set_key_error(key);
-    else if (found == FAILED)
+        return missing(m, key);
+    if (found == FAILED)
         explain_slice(key);
     return v;
 }
