@@ -159,7 +159,7 @@ static bpt_invariant check_root(walk *w)
         return fail(w, BPT_INV_ROOT, -1, 0, "height %d out of range", t->height);
     w->nodes_at[0] = 1;
     const bpt_node *r = t->root;
-    unsigned cap = r->leaf ? t->cfg.leaf_capacity : t->cfg.branch_capacity;
+    unsigned cap = node_capacity(t, r->leaf);
     uint32_t least = r->leaf ? 1 : 2;
     if (r->n < least || r->n > cap)
         return fail(w, BPT_INV_ROOT, 0, 0, "root %s holds %u (allowed %u..%u)",
@@ -179,7 +179,7 @@ static bpt_invariant check_node(walk *w, int depth, const frame *f, void *const 
         return fail(w, BPT_INV_DEPTH, depth, 0, "%s at depth %d of a tree of height %d",
                     n->leaf ? "leaf" : "branch", depth, t->height);
     if (depth > 0) {
-        unsigned cap = n->leaf ? t->cfg.leaf_capacity : t->cfg.branch_capacity;
+        unsigned cap = node_capacity(t, n->leaf);
         if (n->n < bpt_min_fill(cap) || n->n > cap)
             return fail(w, BPT_INV_FILL, depth, 0, "%s holds %u (allowed %u..%u)",
                         n->leaf ? "leaf" : "branch", (unsigned)n->n,

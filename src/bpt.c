@@ -77,6 +77,8 @@ static size_t branch_bytes(const bpt *t)
     return hints_at(base) + ((size_t)t->cfg.branch_capacity + 1) * sizeof(uint64_t);
 }
 
+static size_t node_bytes(const bpt *t, bool leaf) { return leaf ? leaf_bytes(t) : branch_bytes(t); }
+
 /*
  * A key as nodes hold it: the word and, in a tree with hints, its hint.
  * Separators are copied from the slot of the key they name, hint and all.
@@ -127,7 +129,7 @@ static bool key_slot(const bpt *t, void *key, slot *out)
 
 static bpt_node *node_new(const bpt *t, bool leaf)
 {
-    bpt_node *n = mem_alloc(&t->cfg.allocator, leaf ? leaf_bytes(t) : branch_bytes(t));
+    bpt_node *n = mem_alloc(&t->cfg.allocator, node_bytes(t, leaf));
     if (!n)
         return NULL;
     n->n = 0;
@@ -141,7 +143,7 @@ static bpt_node *node_new(const bpt *t, bool leaf)
 
 static void node_free(const bpt *t, bpt_node *n)
 {
-    mem_free(&t->cfg.allocator, n, n->leaf ? leaf_bytes(t) : branch_bytes(t));
+    mem_free(&t->cfg.allocator, n, node_bytes(t, n->leaf));
 }
 
 static void retain_item(const bpt *t, void *key, void *value)
@@ -1221,7 +1223,7 @@ static bool rebalance_pair(bpt *t, bpt_branch *parent, uint32_t j)
 {
     bpt_node **children = branch_children(t, parent);
     bpt_node *ln = children[j], *rn = children[j + 1];
-    unsigned cap = ln->leaf ? t->cfg.leaf_capacity : t->cfg.branch_capacity;
+    unsigned cap = node_capacity(t, ln->leaf);
     uint32_t total = ln->n + rn->n;
 
     if (total >= 2 * bpt_min_fill(cap)) {
@@ -1301,7 +1303,7 @@ static bool rebalance_pair(bpt *t, bpt_branch *parent, uint32_t j)
 static int roomy_sibling(const bpt *t, bpt_branch *parent, uint32_t j)
 {
     bpt_node **children = branch_children(t, parent);
-    unsigned cap = children[j]->leaf ? t->cfg.leaf_capacity : t->cfg.branch_capacity;
+    unsigned cap = node_capacity(t, children[j]->leaf);
     uint32_t left = j > 0 ? children[j - 1]->n : cap;
     uint32_t right = j + 1 < parent->h.n ? children[j + 1]->n : cap;
     if (left >= cap && right >= cap)
@@ -1337,7 +1339,7 @@ static bpt_status insert_at(bpt *t, path *p, void *key, void *value)
     /* Count the splits: up from the leaf while full nodes cannot share. */
     for (int d = p->depth - 1; d >= 0; d--) {
         bpt_node *n = p->node[d];
-        if (n->n < (n->leaf ? t->cfg.leaf_capacity : t->cfg.branch_capacity))
+        if (n->n < node_capacity(t, n->leaf))
             break;
         int need = overflow_at(t, p, d);
         for (int k = 0; k < need; k++)
@@ -1363,7 +1365,7 @@ static bpt_status insert_at(bpt *t, path *p, void *key, void *value)
     int used = 0;
     bpt_node *n = &l->h;
     for (int d = p->depth - 1;; d--) {
-        unsigned cap = n->leaf ? t->cfg.leaf_capacity : t->cfg.branch_capacity;
+        unsigned cap = node_capacity(t, n->leaf);
         if (n->n <= cap)
             break;
         int action = overflow_at(t, p, d);
@@ -1470,7 +1472,7 @@ static void remove_span(bpt *t, path *p, uint32_t count, void **key_out, void **
     int d = p->depth - 1;
     bpt_node *n = &l->h;
     while (d > 0) {
-        unsigned cap = n->leaf ? t->cfg.leaf_capacity : t->cfg.branch_capacity;
+        unsigned cap = node_capacity(t, n->leaf);
         if (n->n >= bpt_min_fill(cap))
             return;
         bpt_branch *parent = (bpt_branch *)p->node[d - 1];
