@@ -546,11 +546,11 @@ PREFETCH_INLINE int node_search(const bpt *t, void *const *keys, const uint64_t 
  * child before a separator equal to key, where equal keys may end, and
  * not the one after it, where they may go on. The leaf position may be
  * one past the leaf's last key; for a lower bound, only when no equal key
- * follows. Typed as int64s with i64 (see node_search). Returns 1 when an
- * item equal to key exists, 0 when none does, -1 when a comparison failed.
- * The tree must not be empty.
+ * follows. Typed as int64s with i64 (see node_search). Returns BPT_OK when
+ * an item equal to key exists, BPT_NOTFOUND when none does, BPT_ECMP when a
+ * comparison failed. The tree must not be empty.
  */
-static int descend_bound(const bpt *t, void *key, path *p, bool i64, bool upper)
+static bpt_status descend_bound(const bpt *t, void *key, path *p, bool i64, bool upper)
 {
     bpt_node *n = t->root;
     int d = 0, exact = 0;
@@ -562,7 +562,7 @@ static int descend_bound(const bpt *t, void *key, path *p, bool i64, bool upper)
         int i = node_search(t, branch_keys(t, b), p->hinted ? branch_hints(t, b) : NULL, seps,
                             p->key, upper, &exact, i64);
         if (i < 0)
-            return -1;
+            return BPT_ECMP;
         if (i < seps) {
             right = d;
             right_exact = exact;
@@ -577,12 +577,12 @@ static int descend_bound(const bpt *t, void *key, path *p, bool i64, bool upper)
     int i = node_search(t, leaf_keys(l), p->hinted ? leaf_hints(t, l) : NULL, (int)l->h.n,
                         p->key, upper, &exact, i64);
     if (i < 0)
-        return -1;
+        return BPT_ECMP;
     p->node[d] = n;
     p->idx[d] = i;
     p->depth = d + 1;
     if (upper || i < (int)l->h.n || !right_exact)
-        return exact;
+        return exact ? BPT_OK : BPT_NOTFOUND;
     /* Every key here is less, and the separator after this leaf, the next
      * leaf's first key, is equal: the lower bound is there. */
     p->idx[right]++;
@@ -590,18 +590,18 @@ static int descend_bound(const bpt *t, void *key, path *p, bool i64, bool upper)
         p->node[d] = branch_children(t, (bpt_branch *)p->node[d - 1])[p->idx[d - 1]];
         p->idx[d] = 0;
     }
-    return 1;
+    return BPT_OK;
 }
 
 /*
  * descend_as records the path to the lower bound of key (the leaf position
  * may be one past the leaf's last key), typed as int64s with i64 (see
- * node_search). Returns 1 when key is present, 0 when it is not, -1 when a
- * comparison failed. The tree must not be empty. Without duplicates, a
+ * node_search). Returns BPT_OK when key is present, BPT_NOTFOUND when it is
+ * not, BPT_ECMP when a comparison failed. The tree must not be empty. Without duplicates, a
  * separator equal to key ends the comparisons: key is the first key of the
  * subtree after it.
  */
-PREFETCH_INLINE int descend_as(const bpt *t, void *key, path *p, bool i64)
+PREFETCH_INLINE bpt_status descend_as(const bpt *t, void *key, path *p, bool i64)
 {
     if (t->cfg.duplicates)
         return descend_bound(t, key, p, i64, false);
@@ -613,7 +613,7 @@ PREFETCH_INLINE int descend_as(const bpt *t, void *key, path *p, bool i64)
         int i = node_search(t, branch_keys(t, b), p->hinted ? branch_hints(t, b) : NULL,
                             (int)n->n - 1, p->key, false, &exact, i64);
         if (i < 0)
-            return -1;
+            return BPT_ECMP;
         i += exact;
         p->node[d] = n;
         p->idx[d++] = i;
@@ -630,22 +630,22 @@ PREFETCH_INLINE int descend_as(const bpt *t, void *key, path *p, bool i64)
             p->node[d] = n;
             p->idx[d] = 0;
             p->depth = d + 1;
-            return 1;
+            return BPT_OK;
         }
     }
     bpt_leaf *l = (bpt_leaf *)n;
     int i = node_search(t, leaf_keys(l), p->hinted ? leaf_hints(t, l) : NULL, (int)l->h.n,
                         p->key, false, &exact, i64);
     if (i < 0)
-        return -1;
+        return BPT_ECMP;
     p->node[d] = n;
     p->idx[d] = i;
     p->depth = d + 1;
-    return exact;
+    return exact ? BPT_OK : BPT_NOTFOUND;
 }
 
 /* descend is descend_as through the tree's comparator or search. */
-static int descend(const bpt *t, void *key, path *p) { return descend_as(t, key, p, false); }
+static bpt_status descend(const bpt *t, void *key, path *p) { return descend_as(t, key, p, false); }
 
 /* descend_at records the path to the item at position index < size. */
 static void descend_at(const bpt *t, size_t index, path *p)
@@ -895,10 +895,7 @@ static bpt_status find_as(const bpt *t, void *key, path *p, bool i64)
     if (!t->root)
         return BPT_NOTFOUND;
     /* Two call sites with constant i64: each inlines its own descent. */
-    int found = i64 ? descend_as(t, key, p, true) : descend(t, key, p);
-    if (found < 0)
-        return BPT_ECMP;
-    return found ? BPT_OK : BPT_NOTFOUND;
+    return i64 ? descend_as(t, key, p, true) : descend(t, key, p);
 }
 
 static bpt_status find(const bpt *t, void *key, path *p) { return find_as(t, key, p, false); }
@@ -986,33 +983,34 @@ typedef enum { NB_FLOOR, NB_CEILING, NB_LOWER, NB_HIGHER } neighbour_kind;
 static int neighbour_pos(const bpt *t, void *key, neighbour_kind kind, path *p, int *pos)
 {
     bool upper = t->cfg.duplicates && (kind == NB_FLOOR || kind == NB_HIGHER);
-    int found = upper ? descend_bound(t, key, p, false, true) : descend(t, key, p);
-    if (found < 0)
+    bpt_status found = upper ? descend_bound(t, key, p, false, true) : descend(t, key, p);
+    if (found == BPT_ECMP)
         return -1;
     int i = path_pos(p);
     switch (kind) {
-    case NB_FLOOR: i -= upper || !found; break;
+    case NB_FLOOR: i -= upper || found != BPT_OK; break;
     case NB_CEILING: break;
     case NB_LOWER: i -= 1; break;
-    case NB_HIGHER: i += !upper && found; break;
+    case NB_HIGHER: i += !upper && found == BPT_OK; break;
     }
     *pos = i;
     return 0;
 }
 
 /*
- * locate finds the leaf position of the neighbour of key: returns 1 and sets
- * *lo, *io when there is one, 0 when there is none, -1 on comparison failure.
+ * locate finds the leaf position of the neighbour of key: returns BPT_OK and
+ * sets *lo, *io when there is one, BPT_NOTFOUND when there is none, BPT_ECMP
+ * when a comparison failed.
  */
-static int locate(const bpt *t, void *key, neighbour_kind kind, bpt_leaf **lo, int *io)
+static bpt_status locate(const bpt *t, void *key, neighbour_kind kind, bpt_leaf **lo, int *io)
 {
     path p;
     int i;
     if (!t->root)
-        return 0;
+        return BPT_NOTFOUND;
     if (neighbour_pos(t, key, kind, &p, &i) < 0)
-        return -1;
-    return leaf_item(path_leaf(&p), i, lo, io);
+        return BPT_ECMP;
+    return leaf_item(path_leaf(&p), i, lo, io) ? BPT_OK : BPT_NOTFOUND;
 }
 
 static bpt_status neighbour(const bpt *t, void *key, neighbour_kind kind, void **key_out,
@@ -1020,11 +1018,9 @@ static bpt_status neighbour(const bpt *t, void *key, neighbour_kind kind, void *
 {
     bpt_leaf *l;
     int i;
-    int rc = locate(t, key, kind, &l, &i);
-    if (rc < 0)
-        return BPT_ECMP;
-    if (!rc)
-        return BPT_NOTFOUND;
+    bpt_status rc = locate(t, key, kind, &l, &i);
+    if (rc != BPT_OK)
+        return rc;
     return give_item(t, l, i, key_out, value_out);
 }
 
@@ -1056,11 +1052,11 @@ static bpt_status rank_as(const bpt *t, void *key, size_t *rank, bool upper)
         *rank = 0;
         return BPT_NOTFOUND;
     }
-    int found = upper ? descend_bound(t, key, &p, false, true) : descend(t, key, &p);
-    if (found < 0)
+    bpt_status found = upper ? descend_bound(t, key, &p, false, true) : descend(t, key, &p);
+    if (found == BPT_ECMP)
         return BPT_ECMP;
     *rank = path_rank(t, &p);
-    return found ? BPT_OK : BPT_NOTFOUND;
+    return found;
 }
 
 bpt_status bpt_rank(const bpt *t, void *key, size_t *rank)
@@ -1293,35 +1289,53 @@ static bool rebalance_pair(bpt *t, bpt_branch *parent, uint32_t j)
 }
 
 /*
- * roomy_sibling returns the position, under parent, of a sibling of child j
- * that has room for another entry (the emptier of the two neighbours), or -1
- * when neither has. Sharing with it instead of splitting keeps nodes fuller:
+ * roomy_sibling tells whether a sibling of child j of parent has room for
+ * another entry, and then stores in *pair the position of the left one of
+ * child j and that sibling (the emptier of the two neighbours). Sharing with it instead of splitting keeps nodes fuller:
  * about 80% after random inserts instead of 70%, and near 100% after
  * ascending or descending ones, where splits alone leave every node half
  * full.
  */
-static int roomy_sibling(const bpt *t, bpt_branch *parent, uint32_t j)
+static bool roomy_sibling(const bpt *t, bpt_branch *parent, uint32_t j, uint32_t *pair)
 {
     bpt_node **children = branch_children(t, parent);
     unsigned cap = node_capacity(t, children[j]->leaf);
     uint32_t left = j > 0 ? children[j - 1]->n : cap;
     uint32_t right = j + 1 < parent->h.n ? children[j + 1]->n : cap;
     if (left >= cap && right >= cap)
-        return -1;
-    return left <= right ? (int)j - 1 : (int)j + 1;
+        return false;
+    *pair = left <= right ? j - 1 : j;
+    return true;
 }
+
+/* What an entry added to a full node does (overflow_at). */
+typedef enum {
+    OVERFLOW_SHARE,    /* the node evens out with a roomy sibling */
+    OVERFLOW_SPLIT,    /* the node splits, and its parent gains a child */
+    OVERFLOW_NEW_ROOT, /* the root splits, under a new root */
+} overflow_action;
 
 /*
  * overflow_at tells what an entry added to the full node at depth d of the
- * path does: 0, shared with a roomy sibling; 1, the node splits and its
- * parent gains a child; 2, the root splits under a new root.
+ * path does; for OVERFLOW_SHARE it stores in *pair the position under the
+ * parent of the left one of the node and the sibling it shares with.
  */
-static int overflow_at(const bpt *t, const path *p, int d)
+static overflow_action overflow_at(const bpt *t, const path *p, int d, uint32_t *pair)
 {
     if (d == 0)
-        return 2;
+        return OVERFLOW_NEW_ROOT;
     bpt_branch *parent = (bpt_branch *)p->node[d - 1];
-    return roomy_sibling(t, parent, (uint32_t)p->idx[d - 1]) < 0;
+    return roomy_sibling(t, parent, (uint32_t)p->idx[d - 1], pair) ? OVERFLOW_SHARE
+                                                                   : OVERFLOW_SPLIT;
+}
+
+/*
+ * overflow_nodes is how many fresh nodes an action takes: a split's new
+ * right half, and a new root.
+ */
+static int overflow_nodes(overflow_action action)
+{
+    return action == OVERFLOW_SHARE ? 0 : action == OVERFLOW_SPLIT ? 1 : 2;
 }
 
 /*
@@ -1341,11 +1355,12 @@ static bpt_status insert_at(bpt *t, path *p, void *key, void *value)
         bpt_node *n = p->node[d];
         if (n->n < node_capacity(t, n->leaf))
             break;
-        int need = overflow_at(t, p, d);
-        for (int k = 0; k < need; k++)
+        uint32_t pair;
+        overflow_action action = overflow_at(t, p, d, &pair);
+        for (int k = 0; k < overflow_nodes(action); k++)
             if (!(spare[nspare++] = node_new(t, k == 0 && n->leaf)))
                 goto oom;
-        if (need != 1)
+        if (action != OVERFLOW_SPLIT)
             break;
     }
 
@@ -1368,19 +1383,17 @@ static bpt_status insert_at(bpt *t, path *p, void *key, void *value)
         unsigned cap = node_capacity(t, n->leaf);
         if (n->n <= cap)
             break;
-        int action = overflow_at(t, p, d);
-        if (action == 0) {
-            bpt_branch *parent = (bpt_branch *)p->node[d - 1];
-            uint32_t j = (uint32_t)p->idx[d - 1];
-            int s = roomy_sibling(t, parent, j);
-            rebalance_pair(t, parent, (uint32_t)(s < (int)j ? s : (int)j));
+        uint32_t pair;
+        overflow_action action = overflow_at(t, p, d, &pair);
+        if (action == OVERFLOW_SHARE) {
+            rebalance_pair(t, (bpt_branch *)p->node[d - 1], pair);
             break;
         }
         assert(used < nspare); /* the first pass allocated every split */
         bpt_node *r = spare[used++];
         size_t moved;
         slot sep = split(t, n, r, &moved);
-        if (action == 2) {
+        if (action == OVERFLOW_NEW_ROOT) {
             assert(used < nspare);
             bpt_branch *root = (bpt_branch *)spare[used++];
             root->h.n = 2;
@@ -1514,19 +1527,19 @@ static bpt_status insert_as(bpt *t, void *key, void *value, path *p, size_t *ran
             *rank = 0;
         return insert_first(t, key, value);
     }
-    int found;
+    bpt_status found;
     if (add) /* each call site has a constant add and i64: each inlines its own */
         found = descend_bound(t, key, p, i64, true);
     else
         found = i64 ? descend_as(t, key, p, true) : descend(t, key, p); /* as in find_as */
-    if (found < 0)
+    if (found == BPT_ECMP)
         return BPT_ECMP;
-    found = found && !add;
-    if (!found && t->cfg.hint && !p->hinted)
+    bool exists = found == BPT_OK && !add;
+    if (!exists && t->cfg.hint && !p->hinted)
         return BPT_EINVAL; /* a key without a hint cannot be stored */
     if (rank)
         *rank = path_rank(t, p); /* before an insert: its position after it */
-    if (found)
+    if (exists)
         return BPT_EXISTS;
     return insert_at(t, p, key, value);
 }
@@ -1941,12 +1954,12 @@ bpt_status bpt_cursor_seek_rank(bpt_cursor *c, void *key, size_t *rank)
         cursor_place(c, NULL, 0, AT_AFTER);
         return BPT_NOTFOUND;
     }
-    int found = descend(t, key, &p);
-    if (found < 0)
+    bpt_status found = descend(t, key, &p);
+    if (found == BPT_ECMP)
         return BPT_ECMP;
     *rank = path_rank(t, &p);
     cursor_at(c, &p, path_pos(&p));
-    return found ? BPT_OK : BPT_NOTFOUND;
+    return found;
 }
 
 bpt_status bpt_cursor_seek_at(bpt_cursor *c, size_t index)
