@@ -316,12 +316,12 @@ DEFINE_COUNT(count_i64_below, int64_t, word, bpt_word_to_i64, <)
 #endif
 
 /*
- * search_node is search_keys over a node's keys[0..n) (with their hints,
+ * search_hinted is search_keys over a node's keys[0..n) (with their hints,
  * NULL without) for the key of slot k. With hints, only the keys whose hint
  * equals k's are compared: none when no hint does.
  */
-static int search_node(const bpt *t, void *const *keys, const uint64_t *hints, int n, slot k,
-                       bool upper, int *exact)
+static int search_hinted(const bpt *t, void *const *keys, const uint64_t *hints, int n,
+                         slot k, bool upper, int *exact)
 {
     int lo = 0, hi = n;
     if (hints) {
@@ -514,15 +514,21 @@ static void descend_edge(const bpt *t, path *p, bool last)
 }
 
 /*
- * node_search is search_node, or with i64 (a tree of int64 keys in the
- * words, whose comparator or search agrees with bpt_compare_i64) the same
- * bound counted over the machine numbers in place, with no hook.
+ * How the *_by functions search a node (search_by): BY_HOOKS through the
+ * tree's comparator or search hook, narrowed by hints (search_hinted);
+ * BY_I64 over the int64s in the words, counted in place with no hook, for a
+ * tree whose comparator or search agrees with bpt_compare_i64 (see
+ * ordered_as_i64). Callers pass constants, so that each inlined descent
+ * holds one kind of search.
  */
-PREFETCH_INLINE int node_search(const bpt *t, void *const *keys, const uint64_t *hints, int n,
-                                slot k, bool upper, int *exact, bool i64)
+typedef enum { BY_HOOKS, BY_I64 } key_search;
+
+/* search_by is the bound search_keys gives, searched the way by says. */
+PREFETCH_INLINE int search_by(const bpt *t, void *const *keys, const uint64_t *hints, int n,
+                              slot k, bool upper, int *exact, key_search by)
 {
 #ifdef BPT_HAVE_WORD64
-    if (i64) {
+    if (by == BY_I64) {
         int64_t x = bpt_word_to_i64(k.key);
         if (upper) {
             int i = count_i64_at_most(keys, n, x);
@@ -534,9 +540,9 @@ PREFETCH_INLINE int node_search(const bpt *t, void *const *keys, const uint64_t 
         return i;
     }
 #else
-    (void)i64;
+    (void)by;
 #endif
-    return search_node(t, keys, hints, n, k, upper, exact);
+    return search_hinted(t, keys, hints, n, k, upper, exact);
 }
 
 /*
@@ -546,11 +552,11 @@ PREFETCH_INLINE int node_search(const bpt *t, void *const *keys, const uint64_t 
  * child before a separator equal to key, where equal keys may end, and
  * not the one after it, where they may go on. The leaf position may be
  * one past the leaf's last key; for a lower bound, only when no equal key
- * follows. Typed as int64s with i64 (see node_search). Returns BPT_OK when
+ * follows. Searched the way by says (see key_search). Returns BPT_OK when
  * an item equal to key exists, BPT_NOTFOUND when none does, BPT_ECMP when a
  * comparison failed. The tree must not be empty.
  */
-static bpt_status descend_bound(const bpt *t, void *key, path *p, bool i64, bool upper)
+static bpt_status descend_bound(const bpt *t, void *key, path *p, key_search by, bool upper)
 {
     bpt_node *n = t->root;
     int d = 0, exact = 0;
@@ -559,8 +565,8 @@ static bpt_status descend_bound(const bpt *t, void *key, path *p, bool i64, bool
     while (!n->leaf) {
         bpt_branch *b = (bpt_branch *)n;
         int seps = (int)n->n - 1;
-        int i = node_search(t, branch_keys(t, b), p->hinted ? branch_hints(t, b) : NULL, seps,
-                            p->key, upper, &exact, i64);
+        int i = search_by(t, branch_keys(t, b), p->hinted ? branch_hints(t, b) : NULL, seps,
+                          p->key, upper, &exact, by);
         if (i < 0)
             return BPT_ECMP;
         if (i < seps) {
@@ -574,8 +580,8 @@ static bpt_status descend_bound(const bpt *t, void *key, path *p, bool i64, bool
             prefetch_node(t, n, d == t->height - 1);
     }
     bpt_leaf *l = (bpt_leaf *)n;
-    int i = node_search(t, leaf_keys(l), p->hinted ? leaf_hints(t, l) : NULL, (int)l->h.n,
-                        p->key, upper, &exact, i64);
+    int i = search_by(t, leaf_keys(l), p->hinted ? leaf_hints(t, l) : NULL, (int)l->h.n,
+                      p->key, upper, &exact, by);
     if (i < 0)
         return BPT_ECMP;
     p->node[d] = n;
@@ -594,24 +600,24 @@ static bpt_status descend_bound(const bpt *t, void *key, path *p, bool i64, bool
 }
 
 /*
- * descend_as records the path to the lower bound of key (the leaf position
- * may be one past the leaf's last key), typed as int64s with i64 (see
- * node_search). Returns BPT_OK when key is present, BPT_NOTFOUND when it is
+ * descend_by records the path to the lower bound of key (the leaf position
+ * may be one past the leaf's last key), searched the way by says (see
+ * key_search). Returns BPT_OK when key is present, BPT_NOTFOUND when it is
  * not, BPT_ECMP when a comparison failed. The tree must not be empty. Without duplicates, a
  * separator equal to key ends the comparisons: key is the first key of the
  * subtree after it.
  */
-PREFETCH_INLINE bpt_status descend_as(const bpt *t, void *key, path *p, bool i64)
+PREFETCH_INLINE bpt_status descend_by(const bpt *t, void *key, path *p, key_search by)
 {
     if (t->cfg.duplicates)
-        return descend_bound(t, key, p, i64, false);
+        return descend_bound(t, key, p, by, false);
     bpt_node *n = t->root;
     int d = 0, exact = 0;
     p->hinted = key_slot(t, key, &p->key) && t->cfg.hint;
     while (!n->leaf) {
         bpt_branch *b = (bpt_branch *)n;
-        int i = node_search(t, branch_keys(t, b), p->hinted ? branch_hints(t, b) : NULL,
-                            (int)n->n - 1, p->key, false, &exact, i64);
+        int i = search_by(t, branch_keys(t, b), p->hinted ? branch_hints(t, b) : NULL,
+                          (int)n->n - 1, p->key, false, &exact, by);
         if (i < 0)
             return BPT_ECMP;
         i += exact;
@@ -634,8 +640,8 @@ PREFETCH_INLINE bpt_status descend_as(const bpt *t, void *key, path *p, bool i64
         }
     }
     bpt_leaf *l = (bpt_leaf *)n;
-    int i = node_search(t, leaf_keys(l), p->hinted ? leaf_hints(t, l) : NULL, (int)l->h.n,
-                        p->key, false, &exact, i64);
+    int i = search_by(t, leaf_keys(l), p->hinted ? leaf_hints(t, l) : NULL, (int)l->h.n,
+                      p->key, false, &exact, by);
     if (i < 0)
         return BPT_ECMP;
     p->node[d] = n;
@@ -644,8 +650,11 @@ PREFETCH_INLINE bpt_status descend_as(const bpt *t, void *key, path *p, bool i64
     return exact ? BPT_OK : BPT_NOTFOUND;
 }
 
-/* descend is descend_as through the tree's comparator or search. */
-static bpt_status descend(const bpt *t, void *key, path *p) { return descend_as(t, key, p, false); }
+/* descend is descend_by through the tree's comparator or search hook. */
+static bpt_status descend(const bpt *t, void *key, path *p)
+{
+    return descend_by(t, key, p, BY_HOOKS);
+}
 
 /* descend_at records the path to the item at position index < size. */
 static void descend_at(const bpt *t, size_t index, path *p)
@@ -889,16 +898,16 @@ oom:
 
 /* ---- Lookups -------------------------------------------------------------- */
 
-/* find records the path to key: BPT_OK when present, BPT_NOTFOUND, BPT_ECMP. */
-static bpt_status find_as(const bpt *t, void *key, path *p, bool i64)
+/* find_by records the path to key: BPT_OK when present, BPT_NOTFOUND, BPT_ECMP. */
+static bpt_status find_by(const bpt *t, void *key, path *p, key_search by)
 {
     if (!t->root)
         return BPT_NOTFOUND;
-    /* Two call sites with constant i64: each inlines its own descent. */
-    return i64 ? descend_as(t, key, p, true) : descend(t, key, p);
+    /* Two call sites with a constant by: each inlines its own descent. */
+    return by == BY_I64 ? descend_by(t, key, p, BY_I64) : descend(t, key, p);
 }
 
-static bpt_status find(const bpt *t, void *key, path *p) { return find_as(t, key, p, false); }
+static bpt_status find(const bpt *t, void *key, path *p) { return find_by(t, key, p, BY_HOOKS); }
 
 bpt_status bpt_get(const bpt *t, void *key, void **key_out, void **value_out)
 {
@@ -936,7 +945,7 @@ bpt_status bpt_get_i64(const bpt *t, int64_t key, void **value_out)
         return BPT_NOTFOUND;
     if (t->cfg.duplicates) { /* the first equal key: the path's descent */
         path p;
-        if (find_as(t, bpt_word_from_i64(key), &p, true) != BPT_OK)
+        if (find_by(t, bpt_word_from_i64(key), &p, BY_I64) != BPT_OK)
             return BPT_NOTFOUND;
         return give_item(t, path_leaf(&p), path_pos(&p), NULL, value_out);
     }
@@ -983,7 +992,7 @@ typedef enum { NB_FLOOR, NB_CEILING, NB_LOWER, NB_HIGHER } neighbour_kind;
 static int neighbour_pos(const bpt *t, void *key, neighbour_kind kind, path *p, int *pos)
 {
     bool upper = t->cfg.duplicates && (kind == NB_FLOOR || kind == NB_HIGHER);
-    bpt_status found = upper ? descend_bound(t, key, p, false, true) : descend(t, key, p);
+    bpt_status found = upper ? descend_bound(t, key, p, BY_HOOKS, true) : descend(t, key, p);
     if (found == BPT_ECMP)
         return -1;
     int i = path_pos(p);
@@ -1044,15 +1053,15 @@ bpt_status bpt_higher(const bpt *t, void *key, void **key_out, void **value_out)
     return neighbour(t, key, NB_HIGHER, key_out, value_out);
 }
 
-/* rank_as is bpt_rank, or with upper bpt_rank_upper. */
-static bpt_status rank_as(const bpt *t, void *key, size_t *rank, bool upper)
+/* rank_bound is bpt_rank (the lower bound's rank), or with upper bpt_rank_upper. */
+static bpt_status rank_bound(const bpt *t, void *key, size_t *rank, bool upper)
 {
     path p;
     if (!t->root) {
         *rank = 0;
         return BPT_NOTFOUND;
     }
-    bpt_status found = upper ? descend_bound(t, key, &p, false, true) : descend(t, key, &p);
+    bpt_status found = upper ? descend_bound(t, key, &p, BY_HOOKS, true) : descend(t, key, &p);
     if (found == BPT_ECMP)
         return BPT_ECMP;
     *rank = path_rank(t, &p);
@@ -1061,12 +1070,12 @@ static bpt_status rank_as(const bpt *t, void *key, size_t *rank, bool upper)
 
 bpt_status bpt_rank(const bpt *t, void *key, size_t *rank)
 {
-    return rank_as(t, key, rank, false);
+    return rank_bound(t, key, rank, false);
 }
 
 bpt_status bpt_rank_upper(const bpt *t, void *key, size_t *rank)
 {
-    return rank_as(t, key, rank, true);
+    return rank_bound(t, key, rank, true);
 }
 
 int bpt_visit(const bpt *t, int (*fn)(void *key, void *value, void *arg), void *arg)
@@ -1291,10 +1300,10 @@ static bool rebalance_pair(bpt *t, bpt_branch *parent, uint32_t j)
 /*
  * roomy_sibling tells whether a sibling of child j of parent has room for
  * another entry, and then stores in *pair the position of the left one of
- * child j and that sibling (the emptier of the two neighbours). Sharing with it instead of splitting keeps nodes fuller:
- * about 80% after random inserts instead of 70%, and near 100% after
- * ascending or descending ones, where splits alone leave every node half
- * full.
+ * child j and that sibling (the emptier of the two neighbours). Sharing
+ * with it instead of splitting keeps nodes fuller: about 80% after random
+ * inserts instead of 70%, and near 100% after ascending or descending ones,
+ * where splits alone leave every node half full.
  */
 static bool roomy_sibling(const bpt *t, bpt_branch *parent, uint32_t j, uint32_t *pair)
 {
@@ -1512,15 +1521,15 @@ static void remove_span(bpt *t, path *p, uint32_t count, void **key_out, void **
 /* ---- Updates -------------------------------------------------------------- */
 
 /*
- * insert_as inserts key -> value when no equal key is present (BPT_OK);
+ * insert_by inserts key -> value when no equal key is present (BPT_OK);
  * otherwise it returns BPT_EXISTS with p leading to the present item (in a
  * multiset, the first equal one). With add (multisets only) it inserts
  * anyway, after the equal keys. Either way it stores the item's position
- * in *rank when rank is not NULL. Typed as int64s with i64 (see
- * node_search).
+ * in *rank when rank is not NULL. Searched the way by says (see
+ * key_search).
  */
-static bpt_status insert_as(bpt *t, void *key, void *value, path *p, size_t *rank, bool i64,
-                            bool add)
+static bpt_status insert_by(bpt *t, void *key, void *value, path *p, size_t *rank,
+                            key_search by, bool add)
 {
     if (!t->root) {
         if (rank)
@@ -1528,10 +1537,10 @@ static bpt_status insert_as(bpt *t, void *key, void *value, path *p, size_t *ran
         return insert_first(t, key, value);
     }
     bpt_status found;
-    if (add) /* each call site has a constant add and i64: each inlines its own */
-        found = descend_bound(t, key, p, i64, true);
+    if (add) /* each call site has a constant add and by: each inlines its own */
+        found = descend_bound(t, key, p, by, true);
     else
-        found = i64 ? descend_as(t, key, p, true) : descend(t, key, p); /* as in find_as */
+        found = by == BY_I64 ? descend_by(t, key, p, BY_I64) : descend(t, key, p); /* find_by's */
     if (found == BPT_ECMP)
         return BPT_ECMP;
     bool exists = found == BPT_OK && !add;
@@ -1561,13 +1570,13 @@ static void replace_value(bpt *t, const path *p, void *value, void **old_value)
         release_value(t, old);
 }
 
-/* put_as is bpt_put_rank, typed as int64s with i64 (see node_search). */
-static bpt_status put_as(bpt *t, void *key, void *value, void **old_value, size_t *rank,
-                         bool i64)
+/* put_by is bpt_put_rank, searched the way by says (see key_search). */
+static bpt_status put_by(bpt *t, void *key, void *value, void **old_value, size_t *rank,
+                         key_search by)
 {
     path p;
-    bpt_status rc = t->cfg.duplicates ? insert_as(t, key, value, &p, rank, i64, true)
-                                      : insert_as(t, key, value, &p, rank, i64, false);
+    bpt_status rc = t->cfg.duplicates ? insert_by(t, key, value, &p, rank, by, true)
+                                      : insert_by(t, key, value, &p, rank, by, false);
     if (rc != BPT_EXISTS)
         return rc;
     replace_value(t, &p, value, old_value);
@@ -1576,28 +1585,28 @@ static bpt_status put_as(bpt *t, void *key, void *value, void **old_value, size_
 
 bpt_status bpt_put(bpt *t, void *key, void *value, void **old_value)
 {
-    return put_as(t, key, value, old_value, NULL, false);
+    return put_by(t, key, value, old_value, NULL, BY_HOOKS);
 }
 
 bpt_status bpt_put_rank(bpt *t, void *key, void *value, void **old_value, size_t *rank)
 {
-    return put_as(t, key, value, old_value, rank, false);
+    return put_by(t, key, value, old_value, rank, BY_HOOKS);
 }
 
 bpt_status bpt_insert(bpt *t, void *key, void *value, void **existing)
 {
     path p;
-    bpt_status rc = insert_as(t, key, value, &p, NULL, false, false);
+    bpt_status rc = insert_by(t, key, value, &p, NULL, BY_HOOKS, false);
     if (rc == BPT_EXISTS && existing)
         *existing = leaf_vals(t, path_leaf(&p))[path_pos(&p)];
     return rc;
 }
 
-/* remove_as is bpt_remove, typed as int64s with i64 (see node_search). */
-static bpt_status remove_as(bpt *t, void *key, void **key_out, void **value_out, bool i64)
+/* remove_by is bpt_remove, searched the way by says (see key_search). */
+static bpt_status remove_by(bpt *t, void *key, void **key_out, void **value_out, key_search by)
 {
     path p;
-    bpt_status rc = find_as(t, key, &p, i64);
+    bpt_status rc = find_by(t, key, &p, by);
     if (rc == BPT_OK)
         remove_span(t, &p, 1, key_out, value_out);
     return rc;
@@ -1605,7 +1614,7 @@ static bpt_status remove_as(bpt *t, void *key, void **key_out, void **value_out,
 
 bpt_status bpt_remove(bpt *t, void *key, void **key_out, void **value_out)
 {
-    return remove_as(t, key, key_out, value_out, false);
+    return remove_by(t, key, key_out, value_out, BY_HOOKS);
 }
 
 #ifdef BPT_HAVE_WORD64
@@ -1618,14 +1627,14 @@ bpt_status bpt_put_i64_rank(bpt *t, int64_t key, void *value, void **old_value, 
 {
     if (!ordered_as_i64(t) || t->cfg.hint)
         return BPT_EINVAL;
-    return put_as(t, bpt_word_from_i64(key), value, old_value, rank, true);
+    return put_by(t, bpt_word_from_i64(key), value, old_value, rank, BY_I64);
 }
 
 bpt_status bpt_remove_i64(bpt *t, int64_t key, void **key_out, void **value_out)
 {
     if (!ordered_as_i64(t))
         return BPT_EINVAL;
-    return remove_as(t, bpt_word_from_i64(key), key_out, value_out, true);
+    return remove_by(t, bpt_word_from_i64(key), key_out, value_out, BY_I64);
 }
 #endif
 
