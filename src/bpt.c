@@ -834,18 +834,25 @@ static bpt_node *node_clone(const bpt *t, const bpt_node *src)
     return n;
 }
 
-bpt_status bpt_copy(const bpt *t, bpt **out)
+/* chain_leaf appends leaf l to the chain of tree c, after *prev. */
+static void chain_leaf(bpt *c, bpt_leaf **prev, bpt_leaf *l)
 {
-    bpt *c;
-    bpt_status rc = bpt_new(&t->cfg, &c);
-    if (rc != BPT_OK)
-        return rc;
-    if (!t->root) {
-        *out = c;
-        return BPT_OK;
-    }
+    l->prev = *prev;
+    if (*prev)
+        (*prev)->next = l;
+    else
+        c->first = l;
+    *prev = l;
+}
 
-    /* Depth-first, left to right, so leaves are met in chain order. */
+/*
+ * clone_nodes copies the nodes of t into the empty tree c, depth-first, left
+ * to right, so that leaves are met (and chained) in order. Returns 0, or -1
+ * when out of memory, with what it made under c->root: a branch holds only
+ * the children attached so far (see walk_nodes).
+ */
+static int clone_nodes(const bpt *t, bpt *c)
+{
     const bpt_node *src[BPT_MAX_HEIGHT];
     bpt_node *dst[BPT_MAX_HEIGHT];
     bpt_leaf *prev_leaf = NULL;
@@ -853,24 +860,18 @@ bpt_status bpt_copy(const bpt *t, bpt **out)
 
     c->root = dst[0] = node_clone(c, t->root);
     if (!c->root)
-        goto oom;
+        return -1;
     src[0] = t->root;
     for (;;) {
         const bpt_node *s = src[sp];
         bpt_node *d = dst[sp];
         if (s->leaf) {
-            bpt_leaf *l = (bpt_leaf *)d;
-            l->prev = prev_leaf;
-            if (prev_leaf)
-                prev_leaf->next = l;
-            else
-                c->first = l;
-            prev_leaf = l;
+            chain_leaf(c, &prev_leaf, (bpt_leaf *)d);
         } else if (d->n < s->n) {
             const bpt_node *schild = branch_children(t, (bpt_branch *)s)[d->n];
             bpt_node *dchild = node_clone(c, schild);
             if (!dchild)
-                goto oom;
+                return -1;
             branch_children(c, (bpt_branch *)d)[d->n++] = dchild;
             src[++sp] = schild;
             dst[sp] = dchild;
@@ -881,11 +882,28 @@ bpt_status bpt_copy(const bpt *t, bpt **out)
         sp--;
     }
     c->last = prev_leaf;
+    return 0;
+}
+
+/* retain_all retains every item of t: a copy holds them too. */
+static void retain_all(const bpt *t)
+{
+    for (bpt_leaf *l = t->first; l; l = l->next)
+        for (uint32_t i = 0; i < l->h.n; i++)
+            retain_item(t, leaf_keys(l)[i], leaf_vals(t, l)[i]);
+}
+
+bpt_status bpt_copy(const bpt *t, bpt **out)
+{
+    bpt *c;
+    bpt_status rc = bpt_new(&t->cfg, &c);
+    if (rc != BPT_OK)
+        return rc;
+    if (t->root && clone_nodes(t, c) < 0)
+        goto oom;
     c->size = t->size;
     c->height = t->height;
-    for (bpt_leaf *l = c->first; l; l = l->next)
-        for (uint32_t i = 0; i < l->h.n; i++)
-            retain_item(c, leaf_keys(l)[i], leaf_vals(c, l)[i]);
+    retain_all(c);
     *out = c;
     return BPT_OK;
 oom:
@@ -1218,64 +1236,75 @@ static slot split(bpt *t, bpt_node *n, bpt_node *r, size_t *moved)
 }
 
 /*
- * rebalance_pair evens out or merges the siblings at positions j and j + 1
- * of parent, one of which is underfull (after a removal) or overfull (after
- * an insert, when the other has room: they always even out then). Returns
- * true when it merged (the parent lost a child), false when it
- * redistributed.
+ * even_leaves moves items between the leaves at positions j and j + 1 of
+ * parent until the left one holds half of their items (rounded down), and
+ * names the right one's new first key in the parent.
  */
-static bool rebalance_pair(bpt *t, bpt_branch *parent, uint32_t j)
+static void even_leaves(bpt *t, bpt_branch *parent, uint32_t j)
+{
+    bpt_node **children = branch_children(t, parent);
+    bpt_leaf *l = (bpt_leaf *)children[j], *r = (bpt_leaf *)children[j + 1];
+    uint32_t total = l->h.n + r->h.n, want = total / 2;
+    if (l->h.n < want) {
+        uint32_t m = want - l->h.n;
+        leaf_move(t, l, l->h.n, r, 0, m);
+        leaf_move(t, r, 0, r, m, r->h.n - m);
+    } else {
+        uint32_t m = l->h.n - want;
+        leaf_move(t, r, m, r, 0, r->h.n);
+        leaf_move(t, r, 0, l, want, m);
+    }
+    l->h.n = want;
+    r->h.n = total - want;
+    branch_counts(t, parent)[j] = want;
+    branch_counts(t, parent)[j + 1] = r->h.n;
+    set_branch_slot(t, parent, j, leaf_slot(t, r, 0));
+}
+
+/*
+ * even_branches does the same for two branches, moving children (with their
+ * counts): the parent's separator between the two comes down in front of
+ * the children moved right to left, or after those moved left to right,
+ * and the first key of the right one's new subtree goes up in its place.
+ */
+static void even_branches(bpt *t, bpt_branch *parent, uint32_t j)
+{
+    bpt_node **children = branch_children(t, parent);
+    bpt_branch *l = (bpt_branch *)children[j], *r = (bpt_branch *)children[j + 1];
+    uint32_t total = l->h.n + r->h.n, want = total / 2;
+    if (l->h.n < want) {
+        uint32_t m = want - l->h.n;
+        set_branch_slot(t, l, l->h.n - 1, branch_slot(t, parent, j));
+        branch_move_keys(t, l, l->h.n, r, 0, m - 1);
+        branch_move(t, l, l->h.n, r, 0, m);
+        set_branch_slot(t, parent, j, branch_slot(t, r, m - 1));
+        branch_move_keys(t, r, 0, r, m, r->h.n - 1 - m);
+        branch_move(t, r, 0, r, m, r->h.n - m);
+    } else {
+        uint32_t m = l->h.n - want;
+        branch_move_keys(t, r, m, r, 0, r->h.n - 1);
+        branch_move(t, r, m, r, 0, r->h.n);
+        set_branch_slot(t, r, m - 1, branch_slot(t, parent, j));
+        branch_move_keys(t, r, 0, l, want, m - 1);
+        branch_move(t, r, 0, l, want, m);
+        set_branch_slot(t, parent, j, branch_slot(t, l, want - 1));
+    }
+    l->h.n = want;
+    r->h.n = total - want;
+    branch_counts(t, parent)[j] = branch_total(t, l);
+    branch_counts(t, parent)[j + 1] = branch_total(t, r);
+}
+
+/*
+ * merge_pair moves everything the node at position j + 1 of parent holds
+ * into the one at j (a branch takes the separator between them too), then
+ * drops the right one from the parent and frees it.
+ */
+static void merge_pair(bpt *t, bpt_branch *parent, uint32_t j)
 {
     bpt_node **children = branch_children(t, parent);
     bpt_node *ln = children[j], *rn = children[j + 1];
-    unsigned cap = node_capacity(t, ln->leaf);
     uint32_t total = ln->n + rn->n;
-
-    if (total >= 2 * bpt_min_fill(cap)) {
-        uint32_t want = total / 2;
-        if (ln->leaf) {
-            bpt_leaf *l = (bpt_leaf *)ln, *r = (bpt_leaf *)rn;
-            if (l->h.n < want) {
-                uint32_t m = want - l->h.n;
-                leaf_move(t, l, l->h.n, r, 0, m);
-                leaf_move(t, r, 0, r, m, r->h.n - m);
-            } else {
-                uint32_t m = l->h.n - want;
-                leaf_move(t, r, m, r, 0, r->h.n);
-                leaf_move(t, r, 0, l, want, m);
-            }
-            l->h.n = want;
-            r->h.n = total - want;
-            branch_counts(t, parent)[j] = want;
-            branch_counts(t, parent)[j + 1] = r->h.n;
-            set_branch_slot(t, parent, j, leaf_slot(t, r, 0));
-        } else {
-            bpt_branch *l = (bpt_branch *)ln, *r = (bpt_branch *)rn;
-            if (l->h.n < want) {
-                uint32_t m = want - l->h.n;
-                set_branch_slot(t, l, l->h.n - 1, branch_slot(t, parent, j));
-                branch_move_keys(t, l, l->h.n, r, 0, m - 1);
-                branch_move(t, l, l->h.n, r, 0, m);
-                set_branch_slot(t, parent, j, branch_slot(t, r, m - 1));
-                branch_move_keys(t, r, 0, r, m, r->h.n - 1 - m);
-                branch_move(t, r, 0, r, m, r->h.n - m);
-            } else {
-                uint32_t m = l->h.n - want;
-                branch_move_keys(t, r, m, r, 0, r->h.n - 1);
-                branch_move(t, r, m, r, 0, r->h.n);
-                set_branch_slot(t, r, m - 1, branch_slot(t, parent, j));
-                branch_move_keys(t, r, 0, l, want, m - 1);
-                branch_move(t, r, 0, l, want, m);
-                set_branch_slot(t, parent, j, branch_slot(t, l, want - 1));
-            }
-            l->h.n = want;
-            r->h.n = total - want;
-            branch_counts(t, parent)[j] = branch_total(t, l);
-            branch_counts(t, parent)[j + 1] = branch_total(t, r);
-        }
-        return false;
-    }
-
     if (ln->leaf) {
         bpt_leaf *l = (bpt_leaf *)ln, *r = (bpt_leaf *)rn;
         leaf_move(t, l, l->h.n, r, 0, r->h.n);
@@ -1294,7 +1323,28 @@ static bool rebalance_pair(bpt *t, bpt_branch *parent, uint32_t j)
     branch_counts(t, parent)[j] += branch_counts(t, parent)[j + 1];
     branch_remove(t, parent, j + 1);
     node_free(t, rn);
-    return true;
+}
+
+/*
+ * rebalance_pair evens out or merges the siblings at positions j and j + 1
+ * of parent, one of which is underfull (after a removal) or overfull (after
+ * an insert, when the other has room: they always even out then). Returns
+ * true when it merged (the parent lost a child), false when it
+ * redistributed.
+ */
+static bool rebalance_pair(bpt *t, bpt_branch *parent, uint32_t j)
+{
+    bpt_node **children = branch_children(t, parent);
+    bpt_node *ln = children[j], *rn = children[j + 1];
+    if (ln->n + rn->n < 2 * bpt_min_fill(node_capacity(t, ln->leaf))) {
+        merge_pair(t, parent, j);
+        return true;
+    }
+    if (ln->leaf)
+        even_leaves(t, parent, j);
+    else
+        even_branches(t, parent, j);
+    return false;
 }
 
 /*
@@ -1347,35 +1397,60 @@ static int overflow_nodes(overflow_action action)
     return action == OVERFLOW_SHARE ? 0 : action == OVERFLOW_SPLIT ? 1 : 2;
 }
 
-/*
- * insert_at stores key -> value at the path's leaf position; an overfull
- * node then shares with a roomy sibling or splits, as far up as needed.
- * Every node it may need is allocated before anything changes.
- */
-static bpt_status insert_at(bpt *t, path *p, void *key, void *value)
-{
-    bpt_node *spare[BPT_MAX_HEIGHT + 1];
-    int nspare = 0;
-    bpt_leaf *l = path_leaf(p);
-    int pos = path_pos(p);
+/* The fresh nodes an insert's splits take, allocated before any change. */
+typedef struct spares {
+    bpt_node *node[BPT_MAX_HEIGHT + 1];
+    int n;    /* allocated */
+    int used; /* handed out by take_spare, in order */
+} spares;
 
-    /* Count the splits: up from the leaf while full nodes cannot share. */
+/*
+ * reserve_splits allocates the nodes an insert at the path's leaf splits
+ * into: up from the leaf while full nodes cannot share with a sibling.
+ * Returns 0, or -1 when out of memory, with nothing left allocated.
+ */
+static int reserve_splits(const bpt *t, const path *p, spares *s)
+{
+    s->n = s->used = 0;
     for (int d = p->depth - 1; d >= 0; d--) {
         bpt_node *n = p->node[d];
         if (n->n < node_capacity(t, n->leaf))
             break;
         uint32_t pair;
         overflow_action action = overflow_at(t, p, d, &pair);
-        for (int k = 0; k < overflow_nodes(action); k++)
-            if (!(spare[nspare++] = node_new(t, k == 0 && n->leaf)))
+        for (int k = 0; k < overflow_nodes(action); k++) {
+            bpt_node *fresh = node_new(t, k == 0 && n->leaf);
+            if (!fresh)
                 goto oom;
+            s->node[s->n++] = fresh;
+        }
         if (action != OVERFLOW_SPLIT)
             break;
     }
+    return 0;
+oom:
+    while (s->n > 0)
+        node_free(t, s->node[--s->n]);
+    return -1;
+}
 
-    retain_item(t, key, value);
-    leaf_move(t, l, (uint32_t)pos + 1, l, (uint32_t)pos, l->h.n - (uint32_t)pos);
-    set_leaf_slot(t, l, (uint32_t)pos, p->key);
+/* take_spare hands out the next node reserve_splits allocated. */
+static bpt_node *take_spare(spares *s)
+{
+    assert(s->used < s->n); /* reserve_splits allocated every split */
+    return s->node[s->used++];
+}
+
+/*
+ * leaf_insert stores the path's key -> value at the path's leaf position,
+ * where the leaf may go one over its capacity, and counts the item above.
+ */
+static void leaf_insert(bpt *t, const path *p, void *value)
+{
+    bpt_leaf *l = path_leaf(p);
+    uint32_t pos = (uint32_t)path_pos(p);
+    leaf_move(t, l, pos + 1, l, pos, l->h.n - pos);
+    set_leaf_slot(t, l, pos, p->key);
     leaf_vals(t, l)[pos] = value;
     l->h.n++;
     if (pos == 0)
@@ -1384,36 +1459,44 @@ static bpt_status insert_at(bpt *t, path *p, void *key, void *value)
         branch_counts(t, (bpt_branch *)p->node[d])[p->idx[d]]++;
     t->size++;
     t->version++;
+}
 
-    /* Resolve overfull nodes bottom-up; the spares are used in order. */
-    int used = 0;
-    bpt_node *n = &l->h;
-    for (int d = p->depth - 1;; d--) {
-        unsigned cap = node_capacity(t, n->leaf);
-        if (n->n <= cap)
-            break;
+/* grow_root makes root, a fresh branch, the parent of the old root n and r. */
+static void grow_root(bpt *t, bpt_branch *root, bpt_node *n, bpt_node *r, slot sep,
+                      size_t moved)
+{
+    root->h.n = 2;
+    branch_counts(t, root)[0] = t->size - moved;
+    branch_counts(t, root)[1] = moved;
+    branch_children(t, root)[0] = n;
+    branch_children(t, root)[1] = r;
+    set_branch_slot(t, root, 0, sep);
+    t->root = &root->h;
+    t->height++;
+}
+
+/*
+ * resolve_overflow brings the overfull nodes on the path back within their
+ * capacity, bottom-up from the leaf: a node shares with a roomy sibling
+ * (and the parent gains nothing), or splits into a spare that its parent,
+ * or a new root, gains as a child.
+ */
+static void resolve_overflow(bpt *t, const path *p, spares *s)
+{
+    bpt_node *n = p->node[p->depth - 1];
+    for (int d = p->depth - 1; n->n > node_capacity(t, n->leaf); d--) {
         uint32_t pair;
         overflow_action action = overflow_at(t, p, d, &pair);
         if (action == OVERFLOW_SHARE) {
             rebalance_pair(t, (bpt_branch *)p->node[d - 1], pair);
-            break;
+            return;
         }
-        assert(used < nspare); /* the first pass allocated every split */
-        bpt_node *r = spare[used++];
+        bpt_node *r = take_spare(s);
         size_t moved;
         slot sep = split(t, n, r, &moved);
         if (action == OVERFLOW_NEW_ROOT) {
-            assert(used < nspare);
-            bpt_branch *root = (bpt_branch *)spare[used++];
-            root->h.n = 2;
-            branch_counts(t, root)[0] = t->size - moved;
-            branch_counts(t, root)[1] = moved;
-            branch_children(t, root)[0] = n;
-            branch_children(t, root)[1] = r;
-            set_branch_slot(t, root, 0, sep);
-            t->root = &root->h;
-            t->height++;
-            break;
+            grow_root(t, (bpt_branch *)take_spare(s), n, r, sep, moved);
+            return;
         }
         bpt_branch *parent = (bpt_branch *)p->node[d - 1];
         uint32_t j = (uint32_t)p->idx[d - 1];
@@ -1421,12 +1504,22 @@ static bpt_status insert_at(bpt *t, path *p, void *key, void *value)
         branch_insert(t, parent, j + 1, sep, r, moved);
         n = &parent->h;
     }
+}
+
+/*
+ * insert_at stores key -> value at the path's leaf position; an overfull
+ * node then shares with a roomy sibling or splits, as far up as needed.
+ * Every node it may need is allocated before anything changes.
+ */
+static bpt_status insert_at(bpt *t, path *p, void *key, void *value)
+{
+    spares s;
+    if (reserve_splits(t, p, &s) < 0)
+        return BPT_ENOMEM;
+    retain_item(t, key, value);
+    leaf_insert(t, p, value);
+    resolve_overflow(t, p, &s);
     return BPT_OK;
-oom:
-    while (nspare > 0)
-        if (spare[--nspare])
-            node_free(t, spare[nspare]);
-    return BPT_ENOMEM;
 }
 
 /* insert_first makes the first leaf of an empty tree. */
@@ -1451,6 +1544,66 @@ static bpt_status insert_first(bpt *t, void *key, void *value)
 }
 
 /*
+ * take_items hands the count items of leaf l from position pos on back
+ * through the owned out-parameters, or releases them (see remove_span).
+ */
+static void take_items(const bpt *t, bpt_leaf *l, uint32_t pos, uint32_t count, void **key_out,
+                       void **value_out)
+{
+    for (uint32_t i = pos; i < pos + count; i++) {
+        if (key_out)
+            *key_out = leaf_keys(l)[i];
+        else
+            release_key(t, leaf_keys(l)[i]);
+        if (value_out)
+            *value_out = leaf_vals(t, l)[i];
+        else
+            release_value(t, leaf_vals(t, l)[i]);
+    }
+}
+
+/*
+ * collapse_root drops a root leaf left empty, or a root branch left with
+ * one child, whose child becomes the root.
+ */
+static void collapse_root(bpt *t)
+{
+    bpt_node *n = t->root;
+    if (n->leaf && n->n == 0) {
+        node_free(t, n);
+        t->root = NULL;
+        t->first = t->last = NULL;
+        t->height = 0;
+    } else if (!n->leaf && n->n == 1) {
+        t->root = branch_children(t, (bpt_branch *)n)[0];
+        node_free(t, n);
+        t->height--;
+    }
+}
+
+/*
+ * restore_fill brings the underfull nodes on the path back to their minimum
+ * fill, bottom-up from the leaf: each evens out with a sibling, or merges
+ * with it and leaves its parent a child short; then collapse_root.
+ */
+static void restore_fill(bpt *t, const path *p)
+{
+    int d = p->depth - 1;
+    bpt_node *n = p->node[d];
+    while (d > 0) {
+        if (n->n >= bpt_min_fill(node_capacity(t, n->leaf)))
+            return;
+        bpt_branch *parent = (bpt_branch *)p->node[d - 1];
+        uint32_t j = (uint32_t)p->idx[d - 1];
+        if (!rebalance_pair(t, parent, j > 0 ? j - 1 : j))
+            return;
+        n = &parent->h;
+        d--;
+    }
+    collapse_root(t);
+}
+
+/*
  * remove_span removes count >= 1 items of the path's leaf from its position
  * on, then restores the fill bounds up the path. Owned out-parameters hand
  * the item back and are only for count == 1 (single removals and pops);
@@ -1462,16 +1615,7 @@ static void remove_span(bpt *t, path *p, uint32_t count, void **key_out, void **
     bpt_leaf *l = path_leaf(p);
     uint32_t pos = (uint32_t)path_pos(p);
 
-    for (uint32_t i = pos; i < pos + count; i++) {
-        if (key_out)
-            *key_out = leaf_keys(l)[i];
-        else
-            release_key(t, leaf_keys(l)[i]);
-        if (value_out)
-            *value_out = leaf_vals(t, l)[i];
-        else
-            release_value(t, leaf_vals(t, l)[i]);
-    }
+    take_items(t, l, pos, count, key_out, value_out);
     leaf_move(t, l, pos, l, pos + count, l->h.n - pos - count);
     l->h.n -= count;
     for (int d = 0; d < p->depth - 1; d++)
@@ -1481,8 +1625,8 @@ static void remove_span(bpt *t, path *p, uint32_t count, void **key_out, void **
 
     /*
      * The subtree's first key changed: name its new first key — the next
-     * leaf's when this one emptied (rebalancing below then fixes or drops
-     * the separators next to this leaf).
+     * leaf's when this one emptied (restore_fill then fixes or drops the
+     * separators next to this leaf).
      */
     if (pos == 0) {
         if (l->h.n)
@@ -1490,32 +1634,7 @@ static void remove_span(bpt *t, path *p, uint32_t count, void **key_out, void **
         else if (l->next)
             set_first_key(t, p, leaf_slot(t, l->next, 0));
     }
-
-    int d = p->depth - 1;
-    bpt_node *n = &l->h;
-    while (d > 0) {
-        unsigned cap = node_capacity(t, n->leaf);
-        if (n->n >= bpt_min_fill(cap))
-            return;
-        bpt_branch *parent = (bpt_branch *)p->node[d - 1];
-        uint32_t j = (uint32_t)p->idx[d - 1];
-        if (!rebalance_pair(t, parent, j > 0 ? j - 1 : j))
-            return;
-        n = &parent->h;
-        d--;
-    }
-
-    /* At the root: drop an empty leaf, collapse a branch with one child. */
-    if (n->leaf && n->n == 0) {
-        node_free(t, n);
-        t->root = NULL;
-        t->first = t->last = NULL;
-        t->height = 0;
-    } else if (!n->leaf && n->n == 1) {
-        t->root = branch_children(t, (bpt_branch *)n)[0];
-        node_free(t, n);
-        t->height--;
-    }
+    restore_fill(t, p);
 }
 
 /* ---- Updates -------------------------------------------------------------- */
@@ -1716,10 +1835,11 @@ bpt_status bpt_remove_range(bpt *t, void *const *lo, void *const *hi, size_t *re
 
 /*
  * check_sorted returns BPT_OK when keys[0..n) strictly increase (do not
- * decrease, in a multiset), BPT_EINVAL or BPT_ECMP otherwise. With hints, every key needs one (stored in
- * hints[]), and keys whose hints differ are ordered by them. The hint
- * function usually reads what a key points to, so that is prefetched a few
- * keys ahead (a prefetch of a word that is no address does no harm).
+ * decrease, in a multiset), BPT_EINVAL or BPT_ECMP otherwise. With hints,
+ * every key needs one (stored in hints[]), and keys whose hints differ are
+ * ordered by them. The hint function usually reads what a key points to, so
+ * that is prefetched a few keys ahead (a prefetch of a word that is no
+ * address does no harm).
  */
 static bpt_status check_sorted(const bpt *t, void *const *keys, size_t n, uint64_t *hints)
 {
@@ -1747,61 +1867,77 @@ static bpt_status check_sorted(const bpt *t, void *const *keys, size_t n, uint64
     return BPT_OK;
 }
 
-bpt_status bpt_bulk_load(bpt *t, void *const *keys, void *const *values, size_t n)
-{
-    if (t->root)
-        return BPT_EINVAL;
-    if (n == 0)
-        return BPT_OK;
-    size_t hints_bytes = t->cfg.hint ? n * sizeof(uint64_t) : 0;
-    uint64_t *hints = NULL;
-    if (hints_bytes && !(hints = mem_alloc(&t->cfg.allocator, hints_bytes)))
-        return BPT_ENOMEM;
-    bpt_status rc = check_sorted(t, keys, n, hints);
-    if (rc != BPT_OK) {
-        if (hints)
-            mem_free(&t->cfg.allocator, hints, hints_bytes);
-        return rc;
-    }
-
-    /* Level sizes, bottom-up, each node filled evenly to at most capacity. */
+/*
+ * A bulk load's plan and scratch space: the items, their hints (in a tree
+ * with hints), the level sizes bottom-up, and every node, leaves first and
+ * the root last.
+ */
+typedef struct bulk {
+    void *const *keys;
+    void *const *values;
+    size_t n;
+    uint64_t *hints; /* NULL without a hint function */
+    size_t hints_bytes;
     size_t level_nodes[BPT_MAX_HEIGHT];
-    int levels = 0;
-    size_t total_nodes = 0;
-    size_t count = n;
+    int levels;
+    size_t total_nodes;
+    bpt_node **nodes;
+    size_t nodes_bytes;
+} bulk;
+
+/*
+ * bulk_plan checks that the keys are in order, taking their hints, and
+ * sizes the levels bottom-up, each node filled evenly to at most capacity.
+ */
+static bpt_status bulk_plan(const bpt *t, bulk *b)
+{
+    b->hints_bytes = t->cfg.hint ? b->n * sizeof(uint64_t) : 0;
+    if (b->hints_bytes && !(b->hints = mem_alloc(&t->cfg.allocator, b->hints_bytes)))
+        return BPT_ENOMEM;
+    bpt_status rc = check_sorted(t, b->keys, b->n, b->hints);
+    if (rc != BPT_OK)
+        return rc;
+    size_t count = b->n;
     unsigned cap = t->cfg.leaf_capacity;
     do {
         count = (count + cap - 1) / cap;
-        level_nodes[levels++] = count;
-        total_nodes += count;
+        b->level_nodes[b->levels++] = count;
+        b->total_nodes += count;
         cap = t->cfg.branch_capacity;
     } while (count > 1);
+    return BPT_OK;
+}
 
-    /* Allocate every node up front, so that failure changes nothing. */
-    size_t nodes_bytes = total_nodes * sizeof(bpt_node *), made = 0;
-    bpt_node **nodes = mem_alloc(&t->cfg.allocator, nodes_bytes);
-    for (int lv = 0; nodes && lv < levels; lv++) {
-        for (size_t i = 0; i < level_nodes[lv]; i++, made++) {
-            if (!(nodes[made] = node_new(t, lv == 0))) {
-                while (made > 0)
-                    node_free(t, nodes[--made]);
-                mem_free(&t->cfg.allocator, nodes, nodes_bytes);
-                nodes = NULL;
-                break;
-            }
-        }
-    }
-    if (!nodes) {
-        if (hints)
-            mem_free(&t->cfg.allocator, hints, hints_bytes);
-        return BPT_ENOMEM;
-    }
+/*
+ * bulk_alloc allocates every node up front, so that failure changes
+ * nothing. Returns 0, or -1 when out of memory, with no node left
+ * allocated (the array of them is bpt_bulk_load's to free).
+ */
+static int bulk_alloc(const bpt *t, bulk *b)
+{
+    size_t made = 0;
+    b->nodes_bytes = b->total_nodes * sizeof(bpt_node *);
+    if (!(b->nodes = mem_alloc(&t->cfg.allocator, b->nodes_bytes)))
+        return -1;
+    for (int lv = 0; lv < b->levels; lv++)
+        for (size_t i = 0; i < b->level_nodes[lv]; i++, made++)
+            if (!(b->nodes[made] = node_new(t, lv == 0)))
+                goto fail;
+    return 0;
+fail:
+    while (made > 0)
+        node_free(t, b->nodes[--made]);
+    return -1;
+}
 
-    /* Leaves. */
+/* bulk_fill_leaves shares the items out evenly over the leaves, and chains them. */
+static void bulk_fill_leaves(bpt *t, const bulk *b)
+{
+    void *const *keys = b->keys, *const *values = b->values;
     bpt_leaf *prev = NULL;
-    size_t m = level_nodes[0], next = 0;
+    size_t n = b->n, m = b->level_nodes[0], next = 0;
     for (size_t i = 0; i < m; i++) {
-        bpt_leaf *l = (bpt_leaf *)nodes[i];
+        bpt_leaf *l = (bpt_leaf *)b->nodes[i];
         size_t take = n / m + (i < n % m);
         for (size_t k = 0; k < take; k++, next++) {
             void *v = values ? values[next] : NULL;
@@ -1811,7 +1947,7 @@ bpt_status bpt_bulk_load(bpt *t, void *const *keys, void *const *values, size_t 
             if (t->cfg.retain_value && values && next + 8 < n)
                 prefetch_lines(values[next + 8], 1);
             retain_item(t, keys[next], v);
-            set_leaf_slot(t, l, (uint32_t)k, (slot){keys[next], hints ? hints[next] : 0});
+            set_leaf_slot(t, l, (uint32_t)k, (slot){keys[next], b->hints ? b->hints[next] : 0});
             leaf_vals(t, l)[k] = v;
         }
         l->h.n = (uint32_t)take;
@@ -1820,39 +1956,65 @@ bpt_status bpt_bulk_load(bpt *t, void *const *keys, void *const *values, size_t 
             prev->next = l;
         prev = l;
     }
-    t->first = (bpt_leaf *)nodes[0];
+    t->first = (bpt_leaf *)b->nodes[0];
     t->last = prev;
+}
 
-    /* Branch levels: each takes its children from the level below. */
+/*
+ * bulk_link_branches fills each branch level from the level below: its
+ * children, evenly shared out, their counts, and as separators the first
+ * keys of their subtrees.
+ */
+static void bulk_link_branches(bpt *t, const bulk *b)
+{
+    bpt_node **nodes = b->nodes;
     size_t below = 0;
-    for (int lv = 1; lv < levels; lv++) {
-        size_t children = level_nodes[lv - 1], parents = level_nodes[lv];
+    for (int lv = 1; lv < b->levels; lv++) {
+        size_t children = b->level_nodes[lv - 1], parents = b->level_nodes[lv];
         size_t here = below + children, child = below;
         for (size_t i = 0; i < parents; i++) {
-            bpt_branch *b = (bpt_branch *)nodes[here + i];
+            bpt_branch *p = (bpt_branch *)nodes[here + i];
             size_t take = children / parents + (i < children % parents);
             for (size_t k = 0; k < take; k++, child++) {
                 bpt_node *c = nodes[child];
-                branch_children(t, b)[k] = c;
-                branch_counts(t, b)[k] = c->leaf ? c->n : branch_total(t, (bpt_branch *)c);
+                branch_children(t, p)[k] = c;
+                branch_counts(t, p)[k] = c->leaf ? c->n : branch_total(t, (bpt_branch *)c);
                 if (k > 0) {
                     while (!c->leaf)
                         c = branch_children(t, (bpt_branch *)c)[0];
-                    set_branch_slot(t, b, (uint32_t)k - 1, leaf_slot(t, (bpt_leaf *)c, 0));
+                    set_branch_slot(t, p, (uint32_t)k - 1, leaf_slot(t, (bpt_leaf *)c, 0));
                 }
             }
-            b->h.n = (uint32_t)take;
+            p->h.n = (uint32_t)take;
         }
         below = here;
     }
-    t->root = nodes[total_nodes - 1];
-    t->height = levels;
-    t->size = n;
-    t->version++;
-    mem_free(&t->cfg.allocator, nodes, nodes_bytes);
-    if (hints)
-        mem_free(&t->cfg.allocator, hints, hints_bytes);
-    return BPT_OK;
+}
+
+bpt_status bpt_bulk_load(bpt *t, void *const *keys, void *const *values, size_t n)
+{
+    if (t->root)
+        return BPT_EINVAL;
+    if (n == 0)
+        return BPT_OK;
+    bulk b = {.keys = keys, .values = values, .n = n};
+    bpt_status rc = bulk_plan(t, &b);
+    if (rc == BPT_OK && bulk_alloc(t, &b) < 0)
+        rc = BPT_ENOMEM;
+    if (rc == BPT_OK) {
+        bulk_fill_leaves(t, &b);
+        bulk_link_branches(t, &b);
+        t->root = b.nodes[b.total_nodes - 1];
+        t->height = b.levels;
+        t->size = n;
+        t->version++;
+    }
+    /* Success or failure, the scratch space goes. */
+    if (b.nodes)
+        mem_free(&t->cfg.allocator, b.nodes, b.nodes_bytes);
+    if (b.hints)
+        mem_free(&t->cfg.allocator, b.hints, b.hints_bytes);
+    return rc;
 }
 
 /* ---- Cursors -------------------------------------------------------------- */
