@@ -11,6 +11,50 @@
  * before its first structural change (see docs/design.md). Separators are
  * maintained structurally — each one is the very word stored as the first key
  * of its right subtree — so they stay valid whatever a comparator answers.
+ *
+ * Conventions for the static functions: 0 or -1 where there are two
+ * outcomes, success and failure (out of memory or a failed comparison, as
+ * each says); a bool for a yes-or-no answer that cannot fail; a named enum
+ * where there are more outcomes: bpt_status for a descent (BPT_OK when the
+ * key is present, BPT_NOTFOUND, BPT_ECMP) and overflow_action for an
+ * overfull node; out-parameters for values. A search within a node returns
+ * the position it found, or -1 when a comparison failed.
+ *
+ * Map, in file order:
+ *
+ *   Status names ............ bpt_status_str
+ *   Memory and nodes ........ the allocator, node sizes, slots (a key and its
+ *                             hint), retaining and releasing items, walking
+ *                             and freeing a subtree
+ *   Search in a node ........ search_keys (comparator or search hook),
+ *                             search_hinted (first narrowed by hints), the
+ *                             branch-free int64 and hint counts, and search_by,
+ *                             which picks one (key_search: BY_HOOKS, BY_I64)
+ *   Descents ................ prefetching the next node, the path, descents
+ *                             to a key's bound (descend_by, descend_bound) and
+ *                             to either end; resolving a leaf position
+ *   Life cycle .............. new, clear, free, stats, copy
+ *   Lookups ................. get (and get_i64), first and last, floor,
+ *                             ceiling, lower and higher
+ *   Ranks ................... descents by position, the rank of a path or a
+ *                             key, the item at a rank
+ *   Node surgery ............ separators, moving entries within and between
+ *                             nodes, a branch gaining or losing a child
+ *   Siblings: even out and merge .. rebalance_pair, which insert (overfull)
+ *                             and delete (underfull) both use
+ *   Insert: split and overflow .... insert_at: reserve_splits, leaf_insert,
+ *                             resolve_overflow (share, split, grow the root)
+ *   Delete: take items, restore the fill .. remove_span: take_items,
+ *                             restore_fill, collapse_root
+ *   Updates ................. put, insert and remove by key (and by int64),
+ *                             pops, by position, ranges
+ *   Bulk load ............... check_sorted, then plan, allocate, fill the
+ *                             leaves, link the branches
+ *   Scans and prefetch ...... the scan path: the branches above a scan's
+ *                             leaf, by which it prefetches leaves ahead;
+ *                             bpt_visit
+ *   Cursors ................. seeking, stepping and chunked reads, on the scan
+ *                             path
  */
 #include "bpt_internal.h"
 
@@ -35,7 +79,7 @@ const char *bpt_status_str(bpt_status status)
     return "unknown status";
 }
 
-/* ---- Memory --------------------------------------------------------------- */
+/* ---- Memory and nodes ----------------------------------------------------- */
 
 static void *default_alloc(size_t size, void *ctx)
 {
@@ -215,7 +259,7 @@ static void subtree_free(const bpt *t, bpt_node *root, bool release)
     walk_nodes(t, root, free_node, &release);
 }
 
-/* ---- Searching ------------------------------------------------------------ */
+/* ---- Search in a node ----------------------------------------------------- */
 
 /*
  * search_keys returns the lower bound of key in keys[0..n) (the first key
@@ -341,13 +385,49 @@ static int search_hinted(const bpt *t, void *const *keys, const uint64_t *hints,
 
 /*
  * Prefetching helpers must be inlined: a function whose only effects are
- * prefetches counts as having none, and GCC deletes calls to it.
+ * prefetches counts as having none, and GCC deletes calls to it. search_by
+ * and descend_by are forced inline too: each call site passes a constant
+ * key_search, and gets a descent with that one kind of search.
  */
 #if defined(__GNUC__) || defined(__clang__)
 #define PREFETCH_INLINE static inline __attribute__((always_inline))
 #else
 #define PREFETCH_INLINE static inline
 #endif
+
+/*
+ * How the *_by functions search a node (search_by): BY_HOOKS through the
+ * tree's comparator or search hook, narrowed by hints (search_hinted);
+ * BY_I64 over the int64s in the words, counted in place with no hook, for a
+ * tree whose comparator or search agrees with bpt_compare_i64 (see
+ * ordered_as_i64). Callers pass constants, so that each inlined descent
+ * holds one kind of search.
+ */
+typedef enum { BY_HOOKS, BY_I64 } key_search;
+
+/* search_by is the bound search_keys gives, searched the way by says. */
+PREFETCH_INLINE int search_by(const bpt *t, void *const *keys, const uint64_t *hints, int n,
+                              slot k, bool upper, int *exact, key_search by)
+{
+#ifdef BPT_HAVE_WORD64
+    if (by == BY_I64) {
+        int64_t x = bpt_word_to_i64(k.key);
+        if (upper) {
+            int i = count_i64_at_most(keys, n, x);
+            *exact = i > 0 && bpt_word_to_i64(keys[i - 1]) == x;
+            return i;
+        }
+        int i = count_i64_below(keys, n, x);
+        *exact = i < n && bpt_word_to_i64(keys[i]) == x;
+        return i;
+    }
+#else
+    (void)by;
+#endif
+    return search_hinted(t, keys, hints, n, k, upper, exact);
+}
+
+/* ---- Descents ------------------------------------------------------------- */
 
 /*
  * prefetch_lines asks for the cache lines of bytes at p. p may be any word
@@ -409,141 +489,6 @@ typedef struct path {
 
 static bpt_leaf *path_leaf(const path *p) { return (bpt_leaf *)p->node[p->depth - 1]; }
 static int path_pos(const path *p) { return p->idx[p->depth - 1]; }
-
-/*
- * A scan (cursor steps and reads, bpt_visit) asks for the leaves ahead of
- * the one it is in: after random inserts leaves lie at scattered addresses,
- * so each is a cache miss (in a large tree a TLB miss too) that the
- * hardware prefetcher cannot foresee. Following the leaf chain to find them
- * would make the scan wait for one leaf's header before it can ask for the
- * next, one memory latency per leaf whatever the distance; so a scan also
- * keeps the branches above its leaf, a scan_path, whose child arrays hold
- * the addresses of many leaves at once. Leaves are still reached through
- * the chain: the path only says what to prefetch, and is valid exactly as
- * long as the cursor is (the same version).
- *
- * SCAN_AHEAD is how many leaves ahead the scan asks for, chosen by
- * measurement at 1M and 10M keys (docs/design.md, "Speed").
- */
-#ifndef BPT_SCAN_AHEAD
-#define BPT_SCAN_AHEAD 4
-#endif
-
-/* above[d] is the leaf's ancestor d + 1 levels up, at[d] the child taken. */
-typedef struct scan_path {
-    int levels; /* branch levels recorded: 0 for a lone leaf or off the ends */
-    bpt_branch *above[BPT_MAX_HEIGHT - 1];
-    int at[BPT_MAX_HEIGHT - 1];
-} scan_path;
-
-/* scan_set records the branches of descent p, which ends at a leaf. */
-static void scan_set(scan_path *s, const path *p)
-{
-    int levels = p->depth - 1;
-    for (int d = 0; d < levels; d++) {
-        s->above[d] = (bpt_branch *)p->node[levels - 1 - d];
-        s->at[d] = p->idx[levels - 1 - d];
-    }
-    s->levels = levels;
-}
-
-/*
- * scan_move follows the scan's leaf to its neighbour in direction dir: up
- * to the lowest ancestor with a child beyond the one taken, then down its
- * edge. Off either end of the tree the path is no more (levels 0).
- */
-static void scan_move(const bpt *t, scan_path *s, int dir)
-{
-    int d = 0;
-    while (d < s->levels &&
-           (dir > 0 ? (uint32_t)s->at[d] + 1 >= s->above[d]->h.n : s->at[d] == 0))
-        d++;
-    if (d == s->levels) {
-        s->levels = 0;
-        return;
-    }
-    s->at[d] += dir;
-    while (d > 0) {
-        bpt_branch *b = (bpt_branch *)branch_children(t, s->above[d])[s->at[d]];
-        d--;
-        s->above[d] = b;
-        s->at[d] = dir > 0 ? 0 : (int)b->h.n - 1;
-    }
-}
-
-/*
- * scan_prefetch asks for the keys and values of the leaf SCAN_AHEAD leaves
- * after the scan's in direction dir: a child of the same parent, or of the
- * parent's neighbour under the same grandparent (across a grandparent's
- * edge, once in some ten thousand leaves, it asks for nothing).
- */
-PREFETCH_INLINE void scan_prefetch(const bpt *t, const scan_path *s, int dir)
-{
-    if (s->levels == 0)
-        return;
-    bpt_branch *p = s->above[0];
-    int n = (int)p->h.n, j = s->at[0] + dir * BPT_SCAN_AHEAD;
-    if (dir > 0 ? j >= n : j < 0) {
-        if (s->levels < 2)
-            return;
-        int g = s->at[1] + dir;
-        if (dir > 0 ? g >= (int)s->above[1]->h.n : g < 0)
-            return;
-        p = (bpt_branch *)branch_children(t, s->above[1])[g];
-        j = dir > 0 ? j - n : j + (int)p->h.n;
-        if (dir > 0 ? j >= (int)p->h.n : j < 0) /* a parent with few children */
-            return;
-    }
-    prefetch_lines(branch_children(t, p)[j], leaf_base_bytes(t));
-}
-
-/* descend_edge records the path to the first (last == false) or last item. */
-static void descend_edge(const bpt *t, path *p, bool last)
-{
-    bpt_node *n = t->root;
-    int d = 0;
-    for (;;) {
-        int i = last ? (int)n->n - 1 : 0;
-        p->node[d] = n;
-        p->idx[d++] = i;
-        if (n->leaf)
-            break;
-        n = branch_children(t, (bpt_branch *)n)[i];
-    }
-    p->depth = d;
-}
-
-/*
- * How the *_by functions search a node (search_by): BY_HOOKS through the
- * tree's comparator or search hook, narrowed by hints (search_hinted);
- * BY_I64 over the int64s in the words, counted in place with no hook, for a
- * tree whose comparator or search agrees with bpt_compare_i64 (see
- * ordered_as_i64). Callers pass constants, so that each inlined descent
- * holds one kind of search.
- */
-typedef enum { BY_HOOKS, BY_I64 } key_search;
-
-/* search_by is the bound search_keys gives, searched the way by says. */
-PREFETCH_INLINE int search_by(const bpt *t, void *const *keys, const uint64_t *hints, int n,
-                              slot k, bool upper, int *exact, key_search by)
-{
-#ifdef BPT_HAVE_WORD64
-    if (by == BY_I64) {
-        int64_t x = bpt_word_to_i64(k.key);
-        if (upper) {
-            int i = count_i64_at_most(keys, n, x);
-            *exact = i > 0 && bpt_word_to_i64(keys[i - 1]) == x;
-            return i;
-        }
-        int i = count_i64_below(keys, n, x);
-        *exact = i < n && bpt_word_to_i64(keys[i]) == x;
-        return i;
-    }
-#else
-    (void)by;
-#endif
-    return search_hinted(t, keys, hints, n, k, upper, exact);
-}
 
 /*
  * descend_bound records the path to the lower bound of key (the first item
@@ -656,35 +601,20 @@ static bpt_status descend(const bpt *t, void *key, path *p)
     return descend_by(t, key, p, BY_HOOKS);
 }
 
-/* descend_at records the path to the item at position index < size. */
-static void descend_at(const bpt *t, size_t index, path *p)
+/* descend_edge records the path to the first (last == false) or last item. */
+static void descend_edge(const bpt *t, path *p, bool last)
 {
     bpt_node *n = t->root;
     int d = 0;
-    while (!n->leaf) {
-        bpt_branch *b = (bpt_branch *)n;
-        uint32_t i = 0;
-        while (i + 1 < n->n && index >= branch_counts(t, b)[i])
-            index -= branch_counts(t, b)[i++];
+    for (;;) {
+        int i = last ? (int)n->n - 1 : 0;
         p->node[d] = n;
-        p->idx[d++] = (int)i;
-        n = branch_children(t, b)[i];
+        p->idx[d++] = i;
+        if (n->leaf)
+            break;
+        n = branch_children(t, (bpt_branch *)n)[i];
     }
-    p->node[d] = n;
-    p->idx[d] = (int)index;
-    p->depth = d + 1;
-}
-
-/* path_rank returns the number of items before the path's position. */
-static size_t path_rank(const bpt *t, const path *p)
-{
-    size_t rank = (size_t)path_pos(p);
-    for (int d = 0; d < p->depth - 1; d++) {
-        bpt_branch *b = (bpt_branch *)p->node[d];
-        for (int i = 0; i < p->idx[d]; i++)
-            rank += branch_counts(t, b)[i];
-    }
-    return rank;
+    p->depth = d;
 }
 
 /*
@@ -1071,6 +1001,39 @@ bpt_status bpt_higher(const bpt *t, void *key, void **key_out, void **value_out)
     return neighbour(t, key, NB_HIGHER, key_out, value_out);
 }
 
+/* ---- Ranks ---------------------------------------------------------------- */
+
+/* descend_at records the path to the item at position index < size. */
+static void descend_at(const bpt *t, size_t index, path *p)
+{
+    bpt_node *n = t->root;
+    int d = 0;
+    while (!n->leaf) {
+        bpt_branch *b = (bpt_branch *)n;
+        uint32_t i = 0;
+        while (i + 1 < n->n && index >= branch_counts(t, b)[i])
+            index -= branch_counts(t, b)[i++];
+        p->node[d] = n;
+        p->idx[d++] = (int)i;
+        n = branch_children(t, b)[i];
+    }
+    p->node[d] = n;
+    p->idx[d] = (int)index;
+    p->depth = d + 1;
+}
+
+/* path_rank returns the number of items before the path's position. */
+static size_t path_rank(const bpt *t, const path *p)
+{
+    size_t rank = (size_t)path_pos(p);
+    for (int d = 0; d < p->depth - 1; d++) {
+        bpt_branch *b = (bpt_branch *)p->node[d];
+        for (int i = 0; i < p->idx[d]; i++)
+            rank += branch_counts(t, b)[i];
+    }
+    return rank;
+}
+
 /* rank_bound is bpt_rank (the lower bound's rank), or with upper bpt_rank_upper. */
 static bpt_status rank_bound(const bpt *t, void *key, size_t *rank, bool upper)
 {
@@ -1096,26 +1059,6 @@ bpt_status bpt_rank_upper(const bpt *t, void *key, size_t *rank)
     return rank_bound(t, key, rank, true);
 }
 
-int bpt_visit(const bpt *t, int (*fn)(void *key, void *value, void *arg), void *arg)
-{
-    scan_path s = {.levels = 0};
-    if (t->root) {
-        path p;
-        descend_edge(t, &p, false);
-        scan_set(&s, &p);
-    }
-    for (bpt_leaf *l = t->first; l; l = l->next, scan_move(t, &s, 1)) {
-        scan_prefetch(t, &s, 1);
-        void **keys = leaf_keys(l), **vals = leaf_vals(t, l);
-        for (uint32_t i = 0, n = l->h.n; i < n; i++) {
-            int rc = fn(keys[i], vals[i], arg);
-            if (rc)
-                return rc;
-        }
-    }
-    return 0;
-}
-
 bpt_status bpt_at(const bpt *t, size_t index, void **key_out, void **value_out)
 {
     path p;
@@ -1125,7 +1068,7 @@ bpt_status bpt_at(const bpt *t, size_t index, void **key_out, void **value_out)
     return give_item(t, path_leaf(&p), path_pos(&p), key_out, value_out);
 }
 
-/* ---- Structural helpers --------------------------------------------------- */
+/* ---- Node surgery --------------------------------------------------------- */
 
 /*
  * set_first_key stores key as the separator that names the first key of the
@@ -1203,37 +1146,7 @@ static void branch_remove(const bpt *t, bpt_branch *b, uint32_t j)
     b->h.n--;
 }
 
-/*
- * split moves the upper half of the overfull node n into the fresh node r and
- * returns the first key of r's subtree; *moved gets r's item count.
- */
-static slot split(bpt *t, bpt_node *n, bpt_node *r, size_t *moved)
-{
-    uint32_t keep = (n->n + 1) / 2, give = n->n - keep;
-    if (n->leaf) {
-        bpt_leaf *l = (bpt_leaf *)n, *rl = (bpt_leaf *)r;
-        leaf_move(t, rl, 0, l, keep, give);
-        rl->next = l->next;
-        rl->prev = l;
-        if (l->next)
-            l->next->prev = rl;
-        else
-            t->last = rl;
-        l->next = rl;
-        *moved = give;
-        l->h.n = keep;
-        rl->h.n = give;
-        return leaf_slot(t, rl, 0);
-    }
-    bpt_branch *b = (bpt_branch *)n, *rb = (bpt_branch *)r;
-    slot up = branch_slot(t, b, keep - 1);
-    branch_move(t, rb, 0, b, keep, give);
-    branch_move_keys(t, rb, 0, b, keep, give - 1);
-    b->h.n = keep;
-    rb->h.n = give;
-    *moved = branch_total(t, rb);
-    return up;
-}
+/* ---- Siblings: even out and merge ----------------------------------------- */
 
 /*
  * even_leaves moves items between the leaves at positions j and j + 1 of
@@ -1345,6 +1258,40 @@ static bool rebalance_pair(bpt *t, bpt_branch *parent, uint32_t j)
     else
         even_branches(t, parent, j);
     return false;
+}
+
+/* ---- Insert: split and overflow ------------------------------------------- */
+
+/*
+ * split moves the upper half of the overfull node n into the fresh node r and
+ * returns the first key of r's subtree; *moved gets r's item count.
+ */
+static slot split(bpt *t, bpt_node *n, bpt_node *r, size_t *moved)
+{
+    uint32_t keep = (n->n + 1) / 2, give = n->n - keep;
+    if (n->leaf) {
+        bpt_leaf *l = (bpt_leaf *)n, *rl = (bpt_leaf *)r;
+        leaf_move(t, rl, 0, l, keep, give);
+        rl->next = l->next;
+        rl->prev = l;
+        if (l->next)
+            l->next->prev = rl;
+        else
+            t->last = rl;
+        l->next = rl;
+        *moved = give;
+        l->h.n = keep;
+        rl->h.n = give;
+        return leaf_slot(t, rl, 0);
+    }
+    bpt_branch *b = (bpt_branch *)n, *rb = (bpt_branch *)r;
+    slot up = branch_slot(t, b, keep - 1);
+    branch_move(t, rb, 0, b, keep, give);
+    branch_move_keys(t, rb, 0, b, keep, give - 1);
+    b->h.n = keep;
+    rb->h.n = give;
+    *moved = branch_total(t, rb);
+    return up;
 }
 
 /*
@@ -1542,6 +1489,8 @@ static bpt_status insert_first(bpt *t, void *key, void *value)
     t->version++;
     return BPT_OK;
 }
+
+/* ---- Delete: take items, restore the fill --------------------------------- */
 
 /*
  * take_items hands the count items of leaf l from position pos on back
@@ -2015,6 +1964,115 @@ bpt_status bpt_bulk_load(bpt *t, void *const *keys, void *const *values, size_t 
     if (b.hints)
         mem_free(&t->cfg.allocator, b.hints, b.hints_bytes);
     return rc;
+}
+
+/* ---- Scans and prefetch --------------------------------------------------- */
+
+/*
+ * A scan (cursor steps and reads, bpt_visit) asks for the leaves ahead of
+ * the one it is in: after random inserts leaves lie at scattered addresses,
+ * so each is a cache miss (in a large tree a TLB miss too) that the
+ * hardware prefetcher cannot foresee. Following the leaf chain to find them
+ * would make the scan wait for one leaf's header before it can ask for the
+ * next, one memory latency per leaf whatever the distance; so a scan also
+ * keeps the branches above its leaf, a scan_path, whose child arrays hold
+ * the addresses of many leaves at once. Leaves are still reached through
+ * the chain: the path only says what to prefetch, and is valid exactly as
+ * long as the cursor is (the same version).
+ *
+ * SCAN_AHEAD is how many leaves ahead the scan asks for, chosen by
+ * measurement at 1M and 10M keys (docs/design.md, "Speed").
+ */
+#ifndef BPT_SCAN_AHEAD
+#define BPT_SCAN_AHEAD 4
+#endif
+
+/* above[d] is the leaf's ancestor d + 1 levels up, at[d] the child taken. */
+typedef struct scan_path {
+    int levels; /* branch levels recorded: 0 for a lone leaf or off the ends */
+    bpt_branch *above[BPT_MAX_HEIGHT - 1];
+    int at[BPT_MAX_HEIGHT - 1];
+} scan_path;
+
+/* scan_set records the branches of descent p, which ends at a leaf. */
+static void scan_set(scan_path *s, const path *p)
+{
+    int levels = p->depth - 1;
+    for (int d = 0; d < levels; d++) {
+        s->above[d] = (bpt_branch *)p->node[levels - 1 - d];
+        s->at[d] = p->idx[levels - 1 - d];
+    }
+    s->levels = levels;
+}
+
+/*
+ * scan_move follows the scan's leaf to its neighbour in direction dir: up
+ * to the lowest ancestor with a child beyond the one taken, then down its
+ * edge. Off either end of the tree the path is no more (levels 0).
+ */
+static void scan_move(const bpt *t, scan_path *s, int dir)
+{
+    int d = 0;
+    while (d < s->levels &&
+           (dir > 0 ? (uint32_t)s->at[d] + 1 >= s->above[d]->h.n : s->at[d] == 0))
+        d++;
+    if (d == s->levels) {
+        s->levels = 0;
+        return;
+    }
+    s->at[d] += dir;
+    while (d > 0) {
+        bpt_branch *b = (bpt_branch *)branch_children(t, s->above[d])[s->at[d]];
+        d--;
+        s->above[d] = b;
+        s->at[d] = dir > 0 ? 0 : (int)b->h.n - 1;
+    }
+}
+
+/*
+ * scan_prefetch asks for the keys and values of the leaf SCAN_AHEAD leaves
+ * after the scan's in direction dir: a child of the same parent, or of the
+ * parent's neighbour under the same grandparent (across a grandparent's
+ * edge, once in some ten thousand leaves, it asks for nothing).
+ */
+PREFETCH_INLINE void scan_prefetch(const bpt *t, const scan_path *s, int dir)
+{
+    if (s->levels == 0)
+        return;
+    bpt_branch *p = s->above[0];
+    int n = (int)p->h.n, j = s->at[0] + dir * BPT_SCAN_AHEAD;
+    if (dir > 0 ? j >= n : j < 0) {
+        if (s->levels < 2)
+            return;
+        int g = s->at[1] + dir;
+        if (dir > 0 ? g >= (int)s->above[1]->h.n : g < 0)
+            return;
+        p = (bpt_branch *)branch_children(t, s->above[1])[g];
+        j = dir > 0 ? j - n : j + (int)p->h.n;
+        if (dir > 0 ? j >= (int)p->h.n : j < 0) /* a parent with few children */
+            return;
+    }
+    prefetch_lines(branch_children(t, p)[j], leaf_base_bytes(t));
+}
+
+int bpt_visit(const bpt *t, int (*fn)(void *key, void *value, void *arg), void *arg)
+{
+    scan_path s = {.levels = 0};
+    if (t->root) {
+        path p;
+        descend_edge(t, &p, false);
+        scan_set(&s, &p);
+    }
+    for (bpt_leaf *l = t->first; l; l = l->next, scan_move(t, &s, 1)) {
+        scan_prefetch(t, &s, 1);
+        void **keys = leaf_keys(l), **vals = leaf_vals(t, l);
+        for (uint32_t i = 0, n = l->h.n; i < n; i++) {
+            int rc = fn(keys[i], vals[i], arg);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
 }
 
 /* ---- Cursors -------------------------------------------------------------- */
