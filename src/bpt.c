@@ -1883,6 +1883,7 @@ fail:
 static void bulk_fill_leaves(bpt *t, const bulk *b)
 {
     void *const *keys = b->keys, *const *values = b->values;
+    const uint64_t *hints = b->hints;
     bpt_leaf *prev = NULL;
     size_t n = b->n, m = b->level_nodes[0], next = 0;
     for (size_t i = 0; i < m; i++) {
@@ -1896,7 +1897,7 @@ static void bulk_fill_leaves(bpt *t, const bulk *b)
             if (t->cfg.retain_value && values && next + 8 < n)
                 prefetch_lines(values[next + 8], 1);
             retain_item(t, keys[next], v);
-            set_leaf_slot(t, l, (uint32_t)k, (slot){keys[next], b->hints ? b->hints[next] : 0});
+            set_leaf_slot(t, l, (uint32_t)k, (slot){keys[next], hints ? hints[next] : 0});
             leaf_vals(t, l)[k] = v;
         }
         l->h.n = (uint32_t)take;
