@@ -38,10 +38,19 @@ typedef struct frame {
     const uint64_t *lo_hint, *hi_hint; /* their hints, in a tree with hints */
 } frame;
 
+/*
+ * The walk's state: the path from the root on a stack (stack[sp] on top),
+ * the last leaf entered, and the separator the next leaf's first key must
+ * be (NULL: none), set by the branch above it.
+ */
 typedef struct walk {
     const bpt *t;
     bpt_check_report *report;
     size_t nodes_at[BPT_MAX_HEIGHT]; /* nodes seen so far at each depth */
+    frame stack[BPT_MAX_HEIGHT];
+    int sp;
+    const bpt_leaf *prev_leaf;
+    void *const *expect_first;
 } walk;
 
 static bpt_invariant fail(walk *w, bpt_invariant inv, int depth, size_t at, const char *fmt, ...)
@@ -159,7 +168,7 @@ static bpt_invariant check_root(walk *w)
         return fail(w, BPT_INV_ROOT, -1, 0, "height %d out of range", t->height);
     w->nodes_at[0] = 1;
     const bpt_node *r = t->root;
-    unsigned cap = r->leaf ? t->cfg.leaf_capacity : t->cfg.branch_capacity;
+    unsigned cap = node_capacity(t, r->leaf);
     uint32_t least = r->leaf ? 1 : 2;
     if (r->n < least || r->n > cap)
         return fail(w, BPT_INV_ROOT, 0, 0, "root %s holds %u (allowed %u..%u)",
@@ -179,7 +188,7 @@ static bpt_invariant check_node(walk *w, int depth, const frame *f, void *const 
         return fail(w, BPT_INV_DEPTH, depth, 0, "%s at depth %d of a tree of height %d",
                     n->leaf ? "leaf" : "branch", depth, t->height);
     if (depth > 0) {
-        unsigned cap = n->leaf ? t->cfg.leaf_capacity : t->cfg.branch_capacity;
+        unsigned cap = node_capacity(t, n->leaf);
         if (n->n < bpt_min_fill(cap) || n->n > cap)
             return fail(w, BPT_INV_FILL, depth, 0, "%s holds %u (allowed %u..%u)",
                         n->leaf ? "leaf" : "branch", (unsigned)n->n,
@@ -212,14 +221,118 @@ static bpt_invariant check_chain(walk *w, int depth, const bpt_leaf *prev, const
     return BPT_INV_OK;
 }
 
+/* enter_root puts the root on the stack, checked as any node is on entry. */
+static bpt_invariant enter_root(walk *w)
+{
+    const bpt *t = w->t;
+    bpt_invariant inv;
+
+    w->stack[0] = (frame){.node = t->root};
+    w->sp = 0;
+    if ((inv = check_node(w, 0, &w->stack[0], &w->expect_first)))
+        return inv;
+    if (t->root->leaf && (inv = check_chain(w, 0, NULL, (const bpt_leaf *)t->root)))
+        return inv;
+    if (t->root->leaf)
+        w->prev_leaf = (const bpt_leaf *)t->root;
+    w->stack[0].items = t->root->leaf ? t->root->n : 0;
+    return BPT_INV_OK;
+}
+
+/*
+ * child_frame is the frame of child i of branch b, whose frame is f: the
+ * child's keys are bounded by the separators on either side of it, or at
+ * the branch's ends by the branch's own bounds.
+ */
+static frame child_frame(const bpt *t, const frame *f, bpt_branch *b, uint32_t i)
+{
+    const uint64_t *hints = branch_hints(t, b);
+    return (frame){
+        .node = branch_children(t, b)[i],
+        .lo = i > 0 ? &branch_keys(t, b)[i - 1] : f->lo,
+        .hi = i + 1 < b->h.n ? &branch_keys(t, b)[i] : f->hi,
+        .lo_hint = !hints ? NULL : i > 0 ? &hints[i - 1] : f->lo_hint,
+        .hi_hint = !hints ? NULL : i + 1 < b->h.n ? &hints[i] : f->hi_hint,
+    };
+}
+
+/*
+ * enter_child pushes the next child of the branch on top of the stack, once
+ * it is known to be no ancestor and not below the bottom level, and checks
+ * it on entry: the node itself, and a leaf's place in the chain.
+ */
+static bpt_invariant enter_child(walk *w)
+{
+    const bpt *t = w->t;
+    frame *f = &w->stack[w->sp];
+    bpt_branch *b = (bpt_branch *)f->node;
+    uint32_t i = f->next++;
+    const bpt_node *child = branch_children(t, b)[i];
+    bpt_invariant inv;
+
+    for (int d = 0; d <= w->sp; d++)
+        if (w->stack[d].node == child)
+            return fail(w, BPT_INV_CYCLE, w->sp, i, "child %u is an ancestor at depth %d",
+                        (unsigned)i, d);
+    if (w->sp + 1 >= t->height)
+        return fail(w, BPT_INV_DEPTH, w->sp, i, "node below the bottom level");
+    frame *c = &w->stack[++w->sp];
+    *c = child_frame(t, f, b, i);
+    w->nodes_at[w->sp]++;
+    if (i > 0)
+        w->expect_first = &branch_keys(t, b)[i - 1];
+    if ((inv = check_node(w, w->sp, c, &w->expect_first)))
+        return inv;
+    if (child->leaf) {
+        const bpt_leaf *l = (const bpt_leaf *)child;
+        if ((inv = check_chain(w, w->sp, w->prev_leaf, l)))
+            return inv;
+        w->prev_leaf = l;
+        c->items = l->h.n;
+    }
+    return BPT_INV_OK;
+}
+
+/*
+ * leave_node pops the node on top of the stack, once its parent's count for
+ * it is known to match the items found under it.
+ */
+static bpt_invariant leave_node(walk *w)
+{
+    const frame *f = &w->stack[w->sp];
+    if (w->sp > 0) {
+        frame *up = &w->stack[w->sp - 1];
+        uint32_t j = up->next - 1;
+        size_t counted = branch_counts(w->t, (bpt_branch *)up->node)[j];
+        if (counted != f->items)
+            return fail(w, BPT_INV_COUNT, w->sp - 1, j,
+                        "branch counts %zu items under child %u, found %zu", counted,
+                        (unsigned)j, f->items);
+        up->items += f->items;
+    }
+    w->sp--;
+    return BPT_INV_OK;
+}
+
+/* check_ends verifies, after the walk, the chain's last leaf and the size. */
+static bpt_invariant check_ends(walk *w)
+{
+    const bpt *t = w->t;
+    const bpt_leaf *last = w->prev_leaf;
+    if (last->next || t->last != last)
+        return fail(w, BPT_INV_LEAF_CHAIN, t->height - 1, 0,
+                    last->next ? "the last leaf has a next link"
+                               : "the tree's last leaf is not the rightmost leaf");
+    if (w->stack[0].items != t->size)
+        return fail(w, BPT_INV_SIZE, -1, 0, "size is %zu but the tree holds %zu items", t->size,
+                    w->stack[0].items);
+    return BPT_INV_OK;
+}
+
 bpt_invariant bpt_check(const bpt *t, bpt_check_report *report)
 {
-    frame stack[BPT_MAX_HEIGHT];
     walk w = {.t = t, .report = report};
-    const bpt_leaf *prev_leaf = NULL;
-    void *const *expect_first = NULL;
     bpt_invariant inv;
-    int sp = 0;
 
     if (report) {
         report->invariant = BPT_INV_OK;
@@ -229,70 +342,13 @@ bpt_invariant bpt_check(const bpt *t, bpt_check_report *report)
     }
     if ((inv = check_root(&w)) || !t->root)
         return inv;
-
-    stack[0] = (frame){.node = t->root};
-    if ((inv = check_node(&w, 0, &stack[0], &expect_first)))
+    if ((inv = enter_root(&w)))
         return inv;
-    if (t->root->leaf && (inv = check_chain(&w, 0, NULL, (const bpt_leaf *)t->root)))
-        return inv;
-    if (t->root->leaf)
-        prev_leaf = (const bpt_leaf *)t->root;
-    stack[0].items = t->root->leaf ? t->root->n : 0;
-
-    while (sp >= 0) {
-        frame *f = &stack[sp];
-        const bpt_node *n = f->node;
-        if (n->leaf || f->next == n->n) {
-            /* Leaving the node: its parent's count for it must match. */
-            if (sp > 0) {
-                frame *up = &stack[sp - 1];
-                bpt_branch *pb = (bpt_branch *)up->node;
-                if (branch_counts(t, pb)[up->next - 1] != f->items)
-                    return fail(&w, BPT_INV_COUNT, sp - 1, up->next - 1,
-                                "branch counts %zu items under child %u, found %zu",
-                                branch_counts(t, pb)[up->next - 1], (unsigned)(up->next - 1), f->items);
-                up->items += f->items;
-            }
-            sp--;
-            continue;
-        }
-        bpt_branch *b = (bpt_branch *)n;
-        uint32_t i = f->next++;
-        const bpt_node *child = branch_children(t, b)[i];
-        for (int d = 0; d <= sp; d++)
-            if (stack[d].node == child)
-                return fail(&w, BPT_INV_CYCLE, sp, i, "child %u is an ancestor at depth %d",
-                            (unsigned)i, d);
-        if (sp + 1 >= t->height)
-            return fail(&w, BPT_INV_DEPTH, sp, i, "node below the bottom level");
-        frame *c = &stack[++sp];
-        const uint64_t *hints = branch_hints(t, b);
-        *c = (frame){
-            .node = child,
-            .lo = i > 0 ? &branch_keys(t, b)[i - 1] : f->lo,
-            .hi = i + 1 < b->h.n ? &branch_keys(t, b)[i] : f->hi,
-            .lo_hint = !hints ? NULL : i > 0 ? &hints[i - 1] : f->lo_hint,
-            .hi_hint = !hints ? NULL : i + 1 < b->h.n ? &hints[i] : f->hi_hint,
-        };
-        w.nodes_at[sp]++;
-        if (i > 0)
-            expect_first = &branch_keys(t, b)[i - 1];
-        if ((inv = check_node(&w, sp, c, &expect_first)))
+    while (w.sp >= 0) {
+        const frame *f = &w.stack[w.sp];
+        inv = f->node->leaf || f->next == f->node->n ? leave_node(&w) : enter_child(&w);
+        if (inv)
             return inv;
-        if (child->leaf) {
-            const bpt_leaf *l = (const bpt_leaf *)child;
-            if ((inv = check_chain(&w, sp, prev_leaf, l)))
-                return inv;
-            prev_leaf = l;
-            c->items = l->h.n;
-        }
     }
-    if (prev_leaf->next || t->last != prev_leaf)
-        return fail(&w, BPT_INV_LEAF_CHAIN, t->height - 1, 0,
-                    prev_leaf->next ? "the last leaf has a next link"
-                                    : "the tree's last leaf is not the rightmost leaf");
-    if (stack[0].items != t->size)
-        return fail(&w, BPT_INV_SIZE, -1, 0, "size is %zu but the tree holds %zu items",
-                    t->size, stack[0].items);
-    return BPT_INV_OK;
+    return check_ends(&w);
 }

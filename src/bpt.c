@@ -11,6 +11,50 @@
  * before its first structural change (see docs/design.md). Separators are
  * maintained structurally — each one is the very word stored as the first key
  * of its right subtree — so they stay valid whatever a comparator answers.
+ *
+ * Conventions for the static functions: 0 or -1 where there are two
+ * outcomes, success and failure (out of memory or a failed comparison, as
+ * each says); a bool for a yes-or-no answer that cannot fail; a named enum
+ * where there are more outcomes: bpt_status for a descent (BPT_OK when the
+ * key is present, BPT_NOTFOUND, BPT_ECMP) and overflow_action for an
+ * overfull node; out-parameters for values. A search within a node returns
+ * the position it found, or -1 when a comparison failed.
+ *
+ * Map, in file order:
+ *
+ *   Status names ............ bpt_status_str
+ *   Memory and nodes ........ the allocator, node sizes, slots (a key and its
+ *                             hint), retaining and releasing items, walking
+ *                             and freeing a subtree
+ *   Search in a node ........ search_keys (comparator or search hook),
+ *                             search_hinted (first narrowed by hints), the
+ *                             branch-free int64 and hint counts, and search_by,
+ *                             which picks one (key_search: BY_HOOKS, BY_I64)
+ *   Descents ................ prefetching the next node, the path, descents
+ *                             to a key's bound (descend_by, descend_bound) and
+ *                             to either end; resolving a leaf position
+ *   Life cycle .............. new, clear, free, stats, copy
+ *   Lookups ................. get (and get_i64), first and last, floor,
+ *                             ceiling, lower and higher
+ *   Ranks ................... descents by position, the rank of a path or a
+ *                             key, the item at a rank
+ *   Node surgery ............ separators, moving entries within and between
+ *                             nodes, a branch gaining or losing a child
+ *   Siblings: even out and merge .. rebalance_pair, which insert (overfull)
+ *                             and delete (underfull) both use
+ *   Insert: split and overflow .... insert_at: reserve_splits, leaf_insert,
+ *                             resolve_overflow (share, split, grow the root)
+ *   Delete: take items, restore the fill .. remove_span: take_items,
+ *                             restore_fill, collapse_root
+ *   Updates ................. put, insert and remove by key (and by int64),
+ *                             pops, by position, ranges
+ *   Bulk load ............... check_sorted, then plan, allocate, fill the
+ *                             leaves, link the branches
+ *   Scans and prefetch ...... the scan path: the branches above a scan's
+ *                             leaf, by which it prefetches leaves ahead;
+ *                             bpt_visit
+ *   Cursors ................. seeking, stepping and chunked reads, on the scan
+ *                             path
  */
 #include "bpt_internal.h"
 
@@ -35,7 +79,7 @@ const char *bpt_status_str(bpt_status status)
     return "unknown status";
 }
 
-/* ---- Memory --------------------------------------------------------------- */
+/* ---- Memory and nodes ----------------------------------------------------- */
 
 static void *default_alloc(size_t size, void *ctx)
 {
@@ -76,6 +120,8 @@ static size_t branch_bytes(const bpt *t)
         return base;
     return hints_at(base) + ((size_t)t->cfg.branch_capacity + 1) * sizeof(uint64_t);
 }
+
+static size_t node_bytes(const bpt *t, bool leaf) { return leaf ? leaf_bytes(t) : branch_bytes(t); }
 
 /*
  * A key as nodes hold it: the word and, in a tree with hints, its hint.
@@ -127,7 +173,7 @@ static bool key_slot(const bpt *t, void *key, slot *out)
 
 static bpt_node *node_new(const bpt *t, bool leaf)
 {
-    bpt_node *n = mem_alloc(&t->cfg.allocator, leaf ? leaf_bytes(t) : branch_bytes(t));
+    bpt_node *n = mem_alloc(&t->cfg.allocator, node_bytes(t, leaf));
     if (!n)
         return NULL;
     n->n = 0;
@@ -141,7 +187,7 @@ static bpt_node *node_new(const bpt *t, bool leaf)
 
 static void node_free(const bpt *t, bpt_node *n)
 {
-    mem_free(&t->cfg.allocator, n, n->leaf ? leaf_bytes(t) : branch_bytes(t));
+    mem_free(&t->cfg.allocator, n, node_bytes(t, n->leaf));
 }
 
 static void retain_item(const bpt *t, void *key, void *value)
@@ -213,7 +259,7 @@ static void subtree_free(const bpt *t, bpt_node *root, bool release)
     walk_nodes(t, root, free_node, &release);
 }
 
-/* ---- Searching ------------------------------------------------------------ */
+/* ---- Search in a node ----------------------------------------------------- */
 
 /*
  * search_keys returns the lower bound of key in keys[0..n) (the first key
@@ -314,12 +360,12 @@ DEFINE_COUNT(count_i64_below, int64_t, word, bpt_word_to_i64, <)
 #endif
 
 /*
- * search_node is search_keys over a node's keys[0..n) (with their hints,
+ * search_hinted is search_keys over a node's keys[0..n) (with their hints,
  * NULL without) for the key of slot k. With hints, only the keys whose hint
  * equals k's are compared: none when no hint does.
  */
-static int search_node(const bpt *t, void *const *keys, const uint64_t *hints, int n, slot k,
-                       bool upper, int *exact)
+static int search_hinted(const bpt *t, void *const *keys, const uint64_t *hints, int n,
+                         slot k, bool upper, int *exact)
 {
     int lo = 0, hi = n;
     if (hints) {
@@ -339,13 +385,49 @@ static int search_node(const bpt *t, void *const *keys, const uint64_t *hints, i
 
 /*
  * Prefetching helpers must be inlined: a function whose only effects are
- * prefetches counts as having none, and GCC deletes calls to it.
+ * prefetches counts as having none, and GCC deletes calls to it. search_by
+ * and descend_by are forced inline too: each call site passes a constant
+ * key_search, and gets a descent with that one kind of search.
  */
 #if defined(__GNUC__) || defined(__clang__)
 #define PREFETCH_INLINE static inline __attribute__((always_inline))
 #else
 #define PREFETCH_INLINE static inline
 #endif
+
+/*
+ * How the *_by functions search a node (search_by): BY_HOOKS through the
+ * tree's comparator or search hook, narrowed by hints (search_hinted);
+ * BY_I64 over the int64s in the words, counted in place with no hook, for a
+ * tree whose comparator or search agrees with bpt_compare_i64 (see
+ * ordered_as_i64). Callers pass constants, so that each inlined descent
+ * holds one kind of search.
+ */
+typedef enum { BY_HOOKS, BY_I64 } key_search;
+
+/* search_by is the bound search_keys gives, searched the way by says. */
+PREFETCH_INLINE int search_by(const bpt *t, void *const *keys, const uint64_t *hints, int n,
+                              slot k, bool upper, int *exact, key_search by)
+{
+#ifdef BPT_HAVE_WORD64
+    if (by == BY_I64) {
+        int64_t x = bpt_word_to_i64(k.key);
+        if (upper) {
+            int i = count_i64_at_most(keys, n, x);
+            *exact = i > 0 && bpt_word_to_i64(keys[i - 1]) == x;
+            return i;
+        }
+        int i = count_i64_below(keys, n, x);
+        *exact = i < n && bpt_word_to_i64(keys[i]) == x;
+        return i;
+    }
+#else
+    (void)by;
+#endif
+    return search_hinted(t, keys, hints, n, k, upper, exact);
+}
+
+/* ---- Descents ------------------------------------------------------------- */
 
 /*
  * prefetch_lines asks for the cache lines of bytes at p. p may be any word
@@ -409,146 +491,17 @@ static bpt_leaf *path_leaf(const path *p) { return (bpt_leaf *)p->node[p->depth 
 static int path_pos(const path *p) { return p->idx[p->depth - 1]; }
 
 /*
- * A scan (cursor steps and reads, bpt_visit) asks for the leaves ahead of
- * the one it is in: after random inserts leaves lie at scattered addresses,
- * so each is a cache miss (in a large tree a TLB miss too) that the
- * hardware prefetcher cannot foresee. Following the leaf chain to find them
- * would make the scan wait for one leaf's header before it can ask for the
- * next, one memory latency per leaf whatever the distance; so a scan also
- * keeps the branches above its leaf, a scan_path, whose child arrays hold
- * the addresses of many leaves at once. Leaves are still reached through
- * the chain: the path only says what to prefetch, and is valid exactly as
- * long as the cursor is (the same version).
- *
- * SCAN_AHEAD is how many leaves ahead the scan asks for, chosen by
- * measurement at 1M and 10M keys (docs/design.md, "Speed").
- */
-#ifndef BPT_SCAN_AHEAD
-#define BPT_SCAN_AHEAD 4
-#endif
-
-/* above[d] is the leaf's ancestor d + 1 levels up, at[d] the child taken. */
-typedef struct scan_path {
-    int levels; /* branch levels recorded: 0 for a lone leaf or off the ends */
-    bpt_branch *above[BPT_MAX_HEIGHT - 1];
-    int at[BPT_MAX_HEIGHT - 1];
-} scan_path;
-
-/* scan_set records the branches of descent p, which ends at a leaf. */
-static void scan_set(scan_path *s, const path *p)
-{
-    int levels = p->depth - 1;
-    for (int d = 0; d < levels; d++) {
-        s->above[d] = (bpt_branch *)p->node[levels - 1 - d];
-        s->at[d] = p->idx[levels - 1 - d];
-    }
-    s->levels = levels;
-}
-
-/*
- * scan_move follows the scan's leaf to its neighbour in direction dir: up
- * to the lowest ancestor with a child beyond the one taken, then down its
- * edge. Off either end of the tree the path is no more (levels 0).
- */
-static void scan_move(const bpt *t, scan_path *s, int dir)
-{
-    int d = 0;
-    while (d < s->levels &&
-           (dir > 0 ? (uint32_t)s->at[d] + 1 >= s->above[d]->h.n : s->at[d] == 0))
-        d++;
-    if (d == s->levels) {
-        s->levels = 0;
-        return;
-    }
-    s->at[d] += dir;
-    while (d > 0) {
-        bpt_branch *b = (bpt_branch *)branch_children(t, s->above[d])[s->at[d]];
-        d--;
-        s->above[d] = b;
-        s->at[d] = dir > 0 ? 0 : (int)b->h.n - 1;
-    }
-}
-
-/*
- * scan_prefetch asks for the keys and values of the leaf SCAN_AHEAD leaves
- * after the scan's in direction dir: a child of the same parent, or of the
- * parent's neighbour under the same grandparent (across a grandparent's
- * edge, once in some ten thousand leaves, it asks for nothing).
- */
-PREFETCH_INLINE void scan_prefetch(const bpt *t, const scan_path *s, int dir)
-{
-    if (s->levels == 0)
-        return;
-    bpt_branch *p = s->above[0];
-    int n = (int)p->h.n, j = s->at[0] + dir * BPT_SCAN_AHEAD;
-    if (dir > 0 ? j >= n : j < 0) {
-        if (s->levels < 2)
-            return;
-        int g = s->at[1] + dir;
-        if (dir > 0 ? g >= (int)s->above[1]->h.n : g < 0)
-            return;
-        p = (bpt_branch *)branch_children(t, s->above[1])[g];
-        j = dir > 0 ? j - n : j + (int)p->h.n;
-        if (dir > 0 ? j >= (int)p->h.n : j < 0) /* a parent with few children */
-            return;
-    }
-    prefetch_lines(branch_children(t, p)[j], leaf_base_bytes(t));
-}
-
-/* descend_edge records the path to the first (last == false) or last item. */
-static void descend_edge(const bpt *t, path *p, bool last)
-{
-    bpt_node *n = t->root;
-    int d = 0;
-    for (;;) {
-        int i = last ? (int)n->n - 1 : 0;
-        p->node[d] = n;
-        p->idx[d++] = i;
-        if (n->leaf)
-            break;
-        n = branch_children(t, (bpt_branch *)n)[i];
-    }
-    p->depth = d;
-}
-
-/*
- * node_search is search_node, or with i64 (a tree of int64 keys in the
- * words, whose comparator or search agrees with bpt_compare_i64) the same
- * bound counted over the machine numbers in place, with no hook.
- */
-PREFETCH_INLINE int node_search(const bpt *t, void *const *keys, const uint64_t *hints, int n,
-                                slot k, bool upper, int *exact, bool i64)
-{
-#ifdef BPT_HAVE_WORD64
-    if (i64) {
-        int64_t x = bpt_word_to_i64(k.key);
-        if (upper) {
-            int i = count_i64_at_most(keys, n, x);
-            *exact = i > 0 && bpt_word_to_i64(keys[i - 1]) == x;
-            return i;
-        }
-        int i = count_i64_below(keys, n, x);
-        *exact = i < n && bpt_word_to_i64(keys[i]) == x;
-        return i;
-    }
-#else
-    (void)i64;
-#endif
-    return search_node(t, keys, hints, n, k, upper, exact);
-}
-
-/*
  * descend_bound records the path to the lower bound of key (the first item
  * not less than key), or with upper to its upper bound (the first item
  * greater than key), in any tree, a multiset's included: it takes the
  * child before a separator equal to key, where equal keys may end, and
  * not the one after it, where they may go on. The leaf position may be
  * one past the leaf's last key; for a lower bound, only when no equal key
- * follows. Typed as int64s with i64 (see node_search). Returns 1 when an
- * item equal to key exists, 0 when none does, -1 when a comparison failed.
- * The tree must not be empty.
+ * follows. Searched the way by says (see key_search). Returns BPT_OK when
+ * an item equal to key exists, BPT_NOTFOUND when none does, BPT_ECMP when a
+ * comparison failed. The tree must not be empty.
  */
-static int descend_bound(const bpt *t, void *key, path *p, bool i64, bool upper)
+static bpt_status descend_bound(const bpt *t, void *key, path *p, key_search by, bool upper)
 {
     bpt_node *n = t->root;
     int d = 0, exact = 0;
@@ -557,10 +510,10 @@ static int descend_bound(const bpt *t, void *key, path *p, bool i64, bool upper)
     while (!n->leaf) {
         bpt_branch *b = (bpt_branch *)n;
         int seps = (int)n->n - 1;
-        int i = node_search(t, branch_keys(t, b), p->hinted ? branch_hints(t, b) : NULL, seps,
-                            p->key, upper, &exact, i64);
+        int i = search_by(t, branch_keys(t, b), p->hinted ? branch_hints(t, b) : NULL, seps,
+                          p->key, upper, &exact, by);
         if (i < 0)
-            return -1;
+            return BPT_ECMP;
         if (i < seps) {
             right = d;
             right_exact = exact;
@@ -572,15 +525,15 @@ static int descend_bound(const bpt *t, void *key, path *p, bool i64, bool upper)
             prefetch_node(t, n, d == t->height - 1);
     }
     bpt_leaf *l = (bpt_leaf *)n;
-    int i = node_search(t, leaf_keys(l), p->hinted ? leaf_hints(t, l) : NULL, (int)l->h.n,
-                        p->key, upper, &exact, i64);
+    int i = search_by(t, leaf_keys(l), p->hinted ? leaf_hints(t, l) : NULL, (int)l->h.n,
+                      p->key, upper, &exact, by);
     if (i < 0)
-        return -1;
+        return BPT_ECMP;
     p->node[d] = n;
     p->idx[d] = i;
     p->depth = d + 1;
     if (upper || i < (int)l->h.n || !right_exact)
-        return exact;
+        return exact ? BPT_OK : BPT_NOTFOUND;
     /* Every key here is less, and the separator after this leaf, the next
      * leaf's first key, is equal: the lower bound is there. */
     p->idx[right]++;
@@ -588,30 +541,30 @@ static int descend_bound(const bpt *t, void *key, path *p, bool i64, bool upper)
         p->node[d] = branch_children(t, (bpt_branch *)p->node[d - 1])[p->idx[d - 1]];
         p->idx[d] = 0;
     }
-    return 1;
+    return BPT_OK;
 }
 
 /*
- * descend_as records the path to the lower bound of key (the leaf position
- * may be one past the leaf's last key), typed as int64s with i64 (see
- * node_search). Returns 1 when key is present, 0 when it is not, -1 when a
- * comparison failed. The tree must not be empty. Without duplicates, a
+ * descend_by records the path to the lower bound of key (the leaf position
+ * may be one past the leaf's last key), searched the way by says (see
+ * key_search). Returns BPT_OK when key is present, BPT_NOTFOUND when it is
+ * not, BPT_ECMP when a comparison failed. The tree must not be empty. Without duplicates, a
  * separator equal to key ends the comparisons: key is the first key of the
  * subtree after it.
  */
-PREFETCH_INLINE int descend_as(const bpt *t, void *key, path *p, bool i64)
+PREFETCH_INLINE bpt_status descend_by(const bpt *t, void *key, path *p, key_search by)
 {
     if (t->cfg.duplicates)
-        return descend_bound(t, key, p, i64, false);
+        return descend_bound(t, key, p, by, false);
     bpt_node *n = t->root;
     int d = 0, exact = 0;
     p->hinted = key_slot(t, key, &p->key) && t->cfg.hint;
     while (!n->leaf) {
         bpt_branch *b = (bpt_branch *)n;
-        int i = node_search(t, branch_keys(t, b), p->hinted ? branch_hints(t, b) : NULL,
-                            (int)n->n - 1, p->key, false, &exact, i64);
+        int i = search_by(t, branch_keys(t, b), p->hinted ? branch_hints(t, b) : NULL,
+                          (int)n->n - 1, p->key, false, &exact, by);
         if (i < 0)
-            return -1;
+            return BPT_ECMP;
         i += exact;
         p->node[d] = n;
         p->idx[d++] = i;
@@ -628,52 +581,40 @@ PREFETCH_INLINE int descend_as(const bpt *t, void *key, path *p, bool i64)
             p->node[d] = n;
             p->idx[d] = 0;
             p->depth = d + 1;
-            return 1;
+            return BPT_OK;
         }
     }
     bpt_leaf *l = (bpt_leaf *)n;
-    int i = node_search(t, leaf_keys(l), p->hinted ? leaf_hints(t, l) : NULL, (int)l->h.n,
-                        p->key, false, &exact, i64);
+    int i = search_by(t, leaf_keys(l), p->hinted ? leaf_hints(t, l) : NULL, (int)l->h.n,
+                      p->key, false, &exact, by);
     if (i < 0)
-        return -1;
+        return BPT_ECMP;
     p->node[d] = n;
     p->idx[d] = i;
     p->depth = d + 1;
-    return exact;
+    return exact ? BPT_OK : BPT_NOTFOUND;
 }
 
-/* descend is descend_as through the tree's comparator or search. */
-static int descend(const bpt *t, void *key, path *p) { return descend_as(t, key, p, false); }
+/* descend is descend_by through the tree's comparator or search hook. */
+static bpt_status descend(const bpt *t, void *key, path *p)
+{
+    return descend_by(t, key, p, BY_HOOKS);
+}
 
-/* descend_at records the path to the item at position index < size. */
-static void descend_at(const bpt *t, size_t index, path *p)
+/* descend_edge records the path to the first (last == false) or last item. */
+static void descend_edge(const bpt *t, path *p, bool last)
 {
     bpt_node *n = t->root;
     int d = 0;
-    while (!n->leaf) {
-        bpt_branch *b = (bpt_branch *)n;
-        uint32_t i = 0;
-        while (i + 1 < n->n && index >= branch_counts(t, b)[i])
-            index -= branch_counts(t, b)[i++];
+    for (;;) {
+        int i = last ? (int)n->n - 1 : 0;
         p->node[d] = n;
-        p->idx[d++] = (int)i;
-        n = branch_children(t, b)[i];
+        p->idx[d++] = i;
+        if (n->leaf)
+            break;
+        n = branch_children(t, (bpt_branch *)n)[i];
     }
-    p->node[d] = n;
-    p->idx[d] = (int)index;
-    p->depth = d + 1;
-}
-
-/* path_rank returns the number of items before the path's position. */
-static size_t path_rank(const bpt *t, const path *p)
-{
-    size_t rank = (size_t)path_pos(p);
-    for (int d = 0; d < p->depth - 1; d++) {
-        bpt_branch *b = (bpt_branch *)p->node[d];
-        for (int i = 0; i < p->idx[d]; i++)
-            rank += branch_counts(t, b)[i];
-    }
-    return rank;
+    p->depth = d;
 }
 
 /*
@@ -823,18 +764,25 @@ static bpt_node *node_clone(const bpt *t, const bpt_node *src)
     return n;
 }
 
-bpt_status bpt_copy(const bpt *t, bpt **out)
+/* chain_leaf appends leaf l to the chain of tree c, after *prev. */
+static void chain_leaf(bpt *c, bpt_leaf **prev, bpt_leaf *l)
 {
-    bpt *c;
-    bpt_status rc = bpt_new(&t->cfg, &c);
-    if (rc != BPT_OK)
-        return rc;
-    if (!t->root) {
-        *out = c;
-        return BPT_OK;
-    }
+    l->prev = *prev;
+    if (*prev)
+        (*prev)->next = l;
+    else
+        c->first = l;
+    *prev = l;
+}
 
-    /* Depth-first, left to right, so leaves are met in chain order. */
+/*
+ * clone_nodes copies the nodes of t into the empty tree c, depth-first, left
+ * to right, so that leaves are met (and chained) in order. Returns 0, or -1
+ * when out of memory, with what it made under c->root: a branch holds only
+ * the children attached so far (see walk_nodes).
+ */
+static int clone_nodes(const bpt *t, bpt *c)
+{
     const bpt_node *src[BPT_MAX_HEIGHT];
     bpt_node *dst[BPT_MAX_HEIGHT];
     bpt_leaf *prev_leaf = NULL;
@@ -842,24 +790,18 @@ bpt_status bpt_copy(const bpt *t, bpt **out)
 
     c->root = dst[0] = node_clone(c, t->root);
     if (!c->root)
-        goto oom;
+        return -1;
     src[0] = t->root;
     for (;;) {
         const bpt_node *s = src[sp];
         bpt_node *d = dst[sp];
         if (s->leaf) {
-            bpt_leaf *l = (bpt_leaf *)d;
-            l->prev = prev_leaf;
-            if (prev_leaf)
-                prev_leaf->next = l;
-            else
-                c->first = l;
-            prev_leaf = l;
+            chain_leaf(c, &prev_leaf, (bpt_leaf *)d);
         } else if (d->n < s->n) {
             const bpt_node *schild = branch_children(t, (bpt_branch *)s)[d->n];
             bpt_node *dchild = node_clone(c, schild);
             if (!dchild)
-                goto oom;
+                return -1;
             branch_children(c, (bpt_branch *)d)[d->n++] = dchild;
             src[++sp] = schild;
             dst[sp] = dchild;
@@ -870,11 +812,28 @@ bpt_status bpt_copy(const bpt *t, bpt **out)
         sp--;
     }
     c->last = prev_leaf;
+    return 0;
+}
+
+/* retain_all retains every item of t: a copy holds them too. */
+static void retain_all(const bpt *t)
+{
+    for (bpt_leaf *l = t->first; l; l = l->next)
+        for (uint32_t i = 0; i < l->h.n; i++)
+            retain_item(t, leaf_keys(l)[i], leaf_vals(t, l)[i]);
+}
+
+bpt_status bpt_copy(const bpt *t, bpt **out)
+{
+    bpt *c;
+    bpt_status rc = bpt_new(&t->cfg, &c);
+    if (rc != BPT_OK)
+        return rc;
+    if (t->root && clone_nodes(t, c) < 0)
+        goto oom;
     c->size = t->size;
     c->height = t->height;
-    for (bpt_leaf *l = c->first; l; l = l->next)
-        for (uint32_t i = 0; i < l->h.n; i++)
-            retain_item(c, leaf_keys(l)[i], leaf_vals(c, l)[i]);
+    retain_all(c);
     *out = c;
     return BPT_OK;
 oom:
@@ -887,19 +846,16 @@ oom:
 
 /* ---- Lookups -------------------------------------------------------------- */
 
-/* find records the path to key: BPT_OK when present, BPT_NOTFOUND, BPT_ECMP. */
-static bpt_status find_as(const bpt *t, void *key, path *p, bool i64)
+/* find_by records the path to key: BPT_OK when present, BPT_NOTFOUND, BPT_ECMP. */
+static bpt_status find_by(const bpt *t, void *key, path *p, key_search by)
 {
     if (!t->root)
         return BPT_NOTFOUND;
-    /* Two call sites with constant i64: each inlines its own descent. */
-    int found = i64 ? descend_as(t, key, p, true) : descend(t, key, p);
-    if (found < 0)
-        return BPT_ECMP;
-    return found ? BPT_OK : BPT_NOTFOUND;
+    /* Two call sites with a constant by: each inlines its own descent. */
+    return by == BY_I64 ? descend_by(t, key, p, BY_I64) : descend(t, key, p);
 }
 
-static bpt_status find(const bpt *t, void *key, path *p) { return find_as(t, key, p, false); }
+static bpt_status find(const bpt *t, void *key, path *p) { return find_by(t, key, p, BY_HOOKS); }
 
 bpt_status bpt_get(const bpt *t, void *key, void **key_out, void **value_out)
 {
@@ -937,7 +893,7 @@ bpt_status bpt_get_i64(const bpt *t, int64_t key, void **value_out)
         return BPT_NOTFOUND;
     if (t->cfg.duplicates) { /* the first equal key: the path's descent */
         path p;
-        if (find_as(t, bpt_word_from_i64(key), &p, true) != BPT_OK)
+        if (find_by(t, bpt_word_from_i64(key), &p, BY_I64) != BPT_OK)
             return BPT_NOTFOUND;
         return give_item(t, path_leaf(&p), path_pos(&p), NULL, value_out);
     }
@@ -984,33 +940,34 @@ typedef enum { NB_FLOOR, NB_CEILING, NB_LOWER, NB_HIGHER } neighbour_kind;
 static int neighbour_pos(const bpt *t, void *key, neighbour_kind kind, path *p, int *pos)
 {
     bool upper = t->cfg.duplicates && (kind == NB_FLOOR || kind == NB_HIGHER);
-    int found = upper ? descend_bound(t, key, p, false, true) : descend(t, key, p);
-    if (found < 0)
+    bpt_status found = upper ? descend_bound(t, key, p, BY_HOOKS, true) : descend(t, key, p);
+    if (found == BPT_ECMP)
         return -1;
     int i = path_pos(p);
     switch (kind) {
-    case NB_FLOOR: i -= upper || !found; break;
+    case NB_FLOOR: i -= upper || found != BPT_OK; break;
     case NB_CEILING: break;
     case NB_LOWER: i -= 1; break;
-    case NB_HIGHER: i += !upper && found; break;
+    case NB_HIGHER: i += !upper && found == BPT_OK; break;
     }
     *pos = i;
     return 0;
 }
 
 /*
- * locate finds the leaf position of the neighbour of key: returns 1 and sets
- * *lo, *io when there is one, 0 when there is none, -1 on comparison failure.
+ * locate finds the leaf position of the neighbour of key: returns BPT_OK and
+ * sets *lo, *io when there is one, BPT_NOTFOUND when there is none, BPT_ECMP
+ * when a comparison failed.
  */
-static int locate(const bpt *t, void *key, neighbour_kind kind, bpt_leaf **lo, int *io)
+static bpt_status locate(const bpt *t, void *key, neighbour_kind kind, bpt_leaf **lo, int *io)
 {
     path p;
     int i;
     if (!t->root)
-        return 0;
+        return BPT_NOTFOUND;
     if (neighbour_pos(t, key, kind, &p, &i) < 0)
-        return -1;
-    return leaf_item(path_leaf(&p), i, lo, io);
+        return BPT_ECMP;
+    return leaf_item(path_leaf(&p), i, lo, io) ? BPT_OK : BPT_NOTFOUND;
 }
 
 static bpt_status neighbour(const bpt *t, void *key, neighbour_kind kind, void **key_out,
@@ -1018,11 +975,9 @@ static bpt_status neighbour(const bpt *t, void *key, neighbour_kind kind, void *
 {
     bpt_leaf *l;
     int i;
-    int rc = locate(t, key, kind, &l, &i);
-    if (rc < 0)
-        return BPT_ECMP;
-    if (!rc)
-        return BPT_NOTFOUND;
+    bpt_status rc = locate(t, key, kind, &l, &i);
+    if (rc != BPT_OK)
+        return rc;
     return give_item(t, l, i, key_out, value_out);
 }
 
@@ -1046,49 +1001,62 @@ bpt_status bpt_higher(const bpt *t, void *key, void **key_out, void **value_out)
     return neighbour(t, key, NB_HIGHER, key_out, value_out);
 }
 
-/* rank_as is bpt_rank, or with upper bpt_rank_upper. */
-static bpt_status rank_as(const bpt *t, void *key, size_t *rank, bool upper)
+/* ---- Ranks ---------------------------------------------------------------- */
+
+/* descend_at records the path to the item at position index < size. */
+static void descend_at(const bpt *t, size_t index, path *p)
+{
+    bpt_node *n = t->root;
+    int d = 0;
+    while (!n->leaf) {
+        bpt_branch *b = (bpt_branch *)n;
+        uint32_t i = 0;
+        while (i + 1 < n->n && index >= branch_counts(t, b)[i])
+            index -= branch_counts(t, b)[i++];
+        p->node[d] = n;
+        p->idx[d++] = (int)i;
+        n = branch_children(t, b)[i];
+    }
+    p->node[d] = n;
+    p->idx[d] = (int)index;
+    p->depth = d + 1;
+}
+
+/* path_rank returns the number of items before the path's position. */
+static size_t path_rank(const bpt *t, const path *p)
+{
+    size_t rank = (size_t)path_pos(p);
+    for (int d = 0; d < p->depth - 1; d++) {
+        bpt_branch *b = (bpt_branch *)p->node[d];
+        for (int i = 0; i < p->idx[d]; i++)
+            rank += branch_counts(t, b)[i];
+    }
+    return rank;
+}
+
+/* rank_bound is bpt_rank (the lower bound's rank), or with upper bpt_rank_upper. */
+static bpt_status rank_bound(const bpt *t, void *key, size_t *rank, bool upper)
 {
     path p;
     if (!t->root) {
         *rank = 0;
         return BPT_NOTFOUND;
     }
-    int found = upper ? descend_bound(t, key, &p, false, true) : descend(t, key, &p);
-    if (found < 0)
+    bpt_status found = upper ? descend_bound(t, key, &p, BY_HOOKS, true) : descend(t, key, &p);
+    if (found == BPT_ECMP)
         return BPT_ECMP;
     *rank = path_rank(t, &p);
-    return found ? BPT_OK : BPT_NOTFOUND;
+    return found;
 }
 
 bpt_status bpt_rank(const bpt *t, void *key, size_t *rank)
 {
-    return rank_as(t, key, rank, false);
+    return rank_bound(t, key, rank, false);
 }
 
 bpt_status bpt_rank_upper(const bpt *t, void *key, size_t *rank)
 {
-    return rank_as(t, key, rank, true);
-}
-
-int bpt_visit(const bpt *t, int (*fn)(void *key, void *value, void *arg), void *arg)
-{
-    scan_path s = {.levels = 0};
-    if (t->root) {
-        path p;
-        descend_edge(t, &p, false);
-        scan_set(&s, &p);
-    }
-    for (bpt_leaf *l = t->first; l; l = l->next, scan_move(t, &s, 1)) {
-        scan_prefetch(t, &s, 1);
-        void **keys = leaf_keys(l), **vals = leaf_vals(t, l);
-        for (uint32_t i = 0, n = l->h.n; i < n; i++) {
-            int rc = fn(keys[i], vals[i], arg);
-            if (rc)
-                return rc;
-        }
-    }
-    return 0;
+    return rank_bound(t, key, rank, true);
 }
 
 bpt_status bpt_at(const bpt *t, size_t index, void **key_out, void **value_out)
@@ -1100,7 +1068,7 @@ bpt_status bpt_at(const bpt *t, size_t index, void **key_out, void **value_out)
     return give_item(t, path_leaf(&p), path_pos(&p), key_out, value_out);
 }
 
-/* ---- Structural helpers --------------------------------------------------- */
+/* ---- Node surgery --------------------------------------------------------- */
 
 /*
  * set_first_key stores key as the separator that names the first key of the
@@ -1178,6 +1146,122 @@ static void branch_remove(const bpt *t, bpt_branch *b, uint32_t j)
     b->h.n--;
 }
 
+/* ---- Siblings: even out and merge ----------------------------------------- */
+
+/*
+ * even_leaves moves items between the leaves at positions j and j + 1 of
+ * parent until the left one holds half of their items (rounded down), and
+ * names the right one's new first key in the parent.
+ */
+static void even_leaves(bpt *t, bpt_branch *parent, uint32_t j)
+{
+    bpt_node **children = branch_children(t, parent);
+    bpt_leaf *l = (bpt_leaf *)children[j], *r = (bpt_leaf *)children[j + 1];
+    uint32_t total = l->h.n + r->h.n, want = total / 2;
+    if (l->h.n < want) {
+        uint32_t m = want - l->h.n;
+        leaf_move(t, l, l->h.n, r, 0, m);
+        leaf_move(t, r, 0, r, m, r->h.n - m);
+    } else {
+        uint32_t m = l->h.n - want;
+        leaf_move(t, r, m, r, 0, r->h.n);
+        leaf_move(t, r, 0, l, want, m);
+    }
+    l->h.n = want;
+    r->h.n = total - want;
+    branch_counts(t, parent)[j] = want;
+    branch_counts(t, parent)[j + 1] = r->h.n;
+    set_branch_slot(t, parent, j, leaf_slot(t, r, 0));
+}
+
+/*
+ * even_branches does the same for two branches, moving children (with their
+ * counts): the parent's separator between the two comes down in front of
+ * the children moved right to left, or after those moved left to right,
+ * and the first key of the right one's new subtree goes up in its place.
+ */
+static void even_branches(bpt *t, bpt_branch *parent, uint32_t j)
+{
+    bpt_node **children = branch_children(t, parent);
+    bpt_branch *l = (bpt_branch *)children[j], *r = (bpt_branch *)children[j + 1];
+    uint32_t total = l->h.n + r->h.n, want = total / 2;
+    if (l->h.n < want) {
+        uint32_t m = want - l->h.n;
+        set_branch_slot(t, l, l->h.n - 1, branch_slot(t, parent, j));
+        branch_move_keys(t, l, l->h.n, r, 0, m - 1);
+        branch_move(t, l, l->h.n, r, 0, m);
+        set_branch_slot(t, parent, j, branch_slot(t, r, m - 1));
+        branch_move_keys(t, r, 0, r, m, r->h.n - 1 - m);
+        branch_move(t, r, 0, r, m, r->h.n - m);
+    } else {
+        uint32_t m = l->h.n - want;
+        branch_move_keys(t, r, m, r, 0, r->h.n - 1);
+        branch_move(t, r, m, r, 0, r->h.n);
+        set_branch_slot(t, r, m - 1, branch_slot(t, parent, j));
+        branch_move_keys(t, r, 0, l, want, m - 1);
+        branch_move(t, r, 0, l, want, m);
+        set_branch_slot(t, parent, j, branch_slot(t, l, want - 1));
+    }
+    l->h.n = want;
+    r->h.n = total - want;
+    branch_counts(t, parent)[j] = branch_total(t, l);
+    branch_counts(t, parent)[j + 1] = branch_total(t, r);
+}
+
+/*
+ * merge_pair moves everything the node at position j + 1 of parent holds
+ * into the one at j (a branch takes the separator between them too), then
+ * drops the right one from the parent and frees it.
+ */
+static void merge_pair(bpt *t, bpt_branch *parent, uint32_t j)
+{
+    bpt_node **children = branch_children(t, parent);
+    bpt_node *ln = children[j], *rn = children[j + 1];
+    uint32_t total = ln->n + rn->n;
+    if (ln->leaf) {
+        bpt_leaf *l = (bpt_leaf *)ln, *r = (bpt_leaf *)rn;
+        leaf_move(t, l, l->h.n, r, 0, r->h.n);
+        l->next = r->next;
+        if (r->next)
+            r->next->prev = l;
+        else
+            t->last = l;
+    } else {
+        bpt_branch *l = (bpt_branch *)ln, *r = (bpt_branch *)rn;
+        set_branch_slot(t, l, l->h.n - 1, branch_slot(t, parent, j));
+        branch_move_keys(t, l, l->h.n, r, 0, r->h.n - 1);
+        branch_move(t, l, l->h.n, r, 0, r->h.n);
+    }
+    ln->n = total;
+    branch_counts(t, parent)[j] += branch_counts(t, parent)[j + 1];
+    branch_remove(t, parent, j + 1);
+    node_free(t, rn);
+}
+
+/*
+ * rebalance_pair evens out or merges the siblings at positions j and j + 1
+ * of parent, one of which is underfull (after a removal) or overfull (after
+ * an insert, when the other has room: they always even out then). Returns
+ * true when it merged (the parent lost a child), false when it
+ * redistributed.
+ */
+static bool rebalance_pair(bpt *t, bpt_branch *parent, uint32_t j)
+{
+    bpt_node **children = branch_children(t, parent);
+    bpt_node *ln = children[j], *rn = children[j + 1];
+    if (ln->n + rn->n < 2 * bpt_min_fill(node_capacity(t, ln->leaf))) {
+        merge_pair(t, parent, j);
+        return true;
+    }
+    if (ln->leaf)
+        even_leaves(t, parent, j);
+    else
+        even_branches(t, parent, j);
+    return false;
+}
+
+/* ---- Insert: split and overflow ------------------------------------------- */
+
 /*
  * split moves the upper half of the overfull node n into the fresh node r and
  * returns the first key of r's subtree; *moved gets r's item count.
@@ -1211,115 +1295,162 @@ static slot split(bpt *t, bpt_node *n, bpt_node *r, size_t *moved)
 }
 
 /*
- * rebalance_pair evens out or merges the siblings at positions j and j + 1
- * of parent, one of which is underfull (after a removal) or overfull (after
- * an insert, when the other has room: they always even out then). Returns
- * true when it merged (the parent lost a child), false when it
- * redistributed.
+ * roomy_sibling tells whether a sibling of child j of parent has room for
+ * another entry, and then stores in *pair the position of the left one of
+ * child j and that sibling (the emptier of the two neighbours). Sharing
+ * with it instead of splitting keeps nodes fuller: about 80% after random
+ * inserts instead of 70%, and near 100% after ascending or descending ones,
+ * where splits alone leave every node half full.
  */
-static bool rebalance_pair(bpt *t, bpt_branch *parent, uint32_t j)
+static bool roomy_sibling(const bpt *t, bpt_branch *parent, uint32_t j, uint32_t *pair)
 {
     bpt_node **children = branch_children(t, parent);
-    bpt_node *ln = children[j], *rn = children[j + 1];
-    unsigned cap = ln->leaf ? t->cfg.leaf_capacity : t->cfg.branch_capacity;
-    uint32_t total = ln->n + rn->n;
-
-    if (total >= 2 * bpt_min_fill(cap)) {
-        uint32_t want = total / 2;
-        if (ln->leaf) {
-            bpt_leaf *l = (bpt_leaf *)ln, *r = (bpt_leaf *)rn;
-            if (l->h.n < want) {
-                uint32_t m = want - l->h.n;
-                leaf_move(t, l, l->h.n, r, 0, m);
-                leaf_move(t, r, 0, r, m, r->h.n - m);
-            } else {
-                uint32_t m = l->h.n - want;
-                leaf_move(t, r, m, r, 0, r->h.n);
-                leaf_move(t, r, 0, l, want, m);
-            }
-            l->h.n = want;
-            r->h.n = total - want;
-            branch_counts(t, parent)[j] = want;
-            branch_counts(t, parent)[j + 1] = r->h.n;
-            set_branch_slot(t, parent, j, leaf_slot(t, r, 0));
-        } else {
-            bpt_branch *l = (bpt_branch *)ln, *r = (bpt_branch *)rn;
-            if (l->h.n < want) {
-                uint32_t m = want - l->h.n;
-                set_branch_slot(t, l, l->h.n - 1, branch_slot(t, parent, j));
-                branch_move_keys(t, l, l->h.n, r, 0, m - 1);
-                branch_move(t, l, l->h.n, r, 0, m);
-                set_branch_slot(t, parent, j, branch_slot(t, r, m - 1));
-                branch_move_keys(t, r, 0, r, m, r->h.n - 1 - m);
-                branch_move(t, r, 0, r, m, r->h.n - m);
-            } else {
-                uint32_t m = l->h.n - want;
-                branch_move_keys(t, r, m, r, 0, r->h.n - 1);
-                branch_move(t, r, m, r, 0, r->h.n);
-                set_branch_slot(t, r, m - 1, branch_slot(t, parent, j));
-                branch_move_keys(t, r, 0, l, want, m - 1);
-                branch_move(t, r, 0, l, want, m);
-                set_branch_slot(t, parent, j, branch_slot(t, l, want - 1));
-            }
-            l->h.n = want;
-            r->h.n = total - want;
-            branch_counts(t, parent)[j] = branch_total(t, l);
-            branch_counts(t, parent)[j + 1] = branch_total(t, r);
-        }
-        return false;
-    }
-
-    if (ln->leaf) {
-        bpt_leaf *l = (bpt_leaf *)ln, *r = (bpt_leaf *)rn;
-        leaf_move(t, l, l->h.n, r, 0, r->h.n);
-        l->next = r->next;
-        if (r->next)
-            r->next->prev = l;
-        else
-            t->last = l;
-    } else {
-        bpt_branch *l = (bpt_branch *)ln, *r = (bpt_branch *)rn;
-        set_branch_slot(t, l, l->h.n - 1, branch_slot(t, parent, j));
-        branch_move_keys(t, l, l->h.n, r, 0, r->h.n - 1);
-        branch_move(t, l, l->h.n, r, 0, r->h.n);
-    }
-    ln->n = total;
-    branch_counts(t, parent)[j] += branch_counts(t, parent)[j + 1];
-    branch_remove(t, parent, j + 1);
-    node_free(t, rn);
-    return true;
-}
-
-/*
- * roomy_sibling returns the position, under parent, of a sibling of child j
- * that has room for another entry (the emptier of the two neighbours), or -1
- * when neither has. Sharing with it instead of splitting keeps nodes fuller:
- * about 80% after random inserts instead of 70%, and near 100% after
- * ascending or descending ones, where splits alone leave every node half
- * full.
- */
-static int roomy_sibling(const bpt *t, bpt_branch *parent, uint32_t j)
-{
-    bpt_node **children = branch_children(t, parent);
-    unsigned cap = children[j]->leaf ? t->cfg.leaf_capacity : t->cfg.branch_capacity;
+    unsigned cap = node_capacity(t, children[j]->leaf);
     uint32_t left = j > 0 ? children[j - 1]->n : cap;
     uint32_t right = j + 1 < parent->h.n ? children[j + 1]->n : cap;
     if (left >= cap && right >= cap)
-        return -1;
-    return left <= right ? (int)j - 1 : (int)j + 1;
+        return false;
+    *pair = left <= right ? j - 1 : j;
+    return true;
 }
+
+/* What an entry added to a full node does (overflow_at). */
+typedef enum {
+    OVERFLOW_SHARE,    /* the node evens out with a roomy sibling */
+    OVERFLOW_SPLIT,    /* the node splits, and its parent gains a child */
+    OVERFLOW_NEW_ROOT, /* the root splits, under a new root */
+} overflow_action;
 
 /*
  * overflow_at tells what an entry added to the full node at depth d of the
- * path does: 0, shared with a roomy sibling; 1, the node splits and its
- * parent gains a child; 2, the root splits under a new root.
+ * path does; for OVERFLOW_SHARE it stores in *pair the position under the
+ * parent of the left one of the node and the sibling it shares with.
  */
-static int overflow_at(const bpt *t, const path *p, int d)
+static overflow_action overflow_at(const bpt *t, const path *p, int d, uint32_t *pair)
 {
     if (d == 0)
-        return 2;
+        return OVERFLOW_NEW_ROOT;
     bpt_branch *parent = (bpt_branch *)p->node[d - 1];
-    return roomy_sibling(t, parent, (uint32_t)p->idx[d - 1]) < 0;
+    return roomy_sibling(t, parent, (uint32_t)p->idx[d - 1], pair) ? OVERFLOW_SHARE
+                                                                   : OVERFLOW_SPLIT;
+}
+
+/*
+ * overflow_nodes is how many fresh nodes an action takes: a split's new
+ * right half, and a new root.
+ */
+static int overflow_nodes(overflow_action action)
+{
+    return action == OVERFLOW_SHARE ? 0 : action == OVERFLOW_SPLIT ? 1 : 2;
+}
+
+/* The fresh nodes an insert's splits take, allocated before any change. */
+typedef struct spares {
+    bpt_node *node[BPT_MAX_HEIGHT + 1];
+    int n;    /* allocated */
+    int used; /* handed out by take_spare, in order */
+} spares;
+
+/*
+ * reserve_splits allocates the nodes an insert at the path's leaf splits
+ * into: up from the leaf while full nodes cannot share with a sibling.
+ * Returns 0, or -1 when out of memory, with nothing left allocated.
+ */
+static int reserve_splits(const bpt *t, const path *p, spares *s)
+{
+    s->n = s->used = 0;
+    for (int d = p->depth - 1; d >= 0; d--) {
+        bpt_node *n = p->node[d];
+        if (n->n < node_capacity(t, n->leaf))
+            break;
+        uint32_t pair;
+        overflow_action action = overflow_at(t, p, d, &pair);
+        for (int k = 0; k < overflow_nodes(action); k++) {
+            bpt_node *fresh = node_new(t, k == 0 && n->leaf);
+            if (!fresh)
+                goto oom;
+            s->node[s->n++] = fresh;
+        }
+        if (action != OVERFLOW_SPLIT)
+            break;
+    }
+    return 0;
+oom:
+    while (s->n > 0)
+        node_free(t, s->node[--s->n]);
+    return -1;
+}
+
+/* take_spare hands out the next node reserve_splits allocated. */
+static bpt_node *take_spare(spares *s)
+{
+    assert(s->used < s->n); /* reserve_splits allocated every split */
+    return s->node[s->used++];
+}
+
+/*
+ * leaf_insert stores the path's key -> value at the path's leaf position,
+ * where the leaf may go one over its capacity, and counts the item above.
+ */
+static void leaf_insert(bpt *t, const path *p, void *value)
+{
+    bpt_leaf *l = path_leaf(p);
+    uint32_t pos = (uint32_t)path_pos(p);
+    leaf_move(t, l, pos + 1, l, pos, l->h.n - pos);
+    set_leaf_slot(t, l, pos, p->key);
+    leaf_vals(t, l)[pos] = value;
+    l->h.n++;
+    if (pos == 0)
+        set_first_key(t, p, p->key);
+    for (int d = 0; d < p->depth - 1; d++)
+        branch_counts(t, (bpt_branch *)p->node[d])[p->idx[d]]++;
+    t->size++;
+    t->version++;
+}
+
+/* grow_root makes root, a fresh branch, the parent of the old root n and r. */
+static void grow_root(bpt *t, bpt_branch *root, bpt_node *n, bpt_node *r, slot sep,
+                      size_t moved)
+{
+    root->h.n = 2;
+    branch_counts(t, root)[0] = t->size - moved;
+    branch_counts(t, root)[1] = moved;
+    branch_children(t, root)[0] = n;
+    branch_children(t, root)[1] = r;
+    set_branch_slot(t, root, 0, sep);
+    t->root = &root->h;
+    t->height++;
+}
+
+/*
+ * resolve_overflow brings the overfull nodes on the path back within their
+ * capacity, bottom-up from the leaf: a node shares with a roomy sibling
+ * (and the parent gains nothing), or splits into a spare that its parent,
+ * or a new root, gains as a child.
+ */
+static void resolve_overflow(bpt *t, const path *p, spares *s)
+{
+    bpt_node *n = p->node[p->depth - 1];
+    for (int d = p->depth - 1; n->n > node_capacity(t, n->leaf); d--) {
+        uint32_t pair;
+        overflow_action action = overflow_at(t, p, d, &pair);
+        if (action == OVERFLOW_SHARE) {
+            rebalance_pair(t, (bpt_branch *)p->node[d - 1], pair);
+            return;
+        }
+        bpt_node *r = take_spare(s);
+        size_t moved;
+        slot sep = split(t, n, r, &moved);
+        if (action == OVERFLOW_NEW_ROOT) {
+            grow_root(t, (bpt_branch *)take_spare(s), n, r, sep, moved);
+            return;
+        }
+        bpt_branch *parent = (bpt_branch *)p->node[d - 1];
+        uint32_t j = (uint32_t)p->idx[d - 1];
+        branch_counts(t, parent)[j] -= moved;
+        branch_insert(t, parent, j + 1, sep, r, moved);
+        n = &parent->h;
+    }
 }
 
 /*
@@ -1329,80 +1460,13 @@ static int overflow_at(const bpt *t, const path *p, int d)
  */
 static bpt_status insert_at(bpt *t, path *p, void *key, void *value)
 {
-    bpt_node *spare[BPT_MAX_HEIGHT + 1];
-    int nspare = 0;
-    bpt_leaf *l = path_leaf(p);
-    int pos = path_pos(p);
-
-    /* Count the splits: up from the leaf while full nodes cannot share. */
-    for (int d = p->depth - 1; d >= 0; d--) {
-        bpt_node *n = p->node[d];
-        if (n->n < (n->leaf ? t->cfg.leaf_capacity : t->cfg.branch_capacity))
-            break;
-        int need = overflow_at(t, p, d);
-        for (int k = 0; k < need; k++)
-            if (!(spare[nspare++] = node_new(t, k == 0 && n->leaf)))
-                goto oom;
-        if (need != 1)
-            break;
-    }
-
+    spares s;
+    if (reserve_splits(t, p, &s) < 0)
+        return BPT_ENOMEM;
     retain_item(t, key, value);
-    leaf_move(t, l, (uint32_t)pos + 1, l, (uint32_t)pos, l->h.n - (uint32_t)pos);
-    set_leaf_slot(t, l, (uint32_t)pos, p->key);
-    leaf_vals(t, l)[pos] = value;
-    l->h.n++;
-    if (pos == 0)
-        set_first_key(t, p, p->key);
-    for (int d = 0; d < p->depth - 1; d++)
-        branch_counts(t, (bpt_branch *)p->node[d])[p->idx[d]]++;
-    t->size++;
-    t->version++;
-
-    /* Resolve overfull nodes bottom-up; the spares are used in order. */
-    int used = 0;
-    bpt_node *n = &l->h;
-    for (int d = p->depth - 1;; d--) {
-        unsigned cap = n->leaf ? t->cfg.leaf_capacity : t->cfg.branch_capacity;
-        if (n->n <= cap)
-            break;
-        int action = overflow_at(t, p, d);
-        if (action == 0) {
-            bpt_branch *parent = (bpt_branch *)p->node[d - 1];
-            uint32_t j = (uint32_t)p->idx[d - 1];
-            int s = roomy_sibling(t, parent, j);
-            rebalance_pair(t, parent, (uint32_t)(s < (int)j ? s : (int)j));
-            break;
-        }
-        assert(used < nspare); /* the first pass allocated every split */
-        bpt_node *r = spare[used++];
-        size_t moved;
-        slot sep = split(t, n, r, &moved);
-        if (action == 2) {
-            assert(used < nspare);
-            bpt_branch *root = (bpt_branch *)spare[used++];
-            root->h.n = 2;
-            branch_counts(t, root)[0] = t->size - moved;
-            branch_counts(t, root)[1] = moved;
-            branch_children(t, root)[0] = n;
-            branch_children(t, root)[1] = r;
-            set_branch_slot(t, root, 0, sep);
-            t->root = &root->h;
-            t->height++;
-            break;
-        }
-        bpt_branch *parent = (bpt_branch *)p->node[d - 1];
-        uint32_t j = (uint32_t)p->idx[d - 1];
-        branch_counts(t, parent)[j] -= moved;
-        branch_insert(t, parent, j + 1, sep, r, moved);
-        n = &parent->h;
-    }
+    leaf_insert(t, p, value);
+    resolve_overflow(t, p, &s);
     return BPT_OK;
-oom:
-    while (nspare > 0)
-        if (spare[--nspare])
-            node_free(t, spare[nspare]);
-    return BPT_ENOMEM;
 }
 
 /* insert_first makes the first leaf of an empty tree. */
@@ -1426,18 +1490,15 @@ static bpt_status insert_first(bpt *t, void *key, void *value)
     return BPT_OK;
 }
 
-/*
- * remove_span removes count >= 1 items of the path's leaf from its position
- * on, then restores the fill bounds up the path. Owned out-parameters hand
- * the item back and are only for count == 1 (single removals and pops);
- * range removal passes NULL and every item is released.
- * Needs no comparison and no allocation, so it cannot fail.
- */
-static void remove_span(bpt *t, path *p, uint32_t count, void **key_out, void **value_out)
-{
-    bpt_leaf *l = path_leaf(p);
-    uint32_t pos = (uint32_t)path_pos(p);
+/* ---- Delete: take items, restore the fill --------------------------------- */
 
+/*
+ * take_items hands the count items of leaf l from position pos on back
+ * through the owned out-parameters, or releases them (see remove_span).
+ */
+static void take_items(const bpt *t, bpt_leaf *l, uint32_t pos, uint32_t count, void **key_out,
+                       void **value_out)
+{
     for (uint32_t i = pos; i < pos + count; i++) {
         if (key_out)
             *key_out = leaf_keys(l)[i];
@@ -1448,40 +1509,15 @@ static void remove_span(bpt *t, path *p, uint32_t count, void **key_out, void **
         else
             release_value(t, leaf_vals(t, l)[i]);
     }
-    leaf_move(t, l, pos, l, pos + count, l->h.n - pos - count);
-    l->h.n -= count;
-    for (int d = 0; d < p->depth - 1; d++)
-        branch_counts(t, (bpt_branch *)p->node[d])[p->idx[d]] -= count;
-    t->size -= count;
-    t->version++;
+}
 
-    /*
-     * The subtree's first key changed: name its new first key — the next
-     * leaf's when this one emptied (rebalancing below then fixes or drops
-     * the separators next to this leaf).
-     */
-    if (pos == 0) {
-        if (l->h.n)
-            set_first_key(t, p, leaf_slot(t, l, 0));
-        else if (l->next)
-            set_first_key(t, p, leaf_slot(t, l->next, 0));
-    }
-
-    int d = p->depth - 1;
-    bpt_node *n = &l->h;
-    while (d > 0) {
-        unsigned cap = n->leaf ? t->cfg.leaf_capacity : t->cfg.branch_capacity;
-        if (n->n >= bpt_min_fill(cap))
-            return;
-        bpt_branch *parent = (bpt_branch *)p->node[d - 1];
-        uint32_t j = (uint32_t)p->idx[d - 1];
-        if (!rebalance_pair(t, parent, j > 0 ? j - 1 : j))
-            return;
-        n = &parent->h;
-        d--;
-    }
-
-    /* At the root: drop an empty leaf, collapse a branch with one child. */
+/*
+ * collapse_root drops a root leaf left empty, or a root branch left with
+ * one child, whose child becomes the root.
+ */
+static void collapse_root(bpt *t)
+{
+    bpt_node *n = t->root;
     if (n->leaf && n->n == 0) {
         node_free(t, n);
         t->root = NULL;
@@ -1494,37 +1530,93 @@ static void remove_span(bpt *t, path *p, uint32_t count, void **key_out, void **
     }
 }
 
+/*
+ * restore_fill brings the underfull nodes on the path back to their minimum
+ * fill, bottom-up from the leaf: each evens out with a sibling, or merges
+ * with it and leaves its parent a child short; then collapse_root.
+ */
+static void restore_fill(bpt *t, const path *p)
+{
+    int d = p->depth - 1;
+    bpt_node *n = p->node[d];
+    while (d > 0) {
+        if (n->n >= bpt_min_fill(node_capacity(t, n->leaf)))
+            return;
+        bpt_branch *parent = (bpt_branch *)p->node[d - 1];
+        uint32_t j = (uint32_t)p->idx[d - 1];
+        if (!rebalance_pair(t, parent, j > 0 ? j - 1 : j))
+            return;
+        n = &parent->h;
+        d--;
+    }
+    collapse_root(t);
+}
+
+/*
+ * remove_span removes count >= 1 items of the path's leaf from its position
+ * on, then restores the fill bounds up the path. Owned out-parameters hand
+ * the item back and are only for count == 1 (single removals and pops);
+ * range removal passes NULL and every item is released.
+ * Needs no comparison and no allocation, so it cannot fail.
+ */
+static void remove_span(bpt *t, path *p, uint32_t count, void **key_out, void **value_out)
+{
+    bpt_leaf *l = path_leaf(p);
+    uint32_t pos = (uint32_t)path_pos(p);
+
+    take_items(t, l, pos, count, key_out, value_out);
+    leaf_move(t, l, pos, l, pos + count, l->h.n - pos - count);
+    l->h.n -= count;
+    for (int d = 0; d < p->depth - 1; d++)
+        branch_counts(t, (bpt_branch *)p->node[d])[p->idx[d]] -= count;
+    t->size -= count;
+    t->version++;
+
+    /*
+     * The subtree's first key changed: name its new first key — the next
+     * leaf's when this one emptied (restore_fill then fixes or drops the
+     * separators next to this leaf).
+     */
+    if (pos == 0) {
+        if (l->h.n)
+            set_first_key(t, p, leaf_slot(t, l, 0));
+        else if (l->next)
+            set_first_key(t, p, leaf_slot(t, l->next, 0));
+    }
+    restore_fill(t, p);
+}
+
 /* ---- Updates -------------------------------------------------------------- */
 
 /*
- * insert_as inserts key -> value when no equal key is present (BPT_OK);
+ * insert_by inserts key -> value when no equal key is present (BPT_OK);
  * otherwise it returns BPT_EXISTS with p leading to the present item (in a
  * multiset, the first equal one). With add (multisets only) it inserts
  * anyway, after the equal keys. Either way it stores the item's position
- * in *rank when rank is not NULL. Typed as int64s with i64 (see
- * node_search).
+ * in *rank when rank is not NULL. Searched the way by says (see
+ * key_search).
  */
-static bpt_status insert_as(bpt *t, void *key, void *value, path *p, size_t *rank, bool i64,
-                            bool add)
+static bpt_status insert_by(bpt *t, void *key, void *value, path *p, size_t *rank,
+                            key_search by, bool add)
 {
     if (!t->root) {
         if (rank)
             *rank = 0;
         return insert_first(t, key, value);
     }
-    int found;
-    if (add) /* each call site has a constant add and i64: each inlines its own */
-        found = descend_bound(t, key, p, i64, true);
+    bpt_status found;
+    if (add) /* each call site has a constant add and by: each inlines its own */
+        found = descend_bound(t, key, p, by, true);
     else
-        found = i64 ? descend_as(t, key, p, true) : descend(t, key, p); /* as in find_as */
-    if (found < 0)
+        found = by == BY_I64 ? descend_by(t, key, p, BY_I64) : descend(t, key, p); /* find_by's */
+    if (found == BPT_ECMP)
         return BPT_ECMP;
-    found = found && !add;
-    if (!found && t->cfg.hint && !p->hinted)
+    bool exists = found == BPT_OK && !add;
+    if (!exists && t->cfg.hint && !p->hinted)
         return BPT_EINVAL; /* a key without a hint cannot be stored */
     if (rank)
         *rank = path_rank(t, p); /* before an insert: its position after it */
-    if (found)
+    if (exists)
         return BPT_EXISTS;
     return insert_at(t, p, key, value);
 }
@@ -1546,13 +1638,13 @@ static void replace_value(bpt *t, const path *p, void *value, void **old_value)
         release_value(t, old);
 }
 
-/* put_as is bpt_put_rank, typed as int64s with i64 (see node_search). */
-static bpt_status put_as(bpt *t, void *key, void *value, void **old_value, size_t *rank,
-                         bool i64)
+/* put_by is bpt_put_rank, searched the way by says (see key_search). */
+static bpt_status put_by(bpt *t, void *key, void *value, void **old_value, size_t *rank,
+                         key_search by)
 {
     path p;
-    bpt_status rc = t->cfg.duplicates ? insert_as(t, key, value, &p, rank, i64, true)
-                                      : insert_as(t, key, value, &p, rank, i64, false);
+    bpt_status rc = t->cfg.duplicates ? insert_by(t, key, value, &p, rank, by, true)
+                                      : insert_by(t, key, value, &p, rank, by, false);
     if (rc != BPT_EXISTS)
         return rc;
     replace_value(t, &p, value, old_value);
@@ -1561,28 +1653,28 @@ static bpt_status put_as(bpt *t, void *key, void *value, void **old_value, size_
 
 bpt_status bpt_put(bpt *t, void *key, void *value, void **old_value)
 {
-    return put_as(t, key, value, old_value, NULL, false);
+    return put_by(t, key, value, old_value, NULL, BY_HOOKS);
 }
 
 bpt_status bpt_put_rank(bpt *t, void *key, void *value, void **old_value, size_t *rank)
 {
-    return put_as(t, key, value, old_value, rank, false);
+    return put_by(t, key, value, old_value, rank, BY_HOOKS);
 }
 
 bpt_status bpt_insert(bpt *t, void *key, void *value, void **existing)
 {
     path p;
-    bpt_status rc = insert_as(t, key, value, &p, NULL, false, false);
+    bpt_status rc = insert_by(t, key, value, &p, NULL, BY_HOOKS, false);
     if (rc == BPT_EXISTS && existing)
         *existing = leaf_vals(t, path_leaf(&p))[path_pos(&p)];
     return rc;
 }
 
-/* remove_as is bpt_remove, typed as int64s with i64 (see node_search). */
-static bpt_status remove_as(bpt *t, void *key, void **key_out, void **value_out, bool i64)
+/* remove_by is bpt_remove, searched the way by says (see key_search). */
+static bpt_status remove_by(bpt *t, void *key, void **key_out, void **value_out, key_search by)
 {
     path p;
-    bpt_status rc = find_as(t, key, &p, i64);
+    bpt_status rc = find_by(t, key, &p, by);
     if (rc == BPT_OK)
         remove_span(t, &p, 1, key_out, value_out);
     return rc;
@@ -1590,7 +1682,7 @@ static bpt_status remove_as(bpt *t, void *key, void **key_out, void **value_out,
 
 bpt_status bpt_remove(bpt *t, void *key, void **key_out, void **value_out)
 {
-    return remove_as(t, key, key_out, value_out, false);
+    return remove_by(t, key, key_out, value_out, BY_HOOKS);
 }
 
 #ifdef BPT_HAVE_WORD64
@@ -1603,14 +1695,14 @@ bpt_status bpt_put_i64_rank(bpt *t, int64_t key, void *value, void **old_value, 
 {
     if (!ordered_as_i64(t) || t->cfg.hint)
         return BPT_EINVAL;
-    return put_as(t, bpt_word_from_i64(key), value, old_value, rank, true);
+    return put_by(t, bpt_word_from_i64(key), value, old_value, rank, BY_I64);
 }
 
 bpt_status bpt_remove_i64(bpt *t, int64_t key, void **key_out, void **value_out)
 {
     if (!ordered_as_i64(t))
         return BPT_EINVAL;
-    return remove_as(t, bpt_word_from_i64(key), key_out, value_out, true);
+    return remove_by(t, bpt_word_from_i64(key), key_out, value_out, BY_I64);
 }
 #endif
 
@@ -1692,10 +1784,11 @@ bpt_status bpt_remove_range(bpt *t, void *const *lo, void *const *hi, size_t *re
 
 /*
  * check_sorted returns BPT_OK when keys[0..n) strictly increase (do not
- * decrease, in a multiset), BPT_EINVAL or BPT_ECMP otherwise. With hints, every key needs one (stored in
- * hints[]), and keys whose hints differ are ordered by them. The hint
- * function usually reads what a key points to, so that is prefetched a few
- * keys ahead (a prefetch of a word that is no address does no harm).
+ * decrease, in a multiset), BPT_EINVAL or BPT_ECMP otherwise. With hints,
+ * every key needs one (stored in hints[]), and keys whose hints differ are
+ * ordered by them. The hint function usually reads what a key points to, so
+ * that is prefetched a few keys ahead (a prefetch of a word that is no
+ * address does no harm).
  */
 static bpt_status check_sorted(const bpt *t, void *const *keys, size_t n, uint64_t *hints)
 {
@@ -1723,61 +1816,78 @@ static bpt_status check_sorted(const bpt *t, void *const *keys, size_t n, uint64
     return BPT_OK;
 }
 
-bpt_status bpt_bulk_load(bpt *t, void *const *keys, void *const *values, size_t n)
-{
-    if (t->root)
-        return BPT_EINVAL;
-    if (n == 0)
-        return BPT_OK;
-    size_t hints_bytes = t->cfg.hint ? n * sizeof(uint64_t) : 0;
-    uint64_t *hints = NULL;
-    if (hints_bytes && !(hints = mem_alloc(&t->cfg.allocator, hints_bytes)))
-        return BPT_ENOMEM;
-    bpt_status rc = check_sorted(t, keys, n, hints);
-    if (rc != BPT_OK) {
-        if (hints)
-            mem_free(&t->cfg.allocator, hints, hints_bytes);
-        return rc;
-    }
-
-    /* Level sizes, bottom-up, each node filled evenly to at most capacity. */
+/*
+ * A bulk load's plan and scratch space: the items, their hints (in a tree
+ * with hints), the level sizes bottom-up, and every node, leaves first and
+ * the root last.
+ */
+typedef struct bulk {
+    void *const *keys;
+    void *const *values;
+    size_t n;
+    uint64_t *hints; /* NULL without a hint function */
+    size_t hints_bytes;
     size_t level_nodes[BPT_MAX_HEIGHT];
-    int levels = 0;
-    size_t total_nodes = 0;
-    size_t count = n;
+    int levels;
+    size_t total_nodes;
+    bpt_node **nodes;
+    size_t nodes_bytes;
+} bulk;
+
+/*
+ * bulk_plan checks that the keys are in order, taking their hints, and
+ * sizes the levels bottom-up, each node filled evenly to at most capacity.
+ */
+static bpt_status bulk_plan(const bpt *t, bulk *b)
+{
+    b->hints_bytes = t->cfg.hint ? b->n * sizeof(uint64_t) : 0;
+    if (b->hints_bytes && !(b->hints = mem_alloc(&t->cfg.allocator, b->hints_bytes)))
+        return BPT_ENOMEM;
+    bpt_status rc = check_sorted(t, b->keys, b->n, b->hints);
+    if (rc != BPT_OK)
+        return rc;
+    size_t count = b->n;
     unsigned cap = t->cfg.leaf_capacity;
     do {
         count = (count + cap - 1) / cap;
-        level_nodes[levels++] = count;
-        total_nodes += count;
+        b->level_nodes[b->levels++] = count;
+        b->total_nodes += count;
         cap = t->cfg.branch_capacity;
     } while (count > 1);
+    return BPT_OK;
+}
 
-    /* Allocate every node up front, so that failure changes nothing. */
-    size_t nodes_bytes = total_nodes * sizeof(bpt_node *), made = 0;
-    bpt_node **nodes = mem_alloc(&t->cfg.allocator, nodes_bytes);
-    for (int lv = 0; nodes && lv < levels; lv++) {
-        for (size_t i = 0; i < level_nodes[lv]; i++, made++) {
-            if (!(nodes[made] = node_new(t, lv == 0))) {
-                while (made > 0)
-                    node_free(t, nodes[--made]);
-                mem_free(&t->cfg.allocator, nodes, nodes_bytes);
-                nodes = NULL;
-                break;
-            }
-        }
-    }
-    if (!nodes) {
-        if (hints)
-            mem_free(&t->cfg.allocator, hints, hints_bytes);
-        return BPT_ENOMEM;
-    }
+/*
+ * bulk_alloc allocates every node up front, so that failure changes
+ * nothing. Returns 0, or -1 when out of memory, with no node left
+ * allocated (the array of them is bpt_bulk_load's to free).
+ */
+static int bulk_alloc(const bpt *t, bulk *b)
+{
+    size_t made = 0;
+    b->nodes_bytes = b->total_nodes * sizeof(bpt_node *);
+    if (!(b->nodes = mem_alloc(&t->cfg.allocator, b->nodes_bytes)))
+        return -1;
+    for (int lv = 0; lv < b->levels; lv++)
+        for (size_t i = 0; i < b->level_nodes[lv]; i++, made++)
+            if (!(b->nodes[made] = node_new(t, lv == 0)))
+                goto fail;
+    return 0;
+fail:
+    while (made > 0)
+        node_free(t, b->nodes[--made]);
+    return -1;
+}
 
-    /* Leaves. */
+/* bulk_fill_leaves shares the items out evenly over the leaves, and chains them. */
+static void bulk_fill_leaves(bpt *t, const bulk *b)
+{
+    void *const *keys = b->keys, *const *values = b->values;
+    const uint64_t *hints = b->hints;
     bpt_leaf *prev = NULL;
-    size_t m = level_nodes[0], next = 0;
+    size_t n = b->n, m = b->level_nodes[0], next = 0;
     for (size_t i = 0; i < m; i++) {
-        bpt_leaf *l = (bpt_leaf *)nodes[i];
+        bpt_leaf *l = (bpt_leaf *)b->nodes[i];
         size_t take = n / m + (i < n % m);
         for (size_t k = 0; k < take; k++, next++) {
             void *v = values ? values[next] : NULL;
@@ -1796,39 +1906,174 @@ bpt_status bpt_bulk_load(bpt *t, void *const *keys, void *const *values, size_t 
             prev->next = l;
         prev = l;
     }
-    t->first = (bpt_leaf *)nodes[0];
+    t->first = (bpt_leaf *)b->nodes[0];
     t->last = prev;
+}
 
-    /* Branch levels: each takes its children from the level below. */
+/*
+ * bulk_link_branches fills each branch level from the level below: its
+ * children, evenly shared out, their counts, and as separators the first
+ * keys of their subtrees.
+ */
+static void bulk_link_branches(bpt *t, const bulk *b)
+{
+    bpt_node **nodes = b->nodes;
     size_t below = 0;
-    for (int lv = 1; lv < levels; lv++) {
-        size_t children = level_nodes[lv - 1], parents = level_nodes[lv];
+    for (int lv = 1; lv < b->levels; lv++) {
+        size_t children = b->level_nodes[lv - 1], parents = b->level_nodes[lv];
         size_t here = below + children, child = below;
         for (size_t i = 0; i < parents; i++) {
-            bpt_branch *b = (bpt_branch *)nodes[here + i];
+            bpt_branch *p = (bpt_branch *)nodes[here + i];
             size_t take = children / parents + (i < children % parents);
             for (size_t k = 0; k < take; k++, child++) {
                 bpt_node *c = nodes[child];
-                branch_children(t, b)[k] = c;
-                branch_counts(t, b)[k] = c->leaf ? c->n : branch_total(t, (bpt_branch *)c);
+                branch_children(t, p)[k] = c;
+                branch_counts(t, p)[k] = c->leaf ? c->n : branch_total(t, (bpt_branch *)c);
                 if (k > 0) {
                     while (!c->leaf)
                         c = branch_children(t, (bpt_branch *)c)[0];
-                    set_branch_slot(t, b, (uint32_t)k - 1, leaf_slot(t, (bpt_leaf *)c, 0));
+                    set_branch_slot(t, p, (uint32_t)k - 1, leaf_slot(t, (bpt_leaf *)c, 0));
                 }
             }
-            b->h.n = (uint32_t)take;
+            p->h.n = (uint32_t)take;
         }
         below = here;
     }
-    t->root = nodes[total_nodes - 1];
-    t->height = levels;
-    t->size = n;
-    t->version++;
-    mem_free(&t->cfg.allocator, nodes, nodes_bytes);
-    if (hints)
-        mem_free(&t->cfg.allocator, hints, hints_bytes);
-    return BPT_OK;
+}
+
+bpt_status bpt_bulk_load(bpt *t, void *const *keys, void *const *values, size_t n)
+{
+    if (t->root)
+        return BPT_EINVAL;
+    if (n == 0)
+        return BPT_OK;
+    bulk b = {.keys = keys, .values = values, .n = n};
+    bpt_status rc = bulk_plan(t, &b);
+    if (rc == BPT_OK && bulk_alloc(t, &b) < 0)
+        rc = BPT_ENOMEM;
+    if (rc == BPT_OK) {
+        bulk_fill_leaves(t, &b);
+        bulk_link_branches(t, &b);
+        t->root = b.nodes[b.total_nodes - 1];
+        t->height = b.levels;
+        t->size = n;
+        t->version++;
+    }
+    /* Success or failure, the scratch space goes. */
+    if (b.nodes)
+        mem_free(&t->cfg.allocator, b.nodes, b.nodes_bytes);
+    if (b.hints)
+        mem_free(&t->cfg.allocator, b.hints, b.hints_bytes);
+    return rc;
+}
+
+/* ---- Scans and prefetch --------------------------------------------------- */
+
+/*
+ * A scan (cursor steps and reads, bpt_visit) asks for the leaves ahead of
+ * the one it is in: after random inserts leaves lie at scattered addresses,
+ * so each is a cache miss (in a large tree a TLB miss too) that the
+ * hardware prefetcher cannot foresee. Following the leaf chain to find them
+ * would make the scan wait for one leaf's header before it can ask for the
+ * next, one memory latency per leaf whatever the distance; so a scan also
+ * keeps the branches above its leaf, a scan_path, whose child arrays hold
+ * the addresses of many leaves at once. Leaves are still reached through
+ * the chain: the path only says what to prefetch, and is valid exactly as
+ * long as the cursor is (the same version).
+ *
+ * SCAN_AHEAD is how many leaves ahead the scan asks for, chosen by
+ * measurement at 1M and 10M keys (docs/design.md, "Speed").
+ */
+#ifndef BPT_SCAN_AHEAD
+#define BPT_SCAN_AHEAD 4
+#endif
+
+/* above[d] is the leaf's ancestor d + 1 levels up, at[d] the child taken. */
+typedef struct scan_path {
+    int levels; /* branch levels recorded: 0 for a lone leaf or off the ends */
+    bpt_branch *above[BPT_MAX_HEIGHT - 1];
+    int at[BPT_MAX_HEIGHT - 1];
+} scan_path;
+
+/* scan_set records the branches of descent p, which ends at a leaf. */
+static void scan_set(scan_path *s, const path *p)
+{
+    int levels = p->depth - 1;
+    for (int d = 0; d < levels; d++) {
+        s->above[d] = (bpt_branch *)p->node[levels - 1 - d];
+        s->at[d] = p->idx[levels - 1 - d];
+    }
+    s->levels = levels;
+}
+
+/*
+ * scan_move follows the scan's leaf to its neighbour in direction dir: up
+ * to the lowest ancestor with a child beyond the one taken, then down its
+ * edge. Off either end of the tree the path is no more (levels 0).
+ */
+static void scan_move(const bpt *t, scan_path *s, int dir)
+{
+    int d = 0;
+    while (d < s->levels &&
+           (dir > 0 ? (uint32_t)s->at[d] + 1 >= s->above[d]->h.n : s->at[d] == 0))
+        d++;
+    if (d == s->levels) {
+        s->levels = 0;
+        return;
+    }
+    s->at[d] += dir;
+    while (d > 0) {
+        bpt_branch *b = (bpt_branch *)branch_children(t, s->above[d])[s->at[d]];
+        d--;
+        s->above[d] = b;
+        s->at[d] = dir > 0 ? 0 : (int)b->h.n - 1;
+    }
+}
+
+/*
+ * scan_prefetch asks for the keys and values of the leaf SCAN_AHEAD leaves
+ * after the scan's in direction dir: a child of the same parent, or of the
+ * parent's neighbour under the same grandparent (across a grandparent's
+ * edge, once in some ten thousand leaves, it asks for nothing).
+ */
+PREFETCH_INLINE void scan_prefetch(const bpt *t, const scan_path *s, int dir)
+{
+    if (s->levels == 0)
+        return;
+    bpt_branch *p = s->above[0];
+    int n = (int)p->h.n, j = s->at[0] + dir * BPT_SCAN_AHEAD;
+    if (dir > 0 ? j >= n : j < 0) {
+        if (s->levels < 2)
+            return;
+        int g = s->at[1] + dir;
+        if (dir > 0 ? g >= (int)s->above[1]->h.n : g < 0)
+            return;
+        p = (bpt_branch *)branch_children(t, s->above[1])[g];
+        j = dir > 0 ? j - n : j + (int)p->h.n;
+        if (dir > 0 ? j >= (int)p->h.n : j < 0) /* a parent with few children */
+            return;
+    }
+    prefetch_lines(branch_children(t, p)[j], leaf_base_bytes(t));
+}
+
+int bpt_visit(const bpt *t, int (*fn)(void *key, void *value, void *arg), void *arg)
+{
+    scan_path s = {.levels = 0};
+    if (t->root) {
+        path p;
+        descend_edge(t, &p, false);
+        scan_set(&s, &p);
+    }
+    for (bpt_leaf *l = t->first; l; l = l->next, scan_move(t, &s, 1)) {
+        scan_prefetch(t, &s, 1);
+        void **keys = leaf_keys(l), **vals = leaf_vals(t, l);
+        for (uint32_t i = 0, n = l->h.n; i < n; i++) {
+            int rc = fn(keys[i], vals[i], arg);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
 }
 
 /* ---- Cursors -------------------------------------------------------------- */
@@ -1939,12 +2184,12 @@ bpt_status bpt_cursor_seek_rank(bpt_cursor *c, void *key, size_t *rank)
         cursor_place(c, NULL, 0, AT_AFTER);
         return BPT_NOTFOUND;
     }
-    int found = descend(t, key, &p);
-    if (found < 0)
+    bpt_status found = descend(t, key, &p);
+    if (found == BPT_ECMP)
         return BPT_ECMP;
     *rank = path_rank(t, &p);
     cursor_at(c, &p, path_pos(&p));
-    return found ? BPT_OK : BPT_NOTFOUND;
+    return found;
 }
 
 bpt_status bpt_cursor_seek_at(bpt_cursor *c, size_t index)

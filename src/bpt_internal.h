@@ -111,6 +111,12 @@ static inline uint64_t *branch_hints(const bpt *t, bpt_branch *b)
                        : NULL;
 }
 
+/* node_capacity is the most items (a leaf) or children (a branch) a node keeps. */
+static inline unsigned node_capacity(const bpt *t, bool leaf)
+{
+    return leaf ? t->cfg.leaf_capacity : t->cfg.branch_capacity;
+}
+
 /* The minimum fill of a non-root node of capacity cap: ceil(cap / 2). */
 static inline uint32_t bpt_min_fill(unsigned cap) { return (cap + 1) / 2; }
 
