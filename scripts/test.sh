@@ -215,6 +215,8 @@ stage_bench() {
   check python3 benchmarks/bench.py --guard
   echo "== speed ratios against sortedcontainers.SortedList (benchmarks/bench_list.py --guard)"
   check python3 benchmarks/bench_list.py --guard
+  echo "== numpy and bool keys against ints (benchmarks/bench_numpy.py --guard)"
+  check python3 benchmarks/bench_numpy.py --guard
 }
 
 # dist: the sdist and the wheel.

@@ -61,3 +61,18 @@ def test_bench_list_small(tmp_path):
     rows = re.findall(r"^  (\S+) +[\d.]+ +[\d.]+ ns +[\d.]+x", out, re.MULTILINE)
     assert rows == ["add", "getitem", "irange100"] * 2, out
     assert re.search(r"^targets: \d+ met, \d+ missed$", out, re.MULTILINE), out
+
+
+def test_bench_numpy_small(tmp_path):
+    pytest.importorskip("numpy")
+    out = run_blocked([], "bench_numpy.py", "--sizes", "2K", "--reps", "1", cwd=tmp_path)
+    rows = re.findall(r"^  (\S+) +[\d.]+ +[\d.]+ ns +[\d.]+x", out, re.MULTILINE)
+    assert rows == ["lookup", "contains", "lookup_int32", "lookup_bool", "lookup_float",
+                    "after_stray", "fromkeys_sorted", "fromkeys_shuffled", "build_zip_sorted",
+                    "build_zip_shuffled", "from_sorted_items"], out
+    assert re.search(r"^targets: \d+ met, \d+ missed", out, re.MULTILINE), out
+
+
+def test_bench_numpy_without_numpy(tmp_path):
+    out = run_blocked(["numpy"], "bench_numpy.py", "--sizes", "2K", cwd=tmp_path)
+    assert "skipped: numpy (numpy not installed)" in out

@@ -51,7 +51,7 @@ def test_storage_follows_the_keys():
     assert BPlusTreeMap({1.5: 1, -0.5: 2})._key_storage == "float"
     assert BPlusTreeMap({"a": 1})._key_storage == "str"
     assert BPlusTreeMap({(1, 2): 1})._key_storage == "object"
-    assert BPlusTreeMap({True: 1})._key_storage == "object"  # bool is not an exact int
+    assert BPlusTreeMap({True: 1})._key_storage == "int"  # a bool is taken as the int it equals
     assert BPlusTreeMap({2**63: 1})._key_storage == "object"  # does not fit 64 bits
     assert BPlusTreeMap({-(2**63): 1})._key_storage == "int"
     assert BPlusTreeMap.from_sorted_items([(1, 0), (2, 0)])._key_storage == "int"

@@ -380,7 +380,8 @@ typedef enum { READ_OK, READ_COPY, READ_FAILED } read_result;
 typedef struct {
     void **keys, **vals;
     Py_ssize_t n;
-    key_kind kinds; /* of every key; KEYS_ANY when they differ */
+    key_kind kinds;    /* of every key; KEYS_ANY when they differ */
+    bool numbers_like; /* a map's: bools and numpy numbers as numbers (classify_key) */
 } sorted_pairs;
 
 /* start_read sizes out for n keys and values; false with MemoryError. */
@@ -423,6 +424,8 @@ static read_result take_key(sorted_pairs *out, Py_ssize_t i, PyObject *key, bool
         return READ_FAILED;
     void *packed = NULL;
     key_kind k = classify(key, &packed);
+    if (k == KEYS_ANY && out->numbers_like && !in_place) /* a copy: nothing can change it */
+        k = classify_number_like(key, &packed);
     if (i > 0 && k != out->kinds && !holds_objects(packing_for(out->kinds)))
         for (Py_ssize_t j = 0; j < i; j++) /* unpack what was packed so far */
             out->keys[j] = key_at(seq, j);
@@ -524,7 +527,7 @@ static int fill_sorted(MapObject *m, PyObject *items, unsigned capacity)
     bool in_place = PyList_CheckExact(items);
 #endif
     PyObject *seq = in_place ? Py_NewRef(items) : PySequence_List(items);
-    sorted_pairs in = {NULL, NULL, 0, KEYS_NONE};
+    sorted_pairs in = {NULL, NULL, 0, KEYS_NONE, !m->multi};
     read_result r = seq ? read_pairs(seq, in_place, &in) : READ_FAILED;
     if (r == READ_COPY) {
         free_pairs(&in);
@@ -651,7 +654,7 @@ PyObject *List__load_sorted(MapObject *m, PyObject *const *args, Py_ssize_t narg
     }
     if (acquire(m, FOR_WRITE) < 0)
         return NULL;
-    sorted_pairs in = {NULL, NULL, 0, KEYS_NONE};
+    sorted_pairs in = {NULL, NULL, 0, KEYS_NONE, false};
     Py_INCREF(keys);
     Py_XINCREF(vals);
     packing p = PACK_NONE;
@@ -680,6 +683,168 @@ PyObject *List__load_sorted(MapObject *m, PyObject *const *args, Py_ssize_t narg
     if (!installed)
         return NULL;
     Py_RETURN_NONE;
+}
+
+/*
+ * radix_sort sorts the n words of a (packed as p) in order, stably (equal
+ * numbers keep their order: -0.0 and 0.0 stay as they came), with tmp as
+ * scratch: a least significant digit radix sort, a byte a pass, that skips
+ * the passes where every word has the same byte.
+ */
+void radix_sort(void **a, void **tmp, size_t n, packing p)
+{
+    for (int shift = 0; shift < 64; shift += 8) {
+        size_t count[257] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[((order_bits(a[i], p) >> shift) & 0xff) + 1]++;
+        bool one_bucket = false;
+        for (int d = 1; d <= 256; d++)
+            if (count[d] == n)
+                one_bucket = true;
+        if (one_bucket)
+            continue;
+        for (int d = 0; d < 256; d++)
+            count[d + 1] += count[d];
+        for (size_t i = 0; i < n; i++)
+            tmp[count[(order_bits(a[i], p) >> shift) & 0xff]++] = a[i];
+        memcpy(a, tmp, n * sizeof *a);
+    }
+}
+
+
+/* What read_numbers found. */
+typedef enum { NUMBERS_READ, NOT_NUMBERS, NUMBERS_FAILED } numbers_result;
+
+/*
+ * number_format tells the packing of a buffer's items from its format and
+ * item size: int64 (PACK_INT) or float64 (PACK_FLOAT) in this machine's
+ * byte order, else PACK_NONE.
+ */
+static packing number_format(const Py_buffer *view)
+{
+    const char *f = view->format ? view->format : "B";
+    const uint16_t one = 1;
+    bool little = *(const unsigned char *)&one == 1;
+    if (*f == '@' || *f == '=' || (*f == '<' && little) || (*f == '>' && !little))
+        f++;
+    if (view->itemsize != 8 || f[0] == '\0' || f[1] != '\0')
+        return PACK_NONE;
+    return f[0] == 'q' || f[0] == 'l' ? PACK_INT : f[0] == 'd' ? PACK_FLOAT : PACK_NONE;
+}
+
+/*
+ * read_numbers reads obj, when it exports a one-dimensional buffer of
+ * int64 or float64 numbers (a numpy array of those, array.array('q') or
+ * ('d'), a memoryview of them), into *words (EXT_MALLOC'd, *n of them) as
+ * packing *p. NUMBERS_READ; NOT_NUMBERS when obj is not such a buffer
+ * (nothing read, no exception); NUMBERS_FAILED with an exception (a NaN:
+ * ValueError, as storing it would raise).
+ */
+static numbers_result read_numbers(PyObject *obj, void ***words, size_t *n, packing *p)
+{
+    Py_buffer view;
+    if (!PyObject_CheckBuffer(obj))
+        return NOT_NUMBERS;
+    if (PyObject_GetBuffer(obj, &view, PyBUF_RECORDS_RO) < 0) {
+        PyErr_Clear(); /* not a buffer of numbers: the general path reads it */
+        return NOT_NUMBERS;
+    }
+    *p = view.ndim == 1 ? number_format(&view) : PACK_NONE;
+    *n = *p == PACK_NONE ? 0 : (size_t)view.shape[0];
+    numbers_result r = *p == PACK_NONE ? NOT_NUMBERS : NUMBERS_READ;
+    *words = r == NUMBERS_READ ? EXT_MALLOC((*n ? *n : 1) * sizeof **words) : NULL;
+    if (r == NUMBERS_READ && !*words) {
+        PyErr_NoMemory();
+        r = NUMBERS_FAILED;
+    }
+    for (size_t i = 0; r == NUMBERS_READ && i < *n; i++) {
+        uint64_t bits;
+        memcpy(&bits, (const char *)view.buf + (Py_ssize_t)i * view.strides[0], sizeof bits);
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        if (*p == PACK_FLOAT && d != d) {
+            PyErr_SetString(PyExc_ValueError, NAN_KEY_MESSAGE);
+            r = NUMBERS_FAILED;
+        }
+        (*words)[i] = *p == PACK_INT ? bpt_word_from_i64((int64_t)bits) : bpt_word_from_double(d);
+    }
+    PyBuffer_Release(&view);
+    if (r != NUMBERS_READ) {
+        EXT_FREE(*words);
+        *words = NULL;
+    }
+    return r;
+}
+
+/*
+ * sort_unique puts the n words (packed as p) in order and drops the
+ * repeats, keeping the first of each (a dict keeps the first key; -0.0
+ * and 0.0 are one key): their new count. Sorted input, the usual case,
+ * is only checked. 0 words with MemoryError when scratch space fails.
+ */
+static size_t sort_unique(void **words, size_t n, packing p)
+{
+    bool strictly_increasing = true;
+    for (size_t i = 1; i < n && strictly_increasing; i++)
+        strictly_increasing = order_bits(words[i - 1], p) < order_bits(words[i], p);
+    if (strictly_increasing)
+        return n;
+    void **tmp = EXT_MALLOC(n * sizeof *tmp);
+    if (!tmp) {
+        PyErr_NoMemory();
+        return 0;
+    }
+    radix_sort(words, tmp, n, p); /* stable: the first of equal keys stays first */
+    EXT_FREE(tmp);
+    size_t kept = 1;
+    for (size_t i = 1; i < n; i++)
+        if (order_bits(words[i], p) != order_bits(words[kept - 1], p))
+            words[kept++] = words[i];
+    return kept;
+}
+
+/*
+ * _load_numbers(keys, value, capacity): fills this empty map from keys,
+ * when they are a one-dimensional buffer of int64 or float64 numbers
+ * (read_numbers), each mapped to value, as fromkeys does: sorted as
+ * machine numbers when they are not in order already, repeats dropped,
+ * and bulk loaded. True when it did; False when keys is not such a
+ * buffer (nothing changed: the caller takes the general path). On an
+ * error (a NaN, an allocation) the map is unchanged.
+ */
+PyObject *Map__load_numbers(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
+{
+    long cap = check_args("_load_numbers", nargs, 3, 3) < 0 ? -1 : parse_capacity(args[2]);
+    if (cap < 0)
+        return NULL;
+    void **words = NULL, **vals = NULL;
+    size_t n = 0;
+    packing p = PACK_NONE;
+    numbers_result r = read_numbers(args[0], &words, &n, &p);
+    if (r == NOT_NUMBERS)
+        Py_RETURN_FALSE;
+    bpt *t = NULL;
+    if (r == NUMBERS_READ && (n == 0 || (n = sort_unique(words, n, p)) > 0)) {
+        vals = EXT_MALLOC((n ? n : 1) * sizeof *vals);
+        t = vals ? new_tree(m, (unsigned)cap, p) : NULL;
+        if (!vals)
+            PyErr_NoMemory();
+    }
+    if (t) {
+        for (size_t i = 0; i < n; i++)
+            vals[i] = args[1];
+        bpt_status rc = bpt_bulk_load(t, words, vals, n); /* numbers: no code runs */
+        if (rc != BPT_OK) {
+            drop_tree(t);
+            t = NULL;
+            raise_status(rc);
+        }
+    }
+    EXT_FREE(words);
+    EXT_FREE(vals);
+    if (!t || install(m, t, p, (unsigned)cap) < 0)
+        return NULL;
+    Py_RETURN_TRUE;
 }
 
 /*

@@ -326,6 +326,8 @@ long parse_capacity(PyObject *obj);
 int parse_kind(PyObject *obj);
 void restate_error(PyObject *type, const char *format, PyObject *arg);
 void explain_order_error(void);
+/* The ValueError of a NaN given as a key or bound. */
+#define NAN_KEY_MESSAGE "NaN is not ordered: it cannot be a BPlusTreeMap key or bound"
 /* What explain_order_error adds to a comparison's TypeError. */
 #define TOTAL_ORDER_HINT                                                                          \
     "(the keys of a sorted container need a total order: each must be comparable with "          \
@@ -377,6 +379,8 @@ PyObject *Map__islice(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
 PyObject *islice_of(MapObject *m, int kind, PyObject *start, PyObject *stop, PyObject *reverse);
 
 /* bulk.c */
+void radix_sort(void **a, void **tmp, size_t n, packing p);
+PyObject *Map__load_numbers(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
 int update_with(MapObject *m, PyObject *other, PyObject *kwds, long capacity);
 PyObject *List__load_sorted(MapObject *m, PyObject *const *args, Py_ssize_t nargs);
 PyObject *List__state(MapObject *m, PyObject *Py_UNUSED(ignored));
@@ -467,6 +471,40 @@ static inline bool is_nan(PyObject *key)
 static inline bool orders_without_code(PyObject *key)
 {
     return PyLong_CheckExact(key) || PyFloat_CheckExact(key) || PyUnicode_CheckExact(key);
+}
+
+PyObject *number_object(PyObject *key);                       /* tree.c */
+key_kind classify_number_like(PyObject *key, void **packed); /* tree.c */
+
+/*
+ * classify_key is classify for a map's keys (not a list's, which hands its
+ * values' own objects back): a bool or a numpy number that classify takes
+ * for an object is classified as the int or float it equals
+ * (classify_number_like), so that it finds, and is stored as, that number
+ * in a map of packed numbers. It may allocate (a numpy int's __index__):
+ * call it with m acquired, as search_for is, never before a quick read.
+ */
+static inline key_kind classify_key(const MapObject *m, PyObject *key, void **packed)
+{
+    key_kind k = classify(key, packed);
+    if (k == KEYS_ANY && !m->multi && !orders_without_code(key))
+        k = classify_number_like(key, packed);
+    return k;
+}
+
+/*
+ * order_bits maps a packed number to an unsigned integer in the same order:
+ * an int64 with its sign bit flipped; a double's bits flipped so that
+ * negatives come first (-0.0 read as 0.0: they are equal).
+ */
+static inline uint64_t order_bits(void *w, packing p)
+{
+    uint64_t b = bpt_word_to_u64(w);
+    if (p == PACK_INT)
+        return b ^ ((uint64_t)1 << 63);
+    if (b == (uint64_t)1 << 63) /* -0.0 */
+        b = 0;
+    return b >> 63 ? ~b : b | ((uint64_t)1 << 63);
 }
 
 /* packing_for returns the packing a map of keys of kind k uses. */
@@ -648,7 +686,7 @@ static inline search_kind native_search(packing p)
 static inline search_kind search_for(MapObject *m, PyObject *key, void **word)
 {
     void *packed = NULL;
-    key_kind k = classify(key, &packed);
+    key_kind k = classify_key(m, key, &packed);
     *word = key;
     if (packing_for(k) != m->packing)
         return SEARCH_OBJECTS;

@@ -403,47 +403,6 @@ static PyObject *List__index(MapObject *m, PyObject *const *args, Py_ssize_t nar
 /* ---- Numbers in bulk ------------------------------------------------ */
 
 /*
- * order_bits maps a packed number to an unsigned integer in the same order:
- * an int64 with its sign bit flipped; a double's bits flipped so that
- * negatives come first (-0.0 read as 0.0: they are equal).
- */
-static inline uint64_t order_bits(void *w, packing p)
-{
-    uint64_t b = bpt_word_to_u64(w);
-    if (p == PACK_INT)
-        return b ^ ((uint64_t)1 << 63);
-    if (b == (uint64_t)1 << 63) /* -0.0 */
-        b = 0;
-    return b >> 63 ? ~b : b | ((uint64_t)1 << 63);
-}
-
-/*
- * radix_sort sorts the n words of a (packed as p) in order, stably (equal
- * numbers keep their order: -0.0 and 0.0 stay as they came), with tmp as
- * scratch: a least significant digit radix sort, a byte a pass, that skips
- * the passes where every word has the same byte.
- */
-static void radix_sort(void **a, void **tmp, size_t n, packing p)
-{
-    for (int shift = 0; shift < 64; shift += 8) {
-        size_t count[257] = {0};
-        for (size_t i = 0; i < n; i++)
-            count[((order_bits(a[i], p) >> shift) & 0xff) + 1]++;
-        bool one_bucket = false;
-        for (int d = 1; d <= 256; d++)
-            if (count[d] == n)
-                one_bucket = true;
-        if (one_bucket)
-            continue;
-        for (int d = 0; d < 256; d++)
-            count[d + 1] += count[d];
-        for (size_t i = 0; i < n; i++)
-            tmp[count[(order_bits(a[i], p) >> shift) & 0xff]++] = a[i];
-        memcpy(a, tmp, n * sizeof *a);
-    }
-}
-
-/*
  * pack_all reads the n objects of items as the numbers of one packing
  * (exact ints in 64 bits, or exact floats other than NaN) into words:
  * that packing, or PACK_NONE when some item is neither or they differ.

@@ -130,6 +130,16 @@ static find_result lookup(MapObject *m, PyObject *key, PyObject **value)
     *value = NULL;
     if (quick_lookup(m, key, value))
         return *value ? FOUND : ABSENT;
+    if (!m->multi && !orders_without_code(key)) {
+        /* A bool or a numpy number: as the int or float it equals, made
+         * before anything is locked, so that the quick read takes it. */
+        PyObject *number = number_object(key);
+        if (number) {
+            find_result found = lookup(m, number, value);
+            Py_DECREF(number);
+            return found;
+        }
+    }
     if (is_nan(key))
         return ABSENT;
     if (acquire(m, FOR_READ) < 0)
@@ -518,6 +528,7 @@ static PyMethodDef Map_methods[] = {
     {"_islice", (PyCFunction)(void (*)(void))Map__islice, METH_FASTCALL, NULL},
     {"_pop_at", (PyCFunction)Map__pop_at, METH_O, NULL},
     {"_load_sorted", (PyCFunction)(void (*)(void))Map__load_sorted, METH_FASTCALL, NULL},
+    {"_load_numbers", (PyCFunction)(void (*)(void))Map__load_numbers, METH_FASTCALL, NULL},
     {"_pop_many", (PyCFunction)(void (*)(void))Map__pop_many, METH_FASTCALL, NULL},
     {"_delete_at", (PyCFunction)Map__delete_at, METH_O, NULL},
     {"peekitem", (PyCFunction)(void (*)(void))Map_peekitem, METH_FASTCALL,

@@ -30,14 +30,82 @@ static inline int less_than(PyObject *a, PyObject *b)
 }
 
 /*
+ * A numpy scalar type's name, after "numpy.": its bools and the floats a
+ * double holds exactly (float64 is a float subclass; longdouble is not
+ * among them: a double would round it).
+ */
+static const char *const numpy_bools[] = {"bool", "bool_"};
+static const char *const numpy_floats[] = {"float64", "float32", "float16", "double", "single",
+                                           "half"};
+
+static bool named_in(const char *name, const char *const *names, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(name, names[i]) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * number_object returns, for a key that stands for a number without being
+ * an exact int or float, a new reference to the exact int or float it
+ * equals: a bool or a numpy bool as 0 or 1; a numpy integer (through its
+ * __index__) as its int; a numpy float16, float32 or float64 as its float.
+ * NULL, with no exception, for anything else (a failure is cleared: the
+ * key is then compared as an object, which gives the same answer). numpy's
+ * types are told by their names, so that no numpy is imported; a subclass
+ * of them is an object.
+ */
+PyObject *number_object(PyObject *key)
+{
+    if (PyBool_Check(key))
+        return PyLong_FromLong(key == Py_True);
+    const char *name = Py_TYPE(key)->tp_name;
+    if (strncmp(name, "numpy.", 6) != 0)
+        return NULL;
+    name += 6;
+    PyNumberMethods *nb = Py_TYPE(key)->tp_as_number;
+    PyObject *number = NULL;
+    if (named_in(name, numpy_bools, sizeof numpy_bools / sizeof *numpy_bools)) {
+        int truth = PyObject_IsTrue(key);
+        number = truth < 0 ? NULL : PyLong_FromLong(truth);
+    } else if (named_in(name, numpy_floats, sizeof numpy_floats / sizeof *numpy_floats)) {
+        double v = PyFloat_AsDouble(key); /* float64: read in place */
+        number = v == -1.0 && PyErr_Occurred() ? NULL : PyFloat_FromDouble(v);
+    } else if (nb && nb->nb_index) { /* numpy's integers, and only they, have __index__ */
+        number = nb->nb_index(key);
+    }
+    if (number && !PyLong_CheckExact(number) && !PyFloat_CheckExact(number))
+        Py_CLEAR(number);
+    if (!number && PyErr_Occurred())
+        PyErr_Clear();
+    return number;
+}
+
+/*
+ * classify_number_like classifies, for classify_key, a key that stands for
+ * a number (number_object) as the int or float it equals; anything else,
+ * and a value that does not pack (a uint64 over 2**63 - 1, a NaN), is
+ * KEYS_ANY.
+ */
+key_kind classify_number_like(PyObject *key, void **packed)
+{
+    PyObject *number = number_object(key);
+    if (!number)
+        return KEYS_ANY;
+    key_kind k = classify(number, packed);
+    Py_DECREF(number);
+    return k;
+}
+
+/*
  * check_bound refuses a key that cannot bound a search: a NaN (ValueError).
  * A lookup needs no such check: a NaN is simply absent. 0 or -1.
  */
 int check_bound(PyObject *key)
 {
     if (key && is_nan(key)) {
-        PyErr_SetString(PyExc_ValueError,
-                        "NaN is not ordered: it cannot be a BPlusTreeMap key or bound");
+        PyErr_SetString(PyExc_ValueError, NAN_KEY_MESSAGE);
         return -1;
     }
     return 0;
@@ -470,7 +538,7 @@ int prepare_insert(MapObject *m, PyObject *key, void **word, search_kind *search
     void *packed;
     if (check_new_key(key, bpt_size(m->tree) == 0) < 0)
         return -1;
-    packing want = packing_for(classify(key, &packed));
+    packing want = packing_for(classify_key(m, key, &packed));
     if (want != m->packing && bpt_size(m->tree) == 0) {
         bpt *t = new_tree(m, m->capacity, want);
         if (!t)
