@@ -11,11 +11,11 @@
 # under ThreadSanitizer there, then the crash and loss tests on each other
 # CPython from 3.9 to 3.13 that pyenv has); a minute's soak of a map shared by
 # threads (SOAK_MINUTES=n); the benchmark's ratio
-# guards against SortedDict and SortedList; the sdist and wheel checks (the sdist's own C
+# guards against SortedDict and SortedList and of numpy keys against ints; the sdist and wheel checks (the sdist's own C
 # and Python tests included); compiler warnings and the static analyzers
 # (scripts/check-analyzers.sh) and the extension's layers
 # (scripts/check-layers.py); bandit; the documentation
-# site's strict build; the workflow linters; the
+# site's strict build and its checks (scripts/check-site.py); the workflow linters; the
 # coverage gate (coverage/run.sh: 95% lines, 90% branches of the C, 95% of
 # the Python); then each libFuzzer target for FUZZ_SECONDS (default 60;
 # 0 skips). Prints "N passed, N failed" at the end. SEED=n and STEPS=n are
@@ -233,7 +233,8 @@ stage_analyzers() {
   check python3 scripts/check-layers.py
 }
 
-# lint: bandit, the documentation site's strict build, the workflow linters.
+# lint: bandit, the documentation site's strict build and its checks, the
+# workflow linters.
 stage_lint() {
   # The package, the benchmarks, the scripts and the examples. Not tests/:
   # pytest's assert, pickle round-trips of the tests' own objects and seeded
@@ -242,6 +243,8 @@ stage_lint() {
   check bandit -q -r python benchmarks scripts examples
   echo "== documentation site (mkdocs build --strict: broken links and anchors fail)"
   check env NO_MKDOCS_2_WARNING=1 python3 -m mkdocs build --strict --quiet
+  echo "== documentation site: the 404 page's links, no web fonts, the docs lock (scripts/check-site.py)"
+  check python3 scripts/check-site.py build-docs
   echo "== workflow lint"
   check zizmor --offline --quiet .github/workflows
   check actionlint # also runs shellcheck on the run: steps
