@@ -33,11 +33,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
-import platform
 import random
-# subprocess runs git, with fixed arguments.
-import subprocess  # nosec B404
 import sys
 import time
 from collections import defaultdict
@@ -49,7 +45,7 @@ from pathlib import Path
 
 import bench_plots
 import bplustree3
-from bench_harness import (MEMORY_FLAG, Contender, Progress, Samples, fmt_duration,
+from bench_harness import (MEMORY_FLAG, Contender, Progress, Samples, fmt_duration, run_meta,
                            fmt_target, installed, memory_in_child, parse_list, parse_size,
                            print_target_summary, report_skipped, rotated, rss_growth,
                            run_guard, summarize, target_status, time_per_unit)
@@ -890,42 +886,6 @@ def print_table(summary: dict, cfg: Config, targets: list[dict]) -> None:
     print_target_summary(targets)
 
 
-def read_cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def package_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for name in ("bplustree3", "sortedcontainers", "BTrees", "matplotlib"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
-def git_state() -> dict[str, object]:
-    def git(*args):
-        # git from PATH on purpose (the machine's git), fixed arguments, no shell.
-        cmd = ["git", "-C", str(REPO), *args]
-        run = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=10)  # nosec B603
-        return run.stdout.strip()
-    try:
-        return {"commit": git("rev-parse", "HEAD"),
-                "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
-
-
 def write_json(path: Path, summary: dict, cfg: Config, targets: list[dict],
                measured: float) -> None:
     import bplustree3
@@ -938,14 +898,7 @@ def write_json(path: Path, summary: dict, cfg: Config, targets: list[dict],
             "command": [sys.executable, *sys.argv],
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "measured_seconds": round(measured, 1),
-            "python": sys.version,
-            "implementation": platform.python_implementation(),
-            "platform": platform.platform(),
-            "cpu": read_cpu_model(),
-            "cpus": os.cpu_count(),
-            "packages": package_versions(),
-            "bplustree3_path": bplustree3.__file__,
-            "git": git_state(),
+            **run_meta(),
         },
         "settings": {
             "sizes": cfg.sizes, "key_types": cfg.key_types,

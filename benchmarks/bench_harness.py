@@ -18,6 +18,7 @@ import ctypes
 import ctypes.util
 import gc
 import os
+import platform
 import statistics
 # subprocess runs the calling benchmark script (its memory child), fixed arguments.
 import subprocess  # nosec B404
@@ -195,6 +196,71 @@ def run_guard(summary: Mapping[Cell, dict], size: int, margin: float,
                   f"(target {target:.2f}x{note})  {'ok' if ok else 'FAIL'}")
     print("guard: " + ("FAILED" if failed else "passed"))
     return 1 if failed else 0
+
+
+# ---- What was measured, where ---------------------------------------------
+
+
+def read_cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("bplustree3", "sortedcontainers", "BTrees", "matplotlib"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def git_state() -> dict[str, object]:
+    def git(*args):
+        # git from PATH on purpose (the machine's git), fixed arguments, no shell.
+        cmd = ["git", "-C", str(Path(__file__).resolve().parent.parent), *args]
+        run = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=10)  # nosec B603
+        return run.stdout.strip()
+    try:
+        return {"commit": git("rev-parse", "HEAD"),
+                "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def run_meta() -> dict[str, object]:
+    """The machine, interpreter, packages and commit a run measured on: the
+    "meta" of every results JSON, and the captions of the figures."""
+    import bplustree3
+
+    return {"python": sys.version, "implementation": platform.python_implementation(),
+            "platform": platform.platform(), "cpu": read_cpu_model(), "cpus": os.cpu_count(),
+            "packages": package_versions(), "bplustree3_path": bplustree3.__file__,
+            "git": git_state(), "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def write_results(path: str | Path, summary: Mapping[Cell, dict], fields: Sequence[str],
+                  targets: Sequence[dict], settings: Mapping[str, object]) -> None:
+    """A results JSON: run_meta(), the settings, each summary cell as a row
+    (its key tuple named by fields), and the target status rows."""
+    import json
+
+    rows = [{**dict(zip(fields, cell)), **values} for cell, values in sorted(summary.items())]
+    doc = {"meta": run_meta(), "settings": dict(settings), "target_status": list(targets),
+           "results": rows}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"\nJSON: {path}")
 
 
 # ---- Memory -----------------------------------------------------------------

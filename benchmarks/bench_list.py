@@ -33,7 +33,7 @@ import sys
 from functools import partial
 
 import bplustree3
-from bench_harness import (MEMORY_FLAG, Contender, installed, memory_in_child, parse_list,
+from bench_harness import (write_results, MEMORY_FLAG, Contender, installed, memory_in_child, parse_list,
                            parse_size, print_target_summary, report_skipped, rotated,
                            rss_growth, run_guard, summarize, target_status, time_per_unit)
 
@@ -247,6 +247,7 @@ def main(argv=None):
     ap.add_argument("--keys", default="int,dense,str,int-key")
     ap.add_argument("--ops", default=",".join(OPS))
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--json", help="write the results (and the machine, the commit) here")
     ap.add_argument("--guard", action="store_true",
                     help=f"1M, {', '.join(GUARD_OPS)}; exit 1 when one is below "
                          f"{GUARD_MARGIN} x its target")
@@ -272,8 +273,12 @@ def main(argv=None):
                      for t in target_status(summary, TARGETS, REFERENCE)}
             print_rows(summary, kind, n, ops, marks)
     summary = summarize(samples, BASELINE)
+    status = target_status(summary, {k: TARGETS[k] for k in kinds}, REFERENCE)
+    if args.json:
+        write_results(args.json, summary, ("key_type", "size", "op", "contender"), status,
+                      {"sizes": sizes, "key_types": kinds, "ops": ops, "reps": args.reps})
     if not args.guard:
-        print_target_summary(target_status(summary, {k: TARGETS[k] for k in kinds}, REFERENCE))
+        print_target_summary(status)
         return 0
     guarded = {k: {op: TARGETS[k][op] for op in GUARD_OPS if op in TARGETS[k]} for k in kinds}
     return run_guard(summary, max(sizes), GUARD_MARGIN, guarded, REFERENCE, BASELINE)

@@ -28,7 +28,7 @@ import random
 import sys
 
 import bplustree3
-from bench_harness import (parse_list, parse_size, print_target_summary, run_guard,
+from bench_harness import (write_results, parse_list, parse_size, print_target_summary, run_guard,
                            summarize, target_status, time_per_unit)
 
 REFERENCE, BASELINE = "numpy", "int"
@@ -131,6 +131,7 @@ def main(argv=None):
     ap.add_argument("--sizes", default="1M")
     ap.add_argument("--ops", default=",".join(OPS))
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--json", help="write the results (and the machine, the commit) here")
     ap.add_argument("--guard", action="store_true",
                     help=f"1M, every row; exit 1 when one is below {GUARD_MARGIN} x its target "
                          "(or its floor, for a target missed)")
@@ -152,8 +153,12 @@ def main(argv=None):
                  for t in target_status(summary, TARGETS, REFERENCE)}
         print_rows(summary, n, ops, marks)
     summary = summarize(samples, BASELINE)
+    status = target_status(summary, TARGETS, REFERENCE)
+    if args.json:
+        write_results(args.json, summary, ("key_type", "size", "op", "contender"), status,
+                      {"sizes": sizes, "ops": ops, "reps": args.reps})
     if not args.guard:
-        print_target_summary(target_status(summary, TARGETS, REFERENCE))
+        print_target_summary(status)
         return 0
     return run_guard(summary, max(sizes), GUARD_MARGIN, TARGETS, REFERENCE, BASELINE,
                      GUARD_FLOORS)

@@ -76,3 +76,38 @@ def test_bench_numpy_small(tmp_path):
 def test_bench_numpy_without_numpy(tmp_path):
     out = run_blocked(["numpy"], "bench_numpy.py", "--sizes", "2K", cwd=tmp_path)
     assert "skipped: numpy (numpy not installed)" in out
+
+
+def test_figures_fill_every_block_from_results(tmp_path):
+    """figures.py's rewrite, on results of tiny runs: every block of the
+    README and the performance page is filled, under a caption naming the
+    commit and the machine."""
+    pytest.importorskip("numpy")
+    out = tmp_path / "results"
+    run_blocked([], "bench.py", "--sizes", "300", "--keys", "int,dense,str",
+                "--ops", "insert,lookup_hit,iter_items,memory", "--contenders",
+                "bplustree3,SortedDict", "--repeat", "1", "--min-time", "0", "--no-plots",
+                "--json", str(out / "bench.json"), cwd=tmp_path)
+    run_blocked([], "bench_list.py", "--sizes", "2K", "--ops", "add,getitem", "--reps", "1",
+                "--json", str(out / "list.json"), cwd=tmp_path)
+    run_blocked([], "bench_numpy.py", "--sizes", "2K", "--reps", "1", "--ops", "lookup",
+                "--json", str(out / "numpy.json"), cwd=tmp_path)
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import figures
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    docs = {name: tmp_path / name for name in figures.DOCS}
+    for name, path in figures.DOCS.items():
+        docs[name].write_text(path.read_text())
+    figures.rewrite(out, docs)
+    text = docs["README.md"].read_text() + docs["performance.md"].read_text()
+    for block in figures.RENDER:
+        body = re.search(rf"<!-- figures:{block} -->\n(.*?)\n<!-- /figures:{block} -->",
+                         text, re.S)
+        assert body, block
+        caption, _, table = body.group(1).partition("\n\n")
+        assert caption.startswith("*Measured by `python3 benchmarks/figures.py`"), block
+        assert " at commit `" in caption and "CPUs" in caption, caption
+        assert table.count("\n| ") >= 2, (block, table)  # a header, a rule, rows
+    assert "| insert, random order | " in text and "| lookup | " in text
