@@ -25,7 +25,8 @@ import json
 from pathlib import Path
 import re
 import shutil
-import subprocess  # nosec B404 - runs this directory's benchmarks, fixed arguments
+# subprocess runs this directory's benchmarks, with fixed arguments.
+import subprocess  # nosec B404
 import sys
 
 HERE = Path(__file__).resolve().parent
