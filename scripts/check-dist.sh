@@ -12,11 +12,14 @@
 # SDIST_LIMIT_KB: issue 14 aimed at 80 KB, which cannot hold the package
 # (about 75 KB compressed on its own) and its tests (about 60 KB more, the
 # sweeps of issue 21 included); SortedList and its tests (issue 22) added
-# about 15 KB to 183. The limit sits a little above that and catches a
+# about 15 KB to 183; issue 24's numpy keys, protocols and error messages,
+# with their tests, and the extension's growth brought it to about 235 (the
+# files only the maintainers' scripts use, such as tests/c-consumer/ and
+# cross/, are left out). The limit sits a little above that and catches a
 # regression such as the corpora coming back (they made it 1.1 MB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SDIST_LIMIT_KB=${SDIST_LIMIT_KB:-230}
+SDIST_LIMIT_KB=${SDIST_LIMIT_KB:-260}
 WHEEL_LIMIT_KB=${WHEEL_LIMIT_KB:-500}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

@@ -174,3 +174,29 @@ def test_other_errors_of_a_comparison_are_not_restated():
     m = BPlusTreeMap((Picky(i, ValueError), i) for i in range(5))
     with pytest.raises(ValueError, match="^picky$"):
         m[Picky(13, ValueError)] = 1
+
+
+def test_private_methods_refuse_bad_arguments_clearly():
+    m = BPlusTreeMap.fromkeys(range(5))
+    for call, error in ((lambda: m._iter(kind="x"), TypeError),
+                        (lambda: m._iter(kind=7), ValueError),
+                        (lambda: m._iter(), TypeError),
+                        (lambda: m._islice(9, None, None, False), ValueError),
+                        (lambda: m._load_numbers(b"", 0), TypeError),
+                        (lambda: m._load_numbers(b"", 0, "big"), TypeError),
+                        (lambda: m._load_numbers(b"", 0, 1), ValueError),
+                        (lambda: SortedList()._swap(), TypeError),
+                        (lambda: SortedList()._swap(5, None), TypeError)):
+        with pytest.raises(error):
+            call()
+    assert list(m) == [0, 1, 2, 3, 4]
+    m.check()
+
+
+def test_load_numbers_fills_only_an_empty_map():
+    array = pytest.importorskip("array")
+    m = BPlusTreeMap({1: 1})
+    with pytest.raises(TypeError, match="not empty"):
+        m._load_numbers(array.array("q", [5, 6]), 0, None)
+    assert dict(m) == {1: 1}
+    m.check()

@@ -393,6 +393,7 @@ PyObject *Map__load_sorted(MapObject *m, PyObject *const *args, Py_ssize_t nargs
 
 /* map.c */
 extern PyTypeObject MapType;
+int map_init(void);
 PyObject *new_map_object(PyTypeObject *type, bool multi);
 int Map_traverse(MapObject *m, visitproc visit, void *arg);
 int Map_clear_gc(MapObject *m);

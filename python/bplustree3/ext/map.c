@@ -173,26 +173,55 @@ static void explain_slice(PyObject *key)
 }
 
 /*
+ * type_lookup finds name in the dicts of type's MRO, as a dict finds its
+ * subclass's __missing__ (_PyObject_LookupSpecial): the attribute itself,
+ * not what its __get__ makes of it (a staticmethod stays one). 0 with
+ * *found a new reference, or NULL when there is none; -1 with an
+ * exception. Before 3.13 it asks _PyType_Lookup, as dict does there (a
+ * function those frozen versions export, not a layout); from 3.13, whose
+ * _PyType_Lookup hands out a reference that a free-threaded build may
+ * drop meanwhile, it reads the MRO's dicts through the public API.
+ */
+static int type_lookup(PyTypeObject *type, PyObject *name, PyObject **found)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    *found = NULL;
+    PyObject *mro = Py_XNewRef(type->tp_mro);
+    int rc = 0;
+    for (Py_ssize_t i = 0; mro && rc == 0 && i < PyTuple_GET_SIZE(mro); i++) {
+        PyObject *dict = PyType_GetDict((PyTypeObject *)PyTuple_GET_ITEM(mro, i));
+        rc = dict ? PyDict_GetItemRef(dict, name, found) : -1;
+        Py_XDECREF(dict);
+    }
+    Py_XDECREF(mro);
+    return rc < 0 ? -1 : 0;
+#else
+    *found = Py_XNewRef(_PyType_Lookup(type, name)); /* borrowed: taken at once */
+    return 0;
+#endif
+}
+
+/*
  * missing_hook finds a subclass's __missing__, bound to m, as a dict looks
  * it up (on the type, then through its __get__): 0 with *hook a new
- * reference, or NULL when there is none; -1 with an exception. Before
- * 3.13, whose PyObject_GetOptionalAttr finds nothing without making an
- * AttributeError, it asks _PyType_Lookup, as dict does on those versions
- * (a function those frozen versions export, not a layout).
+ * reference, or NULL when there is none; -1 with an exception.
  */
+static PyObject *missing_name; /* "__missing__", interned by map_init */
+
+/* map_init makes what map.c keeps for the module's life: 0, or -1. */
+int map_init(void)
+{
+    if (!missing_name)
+        missing_name = PyUnicode_InternFromString("__missing__");
+    return missing_name ? 0 : -1;
+}
+
 static int missing_hook(MapObject *m, PyObject **hook)
 {
-    static PyObject *name; /* interned once, like CPython's identifiers */
-    *hook = NULL;
-    if (!name && !(name = PyUnicode_InternFromString("__missing__")))
-        return -1;
     PyObject *type = (PyObject *)Py_TYPE(m), *found;
-#if PY_VERSION_HEX >= 0x030D0000
-    if (PyObject_GetOptionalAttr(type, name, &found) < 0)
+    *hook = NULL;
+    if (type_lookup(Py_TYPE(m), missing_name, &found) < 0)
         return -1;
-#else
-    found = Py_XNewRef(_PyType_Lookup(Py_TYPE(m), name)); /* borrowed: taken at once */
-#endif
     if (!found)
         return 0;
     descrgetfunc get = Py_TYPE(found)->tp_descr_get;

@@ -52,6 +52,34 @@ static PyMethodDef module_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* The module's int constants. */
+static const struct {
+    const char *name;
+    long value;
+} int_constants[] = {
+    {"MIN_CAPACITY", BPT_MIN_CAPACITY}, {"MAX_CAPACITY", BPT_MAX_CAPACITY},
+    {"DEFAULT_CAPACITY", DEFAULT_CAPACITY}, {"_KEYS", KIND_KEYS},
+    {"_VALUES", KIND_VALUES}, {"_ITEMS", KIND_ITEMS},
+};
+
+/*
+ * add_objects adds the module's objects and constants to mod: the types,
+ * InvariantError, the int constants and the rest. 0, or -1.
+ */
+static int add_objects(PyObject *mod)
+{
+    if (PyModule_AddObjectRef(mod, "InvariantError", InvariantError) < 0 ||
+        PyModule_AddObjectRef(mod, "BPlusTreeMapBase", (PyObject *)&MapType) < 0 ||
+        PyModule_AddObjectRef(mod, "SortedListBase", (PyObject *)&ListType) < 0 ||
+        PyModule_AddStringConstant(mod, "_TOTAL_ORDER_HINT", TOTAL_ORDER_HINT) < 0 ||
+        PyModule_AddObjectRef(mod, "_REUSE_COMPILED", BPT_REUSE_RESULTS ? Py_True : Py_False) < 0)
+        return -1;
+    for (size_t i = 0; i < sizeof int_constants / sizeof *int_constants; i++)
+        if (PyModule_AddIntConstant(mod, int_constants[i].name, int_constants[i].value) < 0)
+            return -1;
+    return 0;
+}
+
 /*
  * module_exec fills the module (multi-phase init). The types are static and
  * InvariantError is made once: one per process, like the lock's
@@ -64,21 +92,9 @@ static int module_exec(PyObject *mod)
         return -1;
     map_type = &MapType;
     list_type = &ListType;
-    if (errors_init() < 0)
+    if (errors_init() < 0 || map_init() < 0)
         return -1;
-    if (PyModule_AddObjectRef(mod, "InvariantError", InvariantError) < 0 ||
-        PyModule_AddObjectRef(mod, "BPlusTreeMapBase", (PyObject *)&MapType) < 0 ||
-        PyModule_AddObjectRef(mod, "SortedListBase", (PyObject *)&ListType) < 0 ||
-        PyModule_AddIntConstant(mod, "MIN_CAPACITY", BPT_MIN_CAPACITY) < 0 ||
-        PyModule_AddIntConstant(mod, "MAX_CAPACITY", BPT_MAX_CAPACITY) < 0 ||
-        PyModule_AddIntConstant(mod, "DEFAULT_CAPACITY", DEFAULT_CAPACITY) < 0 ||
-        PyModule_AddIntConstant(mod, "_KEYS", KIND_KEYS) < 0 ||
-        PyModule_AddIntConstant(mod, "_VALUES", KIND_VALUES) < 0 ||
-        PyModule_AddIntConstant(mod, "_ITEMS", KIND_ITEMS) < 0 ||
-        PyModule_AddStringConstant(mod, "_TOTAL_ORDER_HINT", TOTAL_ORDER_HINT) < 0 ||
-        PyModule_AddObjectRef(mod, "_REUSE_COMPILED", BPT_REUSE_RESULTS ? Py_True : Py_False) < 0)
-        return -1;
-    return 0;
+    return add_objects(mod);
 }
 
 static PyModuleDef_Slot module_slots[] = {
