@@ -200,3 +200,53 @@ def test_load_numbers_fills_only_an_empty_map():
         m._load_numbers(array.array("q", [5, 6]), 0, None)
     assert dict(m) == {1: 1}
     m.check()
+
+
+def test_private_list_methods_refuse_bad_argument_counts():
+    sl = SortedKeyList([1, 2], key=lambda v: v)
+    for call in (lambda: sl._find(), lambda: sl._discard(1), lambda: sl._add(),
+                 lambda: sl._count(1)):
+        with pytest.raises(TypeError):
+            call()
+    assert list(sl) == [1, 2]
+
+
+def test_arguments_read_in_c_are_refused_clearly():
+    m = BPlusTreeMap.fromkeys(range(5))
+    for call, error in ((lambda: BPlusTreeMap(capacity=-1), ValueError),
+                        (lambda: BPlusTreeMap(capacity=10**30), ValueError),
+                        (lambda: BPlusTreeMap(capacity=True), TypeError),
+                        (lambda: BPlusTreeMap(capacity=2.5), TypeError),
+                        (lambda: m._iter(kind=-1), ValueError),
+                        (lambda: m._iter(kind=10**30), OverflowError),
+                        (lambda: m._iter(0, kind=0), TypeError),
+                        (lambda: m._iter(kind=0, bogus=1), TypeError),
+                        (lambda: m._iter(0, False, None, None, True, False, 7), TypeError),
+                        (lambda: m.index(), TypeError),
+                        (lambda: m.index(1, 0, 5, 9), TypeError),
+                        (lambda: m.peekitem(0, 1), TypeError),
+                        (lambda: SortedList([1]).islice(bogus=1), TypeError)):
+        with pytest.raises(error):
+            call()
+    assert BPlusTreeMap(capacity=None).capacity == BPlusTreeMap().capacity
+    assert list(m._iter(kind=0, min_inclusive=False, minimum=1)) == [2, 3, 4]
+    assert list(m) == [0, 1, 2, 3, 4]
+    m.check()
+
+
+def test_the_undo_helpers_refuse_bad_arguments_clearly():
+    from bplustree3._bplustree3 import _dict_apply, _set_apply
+
+    d, s = {1: "a"}, {1}
+    for call in (lambda: _dict_apply(d, ()), lambda: _dict_apply([], (), {}),
+                 lambda: _dict_apply(d, 5, {}), lambda: _dict_apply(d, (), []),
+                 lambda: _dict_apply(d, ([],), {}),
+                 lambda: _set_apply(s, ()), lambda: _set_apply([], (), ()),
+                 lambda: _set_apply(s, 5, ()), lambda: _set_apply(s, (), 5),
+                 lambda: _set_apply(s, ([],), ()), lambda: _set_apply(s, (), ([],))):
+        with pytest.raises(TypeError):
+            call()
+    assert d == {1: "a"} and s == {1}
+    _dict_apply(d, [1, 2], {3: "c"})
+    _set_apply(s, [1, 2], (3,))
+    assert d == {3: "c"} and s == {3}

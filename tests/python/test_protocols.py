@@ -154,3 +154,28 @@ def test_missing_is_called_for_a_missing_key_as_in_a_dict():
         Raising()[7]
     with pytest.raises(KeyError):
         BPlusTreeMap()[7]
+
+
+class CallableHook:
+    """A __missing__ that is no descriptor: dict calls it with the key alone."""
+
+    def __call__(self, key):
+        return ("called", key)
+
+
+class FailingDescriptor:
+    def __get__(self, obj, owner=None):
+        raise LookupError("no hook today")
+
+
+def test_missing_hooks_that_are_not_functions_as_in_a_dict():
+    for base in (BPlusTreeMap, dict):
+        plain = type("Plain", (base,), {"__missing__": CallableHook()})
+        assert plain()[3] == ("called", 3)
+        failing = type("Failing", (base,), {"__missing__": FailingDescriptor()})
+        with pytest.raises(LookupError, match="no hook today"):
+            failing()[3]
+    from bplustree3._bplustree3 import BPlusTreeMapBase
+
+    with pytest.raises(KeyError):
+        BPlusTreeMapBase()[3]  # the base type itself has no subclass hook to look up
