@@ -46,7 +46,7 @@ from pathlib import Path
 import bench_plots
 import bplustree3
 from bench_harness import (MEMORY_FLAG, Contender, Progress, Samples, fmt_duration, run_meta,
-                           fmt_target, installed, memory_in_child, parse_list, parse_size,
+                           fmt_target, fmt_value, installed, memory_in_child, parse_list, parse_size,
                            print_target_summary, report_skipped, rotated, rss_growth,
                            run_guard, summarize, target_status, time_per_unit)
 from bplustree3 import BPlusTreeMap
@@ -848,12 +848,6 @@ def measure_all(cfg: Config) -> Samples:
 def largest_size_status(summary: dict) -> list[dict]:
     """bplustree3 against TARGETS at the largest size measured per key type."""
     return target_status(summary, TARGETS, REFERENCE, largest_only=True)
-
-
-def fmt_value(v: float) -> str:
-    if v >= 100:
-        return f"{v:,.0f}"
-    return f"{v:.1f}" if v >= 10 else f"{v:.2f}"
 
 
 def print_table(summary: dict, cfg: Config, targets: list[dict]) -> None:

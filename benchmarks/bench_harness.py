@@ -154,6 +154,13 @@ def target_status(summary: Mapping[Cell, dict], targets: Mapping[str, Mapping[st
     return rows
 
 
+def fmt_value(v: float) -> str:
+    """A measured value as the tables print it: 1,234, 56.7, 8.90."""
+    if v >= 100:
+        return f"{v:,.0f}"
+    return f"{v:.1f}" if v >= 10 else f"{v:.2f}"
+
+
 def fmt_target(target: float) -> str:
     return f">={target:.2f}x" if target < 1 else f">={target:g}x"
 

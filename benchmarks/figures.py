@@ -29,6 +29,8 @@ import shutil
 import subprocess  # nosec B404
 import sys
 
+from bench_harness import fmt_value
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 OUT = HERE / "results" / "figures"
@@ -123,10 +125,6 @@ def table(header: list[str], rows: list[list[str]], right_from: int = 1) -> str:
                               for i in range(len(header))) + " |"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-def fmt_value(v: float) -> str:
-    return f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
 
 
 def top_size(doc: dict) -> int:
