@@ -135,11 +135,15 @@ def main(argv=None):
     ap.add_argument("--ops", default=",".join(OPS))
     ap.add_argument("--count", type=int, default=400_000, help="calls per thread")
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--guard", type=float, metavar="FLOOR",
+                    help="exit 1 when a read of the map scales below FLOOR at the most threads "
+                         "(the read-only ops; not mix90 or dict)")
     args = ap.parse_args(argv)
     size = int(float(args.size.upper().rstrip("KM")) * {"K": 1e3, "M": 1e6}.get(
         args.size.upper()[-1], 1))
     threads = [int(t) for t in args.threads.split(",")]
     gil = getattr(sys, "_is_gil_enabled", lambda: True)()
+    low = []
     print(f"Python {sys.version.split()[0]}, GIL {'on' if gil else 'off'}; "
           f"{args.count:,} calls per thread, best of {args.reps}; M calls/s, and the "
           f"scaling over 1 thread")
@@ -157,6 +161,14 @@ def main(argv=None):
                 scaling = "  ".join(f"{b / best[0]:.2f}x" for b in best[1:])
                 print(f"  {op:<10}{which:<6}" + "".join(f"{b / 1e6:12.2f}" for b in best)
                       + f"   {scaling}", flush=True)
+                if (args.guard and which == "map" and op != "mix90"
+                        and best[-1] / best[0] < args.guard):
+                    low.append(f"{kind} {op}: {best[-1] / best[0]:.2f}x")
+    if low:
+        print(f"\nFAIL: scaling below {args.guard}x at {threads[-1]} threads: " + ", ".join(low))
+        return 1
+    if args.guard:
+        print(f"\nOK: every read of the map scales at least {args.guard}x at {threads[-1]} threads")
     return 0
 
 

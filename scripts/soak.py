@@ -87,9 +87,16 @@ class Worker(threading.Thread):
         self.next_copy = soak.start + soak.warmup * (tid + 1) / (soak.threads + 1)
         # Inserts (set 28 + setdefault 6) balance removals (pop 16 +
         # delete_range 2 x ~8.5 keys) at half density: the size stays near N.
-        table = [(self.op_set, 28), (self.op_get, 15), (self.op_contains, 8),
-                 (self.op_pop, 16), (self.op_setdefault, 6), (self.op_delete_range, 2),
-                 (self.op_neighbour, 10), (self.op_range, 5)]
+        # read-heavy: 90 reads to 6.2 writes, balanced the same way (set 3 +
+        # setdefault 1 against pop 2 + delete_range 0.2 x ~8.5 keys).
+        if soak.mix == "read-heavy":
+            table = [(self.op_set, 3), (self.op_get, 40), (self.op_contains, 20),
+                     (self.op_pop, 2), (self.op_setdefault, 1), (self.op_delete_range, 0.2),
+                     (self.op_neighbour, 20), (self.op_range, 10)]
+        else:
+            table = [(self.op_set, 28), (self.op_get, 15), (self.op_contains, 8),
+                     (self.op_pop, 16), (self.op_setdefault, 6), (self.op_delete_range, 2),
+                     (self.op_neighbour, 10), (self.op_range, 5)]
         if self.at_bottom or self.at_top:
             table.append((self.op_end, 1))
         self.table, self.weights = zip(*table)
@@ -252,6 +259,7 @@ class Soak:
 
     def __init__(self, args):
         self.seed, self.threads, self.copy_every = args.seed, args.threads, args.copy_every
+        self.mix = args.mix
         self.stop, self.failures, self.copying = threading.Event(), [], threading.Lock()
         self.start, self.duration = time.monotonic(), args.minutes * 60
         self.warmup = max(0.2 * self.duration, args.check_every)  # >= 1 check interval
@@ -280,6 +288,8 @@ def main():
     # Raise it with --items well past 1M (the noise grows with the heap).
     p.add_argument("--rss-slack-mb", type=float, default=64.0, metavar="MB")
     p.add_argument("--key-type", choices=("int", "str", "mixed"), default="int")
+    p.add_argument("--mix", choices=("balanced", "read-heavy"), default="balanced",
+                   help="read-heavy: 90%% reads (the shared reads of a free-threaded build)")
     p.add_argument("--progress-every", type=float, default=5.0, metavar="SECONDS")
     args = p.parse_args()
     if args.threads < 1 or args.items < args.threads:
@@ -304,7 +314,7 @@ def main():
     m.check()
     gil = getattr(sys, "_is_gil_enabled", lambda: True)()
     print(f"soak: {len(m):,} {args.key_type} items loaded in {time.monotonic() - t0:.1f} s, "
-          f"RSS {rss_mb():.0f} MB; {t} threads, {args.minutes:g} min, seed {args.seed}, "
+          f"RSS {rss_mb():.0f} MB; {t} threads, {args.mix} mix, {args.minutes:g} min, seed {args.seed}, "
           f"GIL {'on' if gil else 'off'}, Python {sys.version.split()[0]}", flush=True)
     soak = Soak(args)
     if soak.warmup >= soak.duration:

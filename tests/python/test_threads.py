@@ -495,6 +495,95 @@ def test_lookups_of_two_key_types_from_two_threads():
     m.check()
 
 
+# ---- Shared reads (free-threaded: reads of packed keys run in parallel) ------
+
+import bplustree3._bplustree3 as _ext  # noqa: E402 - the test hook
+
+FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+# Reads that run no Python code: shared between threads without the GIL.
+SHARED_READS = {
+    "get": lambda m: m.get(150, "absent"),
+    "getitem": lambda m: m[150],
+    "contains": lambda m: 150 in m,
+    "floor": lambda m: m.floor(150),
+    "higher": lambda m: m.higher(150),
+    "peekitem": lambda m: m.peekitem(140),
+    "bisect": lambda m: m.bisect_left(150),
+    "index": lambda m: m.index(150),
+    "len": len,
+    "first": lambda m: m.first(),
+}
+
+
+def share(m):
+    """Reads m from two threads, so that its reads are shared from now on
+    (a map's reads take the lock until a second thread reads it)."""
+    m.get(0)
+    t, _ = start(lambda: m.get(0))
+    finish(t)
+
+
+def test_the_pause_hook_takes_a_state_and_exists_only_where_reads_are_shared():
+    with pytest.raises(TypeError):
+        _ext._pause_shared_read("1")
+    if not FREE_THREADED:
+        with pytest.raises(NotImplementedError):
+            _ext._pause_shared_read(1)
+        return
+    with pytest.raises(ValueError):
+        _ext._pause_shared_read(2)
+    assert _ext._pause_shared_read(-1) == 0  # idle, and left so
+
+
+@pytest.mark.skipif(not FREE_THREADED, reason="reads are shared only without the GIL")
+@pytest.mark.parametrize("read", [*SHARED_READS, "next"])
+def test_a_writer_waits_for_a_paused_shared_read(read):
+    # A reader paused in its slot, after it has checked that nobody holds
+    # the map and before its look at the tree: a range delete that frees
+    # most of the nodes must wait until the read is over (one that went
+    # ahead would free the nodes under the reader), and the reader sees
+    # the map as it was before.
+    m = BPlusTreeMap(((i, i) for i in range(300)), capacity=4)
+    share(m)
+    it = iter(m)
+    before = {name: fn(m) for name, fn in SHARED_READS.items()}
+    assert _ext._pause_shared_read(1) == 0
+    try:
+        r, rout = start(lambda: next(it) if read == "next" else SHARED_READS[read](m))
+        deadline = time.monotonic() + TIMEOUT
+        while _ext._pause_shared_read(-1) != 2:
+            assert time.monotonic() < deadline and r.is_alive(), "the read did not pause"
+            time.sleep(0.001)
+        w, wout = start(lambda: m.delete_range(0, 290))
+        time.sleep(0.3)
+        assert wout == {}, "the writer did not wait for the paused read"
+    finally:
+        _ext._pause_shared_read(0)
+    finish(r)
+    finish(w)
+    assert rout == {"value": 0 if read == "next" else before[read]}
+    assert wout == {"value": 290}
+    m.check()
+    assert list(m) == list(range(290, 300))
+
+
+@pytest.mark.parametrize("read", SHARED_READS)
+def test_shared_reads_wait_for_a_paused_range_delete(read):
+    # A range delete with a foreign bound holds the map while it is paused
+    # in a comparison. Reads of packed ints from another thread (shared
+    # without the GIL, quick with it) must see that the map is held, wait,
+    # and answer from the map after the delete; one that went ahead would
+    # answer from before it, or walk nodes the delete frees.
+    m = BPlusTreeMap(((i, i) for i in range(300)), capacity=4)
+    share(m)
+    rout = wait_for_paused_range_delete(m, 0, 150, lambda: SHARED_READS[read](m))
+    assert m._key_storage == "int"  # the reads took the packed paths
+    after = BPlusTreeMap((i, i) for i in range(150, 300))
+    assert rout == {"value": SHARED_READS[read](after)}
+    m.check()
+
+
 # ---- Stress: many threads, every answer checked ------------------------------
 
 def _make_key(kind):

@@ -74,10 +74,16 @@
  * outside the lock. On a free-threaded build the module declares that it
  * does not need the GIL; the lock's fields are then read and written with
  * atomics, and the slow path's bookkeeping is under one global mutex.
- * Quick reads (try_read_lock: lookups of packed ints and strs, iterator
- * steps) that find the lock free take no lock with the GIL, which already
- * keeps every other thread out until they are over, as they run no Python
- * code before their last look at the tree.
+ * Reads that run no Python code before their last look at the tree
+ * (try_read_lock, begin_read: lookups, neighbours, positions and ranks of
+ * packed ints, floats and strs, len, iterator steps) that find the lock
+ * free take no lock with the GIL, which already keeps every other thread
+ * out until they are over (positional and neighbour reads, which make
+ * result objects before they are over, acquire the map there). Without
+ * the GIL they are shared reads (enter_shared): they run in parallel with
+ * each other, never with a holder of the lock, and a thread that takes
+ * the lock waits for those in progress; they see the map as it was
+ * before or after each operation, as locked reads do.
  */
 #ifndef BPLUSTREE3_EXT_H
 #define BPLUSTREE3_EXT_H
@@ -273,6 +279,20 @@ static inline bool holds_objects(packing p)
  */
 typedef enum { SEARCH_INT, SEARCH_FLOAT, SEARCH_STR, SEARCH_OBJECTS } search_kind;
 
+#ifdef Py_GIL_DISABLED
+/*
+ * The readers in one slot of a map's shared reads (see enter_shared): each
+ * thread counts itself in its own slot, READER_SLOT_BYTES from the next so
+ * that no two share a cache line (or the line the CPU fetches beside it).
+ */
+#define READER_SLOTS 16
+#define READER_SLOT_BYTES 128
+typedef struct {
+    int count;
+    char pad[READER_SLOT_BYTES - sizeof(int)];
+} reader_slot;
+#endif
+
 typedef struct {
     PyObject_HEAD
     bpt *tree;             /* never NULL once tp_new succeeded */
@@ -292,6 +312,11 @@ typedef struct {
     int waiters;             /* threads committed to sleep on gate */
     int woken;               /* gate is open for one waiter (under wait_mutex) */
     PyThread_type_lock gate; /* locked, except to wake one waiter */
+#ifdef Py_GIL_DISABLED
+    /* Shared reads (see enter_shared). */
+    void *reader_home;       /* the first thread to read m, or NULL */
+    reader_slot *readers;    /* READER_SLOTS counts, once a second thread reads m */
+#endif
 } MapObject;
 
 /* What an iterator hands out. */
@@ -336,6 +361,16 @@ void explain_order_error(void);
 /* lock.c */
 int map_lock_slow(MapObject *m, void *me);
 void wake_one(MapObject *m);
+#ifdef Py_GIL_DISABLED
+reader_slot *share_reads(MapObject *m);
+void wait_for_readers(MapObject *m, reader_slot *r);
+bool retry_shared(MapObject *m, reader_slot *mine);
+int reader_index_slow(void);
+void free_readers(MapObject *m);
+extern int read_pause; /* the test hook _pause_shared_read's state */
+void pause_shared_read(void);
+#endif
+PyObject *mod_pause_shared_read(PyObject *mod, PyObject *arg);
 
 /* tree.c */
 extern PyTypeObject *map_type, *list_type;
@@ -348,6 +383,7 @@ int prepare_insert(MapObject *m, PyObject *key, void **word, search_kind *search
 int put_locked(MapObject *m, PyObject *key, PyObject *value, PyObject **old, size_t *rank);
 int put(MapObject *m, PyObject *key, PyObject *value);
 find_result bound_rank(MapObject *m, PyObject *key, bool after_equal, size_t *rank);
+find_result word_rank(MapObject *m, void *w, bool after_equal, size_t *rank);
 PyObject *item_tuple(packing p, void *k, void *v);
 PyObject *mod_live_blocks(PyObject *mod, PyObject *Py_UNUSED(ignored));
 PyObject *mod_fail_allocation(PyObject *mod, PyObject *arg);
@@ -570,6 +606,11 @@ static inline bool take_free_lock(MapObject *m, void *owner, void *me)
     if (owner != NULL || !cas_ptr(&m->owner, NULL, me))
         return false;
     m->depth = 1;
+#ifdef Py_GIL_DISABLED
+    reader_slot *r = LOAD_PTR(&m->readers);
+    if (r)
+        wait_for_readers(m, r);
+#endif
     return true;
 }
 
@@ -602,31 +643,97 @@ static inline void map_unlock(MapObject *m)
         wake_one(m);
 }
 
+#ifdef Py_GIL_DISABLED
 /*
- * try_read_lock takes m's lock for a read that runs no Python code before
- * its last look at the tree (quick_lookup, an iterator's step): true when
- * it may go on, false when the lock is held (by another thread, or by this
- * one further out, in a comparison or a release): then the caller takes
- * the full path. With the GIL nothing can run until such a read is over,
- * so it needs only that nobody holds the lock; without it, it takes the
- * lock. read_unlock lets go.
+ * Shared reads (free-threaded builds). A read that runs no Python code
+ * (see try_read_lock) need not keep other such reads out, only writers:
+ * it counts itself in its thread's reader slot, then looks at the owner,
+ * and goes on only when nobody holds the lock; a thread that takes the
+ * lock sets the owner, then waits until every slot is empty (take_free_lock,
+ * map_lock_slow). Both steps of each are sequentially consistent atomics,
+ * so of a reader and a writer that arrive together at least one sees the
+ * other: the reader backs off (and takes the lock), or the writer waits
+ * for it. A writer waits only for the reads already in progress, which
+ * cannot wait for anything, and readers that arrive after it back off:
+ * a stream of readers cannot starve a writer. The slots cost a map
+ * nothing until a second thread reads it (share_reads): until then its
+ * reads take the lock, as one thread's reads did before.
  */
-static inline bool try_read_lock(MapObject *m)
+extern _Thread_local int reader_index;
+
+static inline int my_reader_slot(void)
+{
+    int i = reader_index;
+    return i >= 0 ? i : reader_index_slow();
+}
+
+/*
+ * enter_shared counts a read of m in the calling thread's slot: true when
+ * it may go on (leave_shared ends it), false when a thread holds m's lock
+ * or m has no slots for this thread yet.
+ */
+static inline bool enter_shared(MapObject *m, int *slot)
+{
+    reader_slot *r = LOAD_PTR(&m->readers);
+    if (!r && !(r = share_reads(m)))
+        return false;
+    *slot = my_reader_slot();
+    ADD_INT(&r[*slot].count, 1);
+    if (LOAD_PTR(&m->owner) != NULL) {
+        ADD_INT(&r[*slot].count, -1);
+        if (!retry_shared(m, &r[*slot]))
+            return false;
+    }
+    if (LOAD_INT(&read_pause)) /* a test's, see _pause_shared_read */
+        pause_shared_read();
+    return true;
+}
+
+static inline void leave_shared(MapObject *m, int slot)
+{
+    ADD_INT(&m->readers[slot].count, -1);
+}
+#endif
+
+/*
+ * How a read that runs no Python code holds its map: not at all (the lock
+ * is held, by another thread or by this one further out, in a comparison
+ * or a release: the caller takes the full path), in its thread's reader
+ * slot (free-threaded; READ_SHARED + the slot), or with the lock
+ * (READ_LOCKED). With the GIL nothing can run until such a read is over,
+ * so it needs only that nobody holds the lock (READ_SHARED, nothing taken).
+ */
+enum { READ_REFUSED = -2, READ_LOCKED = -1, READ_SHARED = 0 };
+
+/*
+ * try_read_lock holds m for a read that runs no Python code before its
+ * last look at the tree (quick_lookup, an iterator's step, the positional
+ * and neighbour reads of packed keys): the hold for read_unlock, or
+ * READ_REFUSED.
+ */
+static inline int try_read_lock(MapObject *m)
 {
 #ifdef Py_GIL_DISABLED
+    int slot;
+    if (enter_shared(m, &slot))
+        return READ_SHARED + slot;
     if (!take_free_lock(m, LOAD_PTR(&m->owner), PyThreadState_Get()))
-        return false;
+        return READ_REFUSED;
     TSAN_ACQUIRE(m);
-    return true;
+    return READ_LOCKED;
 #else
-    return m->owner == NULL;
+    return m->owner == NULL ? READ_SHARED : READ_REFUSED;
 #endif
 }
 
-static inline void read_unlock(MapObject *m)
+static inline void read_unlock(MapObject *m, int hold)
 {
+    if (hold == READ_LOCKED) {
+        map_unlock(m);
+        return;
+    }
 #ifdef Py_GIL_DISABLED
-    map_unlock(m);
+    leave_shared(m, hold - READ_SHARED);
 #else
     (void)m;
 #endif
@@ -699,12 +806,16 @@ static inline search_kind search_for(MapObject *m, PyObject *key, void **word)
 /*
  * begin starts a core call with search s; it returns the search to restore
  * in leave: a comparison in an outer call may have run Python code that
- * made this (nested, read-only) call.
+ * made this (nested, read-only) call. Between calls m->search is the
+ * native search of m's packing (replace_tree sets it), so that a read of a
+ * key that takes it, shared with other threads (try_read_lock), need not
+ * write it.
  */
 static inline search_kind begin(MapObject *m, search_kind s)
 {
     search_kind saved = m->search;
-    m->search = s;
+    if (s != saved) /* a shared read's is saved: it writes nothing */
+        m->search = s;
     return saved;
 }
 
@@ -734,7 +845,89 @@ static inline search_kind enter(MapObject *m, PyObject *a, PyObject *b, void **w
 
 static inline void leave(MapObject *m, search_kind saved)
 {
-    m->search = saved;
+    if (m->search != saved)
+        m->search = saved;
+}
+
+/* How a read holds its map (see hold_for_read). */
+typedef struct {
+    int hold; /* READ_LOCKED, or READ_SHARED + the reader slot */
+    search_kind saved;
+} read_hold;
+
+#ifdef Py_GIL_DISABLED
+/*
+ * shared_search tells whether a read that searches for key (NULL or None:
+ * none) with m held in a reader slot runs no Python code and writes
+ * nothing: key is an exact int, float or str of m's packing, whose search
+ * is m's search between calls (see begin: entering it writes nothing).
+ */
+static inline bool shared_search(const MapObject *m, PyObject *key)
+{
+    void *packed = NULL;
+    return !key || key == Py_None ||
+           (m->packing != PACK_NONE && packing_for(classify(key, &packed)) == m->packing);
+}
+#endif
+
+/*
+ * hold_for_read holds m for a read that searches for a and b (either may
+ * be NULL or None: no search): on a free-threaded build shared with other
+ * threads' reads (enter_shared) when nothing the read does runs Python
+ * code: its searches are shared_search's, and what it makes after its
+ * last look at the tree (result objects, an iterator) only allocates,
+ * which runs no Python code on 3.13+ (a collection waits for the eval
+ * loop). Else, and with the GIL (where an allocation may run a collection,
+ * and its __del__ methods, on 3.9 to 3.11), it acquires m for reading.
+ * 0, or -1 with an exception. end_read ends the read.
+ */
+static inline int hold_for_read(MapObject *m, PyObject *a, PyObject *b, read_hold *h)
+{
+#ifdef Py_GIL_DISABLED
+    int slot;
+    if (enter_shared(m, &slot)) {
+        if (shared_search(m, a) && shared_search(m, b)) {
+            h->hold = READ_SHARED + slot;
+            h->saved = m->search;
+            return 0;
+        }
+        leave_shared(m, slot);
+    }
+#else
+    (void)b;
+#endif
+    (void)a;
+    if (acquire(m, FOR_READ) < 0)
+        return -1;
+    h->hold = READ_LOCKED;
+    h->saved = m->search;
+    return 0;
+}
+
+/*
+ * begin_read holds m for a read of key (NULL: of positions) and enters
+ * key's search, with *word the word that stands for key in the core call.
+ */
+static inline int begin_read(MapObject *m, PyObject *key, void **word, read_hold *h)
+{
+    *word = key;
+    if (hold_for_read(m, key, NULL, h) < 0)
+        return -1;
+    if (key)
+        h->saved = enter(m, key, NULL, word, NULL);
+    return 0;
+}
+
+static inline void end_read(MapObject *m, const read_hold *h)
+{
+    leave(m, h->saved);
+#ifdef Py_GIL_DISABLED
+    if (h->hold >= READ_SHARED) {
+        leave_shared(m, h->hold - READ_SHARED);
+        return;
+    }
+#endif
+    release(m);
 }
 
 /*
@@ -768,20 +961,20 @@ static inline bool quick_lookup(MapObject *m, PyObject *key, PyObject **value)
 {
     int64_t number = 0;
     bool is_int = PyLong_CheckExact(key);
-    if (!(is_int ? long_as_i64(key, &number) : PyUnicode_CheckExact(key)) || !try_read_lock(m))
+    if (!(is_int ? long_as_i64(key, &number) : PyUnicode_CheckExact(key)))
+        return false;
+    int hold = try_read_lock(m);
+    if (hold == READ_REFUSED)
         return false;
     void *v = NULL;
     bpt_status rc = BPT_EINVAL;
-    if (is_int && m->packing == PACK_INT) {
+    if (is_int && m->packing == PACK_INT)
         rc = bpt_get_i64(m->tree, number, &v);
-    } else if (!is_int && m->packing == PACK_STR) {
-        search_kind saved = begin(m, SEARCH_STR);
-        rc = bpt_get(m->tree, key, NULL, &v);
-        leave(m, saved);
-    }
+    else if (!is_int && m->packing == PACK_STR)
+        rc = bpt_get(m->tree, key, NULL, &v); /* m->search is SEARCH_STR: see begin */
     if (rc == BPT_OK)
         *value = Py_NewRef((PyObject *)v);
-    read_unlock(m);
+    read_unlock(m, hold);
     return rc >= 0;
 }
 

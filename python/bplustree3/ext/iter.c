@@ -156,7 +156,7 @@ static int seek_start(IterObject *it, MapObject *m, const key_range *r, size_t *
 }
 
 /*
- * iter_keys_locked makes, with m acquired, an iterator over the items of
+ * iter_keys_locked makes, with m held (hold_for_read), an iterator over the items of
  * m whose keys are in r: a descent to the bound it starts from places the
  * cursor (seek_start); one to the other bound gives only its position.
  */
@@ -194,13 +194,14 @@ PyObject *iter_positions_locked(MapObject *m, int kind, bool reverse, size_t fro
     return start_iter(it, m, from, to);
 }
 
-/* make_iter: iter_keys_locked, with m acquired for it. */
+/* make_iter: iter_keys_locked, with m held for it (hold_for_read). */
 PyObject *make_iter(MapObject *m, int kind, bool reverse, const key_range *r)
 {
-    if (check_bound(r->lo) < 0 || check_bound(r->hi) < 0 || acquire(m, FOR_READ) < 0)
+    read_hold h;
+    if (check_bound(r->lo) < 0 || check_bound(r->hi) < 0 || hold_for_read(m, r->lo, r->hi, &h) < 0)
         return NULL;
     PyObject *it = iter_keys_locked(m, kind, reverse, r);
-    release(m);
+    end_read(m, &h);
     return it;
 }
 
@@ -423,7 +424,13 @@ static inline bool chunk_current(const IterObject *it, const MapObject *m)
     return it->next < it->len && it->epoch == m->values_epoch;
 }
 
-/* iter_step is Iter_next with m, the iterator's map, locked. */
+/*
+ * iter_step is Iter_next with m, the iterator's map, held for the step
+ * (shared with other threads' reads, or locked) and the iterator in the
+ * caller's critical section: the next item, or NULL with an exception, or
+ * NULL without one at the end (the caller then lets go of the map, once
+ * it no longer holds it: see end_step).
+ */
 static PyObject *iter_step(IterObject *it, MapObject *m)
 {
     if (!unchanged(it, m)) {
@@ -431,15 +438,19 @@ static PyObject *iter_step(IterObject *it, MapObject *m)
                      m->multi ? "SortedList" : "BPlusTreeMap");
         return NULL;
     }
-    if (!it->remaining) {
-        BEGIN_CRITICAL_SECTION(it);
-        Py_CLEAR(it->map); /* not the last reference: Iter_next holds one */
-        END_CRITICAL_SECTION(it);
+    if (!it->remaining)
         return NULL;
-    }
     if (!chunk_current(it, m) && read_chunk(it, m) < 0)
         return NULL;
     return hand_out(it);
+}
+
+/* end_step lets go of an exhausted iterator's map, after a step that found
+ * the end (r NULL, no exception), in the iterator's critical section. */
+static void end_step(IterObject *it, PyObject *r)
+{
+    if (!r && !PyErr_Occurred())
+        Py_CLEAR(it->map);
 }
 
 /*
@@ -457,8 +468,9 @@ static MapObject *iter_map(IterObject *it)
 }
 
 /*
- * Iter_next steps the iterator with its map locked: that orders the steps
- * of threads sharing the iterator too.
+ * Iter_next steps the iterator with its map held (locked, or shared with
+ * other threads' reads) and the iterator in a critical section: that
+ * orders the steps of threads sharing the iterator.
  */
 static PyObject *Iter_next(IterObject *it)
 {
@@ -474,6 +486,31 @@ static PyObject *Iter_next(IterObject *it)
     MapObject *q = it->map;
     if (q && q->owner == NULL && it->remaining && chunk_current(it, q) && unchanged(it, q))
         return hand_out(it);
+#else
+    /*
+     * Most steps, without the GIL: one that takes the quick read, in the
+     * iterator's critical section, which keeps the iterator's map until the
+     * step lets go of it. Such a step waits for nothing (the critical
+     * section is not suspended), so it needs no reference of its own to
+     * the map: taking one at every step would make threads iterating over
+     * one map contend for its reference count.
+     */
+    bool stepped = false;
+    PyObject *s = NULL;
+    BEGIN_CRITICAL_SECTION(it);
+    MapObject *q = it->map;
+    int quick = q ? try_read_lock(q) : READ_REFUSED;
+    if (!q || quick != READ_REFUSED) {
+        if (q) {
+            s = iter_step(it, q);
+            read_unlock(q, quick);
+            end_step(it, s); /* may free q */
+        }
+        stepped = true;
+    }
+    END_CRITICAL_SECTION(it);
+    if (stepped)
+        return s;
 #endif
     MapObject *m = iter_map(it);
     if (!m)
@@ -482,18 +519,23 @@ static PyObject *Iter_next(IterObject *it)
     /*
      * A step reads the tree before anything in it can run Python code (a
      * collection in PyTuple_New, a __del__ of the last item handed out):
-     * when nobody holds the lock it may take the quick read (try_read_lock).
+     * when nobody holds the lock it may take the quick read (try_read_lock),
+     * shared with other threads' reads on a free-threaded build, where the
+     * iterator's critical section orders the steps of threads sharing it.
      */
-    bool quick = try_read_lock(m);
-    if (quick || acquire(m, FOR_READ) == 0) {
-        if (it->map == m)
+    BEGIN_CRITICAL_SECTION(it);
+    int hold = try_read_lock(m);
+    if (hold != READ_REFUSED || acquire(m, FOR_READ) == 0) {
+        if (it->map == m) {
             r = iter_step(it, m);
-        TSAN_RELEASE(it);
-        if (quick)
-            read_unlock(m);
+            end_step(it, r); /* not the last reference: this step holds one */
+        }
+        if (hold != READ_REFUSED)
+            read_unlock(m, hold);
         else
             release(m);
     }
+    END_CRITICAL_SECTION(it);
     Py_DECREF(m);
 #if BPT_REUSE_RESULTS
     if (!r && !it->map) { /* exhausted (or failed): let go of what it kept */

@@ -262,12 +262,14 @@ static PyObject *List_count(MapObject *m, PyObject *value)
         return NULL;
     if (is_nan(value))
         return PyLong_FromLong(0);
-    if (acquire(m, FOR_READ) < 0)
+    read_hold h;
+    void *w;
+    if (begin_read(m, value, &w, &h) < 0)
         return NULL;
-    find_result rc = bound_rank(m, value, false, &lo);
+    find_result rc = word_rank(m, w, false, &lo);
     if (rc != FAILED)
-        rc = bound_rank(m, value, true, &hi);
-    release(m);
+        rc = word_rank(m, w, true, &hi);
+    end_read(m, &h);
     return rc == FAILED ? NULL : PyLong_FromSize_t(hi - lo);
 }
 

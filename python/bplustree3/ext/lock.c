@@ -87,6 +87,11 @@ int map_lock_slow(MapObject *m, void *me)
     *p = self.next;
     WAIT_MUTEX_UNLOCK();
     m->depth = 1;
+#ifdef Py_GIL_DISABLED
+    reader_slot *r = LOAD_PTR(&m->readers);
+    if (r)
+        wait_for_readers(m, r);
+#endif
     return 0;
 }
 
@@ -103,4 +108,158 @@ void wake_one(MapObject *m)
         PyThread_release_lock(m->gate);
     }
     WAIT_MUTEX_UNLOCK();
+}
+
+#ifdef Py_GIL_DISABLED
+/* ---- Shared reads (see enter_shared in ext.h) ------------------------------ */
+
+#include <sched.h>
+
+/* Each thread's reader slot, given out in turn: -1 until its first read. */
+_Thread_local int reader_index = -1;
+static int next_reader_index;
+
+int reader_index_slow(void)
+{
+    reader_index = (int)((unsigned)ADD_INT(&next_reader_index, 1) % READER_SLOTS);
+    return reader_index;
+}
+
+/*
+ * share_reads gives m its reader slots when a second thread reads it, and
+ * returns them; NULL while the calling thread is the only one to have read
+ * m (its reads take the lock, which costs one thread no more), or when the
+ * slots cannot be allocated (then reads take the lock, as before).
+ */
+reader_slot *share_reads(MapObject *m)
+{
+    void *me = PyThreadState_Get();
+    void *home = LOAD_PTR(&m->reader_home);
+    if (home == NULL && cas_ptr(&m->reader_home, NULL, me))
+        return NULL;
+    if (LOAD_PTR(&m->reader_home) == me)
+        return NULL;
+    reader_slot *r = PyMem_RawCalloc(READER_SLOTS, sizeof(reader_slot));
+    if (!r)
+        return NULL;
+    if (!cas_ptr((void **)&m->readers, NULL, r)) { /* another thread's came first */
+        PyMem_RawFree(r);
+        r = LOAD_PTR(&m->readers);
+    }
+    return r;
+}
+
+/* cpu_relax tells the CPU that this thread spins (and its twin may run). */
+static inline void cpu_relax(void)
+{
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_ia32_pause();
+#elif defined(__GNUC__) && defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* How many times a shared read looks for the lock to be let go of. */
+#define SHARED_READ_SPINS 512
+
+/*
+ * retry_shared is enter_shared's second chance, for a read that found m's
+ * lock held: writers hold it for a moment (their operations run no Python
+ * code, most of the time), and sleeping on the gate until one lets go, then
+ * taking the lock, costs far more than a moment and would make the reads
+ * that follow wait for each other. It counts the read in its slot (mine)
+ * again once nobody holds the lock, within SHARED_READ_SPINS looks: true,
+ * as enter_shared; false when the lock stays held, or this thread holds it
+ * (a read from its own comparison), or a thread waits on the gate (those
+ * go first, in their turn).
+ */
+bool retry_shared(MapObject *m, reader_slot *mine)
+{
+    void *me = PyThreadState_Get();
+    for (int spins = 0; spins < SHARED_READ_SPINS; spins++) {
+        void *owner = LOAD_PTR(&m->owner);
+        if (owner == me || LOAD_INT(&m->waiters) > 0)
+            return false;
+        if (owner == NULL) {
+            ADD_INT(&mine->count, 1);
+            if (LOAD_PTR(&m->owner) == NULL)
+                return true;
+            ADD_INT(&mine->count, -1);
+        }
+        cpu_relax();
+    }
+    return false;
+}
+
+/*
+ * wait_for_readers waits, by the thread that has just taken m's lock,
+ * until the shared reads in progress are over. They run no Python code
+ * and wait for nothing, so this is short; a thread that waits longer (its
+ * readers descheduled) yields the CPU, detached from the interpreter, so
+ * that a collection that stops every thread is not held up.
+ */
+void wait_for_readers(MapObject *m, reader_slot *r)
+{
+    for (int i = 0; i < READER_SLOTS; i++) {
+        for (unsigned spins = 0; LOAD_INT(&r[i].count) != 0; spins++) {
+            if (spins < 256)
+                continue;
+            Py_BEGIN_ALLOW_THREADS
+            sched_yield();
+            Py_END_ALLOW_THREADS
+        }
+    }
+    (void)m;
+    TSAN_ACQUIRE(m);
+}
+
+/*
+ * The test hook _pause_shared_read(state): armed (1), the next shared read
+ * to begin pauses (2) in its slot, before its look at the tree, until a
+ * test sets the state back to 0.
+ */
+int read_pause;
+
+void pause_shared_read(void)
+{
+    int armed = 1;
+    if (!_Py_atomic_compare_exchange_int(&read_pause, &armed, 2))
+        return;
+    while (LOAD_INT(&read_pause) == 2) {
+        Py_BEGIN_ALLOW_THREADS
+        sched_yield();
+        Py_END_ALLOW_THREADS
+    }
+}
+
+/* free_readers frees m's slots (m is being freed: nobody reads it). */
+void free_readers(MapObject *m)
+{
+    PyMem_RawFree(m->readers);
+    m->readers = NULL;
+}
+#endif
+
+/*
+ * _pause_shared_read(state): sets the test hook's state (0: idle, 1:
+ * armed; -1 leaves it) and returns the one it replaced (2: a read is
+ * paused). NotImplementedError with the GIL, where reads are not shared.
+ */
+PyObject *mod_pause_shared_read(PyObject *mod, PyObject *arg)
+{
+    (void)mod;
+    long state = PyLong_AsLong(arg);
+    if (state == -1 && PyErr_Occurred())
+        return NULL;
+#ifdef Py_GIL_DISABLED
+    if (state > 1) {
+        PyErr_SetString(PyExc_ValueError, "_pause_shared_read: state is -1, 0 or 1");
+        return NULL;
+    }
+    int old = state < 0 ? LOAD_INT(&read_pause) : _Py_atomic_exchange_int(&read_pause, (int)state);
+    return PyLong_FromLong(old);
+#else
+    PyErr_SetString(PyExc_NotImplementedError, "reads are shared only without the GIL");
+    return NULL;
+#endif
 }

@@ -27,6 +27,7 @@ PyObject *new_map_object(PyTypeObject *type, bool multi)
         return PyErr_NoMemory();
     }
     m->tree = new_tree(m, m->capacity, PACK_NONE);
+    m->search = native_search(PACK_NONE);
     if (!m->tree) {
         Py_DECREF(m);
         return NULL;
@@ -107,17 +108,25 @@ void Map_dealloc(MapObject *m)
     drop_tree(replace_tree(m, NULL, PACK_NONE)); /* m is gone: nothing to mark */
     if (m->gate)
         PyThread_free_lock(m->gate);
+#ifdef Py_GIL_DISABLED
+    free_readers(m);
+#endif
     Py_TYPE(m)->tp_free((PyObject *)m);
 }
 
 /* ---- Mapping protocol ----------------------------------------------------- */
 
+/* len reads one field: it needs no guard, and a holder may read it (see acquire). */
 Py_ssize_t Map_length(MapObject *m)
 {
-    if (map_lock(m) < 0)
-        return -1;
+    int hold = try_read_lock(m);
+    if (hold == READ_REFUSED) {
+        if (map_lock(m) < 0)
+            return -1;
+        hold = READ_LOCKED;
+    }
     Py_ssize_t n = (Py_ssize_t)bpt_size(m->tree);
-    map_unlock(m);
+    read_unlock(m, hold);
     return n;
 }
 
@@ -142,15 +151,14 @@ static find_result lookup(MapObject *m, PyObject *key, PyObject **value)
     }
     if (is_nan(key))
         return ABSENT;
-    if (acquire(m, FOR_READ) < 0)
-        return FAILED;
+    read_hold h;
     void *v = NULL, *w;
-    search_kind saved = enter(m, key, NULL, &w, NULL);
+    if (begin_read(m, key, &w, &h) < 0)
+        return FAILED;
     bpt_status rc = bpt_get(m->tree, w, NULL, &v);
-    leave(m, saved);
     if (rc == BPT_OK)
         *value = Py_NewRef((PyObject *)v);
-    release(m);
+    end_read(m, &h);
     if (rc < 0) {
         raise_status(rc);
         return FAILED;
@@ -390,15 +398,16 @@ PyObject *Map_clear(MapObject *m, PyObject *Py_UNUSED(ignored))
 /* edge returns the smallest or largest (key, value); KeyError if empty. */
 static PyObject *edge(MapObject *m, bool last)
 {
-    void *k, *v;
+    void *k, *v, *w;
     PyObject *pair = NULL;
-    if (acquire(m, FOR_READ) < 0)
+    read_hold h;
+    if (begin_read(m, NULL, &w, &h) < 0)
         return NULL;
     if ((last ? bpt_last : bpt_first)(m->tree, &k, &v) == BPT_OK)
         pair = item_tuple(m->packing, k, v);
     else
         PyErr_Format(PyExc_KeyError, "%s(): BPlusTreeMap is empty", last ? "last" : "first");
-    release(m);
+    end_read(m, &h);
     return pair;
 }
 
@@ -417,14 +426,13 @@ typedef bpt_status (*neighbour_fn)(const bpt *, void *, void **, void **);
 /* neighbour returns the (key, value) a neighbour query finds, or None. */
 static PyObject *neighbour(MapObject *m, PyObject *key, neighbour_fn fn)
 {
-    if (check_bound(key) < 0 || acquire(m, FOR_READ) < 0)
-        return NULL;
     void *k, *v, *w;
-    search_kind saved = enter(m, key, NULL, &w, NULL);
+    read_hold h;
+    if (check_bound(key) < 0 || begin_read(m, key, &w, &h) < 0)
+        return NULL;
     bpt_status rc = fn(m->tree, w, &k, &v);
-    leave(m, saved);
     PyObject *r = rc == BPT_OK ? item_tuple(m->packing, k, v) : NULL;
-    release(m);
+    end_read(m, &h);
     if (rc < 0) {
         raise_status(rc);
         return NULL;

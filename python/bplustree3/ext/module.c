@@ -46,6 +46,10 @@ static PyMethodDef module_methods[] = {
     {"_set_apply", (PyCFunction)(void (*)(void))mod_set_apply, METH_FASTCALL,
      "_set_apply(s, discard, add): discard values from a set, then add values back, "
      "allocating nothing (for SortedSet)."},
+    {"_pause_shared_read", mod_pause_shared_read, METH_O,
+     "_pause_shared_read(state): for tests, arm (1) or release (0) a pause of the next read "
+     "shared between threads (-1: neither); returns the previous state (2: a read is "
+     "paused). Free-threaded builds only."},
     {"_fail_allocation", mod_fail_allocation, METH_O,
      "_fail_allocation(n): for tests, make the core's n-th allocation from now fail "
      "(0: none)."},

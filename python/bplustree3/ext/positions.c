@@ -39,16 +39,17 @@ int position_in(Py_ssize_t index, size_t n, size_t *pos)
 PyObject *Map_peekitem(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_ssize_t index;
+    read_hold h;
+    void *k, *v, *w;
     if (check_args("peekitem", nargs, 0, 1) < 0 || position_arg(nargs ? args[0] : NULL, -1, &index) < 0 ||
-        acquire(m, FOR_READ) < 0)
+        begin_read(m, NULL, &w, &h) < 0)
         return NULL;
     PyObject *r = NULL;
     size_t pos;
-    void *k, *v;
     if (position_in(index, bpt_size(m->tree), &pos) == 0 &&
         bpt_at(m->tree, pos, &k, &v) == BPT_OK)
         r = item_tuple(m->packing, k, v);
-    release(m);
+    end_read(m, &h);
     return r;
 }
 
@@ -92,10 +93,12 @@ PyObject *Map__pop_at(MapObject *m, PyObject *arg)
 static PyObject *bisect(MapObject *m, PyObject *key, bool right)
 {
     size_t rank = 0;
-    if (check_bound(key) < 0 || acquire(m, FOR_READ) < 0)
+    read_hold h;
+    void *w;
+    if (check_bound(key) < 0 || begin_read(m, key, &w, &h) < 0)
         return NULL;
-    find_result rc = bound_rank(m, key, right, &rank);
-    release(m);
+    find_result rc = word_rank(m, w, right, &rank);
+    end_read(m, &h);
     return rc == FAILED ? NULL : PyLong_FromSize_t(rank);
 }
 
@@ -139,13 +142,15 @@ PyObject *Map_index(MapObject *m, PyObject *args, PyObject *kwds)
         read_slice_arg(start, &a) < 0 || read_slice_arg(stop, &b) < 0)
         return NULL;
     if (!is_nan(key)) {
-        if (acquire(m, FOR_READ) < 0)
+        read_hold h;
+        void *w;
+        if (begin_read(m, key, &w, &h) < 0)
             return NULL;
         size_t n = bpt_size(m->tree), rank = 0;
         size_t lo = slice_pos(a, n, 0), hi = slice_pos(b, n, n);
-        if (bound_rank(m, key, false, &rank) == FOUND && lo <= rank && rank < hi)
+        if (word_rank(m, w, false, &rank) == FOUND && lo <= rank && rank < hi)
             r = PyLong_FromSize_t(rank);
-        release(m);
+        end_read(m, &h);
     }
     if (!r && !PyErr_Occurred())
         PyErr_Format(PyExc_ValueError, "%R is not in BPlusTreeMap", key);

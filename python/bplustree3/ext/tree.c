@@ -459,12 +459,16 @@ void drop_tree(bpt *old)
     }
 }
 
-/* replace_tree makes t (keys packed as p) m's tree; it returns the old one. */
+/*
+ * replace_tree makes t (keys packed as p) m's tree, with the search of p
+ * as m's search between calls (see begin); it returns the old one.
+ */
 bpt *replace_tree(MapObject *m, bpt *t, packing p)
 {
     bpt *old = m->tree;
     m->tree = t;
     m->packing = p;
+    m->search = native_search(p);
     m->generation++;
     return old;
 }
@@ -618,8 +622,15 @@ find_result bound_rank(MapObject *m, PyObject *key, bool after_equal, size_t *ra
 {
     void *w;
     search_kind saved = enter(m, key, NULL, &w, NULL);
-    bpt_status rc = (after_equal && m->multi ? bpt_rank_upper : bpt_rank)(m->tree, w, rank);
+    find_result found = word_rank(m, w, after_equal, rank);
     leave(m, saved);
+    return found;
+}
+
+/* word_rank is bound_rank for a key's word, its search entered (begin_read). */
+find_result word_rank(MapObject *m, void *w, bool after_equal, size_t *rank)
+{
+    bpt_status rc = (after_equal && m->multi ? bpt_rank_upper : bpt_rank)(m->tree, w, rank);
     if (rc < 0) {
         raise_status(rc);
         return FAILED;
