@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """Regenerates every current figure of the docs in one run: the README's
 speed table and, in docs/performance.md, the summary, the tables at 1M
-keys and across sizes, the plots, the SortedList table and the numpy
-table.
+keys and across sizes, the plots, the SortedList table, the numpy table
+and the node-capacity sweep.
 
-    python3 benchmarks/figures.py            # measure (about 30 minutes), then rewrite
+    python3 benchmarks/figures.py            # measure (about 40 minutes), then rewrite
     python3 benchmarks/figures.py --render   # rewrite from the last results alone
 
 It runs bench.py (1K to 1M keys; int, dense and str keys; bplustree3,
-SortedDict, OOBTree and dict; its plots copied into docs/img), bench_list.py and
-bench_numpy.py (1M), each writing a results JSON into
+SortedDict, OOBTree and dict; its plots copied into docs/img), bench_list.py,
+bench_numpy.py (1M) and bench.py's capacity sweep (1M; int and str keys;
+bplustree3 at capacities 16 to 256 and SortedDict), each writing a results JSON into
 benchmarks/results/figures/, then rewrites each block between the markers
 ``<!-- figures:NAME -->`` and ``<!-- /figures:NAME -->`` in README.md and
 docs/performance.md. Each block opens with a caption naming the commit
@@ -42,6 +43,10 @@ RUNS = {
               "--min-time", "0.05", "--plots", str(OUT / "plots")],
     "list": ["bench_list.py", "--sizes", "1M"],
     "numpy": ["bench_numpy.py", "--sizes", "1M"],
+    "capacity": ["bench.py", "--sizes", "1M", "--keys", "int,str", "--ops",
+                 "insert,lookup_hit,delete,iter_items,range100_items,build_sorted,"
+                 "floor_ceiling,memory", "--contenders", "bplustree3,SortedDict",
+                 "--capacities", "16,32,128,256", "--repeat", "3", "--no-plots"],
 }
 
 SUMMARY_OPS = {  # bench.py's operations the summaries show, as the docs name them
@@ -225,6 +230,31 @@ def render_numpy(npy: dict) -> str:
             + table([f"row ({size_name(n)} keys)", "numpy ns", "int ns", "ratio"], rows))
 
 
+MISSED_RUNS = {  # the runs whose targets the missed block lists, and what each compares
+    "bench": "`BPlusTreeMap` against `SortedDict`",
+    "list": "`SortedList` against sortedcontainers' `SortedList`",
+    "numpy": "numpy keys against `int` keys",
+}
+
+
+def render_missed(results: dict) -> str:
+    """Every target the runs missed at their largest size, or a line saying
+    that none was."""
+    rows = []
+    for name, what in MISSED_RUNS.items():
+        doc = results[name]
+        n = top_size(doc)
+        for t in doc["target_status"]:
+            if t["size"] == n and not t["met"]:
+                rows.append([what, f"`{t['key_type']}`", t["op"],
+                             ratio_text(t["ratio"], t["op"]), f"{t['target']:g}x"])
+    first = caption(results["bench"], "bench.py, bench_list.py, bench_numpy.py")
+    if not rows:
+        return first + "\n\nEvery target was met in this run."
+    return first + "\n\n" + table(["run", "keys", "operation", "ratio", "target"], rows,
+                                     right_from=3)
+
+
 RENDER = {
     "readme-speed": ("README.md", "bench", render_readme),
     "in-short": ("performance.md", "bench", render_in_short),
@@ -232,6 +262,8 @@ RENDER = {
     "across-sizes": ("performance.md", "bench", render_across_sizes),
     "sortedlist": ("performance.md", "list", render_sortedlist),
     "numpy": ("performance.md", "numpy", render_numpy),
+    "node-capacity": ("performance.md", "capacity", render_all_contenders),
+    "missed": ("performance.md", None, render_missed),  # None: every run's results
 }
 
 
@@ -244,7 +276,7 @@ def rewrite(out: Path = OUT, docs: dict[str, Path] = DOCS) -> None:
                              re.S)
         if not pattern.search(texts[doc]):
             raise SystemExit(f"figures: {doc} has no block {block}")
-        body = render(results[source])
+        body = render(results if source is None else results[source])
         texts[doc] = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2),
                                  texts[doc])
         print(f"figures: {doc} {block} rewritten")
