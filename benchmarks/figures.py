@@ -2,18 +2,20 @@
 """Regenerates every current figure of the docs in one run: the README's
 speed table and, in docs/performance.md, the summary, the tables at 1M
 keys and across sizes, the plots, the SortedList table, the numpy table
-and the node-capacity sweep.
+and the node-capacity sweep; and docs/sortedcontainers.md's positional
+speed table.
 
-    python3 benchmarks/figures.py            # measure (about 40 minutes), then rewrite
+    python3 benchmarks/figures.py            # measure (about 45 minutes), then rewrite
     python3 benchmarks/figures.py --render   # rewrite from the last results alone
 
 It runs bench.py (1K to 1M keys; int, dense and str keys; bplustree3,
 SortedDict, OOBTree and dict; its plots copied into docs/img), bench_list.py,
-bench_numpy.py (1M) and bench.py's capacity sweep (1M; int and str keys;
-bplustree3 at capacities 16 to 256 and SortedDict), each writing a results JSON into
+bench_numpy.py (1M), bench.py's capacity sweep (1M; int and str keys;
+bplustree3 at capacities 16 to 256 and SortedDict) and its positional
+operations (1M; for docs/sortedcontainers.md), each writing a results JSON into
 benchmarks/results/figures/, then rewrites each block between the markers
-``<!-- figures:NAME -->`` and ``<!-- /figures:NAME -->`` in README.md and
-docs/performance.md. Each block opens with a caption naming the commit
+``<!-- figures:NAME -->`` and ``<!-- /figures:NAME -->`` in README.md,
+docs/performance.md and docs/sortedcontainers.md. Each block opens with a caption naming the commit
 and the machine the figures were measured on (and says so when the tree
 had uncommitted changes). Run it on a quiet machine, from a clean
 checkout of the commit to publish; commit what it rewrote.
@@ -35,7 +37,8 @@ from bench_harness import fmt_value
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 OUT = HERE / "results" / "figures"
-DOCS = {"README.md": REPO / "README.md", "performance.md": REPO / "docs" / "performance.md"}
+DOCS = {"README.md": REPO / "README.md", "performance.md": REPO / "docs" / "performance.md",
+        "sortedcontainers.md": REPO / "docs" / "sortedcontainers.md"}
 
 RUNS = {
     "bench": ["bench.py", "--sizes", "1K,10K,100K,1M", "--keys", "int,dense,str",
@@ -47,6 +50,10 @@ RUNS = {
                  "insert,lookup_hit,delete,iter_items,range100_items,build_sorted,"
                  "floor_ceiling,memory", "--contenders", "bplustree3,SortedDict",
                  "--capacities", "16,32,128,256", "--repeat", "3", "--no-plots"],
+    "positions": ["bench.py", "--sizes", "1M", "--keys", "int,str", "--ops",
+                  "peekitem,index,key_at,bisect_left,islice100", "--contenders",
+                  "bplustree3,SortedDict,bplustree3.SortedDict", "--repeat", "5",
+                  "--no-plots"],
 }
 
 SUMMARY_OPS = {  # bench.py's operations the summaries show, as the docs name them
@@ -264,6 +271,7 @@ RENDER = {
     "numpy": ("performance.md", "numpy", render_numpy),
     "node-capacity": ("performance.md", "capacity", render_all_contenders),
     "missed": ("performance.md", None, render_missed),  # None: every run's results
+    "positions": ("sortedcontainers.md", "positions", render_all_contenders),
 }
 
 

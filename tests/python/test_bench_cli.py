@@ -96,6 +96,9 @@ def test_figures_fill_every_block_from_results(tmp_path):
                 "--contenders", "bplustree3,SortedDict", "--capacities", "16", "--repeat", "1",
                 "--min-time", "0", "--no-plots", "--json", str(out / "capacity.json"),
                 cwd=tmp_path)
+    run_blocked([], "bench.py", "--sizes", "300", "--keys", "int", "--ops", "peekitem,index",
+                "--contenders", "bplustree3,SortedDict", "--repeat", "1", "--min-time", "0",
+                "--no-plots", "--json", str(out / "positions.json"), cwd=tmp_path)
     sys.path.insert(0, str(BENCHMARKS))
     try:
         import figures
@@ -105,7 +108,7 @@ def test_figures_fill_every_block_from_results(tmp_path):
     for name, path in figures.DOCS.items():
         docs[name].write_text(path.read_text())
     figures.rewrite(out, docs)
-    text = docs["README.md"].read_text() + docs["performance.md"].read_text()
+    text = "".join(path.read_text() for path in docs.values())
     for block in figures.RENDER:
         body = re.search(rf"<!-- figures:{block} -->\n(.*?)\n<!-- /figures:{block} -->",
                          text, re.S)
