@@ -519,8 +519,8 @@ SHARED_READS = {
 def share(m):
     """Reads m from two threads, so that its reads are shared from now on
     (a map's reads take the lock until a second thread reads it)."""
-    m.get(0)
-    t, _ = start(lambda: m.get(0))
+    len(m)
+    t, _ = start(lambda: len(m))
     finish(t)
 
 
@@ -581,6 +581,48 @@ def test_shared_reads_wait_for_a_paused_range_delete(read):
     assert m._key_storage == "int"  # the reads took the packed paths
     after = BPlusTreeMap((i, i) for i in range(150, 300))
     assert rout == {"value": SHARED_READS[read](after)}
+    m.check()
+
+
+@pytest.mark.parametrize("kind", ["int", "str"])
+def test_reads_of_none_beside_shared_reads(kind):
+    # Was (free-threaded, GIL off): m.get(None), m[None], None in m or
+    # m.floor(None) took the shared read, for None bounds a range as
+    # "unbounded", then searched for None with objects, writing the map's
+    # search state under another thread's shared m.floor(k): a segfault
+    # within seconds. None is searched for under the lock now.
+    key = (lambda i: i) if kind == "int" else (lambda i: f"{i:06d}")
+    m = BPlusTreeMap(((key(i), i) for i in range(0, 20000, 2)), capacity=8)
+    share(m)
+    stop = time.monotonic() + 1.0
+    bad = []
+
+    def with_none():
+        calls = (lambda: m.get(None), lambda: None in m, lambda: m[None],
+                 lambda: m.floor(None), lambda: m.bisect_left(None), lambda: m.index(None))
+        while time.monotonic() < stop:
+            for call in calls:
+                try:
+                    call()
+                except (TypeError, KeyError, ValueError):
+                    pass
+
+    def with_keys():
+        rng = random.Random(5)
+        while time.monotonic() < stop and not bad:
+            i = rng.randrange(1, 19999)
+            want = (key(i - i % 2), i - i % 2)
+            got = m.floor(key(i))
+            if got != want:
+                bad.append((i, got, want))
+
+    threads = [threading.Thread(target=fn, daemon=True) for fn in (with_none, with_keys)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        finish(t)
+    assert not bad, bad[:3]
+    assert m._key_storage == kind
     m.check()
 
 

@@ -857,22 +857,23 @@ typedef struct {
 
 #ifdef Py_GIL_DISABLED
 /*
- * shared_search tells whether a read that searches for key (NULL or None:
- * none) with m held in a reader slot runs no Python code and writes
- * nothing: key is an exact int, float or str of m's packing, whose search
- * is m's search between calls (see begin: entering it writes nothing).
+ * shared_search tells whether a read that searches for key (NULL: none)
+ * with m held in a reader slot runs no Python code and writes nothing: key
+ * is an exact int, float or str of m's packing, whose search is m's search
+ * between calls (see begin: entering it writes nothing). None is a key
+ * like any other here (m.get(None) searches for it, with objects); a range
+ * whose bound None means unbounded passes NULL for it.
  */
 static inline bool shared_search(const MapObject *m, PyObject *key)
 {
     void *packed = NULL;
-    return !key || key == Py_None ||
-           (m->packing != PACK_NONE && packing_for(classify(key, &packed)) == m->packing);
+    return !key || (m->packing != PACK_NONE && packing_for(classify(key, &packed)) == m->packing);
 }
 #endif
 
 /*
  * hold_for_read holds m for a read that searches for a and b (either may
- * be NULL or None: no search): on a free-threaded build shared with other
+ * be NULL: no search): on a free-threaded build shared with other
  * threads' reads (enter_shared) when nothing the read does runs Python
  * code: its searches are shared_search's, and what it makes after its
  * last look at the tree (result objects, an iterator) only allocates,

@@ -198,7 +198,8 @@ PyObject *iter_positions_locked(MapObject *m, int kind, bool reverse, size_t fro
 PyObject *make_iter(MapObject *m, int kind, bool reverse, const key_range *r)
 {
     read_hold h;
-    if (check_bound(r->lo) < 0 || check_bound(r->hi) < 0 || hold_for_read(m, r->lo, r->hi, &h) < 0)
+    PyObject *lo = r->lo == Py_None ? NULL : r->lo, *hi = r->hi == Py_None ? NULL : r->hi;
+    if (check_bound(r->lo) < 0 || check_bound(r->hi) < 0 || hold_for_read(m, lo, hi, &h) < 0)
         return NULL;
     PyObject *it = iter_keys_locked(m, kind, reverse, r);
     end_read(m, &h);
@@ -499,7 +500,10 @@ static PyObject *Iter_next(IterObject *it)
     PyObject *s = NULL;
     BEGIN_CRITICAL_SECTION(it);
     MapObject *q = it->map;
-    int quick = q ? try_read_lock(q) : READ_REFUSED;
+    /* (The test hook's pause detaches, which would suspend the critical
+     * section: with it armed, steps take the path below, which holds a
+     * reference to the map.) */
+    int quick = q && !LOAD_INT(&read_pause) ? try_read_lock(q) : READ_REFUSED;
     if (!q || quick != READ_REFUSED) {
         if (q) {
             s = iter_step(it, q);
@@ -552,10 +556,12 @@ static PyObject *Iter_length_hint(IterObject *it, PyObject *Py_UNUSED(ignored))
     if (!m)
         return PyLong_FromLong(0);
     size_t n = 0;
+    BEGIN_CRITICAL_SECTION(it); /* as in Iter_next: a step may let go of it->map */
     if (map_lock(m) == 0) {
         n = it->map == m ? it->remaining : 0;
         map_unlock(m);
     }
+    END_CRITICAL_SECTION(it);
     Py_DECREF(m);
     return PyErr_Occurred() ? NULL : PyLong_FromSize_t(n);
 }
