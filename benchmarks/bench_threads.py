@@ -5,6 +5,7 @@ a BPlusTreeMap against a dict of the same keys, in one process.
     python3 benchmarks/bench_threads.py                   # 1M keys, 1 and 2 threads
     python3 benchmarks/bench_threads.py --threads 1,2,4   # where the machine has the cores
     PYTHON_GIL=0 /path/to/python3.13t benchmarks/bench_threads.py   # the point of it
+    ... bench_threads.py --writer-wait 1 --keys int   # a writer's waits among readers
 
 Each thread makes its own bound method and its own random keys (a shared
 global's reference count would be contended on a free-threaded build, for
@@ -120,6 +121,50 @@ def run_threads(container, op, kind, size, threads, count, seed):
     return threads * count / elapsed
 
 
+def writer_waits(m, kind, size, readers, writes, seed):
+    """Times `writes` single writes (m[k] = v, 100 us apart) made while
+    `readers` threads call m.get as fast as they can: the sorted list of
+    each write's time in ns."""
+    stop = threading.Event()
+    started = threading.Barrier(readers + 1)
+
+    def read(t):
+        rng = random.Random(seed + t)  # nosec B311
+        get, keys = m.get, [key_of(kind, rng.randrange(size)) for _ in range(100_000)]
+        started.wait()
+        while not stop.is_set():
+            for k in keys:
+                get(k)
+
+    pool = [threading.Thread(target=read, args=(t,)) for t in range(readers)]
+    for thread in pool:
+        thread.start()
+    started.wait()
+    rng, put, clock, times = random.Random(seed), m.__setitem__, time.perf_counter_ns, []
+    keys = [key_of(kind, rng.randrange(size)) for _ in range(writes)]
+    for i, k in enumerate(keys):
+        time.sleep(0.0001)
+        t0 = clock()
+        put(k, i)
+        times.append(clock() - t0)
+    stop.set()
+    for thread in pool:
+        thread.join()
+    return sorted(times)
+
+
+def report_writer_waits(kind, size, readers, writes):
+    m = build(kind, size, "map")
+    print(f"\nA writer among readers, {kind} keys, {size:,}: ns per m[k] = v, "
+          f"{writes:,} writes 100 us apart")
+    print(f"  {'readers':<10}{'median':>10}{'p99':>10}{'p99.9':>10}{'max':>12}")
+    for r in sorted({0, readers}):
+        t = writer_waits(m, kind, size, r, writes, 11)
+        pick = [t[len(t) // 2], t[len(t) * 99 // 100], t[len(t) * 999 // 1000], t[-1]]
+        print(f"  {r:<10}" + "".join(f"{v:>10,}" for v in pick[:3]) + f"{pick[3]:>12,}",
+              flush=True)
+
+
 def build(kind, size, which):
     keys = [key_of(kind, n) for n in range(size)]
     if which == "dict":
@@ -135,6 +180,9 @@ def main(argv=None):
     ap.add_argument("--ops", default=",".join(OPS))
     ap.add_argument("--count", type=int, default=400_000, help="calls per thread")
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--writer-wait", type=int, metavar="READERS", default=0,
+                    help="instead: time single writes among READERS reading threads, and "
+                         "with none (the worst wait of a writer)")
     ap.add_argument("--guard", type=float, metavar="FLOOR",
                     help="exit 1 when a read of the map scales below FLOOR at the most threads "
                          "(the read-only ops; not mix90 or dict)")
@@ -144,6 +192,12 @@ def main(argv=None):
     threads = [int(t) for t in args.threads.split(",")]
     gil = getattr(sys, "_is_gil_enabled", lambda: True)()
     low = []
+    if args.writer_wait:
+        print(f"Python {sys.version.split()[0]}, GIL {'on' if gil else 'off'}")
+        for kind in args.keys.split(","):
+            report_writer_waits(kind, size // 10 if kind == "obj" else size, args.writer_wait,
+                                20_000)
+        return 0
     print(f"Python {sys.version.split()[0]}, GIL {'on' if gil else 'off'}; "
           f"{args.count:,} calls per thread, best of {args.reps}; M calls/s, and the "
           f"scaling over 1 thread")

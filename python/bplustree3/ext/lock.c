@@ -8,6 +8,7 @@
 /* The lock's slow path is under wait_mutex without the GIL, under the GIL with it. */
 #ifdef Py_GIL_DISABLED
 static PyMutex wait_mutex;
+static reader_slot *make_slots(MapObject *m); /* shared reads, below */
 #define WAIT_MUTEX_LOCK() (PyMutex_Lock(&wait_mutex), TSAN_ACQUIRE(&wait_mutex))
 #define WAIT_MUTEX_UNLOCK() (TSAN_RELEASE(&wait_mutex), PyMutex_Unlock(&wait_mutex))
 #else
@@ -60,6 +61,12 @@ static bool would_deadlock(MapObject *m, void *me)
  */
 int map_lock_slow(MapObject *m, void *me)
 {
+#ifdef Py_GIL_DISABLED
+    /* Two threads use m: its reads may be shared from now on (share_reads
+     * waits for a second reader; a writer that has to wait is one too). */
+    if (!LOAD_PTR(&m->readers))
+        make_slots(m);
+#endif
     WAIT_MUTEX_LOCK();
     if (would_deadlock(m, me)) {
         WAIT_MUTEX_UNLOCK();
@@ -126,7 +133,8 @@ int reader_index_slow(void)
 }
 
 /*
- * share_reads gives m its reader slots when a second thread reads it, and
+ * share_reads gives m its reader slots when a second thread reads it (or
+ * when a thread has had to wait for m's lock, see map_lock_slow), and
  * returns them; NULL while the calling thread is the only one to have read
  * m (its reads take the lock, which costs one thread no more), or when the
  * slots cannot be allocated (then reads take the lock, as before).
@@ -139,6 +147,15 @@ reader_slot *share_reads(MapObject *m)
         return NULL;
     if (LOAD_PTR(&m->reader_home) == me)
         return NULL;
+    return make_slots(m);
+}
+
+/*
+ * make_slots allocates m's reader slots unless another thread has, and
+ * returns them (NULL when they cannot be allocated: reads take the lock).
+ */
+static reader_slot *make_slots(MapObject *m)
+{
     reader_slot *r = PyMem_RawCalloc(READER_SLOTS, sizeof(reader_slot));
     if (!r)
         return NULL;
