@@ -140,7 +140,8 @@ def writer_waits(m, kind, size, readers, writes, seed):
     for thread in pool:
         thread.start()
     started.wait()
-    rng, put, clock, times = random.Random(seed), m.__setitem__, time.perf_counter_ns, []
+    rng = random.Random(seed)  # nosec B311
+    put, clock, times = m.__setitem__, time.perf_counter_ns, []
     keys = [key_of(kind, rng.randrange(size)) for _ in range(writes)]
     for i, k in enumerate(keys):
         time.sleep(0.0001)
