@@ -5,7 +5,7 @@ keys and across sizes, the plots, the SortedList table, the numpy table
 and the node-capacity sweep; and docs/sortedcontainers.md's positional
 speed table.
 
-    python3 benchmarks/figures.py            # measure (about 45 minutes), then rewrite
+    python3 benchmarks/figures.py            # measure (about 20 minutes here), then rewrite
     python3 benchmarks/figures.py --render   # rewrite from the last results alone
 
 It runs bench.py (1K to 1M keys; int, dense and str keys; bplustree3,
