@@ -207,10 +207,13 @@ stage_soak() {
   check python3 scripts/soak.py --minutes "${SOAK_MINUTES:-1}"
   # Reads shared between threads: a read-heavy mix on the free-threaded
   # interpreter (its package is built by the free-threaded stage).
-  echo "== soak: read-heavy, free-threaded, GIL off, half a minute"
+  echo "== soak: read-heavy, free-threaded, GIL off: int keys, then keys compared by Python code"
   if [ -x build-ft-py/venv/bin/python ]; then
     check env PYTHON_GIL=0 build-ft-py/venv/bin/python scripts/soak.py --minutes 0.5 \
       --mix read-heavy --threads 2 --rss-slack-mb 256
+    # Keys compared with Python code: their reads are shared too.
+    check env PYTHON_GIL=0 build-ft-py/venv/bin/python scripts/soak.py --minutes 0.5 \
+      --mix read-heavy --threads 2 --rss-slack-mb 256 --key-type mixed --items 200000
   else
     echo "build-ft-py/venv not found: run the free-threaded stage first" >&2
     failed=$((failed + 1))
@@ -228,12 +231,15 @@ stage_bench() {
   echo "== numpy and bool keys against ints (benchmarks/bench_numpy.py --guard)"
   check python3 benchmarks/bench_numpy.py --guard
   # Two threads reading one map, free-threaded with the GIL off (measured:
-  # 1.3-2.2x on this project's 2-core machine; 1.0 would be no gain).
+  # 1.6-2.3x on this project's 2-core machine; 1.0 would be no gain).
   echo "== reads of one map from 2 threads, GIL off (benchmarks/bench_threads.py --guard)"
   if [ -x build-ft-py/venv/bin/python ]; then
     check env PYTHON_GIL=0 build-ft-py/venv/bin/python benchmarks/bench_threads.py \
       --keys int,str --ops get,getitem,contains,floor,range20,peekitem --count 200000 \
       --guard 1.05
+    # Keys compared with Python code (100K; 1.6-1.9x measured).
+    check env PYTHON_GIL=0 build-ft-py/venv/bin/python benchmarks/bench_threads.py \
+      --keys obj --ops get,floor,range20,peekitem --count 50000 --guard 1.05
   else
     echo "build-ft-py/venv not found: run the free-threaded stage first" >&2
     failed=$((failed + 1))

@@ -626,6 +626,182 @@ def test_reads_of_none_beside_shared_reads(kind):
     m.check()
 
 
+# ---- Reads whose comparisons run Python code ----------------------------------
+# Without the GIL they are shared too: the thread records the maps it holds
+# so, which its own comparisons may read but not change, and a thread that
+# takes the lock of such a map waits for them, or raises when that would
+# deadlock. The tests that can run with the GIL run there too (reads then
+# hold the lock) and must give the same answers.
+
+def obj_map(n=40, capacity=4):
+    m = BPlusTreeMap(((K(i), i) for i in range(n)), capacity=capacity)
+    share(m)
+    return m
+
+
+@pytest.mark.skipif(not FREE_THREADED, reason="reads are shared only without the GIL")
+@pytest.mark.parametrize("read", ["get", "floor", "index", "irange"])
+def test_reads_paused_in_comparisons_do_not_hold_up_each_other(read):
+    m = obj_map()
+    reads = {"get": lambda k: m.get(k), "floor": lambda k: m.floor(k),
+             "index": lambda k: m.index(k), "irange": lambda k: list(m.irange(k, K(30)))}
+    gate = Gate()
+    r, rout = start(lambda: reads[read](K(20, gate)))
+    assert gate.reached.wait(TIMEOUT)
+    try:
+        other, oout = start(lambda: reads[read](K(25)))
+        other.join(TIMEOUT / 4)
+        assert not other.is_alive(), "a read waited for another paused in a comparison"
+    finally:
+        gate.opened.set()
+    finish(r)
+    expect = {"get": (20, 25), "floor": ((K(20), 20), (K(25), 25)), "index": (20, 25),
+              "irange": ([K(i) for i in range(20, 31)], [K(i) for i in range(25, 31)])}[read]
+    assert rout == {"value": expect[0]}
+    assert oout == {"value": expect[1]}
+
+
+@pytest.mark.parametrize("write", ["insert", "delete", "delete_range"])
+def test_a_writer_waits_for_a_read_paused_in_a_comparison(write):
+    m = obj_map()
+    gate = Gate()
+    r, rout = start(lambda: m.bisect_left(K(10, gate)))
+    assert gate.reached.wait(TIMEOUT)
+    writes = {"insert": lambda: m.__setitem__(K(10.5), -1),
+              "delete": lambda: m.pop(K(10)),
+              "delete_range": lambda: m.delete_range(K(0), K(35))}
+    try:
+        w, wout = start(writes[write])
+        time.sleep(0.3)
+        assert wout == {}, "the writer did not wait for the paused read"
+    finally:
+        gate.opened.set()
+    finish(r)
+    finish(w)
+    assert rout == {"value": 10}  # the map as it was before the write
+    assert "error" not in wout, wout
+    m.check()
+    assert (K(10.5) in m) == (write == "insert")
+    assert len(m) == {"insert": 41, "delete": 39, "delete_range": 5}[write]
+
+
+def test_a_read_from_its_own_comparison_while_a_writer_waits():
+    # The reader's comparison reads the map again, by every kind of read,
+    # after a writer has started to wait for that read: they must not wait
+    # for the writer (which waits for them), nor fail.
+    m = obj_map()
+    gate = Gate()
+    seen = {}
+
+    class Nested(K):
+        __slots__ = ()
+
+        def __lt__(self, other):
+            self._pause(other)
+            if not seen:
+                seen["get"] = m.get(K(3))
+                seen["len"] = len(m)
+                seen["in"] = K(4) in m
+                seen["range"] = [_v(k) for k in m.irange(K(1), K(4))]
+                seen["slice"] = [_v(k) for k in m.keys()[2:5]]
+                seen["copy"] = len(m.copy())
+                seen["repr"] = repr(m).startswith("BPlusTreeMap")
+                seen["peek"] = m.peekitem(0)[1]
+            return self.v < _v(other)
+
+    r, rout = start(lambda: m.get(Nested(7, gate)))
+    assert gate.reached.wait(TIMEOUT)
+    w, wout = start(lambda: m.__setitem__(K(100), 100))
+    time.sleep(0.3)
+    assert wout == {}, "the writer did not wait for the paused read"
+    gate.opened.set()
+    finish(r)
+    finish(w)
+    assert rout == {"value": 7}
+    assert wout == {"value": None}
+    assert seen == {"get": 3, "len": 40, "in": True, "range": [1, 2, 3, 4], "slice": [2, 3, 4],
+                    "copy": 40, "repr": True, "peek": 0}
+    assert m[K(100)] == 100
+    m.check()
+
+
+def test_a_change_from_a_reads_own_comparison_raises_and_changes_nothing():
+    m = obj_map()
+    before = list(m.items())
+    attempts = {"set": lambda: m.__setitem__(K(99), 0), "pop": lambda: m.pop(K(1)),
+                "clear": m.clear, "delete_range": lambda: m.delete_range(K(0), K(9))}
+    for name, change in attempts.items():
+        class Changer(K):
+            __slots__ = ()
+
+            def __lt__(self, other, change=change):
+                change()
+                return self.v < _v(other)
+
+        with pytest.raises(RuntimeError, match="changed by code that one of its own"):
+            m.get(Changer(5))
+        assert list(m.items()) == before, name
+        m.check()
+
+
+@pytest.mark.parametrize("first", ["reader", "writer"])
+def test_a_read_and_a_writer_waiting_for_each_other_through_two_maps(first):
+    # A read of a (shared without the GIL, with a's lock with it) whose
+    # comparison reads b, and a write of b whose comparison writes a: the
+    # writer holds b and waits for a's read, the read waits for b. The one
+    # that would close the cycle gets RuntimeError, the other finishes.
+    a, b = obj_map(), obj_map()
+    ga, gb = Gate(), Gate()
+
+    class ReadsB(K):
+        __slots__ = ()
+
+        def __lt__(self, other):
+            self._pause(other)
+            b.get(K(3))
+            return self.v < _v(other)
+
+    class WritesA(K):
+        __slots__ = ()
+
+        def __lt__(self, other):
+            self._pause(other)
+            a[K(50)] = 50
+            return self.v < _v(other)
+
+        def __gt__(self, other):
+            self._pause(other)
+            a[K(50)] = 50
+            return self.v > _v(other)
+
+    ta, outa = start(lambda: a.get(ReadsB(5, ga)))
+    assert ga.reached.wait(TIMEOUT)
+    tb, outb = start(lambda: b.__setitem__(WritesA(60, gb), 60))
+    assert gb.reached.wait(TIMEOUT)
+    if first == "writer":  # the writer waits for a's read, then the read for b
+        gb.opened.set()
+        time.sleep(0.3)
+        ga.opened.set()
+    else:  # the read waits for b, then the writer for a's read
+        ga.opened.set()
+        time.sleep(0.3)
+        gb.opened.set()
+    finish(ta)
+    finish(tb)
+    loser, winner = (outa, outb) if first == "writer" else (outb, outa)
+    assert isinstance(loser.get("error"), RuntimeError), loser
+    assert "deadlock" in str(loser["error"])
+    assert "error" not in winner, winner
+    if first == "writer":
+        assert outb == {"value": None}
+        assert a[K(50)] == 50 and b[K(60)] == 60
+    else:
+        assert outa == {"value": 5}
+        assert K(50) not in a and K(60) not in b
+    a.check()
+    b.check()
+
+
 # ---- Stress: many threads, every answer checked ------------------------------
 
 def _make_key(kind):

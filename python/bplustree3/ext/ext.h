@@ -291,9 +291,23 @@ typedef struct {
     int count;
     char pad[READER_SLOT_BYTES - sizeof(int)];
 } reader_slot;
+
+/*
+ * The maps a thread holds for reads that run Python code (see enter_long),
+ * innermost last: its own while it holds one (my_long), free for any thread
+ * (thread NULL) otherwise. The thread writes them, others read them (under
+ * wait_mutex) to see whom a thread that takes a map's lock waits for.
+ */
+#define HELD_MAX 8
+typedef struct long_reader {
+    void *thread;                /* the holding thread's state, or NULL: free */
+    int count;                   /* held[0 .. count-1] */
+    struct MapObject *held[HELD_MAX];
+    struct long_reader *next;    /* every record, in one list (never unlinked) */
+} long_reader;
 #endif
 
-typedef struct {
+typedef struct MapObject {
     PyObject_HEAD
     bpt *tree;             /* never NULL once tp_new succeeded */
     packing packing;       /* how tree stores keys */
@@ -363,7 +377,10 @@ int map_lock_slow(MapObject *m, void *me);
 void wake_one(MapObject *m);
 #ifdef Py_GIL_DISABLED
 reader_slot *share_reads(MapObject *m);
-void wait_for_readers(MapObject *m, reader_slot *r);
+int wait_for_readers(MapObject *m, reader_slot *r);
+bool push_held(MapObject *m);
+void pop_held(MapObject *m);
+extern _Thread_local long_reader *my_long;
 bool retry_shared(MapObject *m, reader_slot *mine);
 int reader_index_slow(void);
 void free_readers(MapObject *m);
@@ -583,41 +600,69 @@ static inline int guard_read(MapObject *m)
     return 0;
 }
 
+/* refuse_write refuses a change from code that an operation on the map runs. */
+static inline int refuse_write(void)
+{
+    PyErr_SetString(PyExc_RuntimeError,
+                    "BPlusTreeMap changed by code that one of its own operations ran "
+                    "(a comparison of its keys, a __del__ or a weakref callback): "
+                    "change it after the operation returns");
+    return -1;
+}
+
 static inline int guard_write(MapObject *m)
 {
     if (guard_read(m) < 0)
         return -1;
-    if (m->busy) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "BPlusTreeMap changed by code that one of its own operations ran "
-                        "(a comparison of its keys, a __del__ or a weakref callback): "
-                        "change it after the operation returns");
-        return -1;
-    }
-    return 0;
+    return m->busy ? refuse_write() : 0;
 }
 
+#ifdef Py_GIL_DISABLED
 /*
- * take_free_lock takes m's lock for thread me when owner, m's owner as just
- * read, says that nobody holds it and no other thread takes it first.
+ * held_count tells how many reads of m that run Python code the calling
+ * thread holds (see enter_long): 0 unless it is in one of their comparisons.
  */
-static inline bool take_free_lock(MapObject *m, void *owner, void *me)
+static inline int held_count(const MapObject *m)
 {
-    if (owner != NULL || !cas_ptr(&m->owner, NULL, me))
-        return false;
-    m->depth = 1;
+    long_reader *r = my_long;
+    int n = 0;
+    for (int i = 0; r && i < r->count; i++)
+        n += r->held[i] == m;
+    return n;
+}
+#endif
+
+/*
+ * drain_readers waits, by the thread that has just taken m's lock, until
+ * the shared reads of m in progress are over (see enter_shared): 0, or -1
+ * with RuntimeError and the lock let go of when waiting would deadlock
+ * (see wait_for_readers).
+ */
+static inline int drain_readers(MapObject *m)
+{
 #ifdef Py_GIL_DISABLED
     reader_slot *r = LOAD_PTR(&m->readers);
     if (r)
-        wait_for_readers(m, r);
+        return wait_for_readers(m, r);
+#else
+    (void)m;
 #endif
-    return true;
+    return 0;
 }
+
+#ifdef Py_GIL_DISABLED
+static inline bool enter_nested(MapObject *m, int *slot);
+static inline void leave_shared(MapObject *m, int slot);
+static inline int my_reader_slot(void);
+#endif
 
 /*
  * map_lock takes m's lock for the calling thread, or takes it again when
- * the thread holds it (from its own comparison or __del__). 0, or -1 with
- * RuntimeError (see map_lock_slow).
+ * the thread holds it (from its own comparison or __del__): 0. Code that
+ * one of the thread's own shared reads of m runs (its comparisons) holds
+ * m in the thread's reader slot instead, as that read does (see
+ * enter_nested): 1, and the caller may only read m. -1 with RuntimeError
+ * (see map_lock_slow).
  */
 static inline int map_lock(MapObject *m)
 {
@@ -627,14 +672,27 @@ static inline int map_lock(MapObject *m)
         m->depth++;
         return 0;
     }
-    if (take_free_lock(m, owner, me))
-        return 0;
+#ifdef Py_GIL_DISABLED
+    int slot;
+    if (enter_nested(m, &slot))
+        return 1;
+#endif
+    if (owner == NULL && cas_ptr(&m->owner, NULL, me)) {
+        m->depth = 1;
+        return drain_readers(m);
+    }
     return map_lock_slow(m, me);
 }
 
-/* map_unlock lets go of one hold of m's lock. */
+/* map_unlock lets go of one hold of m's lock (or of map_lock's 1). */
 static inline void map_unlock(MapObject *m)
 {
+#ifdef Py_GIL_DISABLED
+    if (LOAD_PTR(&m->owner) != PyThreadState_Get()) { /* map_lock's 1 */
+        leave_shared(m, my_reader_slot());
+        return;
+    }
+#endif
     if (--m->depth > 0)
         return;
     TSAN_RELEASE(m);
@@ -668,6 +726,19 @@ static inline int my_reader_slot(void)
 }
 
 /*
+ * count_in counts a read of m in slot mine when nobody holds m's lock (it
+ * looks after counting, see above): true, or false with nothing counted.
+ */
+static inline bool count_in(MapObject *m, reader_slot *mine)
+{
+    ADD_INT(&mine->count, 1);
+    if (LOAD_PTR(&m->owner) == NULL)
+        return true;
+    ADD_INT(&mine->count, -1);
+    return false;
+}
+
+/*
  * enter_shared counts a read of m in the calling thread's slot: true when
  * it may go on (leave_shared ends it), false when a thread holds m's lock
  * or m has no slots for this thread yet.
@@ -678,12 +749,8 @@ static inline bool enter_shared(MapObject *m, int *slot)
     if (!r && !(r = share_reads(m)))
         return false;
     *slot = my_reader_slot();
-    ADD_INT(&r[*slot].count, 1);
-    if (LOAD_PTR(&m->owner) != NULL) {
-        ADD_INT(&r[*slot].count, -1);
-        if (!retry_shared(m, &r[*slot]))
-            return false;
-    }
+    if (!count_in(m, &r[*slot]) && !retry_shared(m, &r[*slot]))
+        return false;
     if (LOAD_INT(&read_pause)) /* a test's, see _pause_shared_read */
         pause_shared_read();
     return true;
@@ -692,6 +759,22 @@ static inline bool enter_shared(MapObject *m, int *slot)
 static inline void leave_shared(MapObject *m, int slot)
 {
     ADD_INT(&m->readers[slot].count, -1);
+}
+
+/*
+ * enter_nested counts a read of m made from a comparison (or other code)
+ * that one of the calling thread's own reads of m runs (held_count; see
+ * enter_long) without looking at the owner: a thread that has taken m's
+ * lock since waits for that read, so cannot change m before this one is
+ * over, and this one must not wait for it. False when there is none.
+ */
+static inline bool enter_nested(MapObject *m, int *slot)
+{
+    if (held_count(m) == 0)
+        return false;
+    *slot = my_reader_slot();
+    ADD_INT(&m->readers[*slot].count, 1);
+    return true;
 }
 #endif
 
@@ -704,6 +787,10 @@ static inline void leave_shared(MapObject *m, int slot)
  * so it needs only that nobody holds the lock (READ_SHARED, nothing taken).
  */
 enum { READ_REFUSED = -2, READ_LOCKED = -1, READ_SHARED = 0 };
+#ifdef Py_GIL_DISABLED
+/* A shared read that runs Python code: READ_LONG + its reader slot (see enter_long). */
+enum { READ_LONG = READ_SHARED + READER_SLOTS };
+#endif
 
 /*
  * try_read_lock holds m for a read that runs no Python code before its
@@ -715,15 +802,32 @@ static inline int try_read_lock(MapObject *m)
 {
 #ifdef Py_GIL_DISABLED
     int slot;
-    if (enter_shared(m, &slot))
+    if (enter_shared(m, &slot) || enter_nested(m, &slot))
         return READ_SHARED + slot;
-    if (!take_free_lock(m, LOAD_PTR(&m->owner), PyThreadState_Get()))
+    /* Without slots (one thread reads m) the lock is taken, waiting for no
+     * reader; with them, the caller takes the full path. */
+    if (LOAD_PTR(&m->readers) || LOAD_PTR(&m->owner) ||
+        !cas_ptr(&m->owner, NULL, PyThreadState_Get()))
         return READ_REFUSED;
+    m->depth = 1;
     TSAN_ACQUIRE(m);
     return READ_LOCKED;
 #else
     return m->owner == NULL ? READ_SHARED : READ_REFUSED;
 #endif
+}
+
+/*
+ * read_lock holds m for such a read as try_read_lock does, or else takes
+ * its lock (READ_LOCKED): the hold for read_unlock, or READ_REFUSED with
+ * RuntimeError (see map_lock).
+ */
+static inline int read_lock(MapObject *m)
+{
+    int hold = try_read_lock(m);
+    if (hold == READ_REFUSED && map_lock(m) >= 0)
+        hold = READ_LOCKED;
+    return hold;
 }
 
 static inline void read_unlock(MapObject *m, int hold)
@@ -752,20 +856,29 @@ typedef enum { FOR_READ, FOR_WRITE } access_kind;
  */
 static inline int acquire(MapObject *m, access_kind how)
 {
-    if (map_lock(m) < 0)
+#ifdef Py_GIL_DISABLED
+    if (how == FOR_WRITE && held_count(m) > 0) /* from a shared read's comparison */
+        return refuse_write();
+#endif
+    int held = map_lock(m);
+    if (held < 0)
         return -1;
     if ((how == FOR_READ ? guard_read(m) : guard_write(m)) < 0) {
         map_unlock(m);
         return -1;
     }
-    m->busy++;
+    if (held == 0) /* (held in a reader slot, m is not written: see map_lock) */
+        m->busy++;
     return 0;
 }
 
 /* release ends what acquire began. */
 static inline void release(MapObject *m)
 {
-    m->busy--;
+#ifdef Py_GIL_DISABLED
+    if (LOAD_PTR(&m->owner) == PyThreadState_Get())
+#endif
+        m->busy--;
     map_unlock(m);
 }
 
@@ -886,10 +999,14 @@ static inline int hold_for_read(MapObject *m, PyObject *a, PyObject *b, read_hol
 {
 #ifdef Py_GIL_DISABLED
     int slot;
-    if (enter_shared(m, &slot)) {
+    if (enter_shared(m, &slot) || enter_nested(m, &slot)) {
+        h->saved = m->search;
         if (shared_search(m, a) && shared_search(m, b)) {
             h->hold = READ_SHARED + slot;
-            h->saved = m->search;
+            return 0;
+        }
+        if (m->packing == PACK_NONE && push_held(m)) { /* see enter_long */
+            h->hold = READ_LONG + slot;
             return 0;
         }
         leave_shared(m, slot);
@@ -923,6 +1040,11 @@ static inline void end_read(MapObject *m, const read_hold *h)
 {
     leave(m, h->saved);
 #ifdef Py_GIL_DISABLED
+    if (h->hold >= READ_LONG) {
+        leave_shared(m, h->hold - READ_LONG);
+        pop_held(m);
+        return;
+    }
     if (h->hold >= READ_SHARED) {
         leave_shared(m, h->hold - READ_SHARED);
         return;

@@ -557,9 +557,10 @@ static PyObject *Iter_length_hint(IterObject *it, PyObject *Py_UNUSED(ignored))
         return PyLong_FromLong(0);
     size_t n = 0;
     BEGIN_CRITICAL_SECTION(it); /* as in Iter_next: a step may let go of it->map */
-    if (map_lock(m) == 0) {
+    int hold = read_lock(m);
+    if (hold != READ_REFUSED) {
         n = it->map == m ? it->remaining : 0;
-        map_unlock(m);
+        read_unlock(m, hold);
     }
     END_CRITICAL_SECTION(it);
     Py_DECREF(m);

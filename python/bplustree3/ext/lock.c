@@ -18,37 +18,99 @@ static reader_slot *make_slots(MapObject *m); /* shared reads, below */
 
 /* ---- The lock ------------------------------------------------------------- */
 
-/* A thread asleep on a map's gate: the wait list, for would_deadlock. */
+/*
+ * A thread that waits for a map: asleep on its gate until its holder lets
+ * go (FOR_LOCK), or, having taken its lock, for the reads of it in
+ * progress to end (FOR_READERS, free-threaded builds). The wait list is
+ * for would_deadlock.
+ */
+typedef enum { FOR_LOCK, FOR_READERS } wait_kind;
 typedef struct waiter {
     void *thread;
     MapObject *map;
+    wait_kind kind;
     struct waiter *next;
 } waiter;
 
 static waiter *waiting; /* under wait_mutex */
 
-/*
- * would_deadlock tells whether thread me, about to wait for m, would wait
- * forever: m's holder waits for a map whose holder waits ... for a map me
- * holds. Under wait_mutex; a chain longer than the wait list is a changing
- * one (owners change without wait_mutex) and not a cycle through me.
- */
-static bool would_deadlock(MapObject *m, void *me)
+#ifdef Py_GIL_DISABLED
+static long_reader *long_readers; /* every thread's record of its reads (see push_held) */
+
+/* record_holds tells whether r, another thread's record, holds m. */
+static bool record_holds(long_reader *r, MapObject *m)
 {
-    size_t hops = 0, limit = 1;
-    for (waiter *w = waiting; w; w = w->next)
-        limit++;
-    void *t = LOAD_PTR(&m->owner);
-    while (t && t != me && hops++ < limit) {
+    int n = LOAD_INT(&r->count);
+    for (int i = 0; i < n && i < HELD_MAX; i++)
+        if (LOAD_PTR(&r->held[i]) == m)
+            return true;
+    return false;
+}
+#endif
+
+/*
+ * reaches tells whether thread t waits, through the wait list, for thread
+ * me: t waits for a map whose holder waits ... for me (a thread waiting
+ * for a map's readers waits for each thread whose record holds it). Under
+ * wait_mutex; *budget bounds the walk: a walk longer than the wait list
+ * and the records is a changing one (owners and records change without
+ * wait_mutex), not a cycle. Every thread on a path it reports waits, so
+ * the cycle is real.
+ */
+static bool reaches(void *t, void *me, size_t *budget)
+{
+    while (t && (*budget)-- > 0) {
+        if (t == me)
+            return true;
         waiter *w = waiting;
         while (w && w->thread != t)
             w = w->next;
         if (!w)
             return false; /* t is running: it will let go */
-        t = LOAD_PTR(&w->map->owner);
+        if (w->kind == FOR_LOCK) {
+            t = LOAD_PTR(&w->map->owner);
+            continue;
+        }
+#ifdef Py_GIL_DISABLED
+        for (long_reader *r = LOAD_PTR(&long_readers); r; r = r->next) {
+            void *reader = LOAD_PTR(&r->thread);
+            if (reader && reader != t && record_holds(r, w->map) && reaches(reader, me, budget))
+                return true;
+        }
+#endif
+        return false;
     }
-    return t == me;
+    return false;
 }
+
+/* walk_budget is reaches's budget: more steps than a cycle can take. */
+static size_t walk_budget(void)
+{
+    size_t n = 2;
+    for (waiter *w = waiting; w; w = w->next)
+        n++;
+#ifdef Py_GIL_DISABLED
+    for (long_reader *r = LOAD_PTR(&long_readers); r; r = r->next)
+        n++;
+#endif
+    return 2 * n;
+}
+
+/*
+ * would_deadlock tells whether thread me, about to wait for m, would wait
+ * forever: m's holder waits for a map whose holder waits ... for a map me
+ * holds. Under wait_mutex.
+ */
+static bool would_deadlock(MapObject *m, void *me)
+{
+    size_t budget = walk_budget();
+    return reaches(LOAD_PTR(&m->owner), me, &budget);
+}
+
+#define DEADLOCK_MESSAGE                                                                           \
+    "BPlusTreeMap is in use by another thread that waits for a map this thread holds: "         \
+    "waiting would deadlock (a comparison or __del__ that uses another map shared between "     \
+    "threads)"
 
 /*
  * map_lock_slow waits for m's lock: it commits to wait (waiters) and, until
@@ -59,6 +121,15 @@ static bool would_deadlock(MapObject *m, void *me)
  * thread to be scheduled, a convoy when threads outnumber cores. 0, or -1
  * with RuntimeError when waiting would deadlock.
  */
+/* unlist takes w off the wait list (under wait_mutex). */
+static void unlist(waiter *w)
+{
+    waiter **p = &waiting;
+    while (*p != w)
+        p = &(*p)->next;
+    *p = w->next;
+}
+
 int map_lock_slow(MapObject *m, void *me)
 {
 #ifdef Py_GIL_DISABLED
@@ -70,14 +141,11 @@ int map_lock_slow(MapObject *m, void *me)
     WAIT_MUTEX_LOCK();
     if (would_deadlock(m, me)) {
         WAIT_MUTEX_UNLOCK();
-        PyErr_SetString(PyExc_RuntimeError,
-                        "BPlusTreeMap is in use by another thread that waits for a map "
-                        "this thread holds: waiting would deadlock (a comparison or "
-                        "__del__ that uses another map shared between threads)");
+        PyErr_SetString(PyExc_RuntimeError, DEADLOCK_MESSAGE);
         return -1;
     }
     ADD_INT(&m->waiters, 1);
-    waiter self = {me, m, waiting};
+    waiter self = {me, m, FOR_LOCK, waiting};
     waiting = &self;
     while (!cas_ptr(&m->owner, NULL, me)) {
         WAIT_MUTEX_UNLOCK();
@@ -88,18 +156,10 @@ int map_lock_slow(MapObject *m, void *me)
         m->woken = 0; /* the gate is shut again: the next release may open it */
     }
     ADD_INT(&m->waiters, -1);
-    waiter **p = &waiting;
-    while (*p != &self)
-        p = &(*p)->next;
-    *p = self.next;
+    unlist(&self);
     WAIT_MUTEX_UNLOCK();
     m->depth = 1;
-#ifdef Py_GIL_DISABLED
-    reader_slot *r = LOAD_PTR(&m->readers);
-    if (r)
-        wait_for_readers(m, r);
-#endif
-    return 0;
+    return drain_readers(m);
 }
 
 /*
@@ -121,6 +181,7 @@ void wake_one(MapObject *m)
 /* ---- Shared reads (see enter_shared in ext.h) ------------------------------ */
 
 #include <sched.h>
+#include <time.h>
 
 /* Each thread's reader slot, given out in turn: -1 until its first read. */
 _Thread_local int reader_index = -1;
@@ -197,37 +258,139 @@ bool retry_shared(MapObject *m, reader_slot *mine)
         void *owner = LOAD_PTR(&m->owner);
         if (owner == me || LOAD_INT(&m->waiters) > 0)
             return false;
-        if (owner == NULL) {
-            ADD_INT(&mine->count, 1);
-            if (LOAD_PTR(&m->owner) == NULL)
-                return true;
-            ADD_INT(&mine->count, -1);
-        }
+        if (owner == NULL && count_in(m, mine))
+            return true;
         cpu_relax();
     }
     return false;
 }
 
+/* drained tells whether the reads of a map (r, its slots) in progress are over. */
+static bool drained(const reader_slot *r)
+{
+    for (int i = 0; i < READER_SLOTS; i++)
+        if (LOAD_INT(&r[i].count) != 0)
+            return false;
+    return true;
+}
+
+/* nap lets the CPU go, detached, a little longer each time (up to 1 ms). */
+static void nap(unsigned naps)
+{
+    Py_BEGIN_ALLOW_THREADS
+    if (naps < 64) {
+        sched_yield();
+    } else {
+        unsigned us = naps < 70 ? 16u << (naps - 64) : 1000u;
+        struct timespec t = {0, (long)(us < 1000 ? us : 1000) * 1000L};
+        nanosleep(&t, NULL);
+    }
+    Py_END_ALLOW_THREADS
+}
+
 /*
  * wait_for_readers waits, by the thread that has just taken m's lock,
- * until the shared reads in progress are over. They run no Python code
- * and wait for nothing, so this is short; a thread that waits longer (its
- * readers descheduled) yields the CPU, detached from the interpreter, so
- * that a collection that stops every thread is not held up.
+ * until the shared reads of m in progress are over: 0. Reads that run no
+ * Python code wait for nothing, so this is short; it spins first, then
+ * joins the wait list and naps (detached, so that a collection that stops
+ * every thread is not held up), for reads whose comparisons run Python
+ * code may take long, and wait: when one of their threads waits, through
+ * the locks of other maps, for this one, waiting would deadlock, and it
+ * lets go of m's lock: -1 with RuntimeError.
  */
-void wait_for_readers(MapObject *m, reader_slot *r)
+int wait_for_readers(MapObject *m, reader_slot *r)
 {
-    for (int i = 0; i < READER_SLOTS; i++) {
-        for (unsigned spins = 0; LOAD_INT(&r[i].count) != 0; spins++) {
-            if (spins < 256)
-                continue;
-            Py_BEGIN_ALLOW_THREADS
-            sched_yield();
-            Py_END_ALLOW_THREADS
+    for (unsigned spins = 0; spins < 256; spins++) {
+        if (drained(r)) {
+            TSAN_ACQUIRE(m);
+            return 0;
         }
+        cpu_relax();
     }
-    (void)m;
+    void *me = PyThreadState_Get();
+    waiter self = {me, m, FOR_READERS, NULL};
+    bool cycle = false;
+    WAIT_MUTEX_LOCK();
+    self.next = waiting;
+    waiting = &self;
+    for (unsigned naps = 0; !drained(r); naps++) {
+        size_t budget = walk_budget();
+        for (long_reader *l = LOAD_PTR(&long_readers); l && !cycle; l = l->next) {
+            void *reader = LOAD_PTR(&l->thread);
+            cycle = reader && reader != me && record_holds(l, m) && reaches(reader, me, &budget);
+        }
+        if (cycle)
+            break;
+        WAIT_MUTEX_UNLOCK();
+        nap(naps);
+        WAIT_MUTEX_LOCK();
+    }
+    unlist(&self);
+    WAIT_MUTEX_UNLOCK();
+    if (cycle) {
+        map_unlock(m); /* depth 1: lets go, and wakes a waiter */
+        PyErr_SetString(PyExc_RuntimeError, DEADLOCK_MESSAGE);
+        return -1;
+    }
     TSAN_ACQUIRE(m);
+    return 0;
+}
+
+/* The thread's record while it holds a read (see push_held), and its last one. */
+_Thread_local long_reader *my_long;
+static _Thread_local long_reader *my_record;
+
+/*
+ * push_held records that the calling thread holds m for a read that runs
+ * Python code (a shared read of a map of objects, see hold_for_read), so
+ * that a thread that takes m's lock can tell whether it waits for a
+ * thread that waits for it (wait_for_readers), and the thread itself that
+ * a change to m from its comparison must be refused (acquire) and a read
+ * of m must not wait (enter_nested). The first claims a record, the
+ * thread's last one when it is free. False when the record is full or
+ * none can be allocated: the read then takes the lock.
+ */
+bool push_held(MapObject *m)
+{
+    long_reader *r = my_long;
+    if (!r) {
+        void *me = PyThreadState_Get();
+        r = my_record;
+        if (!r || !cas_ptr(&r->thread, NULL, me)) {
+            for (r = LOAD_PTR(&long_readers); r; r = r->next)
+                if (!LOAD_PTR(&r->thread) && cas_ptr(&r->thread, NULL, me))
+                    break;
+        }
+        if (!r) {
+            if (!(r = PyMem_RawCalloc(1, sizeof(long_reader))))
+                return false;
+            r->thread = me;
+            do
+                r->next = LOAD_PTR(&long_readers);
+            while (!cas_ptr((void **)&long_readers, r->next, r));
+        }
+        my_long = my_record = r;
+    }
+    if (r->count == HELD_MAX)
+        return false; /* r->count > 0: r stays this thread's */
+    STORE_PTR(&r->held[r->count], m);
+    _Py_atomic_store_int(&r->count, r->count + 1);
+    return true;
+}
+
+/* pop_held ends the innermost record of push_held, which is of m. */
+void pop_held(MapObject *m)
+{
+    long_reader *r = my_long;
+    int n = r->count - 1;
+    assert(n >= 0 && r->held[n] == m);
+    (void)m;
+    _Py_atomic_store_int(&r->count, n);
+    STORE_PTR(&r->held[n], NULL);
+    if (n == 0) {
+        my_long = NULL;
+        STORE_PTR(&r->thread, NULL);
+    }
 }
 
 /*

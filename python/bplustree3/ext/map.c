@@ -119,12 +119,9 @@ void Map_dealloc(MapObject *m)
 /* len reads one field: it needs no guard, and a holder may read it (see acquire). */
 Py_ssize_t Map_length(MapObject *m)
 {
-    int hold = try_read_lock(m);
-    if (hold == READ_REFUSED) {
-        if (map_lock(m) < 0)
-            return -1;
-        hold = READ_LOCKED;
-    }
+    int hold = read_lock(m);
+    if (hold == READ_REFUSED)
+        return -1;
     Py_ssize_t n = (Py_ssize_t)bpt_size(m->tree);
     read_unlock(m, hold);
     return n;
