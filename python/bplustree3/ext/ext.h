@@ -83,7 +83,13 @@
  * the GIL they are shared reads (enter_shared): they run in parallel with
  * each other, never with a holder of the lock, and a thread that takes
  * the lock waits for those in progress; they see the map as it was
- * before or after each operation, as locked reads do.
+ * before or after each operation, as locked reads do. Reads of any key in
+ * a map of objects are shared too, though their comparisons run Python
+ * code: the thread records that it holds the map (push_held), so that
+ * code it runs from there may read the map without waiting (enter_nested,
+ * map_lock's 1) but not change it (acquire), and a thread that takes the
+ * lock and waits for such reads naps, and raises when a reader waits for
+ * it through other maps (wait_for_readers, reaches in lock.c).
  */
 #ifndef BPLUSTREE3_EXT_H
 #define BPLUSTREE3_EXT_H
@@ -293,7 +299,7 @@ typedef struct {
 } reader_slot;
 
 /*
- * The maps a thread holds for reads that run Python code (see enter_long),
+ * The maps a thread holds for reads that run Python code (see push_held),
  * innermost last: its own while it holds one (my_long), free for any thread
  * (thread NULL) otherwise. The thread writes them, others read them (under
  * wait_mutex) to see whom a thread that takes a map's lock waits for.
@@ -620,7 +626,7 @@ static inline int guard_write(MapObject *m)
 #ifdef Py_GIL_DISABLED
 /*
  * held_count tells how many reads of m that run Python code the calling
- * thread holds (see enter_long): 0 unless it is in one of their comparisons.
+ * thread holds (see push_held): 0 unless it is in one of their comparisons.
  */
 static inline int held_count(const MapObject *m)
 {
@@ -764,7 +770,7 @@ static inline void leave_shared(MapObject *m, int slot)
 /*
  * enter_nested counts a read of m made from a comparison (or other code)
  * that one of the calling thread's own reads of m runs (held_count; see
- * enter_long) without looking at the owner: a thread that has taken m's
+ * push_held) without looking at the owner: a thread that has taken m's
  * lock since waits for that read, so cannot change m before this one is
  * over, and this one must not wait for it. False when there is none.
  */
@@ -788,7 +794,7 @@ static inline bool enter_nested(MapObject *m, int *slot)
  */
 enum { READ_REFUSED = -2, READ_LOCKED = -1, READ_SHARED = 0 };
 #ifdef Py_GIL_DISABLED
-/* A shared read that runs Python code: READ_LONG + its reader slot (see enter_long). */
+/* A shared read that runs Python code: READ_LONG + its reader slot (see push_held). */
 enum { READ_LONG = READ_SHARED + READER_SLOTS };
 #endif
 
@@ -964,7 +970,7 @@ static inline void leave(MapObject *m, search_kind saved)
 
 /* How a read holds its map (see hold_for_read). */
 typedef struct {
-    int hold; /* READ_LOCKED, or READ_SHARED + the reader slot */
+    int hold; /* READ_LOCKED, or READ_SHARED or READ_LONG + the reader slot */
     search_kind saved;
 } read_hold;
 
@@ -991,7 +997,9 @@ static inline bool shared_search(const MapObject *m, PyObject *key)
  * code: its searches are shared_search's, and what it makes after its
  * last look at the tree (result objects, an iterator) only allocates,
  * which runs no Python code on 3.13+ (a collection waits for the eval
- * loop). Else, and with the GIL (where an allocation may run a collection,
+ * loop). In a map of objects, whose search needs no change to m either,
+ * it is shared too, recorded as one whose comparisons run Python code
+ * (READ_LONG, push_held). Else, and with the GIL (where an allocation may run a collection,
  * and its __del__ methods, on 3.9 to 3.11), it acquires m for reading.
  * 0, or -1 with an exception. end_read ends the read.
  */
@@ -1005,7 +1013,7 @@ static inline int hold_for_read(MapObject *m, PyObject *a, PyObject *b, read_hol
             h->hold = READ_SHARED + slot;
             return 0;
         }
-        if (m->packing == PACK_NONE && push_held(m)) { /* see enter_long */
+        if (m->packing == PACK_NONE && push_held(m)) { /* Python code: see push_held */
             h->hold = READ_LONG + slot;
             return 0;
         }
