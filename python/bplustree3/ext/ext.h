@@ -873,7 +873,9 @@ static inline int acquire(MapObject *m, access_kind how)
         map_unlock(m);
         return -1;
     }
+#ifdef Py_GIL_DISABLED
     if (held == 0) /* (held in a reader slot, m is not written: see map_lock) */
+#endif
         m->busy++;
     return 0;
 }
@@ -1006,8 +1008,8 @@ static inline bool shared_search(const MapObject *m, PyObject *key)
 static inline int hold_for_read(MapObject *m, PyObject *a, PyObject *b, read_hold *h)
 {
 #ifdef Py_GIL_DISABLED
-    int slot;
-    if (enter_shared(m, &slot) || enter_nested(m, &slot)) {
+    int slot; /* (nested first: a writer may be waiting for the outer read) */
+    if (enter_nested(m, &slot) || enter_shared(m, &slot)) {
         h->saved = m->search;
         if (shared_search(m, a) && shared_search(m, b)) {
             h->hold = READ_SHARED + slot;

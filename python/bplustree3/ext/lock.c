@@ -59,7 +59,8 @@ static bool record_holds(long_reader *r, MapObject *m)
  */
 static bool reaches(void *t, void *me, size_t *budget)
 {
-    while (t && (*budget)-- > 0) {
+    while (t && *budget > 0) {
+        --*budget;
         if (t == me)
             return true;
         waiter *w = waiting;
@@ -67,18 +68,18 @@ static bool reaches(void *t, void *me, size_t *budget)
             w = w->next;
         if (!w)
             return false; /* t is running: it will let go */
-        if (w->kind == FOR_LOCK) {
-            t = LOAD_PTR(&w->map->owner);
-            continue;
-        }
 #ifdef Py_GIL_DISABLED
-        for (long_reader *r = LOAD_PTR(&long_readers); r; r = r->next) {
-            void *reader = LOAD_PTR(&r->thread);
-            if (reader && reader != t && record_holds(r, w->map) && reaches(reader, me, budget))
-                return true;
+        if (w->kind == FOR_READERS) {
+            for (long_reader *r = LOAD_PTR(&long_readers); r; r = r->next) {
+                void *reader = LOAD_PTR(&r->thread);
+                if (reader && reader != t && record_holds(r, w->map) &&
+                    reaches(reader, me, budget))
+                    return true;
+            }
+            return false;
         }
 #endif
-        return false;
+        t = LOAD_PTR(&w->map->owner);
     }
     return false;
 }
@@ -378,13 +379,19 @@ bool push_held(MapObject *m)
     return true;
 }
 
-/* pop_held ends the innermost record of push_held, which is of m. */
+/*
+ * pop_held ends a record of push_held of m: the innermost (the last of m,
+ * should code that switches C stacks in a comparison end them out of
+ * order).
+ */
 void pop_held(MapObject *m)
 {
     long_reader *r = my_long;
-    int n = r->count - 1;
-    assert(n >= 0 && r->held[n] == m);
-    (void)m;
+    int n = r->count - 1, i = n;
+    while (i > 0 && r->held[i] != m)
+        i--;
+    for (; i < n; i++)
+        STORE_PTR(&r->held[i], r->held[i + 1]);
     _Py_atomic_store_int(&r->count, n);
     STORE_PTR(&r->held[n], NULL);
     if (n == 0) {
