@@ -657,6 +657,16 @@ static inline int drain_readers(MapObject *m)
 }
 
 #ifdef Py_GIL_DISABLED
+/*
+ * held_in_slot tells, in map_unlock and release, whether the calling
+ * thread's hold of m is map_lock's 1: it does not hold the lock (it cannot
+ * hold both, see enter_nested), which only a map with slots can have.
+ */
+static inline bool held_in_slot(MapObject *m)
+{
+    return LOAD_PTR(&m->readers) && LOAD_PTR(&m->owner) != PyThreadState_Get();
+}
+
 static inline bool enter_nested(MapObject *m, int *slot);
 static inline void leave_shared(MapObject *m, int slot);
 static inline int my_reader_slot(void);
@@ -679,8 +689,8 @@ static inline int map_lock(MapObject *m)
         return 0;
     }
 #ifdef Py_GIL_DISABLED
-    int slot;
-    if (enter_nested(m, &slot))
+    int slot; /* (a map without slots has no shared reads) */
+    if (LOAD_PTR(&m->readers) && enter_nested(m, &slot))
         return 1;
 #endif
     if (owner == NULL && cas_ptr(&m->owner, NULL, me)) {
@@ -694,7 +704,7 @@ static inline int map_lock(MapObject *m)
 static inline void map_unlock(MapObject *m)
 {
 #ifdef Py_GIL_DISABLED
-    if (LOAD_PTR(&m->owner) != PyThreadState_Get()) { /* map_lock's 1 */
+    if (held_in_slot(m)) { /* map_lock's 1 */
         leave_shared(m, my_reader_slot());
         return;
     }
@@ -862,13 +872,15 @@ typedef enum { FOR_READ, FOR_WRITE } access_kind;
  */
 static inline int acquire(MapObject *m, access_kind how)
 {
-#ifdef Py_GIL_DISABLED
-    if (how == FOR_WRITE && held_count(m) > 0) /* from a shared read's comparison */
-        return refuse_write();
-#endif
     int held = map_lock(m);
     if (held < 0)
         return -1;
+#ifdef Py_GIL_DISABLED
+    if (held == 1 && how == FOR_WRITE) { /* from a shared read's comparison */
+        map_unlock(m);
+        return refuse_write();
+    }
+#endif
     if ((how == FOR_READ ? guard_read(m) : guard_write(m)) < 0) {
         map_unlock(m);
         return -1;
@@ -884,7 +896,7 @@ static inline int acquire(MapObject *m, access_kind how)
 static inline void release(MapObject *m)
 {
 #ifdef Py_GIL_DISABLED
-    if (LOAD_PTR(&m->owner) == PyThreadState_Get())
+    if (!held_in_slot(m))
 #endif
         m->busy--;
     map_unlock(m);
