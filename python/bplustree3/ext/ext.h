@@ -244,10 +244,15 @@ void AnnotateIgnoreReadsEnd(const char *file, int line);
 #define EXT_MALLOC(size) malloc(size)
 #define EXT_CALLOC(n, size) calloc((n), (size))
 #define EXT_FREE(p) free(p)
+#define EXT_RAW_CALLOC(n, size) calloc((n), (size))
+#define EXT_RAW_FREE(p) free(p)
 #else
 #define EXT_MALLOC(size) PyMem_Malloc(size)
 #define EXT_CALLOC(n, size) PyMem_Calloc((n), (size))
 #define EXT_FREE(p) PyMem_Free(p)
+/* (the raw domain: a map's reader slots and the threads' records, see lock.c) */
+#define EXT_RAW_CALLOC(n, size) PyMem_RawCalloc((n), (size))
+#define EXT_RAW_FREE(p) PyMem_RawFree(p)
 #endif
 
 /* A critical section on op (free-threaded builds), as TSan should see it. */

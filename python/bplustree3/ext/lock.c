@@ -218,11 +218,11 @@ reader_slot *share_reads(MapObject *m)
  */
 static reader_slot *make_slots(MapObject *m)
 {
-    reader_slot *r = PyMem_RawCalloc(READER_SLOTS, sizeof(reader_slot));
+    reader_slot *r = EXT_RAW_CALLOC(READER_SLOTS, sizeof(reader_slot));
     if (!r)
         return NULL;
     if (!cas_ptr((void **)&m->readers, NULL, r)) { /* another thread's came first */
-        PyMem_RawFree(r);
+        EXT_RAW_FREE(r);
         r = LOAD_PTR(&m->readers);
     }
     return r;
@@ -363,7 +363,7 @@ bool push_held(MapObject *m)
                     break;
         }
         if (!r) {
-            if (!(r = PyMem_RawCalloc(1, sizeof(long_reader))))
+            if (!(r = EXT_RAW_CALLOC(1, sizeof(long_reader))))
                 return false;
             r->thread = me;
             do
@@ -422,7 +422,7 @@ void pause_shared_read(void)
 /* free_readers frees m's slots (m is being freed: nobody reads it). */
 void free_readers(MapObject *m)
 {
-    PyMem_RawFree(m->readers);
+    EXT_RAW_FREE(m->readers);
     m->readers = NULL;
 }
 #endif
