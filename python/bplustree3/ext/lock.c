@@ -46,6 +46,22 @@ static bool record_holds(long_reader *r, MapObject *m)
             return true;
     return false;
 }
+
+static bool reaches(void *t, void *me, size_t *budget);
+
+/*
+ * a_reader_reaches tells whether a thread other than skip whose record
+ * holds m waits, through the wait list, for thread me (see reaches).
+ */
+static bool a_reader_reaches(MapObject *m, void *skip, void *me, size_t *budget)
+{
+    for (long_reader *r = LOAD_PTR(&long_readers); r; r = r->next) {
+        void *reader = LOAD_PTR(&r->thread);
+        if (reader && reader != skip && record_holds(r, m) && reaches(reader, me, budget))
+            return true;
+    }
+    return false;
+}
 #endif
 
 /*
@@ -69,15 +85,8 @@ static bool reaches(void *t, void *me, size_t *budget)
         if (!w)
             return false; /* t is running: it will let go */
 #ifdef Py_GIL_DISABLED
-        if (w->kind == FOR_READERS) {
-            for (long_reader *r = LOAD_PTR(&long_readers); r; r = r->next) {
-                void *reader = LOAD_PTR(&r->thread);
-                if (reader && reader != t && record_holds(r, w->map) &&
-                    reaches(reader, me, budget))
-                    return true;
-            }
-            return false;
-        }
+        if (w->kind == FOR_READERS)
+            return a_reader_reaches(w->map, t, me, budget);
 #endif
         t = LOAD_PTR(&w->map->owner);
     }
@@ -113,15 +122,6 @@ static bool would_deadlock(MapObject *m, void *me)
     "waiting would deadlock (a comparison or __del__ that uses another map shared between "     \
     "threads)"
 
-/*
- * map_lock_slow waits for m's lock: it commits to wait (waiters) and, until
- * it takes the lock, sleeps on the gate with the GIL released (detached,
- * without a GIL) and tries again when woken (wake_one). A running thread
- * may take the lock before the woken one ("barging"): handing the lock to a
- * sleeping thread on every release would make every operation wait for a
- * thread to be scheduled, a convoy when threads outnumber cores. 0, or -1
- * with RuntimeError when waiting would deadlock.
- */
 /* unlist takes w off the wait list (under wait_mutex). */
 static void unlist(waiter *w)
 {
@@ -131,6 +131,15 @@ static void unlist(waiter *w)
     *p = w->next;
 }
 
+/*
+ * map_lock_slow waits for m's lock: it commits to wait (waiters) and, until
+ * it takes the lock, sleeps on the gate with the GIL released (detached,
+ * without a GIL) and tries again when woken (wake_one). A running thread
+ * may take the lock before the woken one ("barging"): handing the lock to a
+ * sleeping thread on every release would make every operation wait for a
+ * thread to be scheduled, a convoy when threads outnumber cores. 0, or -1
+ * with RuntimeError when waiting would deadlock.
+ */
 int map_lock_slow(MapObject *m, void *me)
 {
 #ifdef Py_GIL_DISABLED
@@ -283,7 +292,7 @@ static void nap(unsigned naps)
         sched_yield();
     } else {
         unsigned us = naps < 70 ? 16u << (naps - 64) : 1000u;
-        struct timespec t = {0, (long)(us < 1000 ? us : 1000) * 1000L};
+        struct timespec t = {0, (long)us * 1000L};
         nanosleep(&t, NULL);
     }
     Py_END_ALLOW_THREADS
@@ -316,11 +325,7 @@ int wait_for_readers(MapObject *m, reader_slot *r)
     waiting = &self;
     for (unsigned naps = 0; !drained(r); naps++) {
         size_t budget = walk_budget();
-        for (long_reader *l = LOAD_PTR(&long_readers); l && !cycle; l = l->next) {
-            void *reader = LOAD_PTR(&l->thread);
-            cycle = reader && reader != me && record_holds(l, m) && reaches(reader, me, &budget);
-        }
-        if (cycle)
+        if ((cycle = a_reader_reaches(m, me, me, &budget)))
             break;
         WAIT_MUTEX_UNLOCK();
         nap(naps);
